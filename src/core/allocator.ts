@@ -1,0 +1,337 @@
+/**
+ * The `Allocator` contract (DESIGN.md "The contract") and `BaseAllocator`, the part every
+ * strategy shares: where its metadata lives, entering a call (stale views, poison, drop),
+ * the Layout forms, the generic move-and-copy `realloc`, and the throwing conveniences.
+ *
+ * Hot-path rules: `alloc`, `dealloc` and `realloc` take and return numbers and allocate no
+ * JS object; a rejected call throws before any state changes; out of memory returns 0.
+ *
+ * Choices every strategy follows (RELIABILITY.md §2.3):
+ * - `alloc(0)` returns a unique, non-zero pointer to a minimal block, which must be freed
+ *   like any other (C semantics: two `alloc(0)` never return the same pointer).
+ * - `realloc(p, 0)` throws `RangeError` (`ERR_ALLOC_SIZE`): in C it frees and returns NULL,
+ *   which callers confuse with failure (jemalloc's `opt.zero_realloc` note). Free instead.
+ * - `realloc(0, n)` is `alloc(n)`; `dealloc(0)` does nothing.
+ * - An alignment below 8 is raised to 8 (B4); above `MAX_ALIGN` (64 KiB) it is a RangeError.
+ * - A size that is a valid integer but larger than any heap (≥ 2^32) returns 0.
+ */
+
+import type { Memory } from "../memory/memory.js";
+import { alignUp } from "./bits.js";
+import {
+  AllocatorError,
+  ArgumentRangeError,
+  ArgumentTypeError,
+  HeapCorruptedError,
+  HeapPoisonedError,
+  OutOfMemoryError,
+} from "./errors.js";
+import {
+  COMMON_SLOTS,
+  H_STATE,
+  headerBytes,
+  headerOffset,
+  SLOT_BYTES,
+  STATE_OK,
+  STATE_POISONED,
+  validateHeader,
+  writeHeader,
+} from "./header.js";
+import { type Allocation, Layout } from "./layout.js";
+import { checkAlign, DEFAULT_ALIGN, rejectPointer, rejectSize } from "./validate.js";
+
+/** What `stats()` reports. All figures are bytes except `liveBlocks`. */
+export interface AllocatorStats {
+  /** Bytes of the region now: `memory.end - memory.start`. */
+  readonly capacity: number;
+  /** Bytes inside live blocks, as the strategy hands them out (usable sizes). */
+  readonly inUse: number;
+  /** Bytes not in any block that later allocations can still use. */
+  readonly free: number;
+  /** `capacity - inUse - free`: header, metadata, block headers, padding, lost fragments. */
+  readonly overhead: number;
+  /** Blocks handed out and not yet freed. */
+  readonly liveBlocks: number;
+  /** The highest `inUse` since creation or the last `reset()`. */
+  readonly peakInUse: number;
+  /** The largest size `alloc(size, 1)` would succeed for now, without growing the memory. */
+  readonly largestFree: number;
+}
+
+/** The contract every strategy implements (DESIGN.md). */
+export interface Allocator {
+  readonly memory: Memory;
+  /** A pointer to at least `size` bytes aligned to `align`, or 0 when out of memory. */
+  alloc(size: number, align?: number): number;
+  /** As `alloc`, zero-filled; skips the fill where the bytes are known to be untouched. */
+  allocZeroed(size: number, align?: number): number;
+  /** Releases a block. `size` is checked against the block where the strategy knows it. */
+  dealloc(ptr: number, size?: number): void;
+  /** Resizes in place when possible, else moves; 0 when out of memory, old block intact. */
+  realloc(ptr: number, newSize: number, align?: number): number;
+  /** The `Layout` form: the block and its usable size, or `null` when out of memory. */
+  allocate(layout: Layout): Allocation | null;
+  /** As `allocate`, zero-filled. */
+  allocateZeroed(layout: Layout): Allocation | null;
+  /** The `Layout` form of `dealloc`: the layout's size is checked where it can be. */
+  deallocate(ptr: number, layout?: Layout): void;
+  /** The usable bytes of a live block. */
+  usableSize(ptr: number): number;
+  /** Whether `ptr` lies in this allocator's region (O(1)). */
+  owns(ptr: number): boolean;
+  /** Releases every block at once. */
+  reset(): void;
+  stats(): AllocatorStats;
+  /** Walks every piece of metadata; throws `HeapCorruptedError` saying what is wrong. */
+  check(): void;
+  /** As `alloc`, but throws `OutOfMemoryError` instead of returning 0. */
+  allocOrThrow(size: number, align?: number): number;
+}
+
+/** Options every strategy takes. */
+export interface AllocatorOptions {
+  /** Attach to a heap already in this memory (validated read-only) instead of making one. */
+  attach?: boolean;
+}
+
+/** A header of an allocator that was dropped: every call on the handle fails fast. */
+const DROPPED = new Float64Array(COMMON_SLOTS).fill(-1);
+
+export abstract class BaseAllocator implements Allocator {
+  readonly memory: Memory;
+  /** The strategy's name in messages. */
+  abstract readonly name: string;
+
+  /** Header slots (float64). In-band: the memory's own `f64` view; else a side buffer. */
+  protected h: Float64Array;
+  /** Index of header slot 0 in `h`. */
+  protected hb: number;
+  /** Byte offset of the header in `metaBuffer`, and the bytes of header + metadata. */
+  protected readonly metaAt: number;
+  protected readonly metaBytes: number;
+  /** The buffer holding header and metadata: the memory's for in-band, else a side one. */
+  protected metaBuffer: ArrayBufferLike;
+  protected readonly inBand: boolean;
+  /** First byte a block may occupy. */
+  protected readonly dataStart: number;
+  private dropped = false;
+
+  /**
+   * Places the header (COMMON_SLOTS + `strategySlots` slots) and `extraMetaBytes` of
+   * out-of-line metadata, and writes or (with `attach`) validates the common header.
+   */
+  protected constructor(
+    memory: Memory,
+    kind: number,
+    strategySlots: number,
+    extraMetaBytes: number,
+    config: number,
+    attach: boolean,
+    name: string,
+  ) {
+    this.memory = memory;
+    this.metaBytes = alignUp(headerBytes(strategySlots) + extraMetaBytes, SLOT_BYTES);
+    this.inBand = memory.hasBytes;
+    if (this.inBand) {
+      this.metaAt = headerOffset(memory.start);
+      this.dataStart = this.metaAt + this.metaBytes;
+      if (this.dataStart > memory.end && !memory.grow(this.dataStart)) {
+        throw new ArgumentRangeError(
+          `${name}: memory region [${memory.start}, ${memory.end}) is too small for its ` +
+            `${this.metaBytes} bytes of metadata`,
+          "ERR_MEMORY",
+        );
+      }
+      this.metaBuffer = memory.buffer;
+      this.h = memory.f64;
+      this.hb = this.metaAt / SLOT_BYTES;
+    } else {
+      this.metaAt = 0;
+      // Offset 0 is the null pointer, so a region starting at 0 gives up its first 8 bytes.
+      this.dataStart = Math.max(memory.start, DEFAULT_ALIGN);
+      this.metaBuffer = memory.shared
+        ? new SharedArrayBuffer(this.metaBytes)
+        : new ArrayBuffer(this.metaBytes);
+      this.h = new Float64Array(this.metaBuffer);
+      this.hb = 0;
+    }
+    if (attach) {
+      if (!this.inBand) {
+        throw new ArgumentTypeError(`${name}: an offset-only memory has no heap to attach to`);
+      }
+      validateHeader(this.h, this.hb, kind, name);
+    } else {
+      writeHeader(this.h, this.hb, kind, this.metaBytes, this.dataStart, config);
+    }
+  }
+
+  // ---- the strategy's part -------------------------------------------------------------
+
+  abstract alloc(size: number, align?: number): number;
+  abstract dealloc(ptr: number, size?: number): void;
+  abstract usableSize(ptr: number): number;
+  abstract reset(): void;
+  abstract stats(): AllocatorStats;
+  /** The strategy's invariants; the common header is checked by `check()` before it. */
+  protected abstract checkStrategy(): void;
+  /** Re-fetches the strategy's cached views after the memory's buffer changed. */
+  protected onViews(): void {}
+
+  // ---- entering a call -------------------------------------------------------------------
+
+  /**
+   * The slow half of every call's entry check. A strategy's public method reads
+   * `this.h[this.hb + H_STATE]`; anything but STATE_OK lands here: the view was detached by
+   * growth (a detached view reads `undefined`), the heap is poisoned, or it was dropped.
+   */
+  protected enterSlow(): void {
+    if (this.dropped) {
+      throw new AllocatorError(
+        `${this.name} was dropped; it can no longer be used`,
+        "ERR_DESTROYED",
+      );
+    }
+    this.syncViews();
+    const state = this.h[this.hb + H_STATE];
+    if (state === STATE_OK) return;
+    if (state === STATE_POISONED) {
+      throw new HeapPoisonedError(
+        `${this.name}: heap is poisoned (corruption was detected earlier); no call can succeed`,
+      );
+    }
+    this.corrupt(`header state word is ${state}, neither in order (0) nor poisoned (1)`);
+  }
+
+  /** Re-derives views after growth; called on entry when stale and after growing. */
+  protected syncViews(): void {
+    const m = this.memory;
+    m.refresh();
+    if (this.inBand && this.h !== m.f64) {
+      this.metaBuffer = m.buffer;
+      this.h = m.f64;
+    }
+    this.onViews();
+  }
+
+  /** Entry check for the non-hot public methods. */
+  protected enter(): void {
+    if (this.h[this.hb + H_STATE] !== STATE_OK) this.enterSlow();
+  }
+
+  /**
+   * Reports corruption found in the allocator's own metadata: poisons the heap (every later
+   * call, from every handle, throws `HeapPoisonedError`) and throws `HeapCorruptedError`.
+   */
+  protected corrupt(what: string): never {
+    if (!this.dropped && this.h.length > this.hb + H_STATE)
+      this.h[this.hb + H_STATE] = STATE_POISONED;
+    throw new HeapCorruptedError(`${this.name}: heap corrupted: ${what}`);
+  }
+
+  // ---- shared members --------------------------------------------------------------------
+
+  /** Whether the heap was found corrupt (and every call now throws `HeapPoisonedError`). */
+  get poisoned(): boolean {
+    return !this.dropped && this.h[this.hb + H_STATE] === STATE_POISONED;
+  }
+
+  owns(ptr: number): boolean {
+    return ptr >>> 0 === ptr && ptr >= this.dataStart && ptr < this.memory.end;
+  }
+
+  allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
+    const ptr = this.alloc(size, align);
+    if (ptr !== 0 && this.memory.hasBytes) this.memory.u8.fill(0, ptr, ptr + size);
+    return ptr;
+  }
+
+  /**
+   * The generic resize: validate the old block, allocate the new one, copy, free the old.
+   * Strategies override it to grow or shrink in place first.
+   */
+  realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
+    if (ptr === 0) return this.alloc(newSize, align);
+    if (ptr >>> 0 !== ptr) rejectPointer(ptr);
+    if (!this.checkReallocSize(newSize)) return 0;
+    checkAlign(align);
+    const oldSize = this.usableSize(ptr); // throws for a pointer that is not a live block
+    if (newSize <= oldSize && ptr % Math.max(align, DEFAULT_ALIGN) === 0) return ptr;
+    const to = this.alloc(newSize, align);
+    if (to === 0) return 0;
+    if (this.memory.hasBytes) this.memory.u8.copyWithin(to, ptr, ptr + Math.min(oldSize, newSize));
+    this.dealloc(ptr);
+    return to;
+  }
+
+  /**
+   * Validates `realloc`'s new size: false for a valid size too large for any heap (the
+   * caller returns 0), throws for anything invalid and for 0 (see the header comment).
+   */
+  protected checkReallocSize(newSize: number): boolean {
+    if (newSize >>> 0 !== newSize) {
+      rejectSize(newSize, "newSize");
+      return false;
+    }
+    if (newSize === 0) {
+      throw new ArgumentRangeError(
+        "realloc to size 0 is not allowed: dealloc the block instead",
+        "ERR_ALLOC_SIZE",
+      );
+    }
+    return true;
+  }
+
+  allocate(layout: Layout): Allocation | null {
+    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocate takes a Layout");
+    const ptr = this.alloc(layout.size, layout.align);
+    return ptr === 0 ? null : { ptr, size: this.usableSize(ptr) };
+  }
+
+  allocateZeroed(layout: Layout): Allocation | null {
+    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocateZeroed takes a Layout");
+    const ptr = this.allocZeroed(layout.size, layout.align);
+    return ptr === 0 ? null : { ptr, size: this.usableSize(ptr) };
+  }
+
+  deallocate(ptr: number, layout?: Layout): void {
+    if (layout !== undefined && !(layout instanceof Layout)) {
+      throw new ArgumentTypeError("deallocate takes a Layout");
+    }
+    this.dealloc(ptr, layout?.size);
+  }
+
+  allocOrThrow(size: number, align: number = DEFAULT_ALIGN): number {
+    const ptr = this.alloc(size, align);
+    if (ptr === 0) {
+      throw new OutOfMemoryError(
+        `${this.name}: out of memory for ${size} bytes aligned to ${align}`,
+      );
+    }
+    return ptr;
+  }
+
+  check(): void {
+    this.enter();
+    if (!this.inBand || this.memory.hasBytes) {
+      validateHeader(this.h, this.hb, this.h[this.hb + 2], this.name);
+    }
+    this.checkStrategy();
+  }
+
+  /**
+   * The seeds' `drop`: the handle is finished; every later call throws `ERR_DESTROYED`.
+   * Strategies carved from a parent give their region back (see compose/).
+   */
+  drop(): void {
+    this.enter();
+    this.dropped = true;
+    this.h = DROPPED;
+    this.hb = 0;
+  }
+
+  /** A copy of the header and out-of-line metadata bytes (for tests and attach checks). */
+  metadataBytes(): Uint8Array {
+    this.enter();
+    return new Uint8Array(this.metaBuffer, this.metaAt, this.metaBytes).slice();
+  }
+}

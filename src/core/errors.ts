@@ -1,0 +1,155 @@
+/**
+ * The error classes. Every error memkit throws has a stable `code`.
+ *
+ * Two families (RELIABILITY.md §2.1, P3):
+ * - caller errors (bad argument, bad pointer, double free, …): thrown *before* any state
+ *   changes, so the heap is exactly as it was and stays usable;
+ * - heap corruption (`HeapCorruptedError`): the allocator found its own metadata broken. The
+ *   heap is poisoned and every later call throws `HeapPoisonedError`.
+ *
+ * Argument type and range errors are the platform's own `TypeError` and `RangeError`
+ * (subclasses that carry a `code`), as Node's validators do, so `instanceof RangeError` works.
+ */
+
+export type ErrorCode =
+  | "ERR_ALLOC_ARG_TYPE"
+  | "ERR_ALLOC_SIZE"
+  | "ERR_ALLOC_ALIGN"
+  | "ERR_LAYOUT"
+  | "ERR_INVALID_POINTER"
+  | "ERR_FOREIGN_POINTER"
+  | "ERR_NOT_TOP"
+  | "ERR_DOUBLE_FREE"
+  | "ERR_STALE_POINTER"
+  | "ERR_LAYOUT_MISMATCH"
+  | "ERR_OUT_OF_MEMORY"
+  | "ERR_HEAP_MAGIC"
+  | "ERR_HEAP_VERSION"
+  | "ERR_HEAP_CONFIG"
+  | "ERR_CONCURRENT_USE"
+  | "ERR_DETACHED"
+  | "ERR_STALE_VIEW"
+  | "ERR_OWNER_DIED"
+  | "ERR_HEAP_CORRUPTED"
+  | "ERR_HEAP_POISONED"
+  | "ERR_DESTROYED"
+  | "ERR_UNSUPPORTED"
+  | "ERR_MEMORY";
+
+/** A wrong type where a number (or a Layout) was required: `'16'`, `8n`, `null`, `{}`. */
+export class ArgumentTypeError extends TypeError {
+  readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode = "ERR_ALLOC_ARG_TYPE") {
+    super(message);
+    this.name = "ArgumentTypeError";
+    this.code = code;
+  }
+}
+
+/** A number out of its domain: NaN, ±Infinity, negative, fractional, not a power of two. */
+export class ArgumentRangeError extends RangeError {
+  readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode) {
+    super(message);
+    this.name = "ArgumentRangeError";
+    this.code = code;
+  }
+}
+
+/** An invalid `Layout`: bad size or alignment, or a size that overflows 2^32. */
+export class LayoutError extends ArgumentRangeError {
+  constructor(message: string) {
+    super(message, "ERR_LAYOUT");
+    this.name = "LayoutError";
+  }
+}
+
+/** Base class of every heap-level error: `instanceof AllocatorError` catches them all. */
+export class AllocatorError extends Error {
+  readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode) {
+    super(message);
+    this.name = "AllocatorError";
+    this.code = code;
+  }
+}
+
+/** A pointer this allocator never handed out, or that is not a block start. */
+export class InvalidPointerError extends AllocatorError {
+  constructor(message: string, code: ErrorCode = "ERR_INVALID_POINTER") {
+    super(message, code);
+    this.name = "InvalidPointerError";
+  }
+}
+
+/** A block freed twice (or used after it was freed or after a reset). */
+export class DoubleFreeError extends AllocatorError {
+  constructor(message: string, code: ErrorCode = "ERR_DOUBLE_FREE") {
+    super(message, code);
+    this.name = "DoubleFreeError";
+  }
+}
+
+/** `dealloc(ptr, size)` with a size that does not match the block. */
+export class LayoutMismatchError extends AllocatorError {
+  constructor(message: string) {
+    super(message, "ERR_LAYOUT_MISMATCH");
+    this.name = "LayoutMismatchError";
+  }
+}
+
+/** Only from the throwing conveniences (`allocOrThrow`); `alloc` returns 0 instead. */
+export class OutOfMemoryError extends AllocatorError {
+  constructor(message: string) {
+    super(message, "ERR_OUT_OF_MEMORY");
+    this.name = "OutOfMemoryError";
+  }
+}
+
+/** Attaching to bytes that are not a heap of this kind, version and configuration. */
+export class HeapIncompatibleError extends AllocatorError {
+  constructor(message: string, code: ErrorCode = "ERR_HEAP_MAGIC") {
+    super(message, code);
+    this.name = "HeapIncompatibleError";
+  }
+}
+
+/** An unsynchronised heap entered from two agents at once. */
+export class ConcurrentUseError extends AllocatorError {
+  constructor(message: string) {
+    super(message, "ERR_CONCURRENT_USE");
+    this.name = "ConcurrentUseError";
+  }
+}
+
+/** A view over memory that was detached or replaced by growth. */
+export class StaleViewError extends AllocatorError {
+  constructor(message: string, code: ErrorCode = "ERR_STALE_VIEW") {
+    super(message, code);
+    this.name = "StaleViewError";
+  }
+}
+
+/** The lock was taken after its owner died; the heap is being recovered. */
+export class OwnerDiedError extends AllocatorError {
+  constructor(message: string) {
+    super(message, "ERR_OWNER_DIED");
+    this.name = "OwnerDiedError";
+  }
+}
+
+/** The allocator found its own metadata broken. The heap is poisoned from now on. */
+export class HeapCorruptedError extends AllocatorError {
+  constructor(message: string, code: ErrorCode = "ERR_HEAP_CORRUPTED") {
+    super(message, code);
+    this.name = "HeapCorruptedError";
+  }
+}
+
+/** Every call on a heap after corruption was detected. */
+export class HeapPoisonedError extends HeapCorruptedError {
+  constructor(message: string) {
+    super(message, "ERR_HEAP_POISONED");
+    this.name = "HeapPoisonedError";
+  }
+}

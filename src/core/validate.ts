@@ -1,0 +1,103 @@
+/**
+ * Argument checks at the API boundary (RELIABILITY.md §2.1 P1, P2).
+ *
+ * The hot path pays one comparison per argument: `(size >>> 0) === size` is true exactly for
+ * the integers 0 … 2^32−1 (and −0), and false for NaN, ±Infinity, fractions, negatives,
+ * strings, bigints and objects. Only when it fails does the slow path find out which error
+ * to throw, or that the size is a valid integer too large for any heap (→ out of memory).
+ */
+
+import {
+  ArgumentRangeError,
+  ArgumentTypeError,
+  InvalidPointerError,
+  LayoutMismatchError,
+} from "./errors.js";
+
+/** The largest alignment any allocator accepts: one WebAssembly page. */
+export const MAX_ALIGN = 65536;
+/** The default and minimum alignment of `alloc`: 8 bytes, enough for every scalar type. */
+export const DEFAULT_ALIGN = 8;
+/** The largest size a heap can hold: heaps are at most 4 GiB, offsets fit in 32 bits. */
+export const MAX_ALLOC_SIZE = 2 ** 32 - 1;
+
+function describe(x: unknown): string {
+  if (typeof x === "bigint") return `${x}n`;
+  if (typeof x === "string") return JSON.stringify(x);
+  if (typeof x === "number") return Object.is(x, -0) ? "-0" : String(x);
+  if (x === null) return "null";
+  if (Array.isArray(x)) return "an array";
+  return typeof x === "object" ? "an object" : String(x);
+}
+
+/**
+ * Called when `(size >>> 0) !== size`. Throws for anything that is not a non-negative safe
+ * integer; returns normally for a valid integer ≥ 2^32 (the caller then answers out of
+ * memory, as C's malloc does for sizes no heap can hold).
+ */
+export function rejectSize(size: unknown, what = "size"): void {
+  if (typeof size !== "number") {
+    throw new ArgumentTypeError(`${what} must be a number, got ${describe(size)}`);
+  }
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new ArgumentRangeError(
+      `${what} must be a non-negative safe integer, got ${describe(size)}`,
+      "ERR_ALLOC_SIZE",
+    );
+  }
+}
+
+/** Throws the right error for an alignment that failed `isValidAlign`. */
+export function rejectAlign(align: unknown): never {
+  if (typeof align !== "number") {
+    throw new ArgumentTypeError(`align must be a number, got ${describe(align)}`);
+  }
+  throw new ArgumentRangeError(
+    `align must be a power of two from 1 to ${MAX_ALIGN}, got ${describe(align)}`,
+    "ERR_ALLOC_ALIGN",
+  );
+}
+
+/** Whether `align` is a power of two in 1 … MAX_ALIGN. Written positively: NaN fails. */
+export function isValidAlign(align: number): boolean {
+  return (align | 0) === align && align > 0 && align <= MAX_ALIGN && (align & (align - 1)) === 0;
+}
+
+/** Throws unless `align` is a power of two in 1 … MAX_ALIGN. */
+export function checkAlign(align: number): void {
+  if (!isValidAlign(align)) rejectAlign(align);
+}
+
+/** Throws unless `size` is an integer 0 … 2^32−1 (`what` names it in the message). */
+export function checkSize32(size: number, what = "size"): void {
+  if (size >>> 0 !== size) {
+    rejectSize(size, what);
+    throw new ArgumentRangeError(
+      `${what} must be below 2^32, got ${describe(size)}`,
+      "ERR_ALLOC_SIZE",
+    );
+  }
+}
+
+/** Called when `(ptr >>> 0) !== ptr`: a pointer is an integer offset 0 … 2^32−1. */
+export function rejectPointer(ptr: unknown): never {
+  if (typeof ptr !== "number") {
+    throw new ArgumentTypeError(`pointer must be a number, got ${describe(ptr)}`);
+  }
+  throw new InvalidPointerError(
+    `pointer must be an integer offset 0 … 2^32-1, got ${describe(ptr)}`,
+  );
+}
+
+/** The error for a pointer outside the allocator's region or not at a block start. */
+export function invalidPointer(ptr: number, why: string): InvalidPointerError {
+  return new InvalidPointerError(`invalid pointer ${ptr}: ${why}`);
+}
+
+/** Validates the optional size passed to `dealloc` (undefined means "not given"). */
+export function checkDeallocSize(size: number | undefined): void {
+  if (size !== undefined && size >>> 0 !== size) {
+    rejectSize(size);
+    throw new LayoutMismatchError(`size ${size} is larger than any block can be`);
+  }
+}

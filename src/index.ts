@@ -1,0 +1,49 @@
+/** memkit: memory allocators for TypeScript and JavaScript. Public exports only. */
+
+export {
+  type Allocator,
+  type AllocatorOptions,
+  type AllocatorStats,
+  BaseAllocator,
+} from "./core/allocator.js";
+export { alignDown, alignUp, isAligned, isPowerOfTwo } from "./core/bits.js";
+export {
+  AllocatorError,
+  ArgumentRangeError,
+  ArgumentTypeError,
+  ConcurrentUseError,
+  DoubleFreeError,
+  type ErrorCode,
+  HeapCorruptedError,
+  HeapIncompatibleError,
+  HeapPoisonedError,
+  InvalidPointerError,
+  LayoutError,
+  LayoutMismatchError,
+  OutOfMemoryError,
+  OwnerDiedError,
+  StaleViewError,
+} from "./core/errors.js";
+export { MAGIC, StrategyKind, VERSION } from "./core/header.js";
+export {
+  type Allocation,
+  Layout,
+  layoutArray,
+  layoutExtend,
+  layoutForI32,
+  layoutForI64,
+  layoutForPtr,
+  layoutNew,
+} from "./core/layout.js";
+export { DEFAULT_ALIGN, MAX_ALIGN, MAX_ALLOC_SIZE } from "./core/validate.js";
+export {
+  FixedMemory,
+  GrowableMemory,
+  Memory,
+  type MemoryKind,
+  OffsetMemory,
+  PAGE_BYTES,
+  SharedMemory,
+  WasmMemory,
+} from "./memory/memory.js";
+export { BumpAllocator, type BumpOptions } from "./strategies/bump.js";

@@ -1,0 +1,353 @@
+/**
+ * `Memory`: the bytes an allocator hands out, and typed views over them that stay valid
+ * across growth.
+ *
+ * A pointer is a byte offset into `buffer` (so `u8[ptr]`, `f64[ptr >> 3]`, or an argument
+ * to a wasm function sharing the memory). An allocator manages the region
+ * `[start, end)`; `end` moves up when a growable memory grows, never past `maxEnd`.
+ *
+ *     buffer:  0 ........ start ===== region ===== end ...... maxEnd
+ *                         ^ allocator header sits here (in-band memories)
+ *
+ * Kinds (DESIGN.md "Memories"):
+ * | kind       | bytes | grows            | fresh bytes are zero | views replaced on growth |
+ * | ---------- | ----- | ---------------- | -------------------- | ------------------------ |
+ * | `fixed`    | yes   | no               | only if told so      | never                    |
+ * | `growable` | yes   | `resize()`       | yes                  | no (length-tracking)     |
+ * | `shared`   | yes   | `grow()`         | yes                  | no (length-tracking)     |
+ * | `wasm`     | yes   | `memory.grow()`  | yes                  | yes: any grow detaches   |
+ * | `offset`   | no    | no               | —                    | —                        |
+ *
+ * `refresh()` re-derives the views when the buffer object was replaced, which is how a
+ * `WebAssembly.Memory` grown by a wasm module's own `memory.grow` is picked up: the old
+ * `ArrayBuffer` is detached (its views read `undefined` and drop writes), so an allocator
+ * checks `u8.length === 0` on entry and calls `refresh()`; `generation` counts the changes.
+ */
+
+import { alignUp } from "../core/bits.js";
+import { AllocatorError, ArgumentRangeError, ArgumentTypeError } from "../core/errors.js";
+
+export type MemoryKind = "fixed" | "growable" | "shared" | "wasm" | "offset";
+
+/** Largest region a memory may span: offsets are 32-bit, so 4 GiB. */
+export const MAX_MEMORY_BYTES = 2 ** 32;
+/** Growth granule of the growable kinds: one wasm page, 64 KiB. */
+export const PAGE_BYTES = 65536;
+
+const EMPTY = new ArrayBuffer(0);
+
+function checkByteCount(n: unknown, what: string, max = MAX_MEMORY_BYTES): number {
+  if (typeof n !== "number") throw new ArgumentTypeError(`${what} must be a number`);
+  if (!(Number.isSafeInteger(n) && n >= 0 && n <= max)) {
+    throw new ArgumentRangeError(`${what} must be an integer 0 … ${max}, got ${n}`, "ERR_MEMORY");
+  }
+  return n;
+}
+
+export abstract class Memory {
+  abstract readonly kind: MemoryKind;
+  /** Whether the memory has bytes (every kind but `offset`). */
+  readonly hasBytes: boolean;
+  /** Whether the bytes are a `SharedArrayBuffer` other agents may see. */
+  readonly shared: boolean;
+  /** Whether bytes never written since the memory was made read as zero. */
+  readonly freshZero: boolean;
+  /** First byte of the region. */
+  readonly start: number;
+  /** One past the last byte of the region now. */
+  end: number;
+  /** The highest `end` growth can reach. */
+  readonly maxEnd: number;
+  /** Counts buffer replacements; views taken at an older generation are stale. */
+  generation = 0;
+
+  buffer: ArrayBufferLike = EMPTY;
+  u8: Uint8Array = new Uint8Array(0);
+  i32: Int32Array = new Int32Array(0);
+  u32: Uint32Array = new Uint32Array(0);
+  f64: Float64Array = new Float64Array(0);
+
+  protected constructor(
+    hasBytes: boolean,
+    shared: boolean,
+    freshZero: boolean,
+    start: number,
+    end: number,
+    maxEnd: number,
+  ) {
+    this.hasBytes = hasBytes;
+    this.shared = shared;
+    this.freshZero = freshZero;
+    this.start = start;
+    this.end = end;
+    this.maxEnd = maxEnd;
+  }
+
+  /** Bytes in the region now. */
+  get byteLength(): number {
+    return this.end - this.start;
+  }
+
+  /**
+   * Re-derive the views if the underlying buffer was replaced or grew (by this agent, another
+   * worker, or a wasm module). Returns true when anything changed. Cheap when nothing did.
+   */
+  refresh(): boolean {
+    return false;
+  }
+
+  /**
+   * Grow the region so that `end >= minEnd`. Returns false, changing nothing, when this kind
+   * cannot grow or `minEnd` is past `maxEnd` (out of memory is an answer, not an exception).
+   */
+  grow(_minEnd: number): boolean {
+    return false;
+  }
+
+  /**
+   * A fixed sub-region `[start, end)` of these bytes, for an allocator carved out of a block
+   * of another allocator. It shares this memory's buffer and follows its growth (views are
+   * taken from the parent), never grows itself, and is not assumed to be zero.
+   */
+  region(start: number, end: number): Memory {
+    checkByteCount(start, "region start");
+    checkByteCount(end, "region end");
+    if (!(this.start <= start && start <= end && end <= this.end)) {
+      throw new ArgumentRangeError(
+        `region [${start}, ${end}) is not inside [${this.start}, ${this.end})`,
+        "ERR_MEMORY",
+      );
+    }
+    return new RegionMemory(this, start, end);
+  }
+
+  /** Installs views over `buffer` (the whole buffer, not only the region). */
+  protected setViews(buffer: ArrayBufferLike, lengthTracking: boolean): void {
+    this.buffer = buffer;
+    if (lengthTracking) {
+      this.u8 = new Uint8Array(buffer);
+      this.i32 = new Int32Array(buffer);
+      this.u32 = new Uint32Array(buffer);
+      this.f64 = new Float64Array(buffer);
+    } else {
+      const n = buffer.byteLength;
+      this.u8 = new Uint8Array(buffer, 0, n);
+      this.i32 = new Int32Array(buffer, 0, n >>> 2);
+      this.u32 = new Uint32Array(buffer, 0, n >>> 2);
+      this.f64 = new Float64Array(buffer, 0, Math.floor(n / 8));
+    }
+    this.generation++;
+  }
+}
+
+/** A caller's bytes: `[byteOffset, byteOffset + byteLength)` of an ArrayBuffer or SAB. */
+export class FixedMemory extends Memory {
+  readonly kind = "fixed" as const;
+
+  constructor(buffer: ArrayBufferLike, byteOffset = 0, byteLength?: number, zeroed = false) {
+    if (!(buffer instanceof ArrayBuffer || isSharedArrayBuffer(buffer))) {
+      throw new ArgumentTypeError("FixedMemory needs an ArrayBuffer or SharedArrayBuffer");
+    }
+    const total = buffer.byteLength;
+    checkByteCount(byteOffset, "byteOffset", total);
+    const length = byteLength === undefined ? total - byteOffset : byteLength;
+    checkByteCount(length, "byteLength", total - byteOffset);
+    const end = byteOffset + length;
+    super(true, isSharedArrayBuffer(buffer), zeroed, byteOffset, end, end);
+    this.setViews(buffer, false);
+  }
+
+  override refresh(): boolean {
+    if (this.u8.length === 0 && this.buffer.byteLength === 0 && this.end > 0) {
+      throw new AllocatorError("the buffer under this FixedMemory was detached", "ERR_DETACHED");
+    }
+    return false;
+  }
+}
+
+/** A resizable `ArrayBuffer` owned by this memory; length-tracking views follow its growth. */
+export class GrowableMemory extends Memory {
+  readonly kind = "growable" as const;
+
+  constructor(initialBytes: number, maxBytes: number) {
+    checkByteCount(initialBytes, "initialBytes");
+    checkByteCount(maxBytes, "maxBytes");
+    if (initialBytes > maxBytes) {
+      throw new ArgumentRangeError(
+        `initialBytes ${initialBytes} > maxBytes ${maxBytes}`,
+        "ERR_MEMORY",
+      );
+    }
+    super(true, false, true, 0, initialBytes, maxBytes);
+    this.setViews(new ArrayBuffer(initialBytes, { maxByteLength: maxBytes }), true);
+  }
+
+  override grow(minEnd: number): boolean {
+    return growResizable(this, minEnd, (n) => (this.buffer as ArrayBuffer).resize(n));
+  }
+}
+
+/** A growable `SharedArrayBuffer` (owned, or one handed over by another worker). */
+export class SharedMemory extends Memory {
+  readonly kind = "shared" as const;
+
+  constructor(initialBytesOrBuffer: number | SharedArrayBuffer, maxBytes?: number) {
+    let sab: SharedArrayBuffer;
+    if (typeof initialBytesOrBuffer === "number") {
+      if (typeof SharedArrayBuffer !== "function") {
+        throw new ArgumentTypeError(
+          "SharedArrayBuffer is not available here (a browser page needs cross-origin isolation)",
+          "ERR_UNSUPPORTED",
+        );
+      }
+      checkByteCount(initialBytesOrBuffer, "initialBytes");
+      const max = checkByteCount(maxBytes ?? initialBytesOrBuffer, "maxBytes");
+      if (initialBytesOrBuffer > max) {
+        throw new ArgumentRangeError(`initialBytes > maxBytes`, "ERR_MEMORY");
+      }
+      sab = new SharedArrayBuffer(initialBytesOrBuffer, { maxByteLength: max });
+    } else if (isSharedArrayBuffer(initialBytesOrBuffer)) {
+      sab = initialBytesOrBuffer;
+    } else {
+      throw new ArgumentTypeError("SharedMemory needs a byte count or a SharedArrayBuffer");
+    }
+    const max = sab.growable ? sab.maxByteLength : sab.byteLength;
+    super(true, true, true, 0, sab.byteLength, max);
+    this.setViews(sab, sab.growable);
+  }
+
+  override refresh(): boolean {
+    const n = this.buffer.byteLength;
+    if (n === this.end) return false;
+    this.end = n; // another agent grew it; length-tracking views already cover it
+    this.generation++;
+    return true;
+  }
+
+  override grow(minEnd: number): boolean {
+    return growResizable(this, minEnd, (n) => (this.buffer as SharedArrayBuffer).grow(n));
+  }
+}
+
+/** A `WebAssembly.Memory`, from `start` (the module's heap base) to the end of its pages. */
+export class WasmMemory extends Memory {
+  readonly kind = "wasm" as const;
+  readonly memory: WebAssembly.Memory;
+
+  constructor(memory: WebAssembly.Memory, start = 0, maximumPages?: number) {
+    if (!(memory instanceof WebAssembly.Memory)) {
+      throw new ArgumentTypeError("WasmMemory needs a WebAssembly.Memory");
+    }
+    const buffer = memory.buffer;
+    checkByteCount(start, "start", buffer.byteLength);
+    const maxPages = maximumPages ?? 65536;
+    checkByteCount(maxPages, "maximumPages", 65536);
+    super(true, isSharedArrayBuffer(buffer), true, start, buffer.byteLength, maxPages * PAGE_BYTES);
+    this.memory = memory;
+    this.setViews(buffer, false);
+  }
+
+  /** Makes a new `WebAssembly.Memory` of `initialPages` pages (64 KiB each). */
+  static create(initialPages: number, maximumPages = 65536, shared = false): WasmMemory {
+    checkByteCount(initialPages, "initialPages", 65536);
+    checkByteCount(maximumPages, "maximumPages", 65536);
+    const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared });
+    return new WasmMemory(memory, 0, maximumPages);
+  }
+
+  override refresh(): boolean {
+    const buffer = this.memory.buffer;
+    if (buffer === this.buffer && buffer.byteLength === this.end) return false;
+    this.end = buffer.byteLength;
+    this.setViews(buffer, false);
+    return true;
+  }
+
+  override grow(minEnd: number): boolean {
+    this.refresh();
+    if (minEnd <= this.end) return true;
+    if (!(minEnd <= this.maxEnd)) return false;
+    // At least double (amortised O(1) growth), in whole pages, never past the maximum.
+    const want = Math.min(this.maxEnd, Math.max(minEnd, this.end * 2));
+    const pages = Math.ceil((want - this.end) / PAGE_BYTES);
+    try {
+      this.memory.grow(pages);
+    } catch {
+      // The engine refused (its own limit, or out of address space): try the minimum.
+      try {
+        this.memory.grow(Math.ceil((minEnd - this.end) / PAGE_BYTES));
+      } catch {
+        return false;
+      }
+    }
+    this.refresh();
+    return this.end >= minEnd;
+  }
+}
+
+/**
+ * An offset-only region: `[start, end)` of something whose bytes live elsewhere (a GPU
+ * buffer, a file). No bytes: allocators that support it keep all their metadata out of line.
+ */
+export class OffsetMemory extends Memory {
+  readonly kind = "offset" as const;
+
+  constructor(start: number, end: number) {
+    checkByteCount(start, "start");
+    checkByteCount(end, "end");
+    if (start > end) throw new ArgumentRangeError(`start ${start} > end ${end}`, "ERR_MEMORY");
+    super(false, false, false, start, end, end);
+  }
+}
+
+/** A sub-region of another memory (see `Memory.region`). */
+class RegionMemory extends Memory {
+  readonly kind = "fixed" as const;
+  readonly parent: Memory;
+
+  constructor(parent: Memory, start: number, end: number) {
+    super(parent.hasBytes, parent.shared, false, start, end, end);
+    this.parent = parent;
+    this.adopt();
+  }
+
+  private adopt(): void {
+    const p = this.parent;
+    this.buffer = p.buffer;
+    this.u8 = p.u8;
+    this.i32 = p.i32;
+    this.u32 = p.u32;
+    this.f64 = p.f64;
+    this.generation = p.generation;
+  }
+
+  override refresh(): boolean {
+    this.parent.refresh();
+    if (this.generation === this.parent.generation) return false;
+    this.adopt();
+    return true;
+  }
+}
+
+function growResizable(mem: Memory, minEnd: number, resize: (n: number) => void): boolean {
+  mem.refresh();
+  if (minEnd <= mem.end) return true;
+  if (!(minEnd <= mem.maxEnd)) return false;
+  const want = Math.min(mem.maxEnd, alignUp(Math.max(minEnd, mem.end * 2), PAGE_BYTES));
+  try {
+    resize(want);
+  } catch {
+    try {
+      resize(minEnd);
+    } catch {
+      return false;
+    }
+  }
+  mem.end = mem.buffer.byteLength;
+  mem.generation++;
+  return mem.end >= minEnd;
+}
+
+export function isSharedArrayBuffer(x: unknown): x is SharedArrayBuffer {
+  return typeof SharedArrayBuffer === "function" && x instanceof SharedArrayBuffer;
+}

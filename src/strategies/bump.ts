@@ -1,0 +1,435 @@
+/**
+ * BumpAllocator: an arena. Allocation moves a pointer up; memory comes back all at once
+ * (`reset`), by rolling back to a mark, or when the newest block is freed.
+ *
+ * Choose it for frame or request scratch memory, parsers, and anything freed together:
+ * it is the fastest allocator there is, and zeroed allocation is free on fresh memory.
+ * From the seeds: Vais Bump (`new`, `from_buffer`, `remaining`, `total_allocated`, `reset`,
+ * `drop`), acid_alloc Bump, static-alloc (a bump over memory it does not own) and mini-alloc
+ * (grows a wasm memory; zeroed allocation skips the fill on pages never handed out).
+ *
+ * ## Memory picture
+ *
+ *     region.start (8-aligned)
+ *     | header: 8 common slots + 8 bump slots, float64 each (128 bytes)     |
+ *     | block | pad | block | block | mark record | block |     free ...   | END
+ *     ^ dataStart                                          ^ TOP
+ *
+ *     slot  8 TOP     next free byte; blocks lie in [dataStart, TOP)
+ *     slot  9 END     end of usable bytes (memory end; moves up when the memory grows)
+ *     slot 10 FRESH   high-water mark of TOP since creation: bytes at or above
+ *                     max(FRESH, TOP) were never handed out (zero on a fresh memory)
+ *     slot 11 LAST    pointer of the newest block, 0 when unknown (after a free or rollback)
+ *     slot 12 LIVE    blocks allocated and not freed
+ *     slot 13 TOTAL   bytes requested since the last reset (the seeds' total_allocated)
+ *     slot 14 PEAK    highest TOP − dataStart since the last reset (folded in lazily)
+ *     slot 15 EPOCH   number of resets; stamps mark records so stale marks are caught
+ *
+ *     mark record (32 bytes, 8-aligned, inside the arena; `mark()` returns its address):
+ *     | self address | LIVE at mark | EPOCH at mark | LAST at mark |
+ *
+ * No per-block header: a block is exactly its bytes plus alignment padding before it.
+ *
+ * ## Cost
+ * | operation        | best | worst | notes                                             |
+ * | ---------------- | ---- | ----- | ------------------------------------------------- |
+ * | alloc            | O(1) | O(1)  | + memory growth, amortised O(1) (doubling)         |
+ * | dealloc          | O(1) | O(1)  | gives memory back only for the newest block         |
+ * | realloc          | O(1) | O(n)  | in place for the newest block, else move and copy   |
+ * | reset / rollback | O(1) | O(1)  |                                                   |
+ * | allocZeroed      | O(1) | O(n)  | no fill at all for bytes never handed out           |
+ *
+ * Fragmentation: none inside the arena except alignment padding; freed blocks other than
+ * the newest stay unusable until `reset` or a rollback below them.
+ *
+ * ## Invariants (`check()`)
+ * dataStart ≤ TOP ≤ END ≤ memory end; LAST is 0 or an 8-aligned block start in
+ * [dataStart, TOP); LIVE, TOTAL, EPOCH are non-negative integers; FRESH ≥ dataStart.
+ *
+ * ## dealloc
+ * Validates the pointer (inside [dataStart, TOP), 8-aligned; else `InvalidPointerError`,
+ * which is also what a block freed by `reset` gets). Freeing the newest block rolls TOP back
+ * to it; freeing any other block only counts it as freed. A second free of a non-newest
+ * block cannot be detected (there is no per-block state).
+ */
+
+import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../core/allocator.js";
+import { alignUp } from "../core/bits.js";
+import {
+  AllocatorError,
+  InvalidPointerError,
+  LayoutMismatchError,
+  OutOfMemoryError,
+} from "../core/errors.js";
+import { COMMON_SLOTS, H_STATE, headerBytes, STATE_OK, StrategyKind } from "../core/header.js";
+import {
+  checkAlign,
+  checkSize32,
+  DEFAULT_ALIGN,
+  isValidAlign,
+  rejectAlign,
+  rejectPointer,
+  rejectSize,
+} from "../core/validate.js";
+import { FixedMemory, type Memory } from "../memory/memory.js";
+
+const TOP = COMMON_SLOTS + 0;
+const END = COMMON_SLOTS + 1;
+const FRESH = COMMON_SLOTS + 2;
+const LAST = COMMON_SLOTS + 3;
+const LIVE = COMMON_SLOTS + 4;
+const TOTAL = COMMON_SLOTS + 5;
+const PEAK = COMMON_SLOTS + 6;
+const EPOCH = COMMON_SLOTS + 7;
+const BUMP_SLOTS = 8;
+
+/** Mark record fields (float64 slots) and size. */
+const MARK_SELF = 0;
+const MARK_LIVE = 1;
+const MARK_EPOCH = 2;
+const MARK_LAST = 3;
+const MARK_BYTES = 4 * 8;
+
+export interface BumpOptions extends AllocatorOptions {
+  /** Grow the memory when the arena is full (default: whenever the memory can grow). */
+  grow?: boolean;
+}
+
+export class BumpAllocator extends BaseAllocator {
+  readonly name = "BumpAllocator";
+  private readonly growable: boolean;
+
+  /** Bytes of metadata a BumpAllocator places at the start of its region. */
+  static readonly metadataSize: number = headerBytes(BUMP_SLOTS);
+
+  /**
+   * `new BumpAllocator(capacity)` owns a fresh, zeroed buffer with `capacity` usable bytes;
+   * `new BumpAllocator(memory)` manages any `Memory` (fixed, growable, shared, wasm, offset).
+   */
+  constructor(memoryOrCapacity: Memory | number, options: BumpOptions = {}) {
+    const memory =
+      typeof memoryOrCapacity === "number"
+        ? ownedMemory(memoryOrCapacity, BumpAllocator.metadataSize)
+        : memoryOrCapacity;
+    super(memory, StrategyKind.bump, BUMP_SLOTS, 0, 0, options.attach === true, "BumpAllocator");
+    this.growable = options.grow ?? memory.maxEnd > memory.end;
+    if (!options.attach) {
+      const h = this.h;
+      const hb = this.hb;
+      h[hb + TOP] = this.dataStart;
+      h[hb + END] = memory.end;
+      h[hb + FRESH] = this.dataStart;
+      h[hb + LAST] = 0;
+      h[hb + LIVE] = 0;
+      h[hb + TOTAL] = 0;
+      h[hb + PEAK] = 0;
+      h[hb + EPOCH] = 0;
+    }
+  }
+
+  /**
+   * The seeds' `from_buffer`: a bump over `[byteOffset, byteOffset + byteLength)` of a
+   * caller's buffer. Non-owning, and the bytes are not assumed to be zero.
+   */
+  static fromBuffer(
+    buffer: ArrayBufferLike,
+    byteOffset = 0,
+    byteLength?: number,
+    options: BumpOptions = {},
+  ): BumpAllocator {
+    return new BumpAllocator(new FixedMemory(buffer, byteOffset, byteLength, false), options);
+  }
+
+  /** Attaches a second handle to a bump heap already in `memory` (validated read-only). */
+  static attach(memory: Memory): BumpAllocator {
+    return new BumpAllocator(memory, { attach: true });
+  }
+
+  alloc(size: number, align: number = DEFAULT_ALIGN): number {
+    const h = this.h;
+    const hb = this.hb;
+    if (h[hb + H_STATE] !== STATE_OK) {
+      this.enterSlow();
+      return this.alloc(size, align);
+    }
+    if (size >>> 0 !== size) {
+      rejectSize(size);
+      return 0;
+    }
+    if (align !== DEFAULT_ALIGN) {
+      if (!isValidAlign(align)) rejectAlign(align);
+      if (align < DEFAULT_ALIGN) align = DEFAULT_ALIGN;
+    }
+    const ptr = alignUp(h[hb + TOP], align);
+    const top = ptr + (size === 0 ? 1 : size); // alloc(0) still takes a byte: pointers stay unique
+    if (top > h[hb + END] && !this.growTo(top)) return 0;
+    const g = this.h; // growth may have replaced the views
+    g[hb + TOP] = top;
+    g[hb + LAST] = ptr;
+    g[hb + LIVE]++;
+    g[hb + TOTAL] += size;
+    return ptr;
+  }
+
+  override allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
+    this.enter();
+    const h = this.h;
+    const hb = this.hb;
+    const zeroFrom = Math.max(h[hb + FRESH], h[hb + TOP]);
+    const ptr = this.alloc(size, align);
+    if (ptr !== 0 && ptr < zeroFrom && this.memory.hasBytes) {
+      this.memory.u8.fill(0, ptr, Math.min(ptr + size, zeroFrom));
+    }
+    // Bytes at or above zeroFrom are zero already when the memory started zeroed.
+    if (ptr !== 0 && !this.memory.freshZero && this.memory.hasBytes && ptr + size > zeroFrom) {
+      this.memory.u8.fill(0, Math.max(ptr, zeroFrom), ptr + size);
+    }
+    return ptr;
+  }
+
+  dealloc(ptr: number, size?: number): void {
+    const h = this.h;
+    const hb = this.hb;
+    if (h[hb + H_STATE] !== STATE_OK) {
+      this.enterSlow();
+      this.dealloc(ptr, size);
+      return;
+    }
+    if (ptr === 0) return;
+    const top = this.checkLivePointer(ptr);
+    if (size !== undefined) this.checkSize(ptr, size, top);
+    if (ptr === h[hb + LAST]) this.lowerTop(ptr, 0);
+    h[hb + LIVE]--;
+  }
+
+  override realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
+    this.enter();
+    if (ptr === 0) return this.alloc(newSize, align);
+    const top = this.checkLivePointer(ptr);
+    if (!this.checkReallocSize(newSize)) return 0;
+    checkAlign(align);
+    const h = this.h;
+    const hb = this.hb;
+    const last = h[hb + LAST];
+    if (ptr === last && ptr % Math.max(align, DEFAULT_ALIGN) === 0) {
+      const oldSize = top - ptr;
+      const newTop = ptr + newSize;
+      if (newTop <= oldSize + ptr) {
+        this.lowerTop(newTop, ptr); // shrink in place
+        return ptr;
+      }
+      if (newTop > h[hb + END] && !this.growTo(newTop)) return 0;
+      this.h[hb + TOP] = newTop;
+      this.h[hb + TOTAL] += newSize - oldSize;
+      return ptr;
+    }
+    const to = this.alloc(newSize, align);
+    if (to === 0) return 0;
+    // The old block's size is unknown unless it is the newest; it ends at or before `top`,
+    // so copying min(newSize, top − ptr) bytes keeps all of it (and no byte of `to`'s
+    // neighbours: `to` ≥ top, and the copy length ≤ newSize).
+    if (this.memory.hasBytes) {
+      this.memory.u8.copyWithin(to, ptr, ptr + Math.min(newSize, top - ptr));
+    }
+    this.h[hb + LIVE]--; // the old block is freed
+    return to;
+  }
+
+  /**
+   * Only the newest block's size is known (TOP − ptr); a bump keeps no per-block sizes, so
+   * for any other live block this throws `AllocatorError` `ERR_UNSUPPORTED`.
+   */
+  usableSize(ptr: number): number {
+    this.enter();
+    const top = this.checkLivePointer(ptr);
+    if (ptr !== this.h[this.hb + LAST]) {
+      throw new AllocatorError(
+        `BumpAllocator keeps no per-block sizes: only the newest block's size is known (${ptr} is not it)`,
+        "ERR_UNSUPPORTED",
+      );
+    }
+    return top - ptr;
+  }
+
+  /** Releases every block; all earlier pointers and marks become invalid. */
+  reset(): void {
+    this.enter();
+    const h = this.h;
+    const hb = this.hb;
+    this.lowerTop(this.dataStart, 0);
+    h[hb + LIVE] = 0;
+    h[hb + TOTAL] = 0;
+    h[hb + PEAK] = 0;
+    h[hb + EPOCH]++;
+  }
+
+  /**
+   * Records the arena's state and returns a mark to roll back to (a 32-byte record placed
+   * in the arena itself). Throws `OutOfMemoryError` when not even the record fits.
+   */
+  mark(): number {
+    this.enter();
+    if (!this.memory.hasBytes) {
+      throw new AllocatorError(
+        "marks live in the arena's bytes; an offset-only memory has none",
+        "ERR_UNSUPPORTED",
+      );
+    }
+    const h = this.h;
+    const hb = this.hb;
+    const at = alignUp(h[hb + TOP], 8);
+    if (at + MARK_BYTES > h[hb + END] && !this.growTo(at + MARK_BYTES)) {
+      throw new OutOfMemoryError("BumpAllocator: no room for a 32-byte mark record");
+    }
+    const f = this.memory.f64;
+    const r = at / 8;
+    const g = this.h;
+    f[r + MARK_SELF] = at;
+    f[r + MARK_LIVE] = g[hb + LIVE];
+    f[r + MARK_EPOCH] = g[hb + EPOCH];
+    f[r + MARK_LAST] = g[hb + LAST];
+    g[hb + TOP] = at + MARK_BYTES;
+    g[hb + LAST] = 0;
+    return at;
+  }
+
+  /**
+   * Frees every block allocated after `mark` was taken (and later marks with them). A mark
+   * from before a reset or an earlier rollback below it throws `InvalidPointerError`
+   * (`ERR_STALE_POINTER`) and changes nothing.
+   */
+  rollback(mark: number): void {
+    this.enter();
+    if (mark >>> 0 !== mark) rejectPointer(mark);
+    const h = this.h;
+    const hb = this.hb;
+    const f = this.memory.f64;
+    const r = mark / 8;
+    if (
+      !this.memory.hasBytes ||
+      mark % 8 !== 0 ||
+      mark < this.dataStart ||
+      mark + MARK_BYTES > h[hb + TOP] ||
+      f[r + MARK_SELF] !== mark ||
+      f[r + MARK_EPOCH] !== h[hb + EPOCH]
+    ) {
+      throw new InvalidPointerError(
+        `${mark} is not a live mark of this BumpAllocator (stale after a reset or rollback?)`,
+        "ERR_STALE_POINTER",
+      );
+    }
+    const live = f[r + MARK_LIVE];
+    const last = f[r + MARK_LAST];
+    this.lowerTop(mark, last);
+    h[hb + LIVE] = live;
+  }
+
+  /** Bytes that can still be allocated (up to the memory's maximum for a growing bump). */
+  remaining(): number {
+    this.enter();
+    const end = this.growable ? this.memory.maxEnd : this.h[this.hb + END];
+    return end - this.h[this.hb + TOP];
+  }
+
+  /** Bytes requested since the last reset (the seeds' `total_allocated`). */
+  totalAllocated(): number {
+    this.enter();
+    return this.h[this.hb + TOTAL];
+  }
+
+  stats(): AllocatorStats {
+    this.enter();
+    const h = this.h;
+    const hb = this.hb;
+    const top = h[hb + TOP];
+    const inUse = top - this.dataStart;
+    const free = h[hb + END] - top;
+    const capacity = this.memory.end - this.memory.start;
+    return {
+      capacity,
+      inUse,
+      free,
+      overhead: capacity - inUse - free,
+      liveBlocks: h[hb + LIVE],
+      peakInUse: Math.max(h[hb + PEAK], inUse),
+      largestFree: free,
+    };
+  }
+
+  protected checkStrategy(): void {
+    const h = this.h;
+    const hb = this.hb;
+    const top = h[hb + TOP];
+    const end = h[hb + END];
+    const last = h[hb + LAST];
+    const ds = this.dataStart;
+    const intSlots = [TOP, END, FRESH, LAST, LIVE, TOTAL, PEAK, EPOCH];
+    for (const s of intSlots) {
+      if (!(Number.isSafeInteger(h[hb + s]) && h[hb + s] >= 0)) {
+        this.corrupt(`slot ${s} holds ${h[hb + s]}, not a non-negative integer`);
+      }
+    }
+    if (!(ds <= top && top <= end && end <= this.memory.end)) {
+      this.corrupt(
+        `expected dataStart ${ds} <= TOP ${top} <= END ${end} <= memory end ${this.memory.end}`,
+      );
+    }
+    if (last !== 0 && !(last >= ds && last < top && last % 8 === 0)) {
+      this.corrupt(`LAST ${last} is not an 8-aligned block start in [${ds}, ${top})`);
+    }
+    if (h[hb + FRESH] < ds) this.corrupt(`FRESH ${h[hb + FRESH]} is below dataStart ${ds}`);
+  }
+
+  // ---- helpers -------------------------------------------------------------------------
+
+  /** Validates a pointer to a live block; returns TOP. Throws before any change. */
+  private checkLivePointer(ptr: number): number {
+    if (ptr >>> 0 !== ptr) rejectPointer(ptr);
+    const top = this.h[this.hb + TOP];
+    if (ptr < this.dataStart || ptr >= top) {
+      throw new InvalidPointerError(
+        `invalid pointer ${ptr}: not in this BumpAllocator's live range [${this.dataStart}, ${top})` +
+          " (freed by reset or rollback, or never handed out)",
+      );
+    }
+    if (ptr % DEFAULT_ALIGN !== 0) {
+      throw new InvalidPointerError(`invalid pointer ${ptr}: every block starts 8-aligned`);
+    }
+    return top;
+  }
+
+  private checkSize(ptr: number, size: number, top: number): void {
+    if (size >>> 0 !== size) rejectSize(size);
+    if (size > top - ptr) {
+      throw new LayoutMismatchError(
+        `dealloc(${ptr}, ${size}): the block cannot be larger than ${top - ptr} bytes`,
+      );
+    }
+  }
+
+  /** Moves TOP down to `to` (folding the high-water marks first) and sets LAST. */
+  private lowerTop(to: number, last: number): void {
+    const h = this.h;
+    const hb = this.hb;
+    const top = h[hb + TOP];
+    if (top > h[hb + FRESH]) h[hb + FRESH] = top;
+    const used = top - this.dataStart;
+    if (used > h[hb + PEAK]) h[hb + PEAK] = used;
+    h[hb + TOP] = to;
+    h[hb + LAST] = last;
+  }
+
+  /** Grows a growable memory so END ≥ `top`. False (nothing changed) when it cannot. */
+  private growTo(top: number): boolean {
+    if (!this.growable || !this.memory.grow(top)) return false;
+    this.syncViews();
+    this.h[this.hb + END] = this.memory.end;
+    return true;
+  }
+}
+
+/** A fresh, zeroed ArrayBuffer holding `capacity` usable bytes after `metaBytes`. */
+export function ownedMemory(capacity: number, metaBytes: number): FixedMemory {
+  checkSize32(capacity, "capacity");
+  return new FixedMemory(new ArrayBuffer(capacity + metaBytes), 0, undefined, true);
+}
