@@ -38,7 +38,7 @@ import {
   writeHeader,
 } from "./header.js";
 import { type Allocation, Layout } from "./layout.js";
-import { checkAlign, DEFAULT_ALIGN, rejectPointer, rejectSize } from "./validate.js";
+import { checkAlign, DEFAULT_ALIGN, isUint32, rejectPointer, rejectSize } from "./validate.js";
 
 /** What `stats()` reports. All figures are bytes except `liveBlocks`. */
 export interface AllocatorStats {
@@ -236,7 +236,7 @@ export abstract class BaseAllocator implements Allocator {
   }
 
   owns(ptr: number): boolean {
-    return ptr >>> 0 === ptr && ptr >= this.dataStart && ptr < this.memory.end;
+    return isUint32(ptr) && ptr >= this.dataStart && ptr < this.memory.end;
   }
 
   allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
@@ -251,7 +251,7 @@ export abstract class BaseAllocator implements Allocator {
    */
   realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
     if (ptr === 0) return this.alloc(newSize, align);
-    if (ptr >>> 0 !== ptr) rejectPointer(ptr);
+    if (!isUint32(ptr)) rejectPointer(ptr);
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
     const oldSize = this.usableSize(ptr); // throws for a pointer that is not a live block
@@ -268,7 +268,7 @@ export abstract class BaseAllocator implements Allocator {
    * caller returns 0), throws for anything invalid and for 0 (see the header comment).
    */
   protected checkReallocSize(newSize: number): boolean {
-    if (newSize >>> 0 !== newSize) {
+    if (!isUint32(newSize)) {
       rejectSize(newSize, "newSize");
       return false;
     }

@@ -1,9 +1,10 @@
 /**
  * Argument checks at the API boundary (RELIABILITY.md §2.1 P1, P2).
  *
- * The hot path pays one comparison per argument: `(size >>> 0) === size` is true exactly for
- * the integers 0 … 2^32−1 (and −0), and false for NaN, ±Infinity, fractions, negatives,
- * strings, bigints and objects. Only when it fails does the slow path find out which error
+ * The hot path pays one type check and one comparison per argument (`isUint32`):
+ * `(size >>> 0) === size` is true exactly for the integers 0 … 2^32−1 (and −0), and false
+ * for NaN, ±Infinity, fractions, negatives, strings and objects; the `typeof` test comes
+ * first because `>>>` throws the engine's own TypeError on a bigint. Only when it fails does the slow path find out which error
  * to throw, or that the size is a valid integer too large for any heap (→ out of memory).
  */
 
@@ -31,7 +32,7 @@ function describe(x: unknown): string {
 }
 
 /**
- * Called when `(size >>> 0) !== size`. Throws for anything that is not a non-negative safe
+ * Called when `isUint32(size)` is false. Throws for anything that is not a non-negative safe
  * integer; returns normally for a valid integer ≥ 2^32 (the caller then answers out of
  * memory, as C's malloc does for sizes no heap can hold).
  */
@@ -58,9 +59,23 @@ export function rejectAlign(align: unknown): never {
   );
 }
 
+/**
+ * Whether `x` is an integer 0 … 2^32−1 (a valid size or pointer), and a number: `>>>` on a
+ * bigint would throw the engine's own TypeError before our typed one.
+ */
+export function isUint32(x: number): boolean {
+  return typeof x === "number" && x >>> 0 === x;
+}
+
 /** Whether `align` is a power of two in 1 … MAX_ALIGN. Written positively: NaN fails. */
 export function isValidAlign(align: number): boolean {
-  return (align | 0) === align && align > 0 && align <= MAX_ALIGN && (align & (align - 1)) === 0;
+  return (
+    typeof align === "number" &&
+    (align | 0) === align &&
+    align > 0 &&
+    align <= MAX_ALIGN &&
+    (align & (align - 1)) === 0
+  );
 }
 
 /** Throws unless `align` is a power of two in 1 … MAX_ALIGN. */
@@ -70,7 +85,7 @@ export function checkAlign(align: number): void {
 
 /** Throws unless `size` is an integer 0 … 2^32−1 (`what` names it in the message). */
 export function checkSize32(size: number, what = "size"): void {
-  if (size >>> 0 !== size) {
+  if (!isUint32(size)) {
     rejectSize(size, what);
     throw new ArgumentRangeError(
       `${what} must be below 2^32, got ${describe(size)}`,
@@ -79,7 +94,7 @@ export function checkSize32(size: number, what = "size"): void {
   }
 }
 
-/** Called when `(ptr >>> 0) !== ptr`: a pointer is an integer offset 0 … 2^32−1. */
+/** Called when `isUint32(ptr)` is false: a pointer is an integer offset 0 … 2^32−1. */
 export function rejectPointer(ptr: unknown): never {
   if (typeof ptr !== "number") {
     throw new ArgumentTypeError(`pointer must be a number, got ${describe(ptr)}`);
@@ -96,7 +111,7 @@ export function invalidPointer(ptr: number, why: string): InvalidPointerError {
 
 /** Validates the optional size passed to `dealloc` (undefined means "not given"). */
 export function checkDeallocSize(size: number | undefined): void {
-  if (size !== undefined && size >>> 0 !== size) {
+  if (size !== undefined && !isUint32(size)) {
     rejectSize(size);
     throw new LayoutMismatchError(`size ${size} is larger than any block can be`);
   }

@@ -66,6 +66,7 @@ import {
   checkAlign,
   checkSize32,
   DEFAULT_ALIGN,
+  isUint32,
   isValidAlign,
   rejectAlign,
   rejectPointer,
@@ -152,7 +153,7 @@ export class BumpAllocator extends BaseAllocator {
       this.enterSlow();
       return this.alloc(size, align);
     }
-    if (size >>> 0 !== size) {
+    if (!isUint32(size)) {
       rejectSize(size);
       return 0;
     }
@@ -300,7 +301,7 @@ export class BumpAllocator extends BaseAllocator {
    */
   rollback(mark: number): void {
     this.enter();
-    if (mark >>> 0 !== mark) rejectPointer(mark);
+    if (!isUint32(mark)) rejectPointer(mark);
     const h = this.h;
     const hb = this.hb;
     const f = this.memory.f64;
@@ -384,7 +385,7 @@ export class BumpAllocator extends BaseAllocator {
 
   /** Validates a pointer to a live block; returns TOP. Throws before any change. */
   private checkLivePointer(ptr: number): number {
-    if (ptr >>> 0 !== ptr) rejectPointer(ptr);
+    if (!isUint32(ptr)) rejectPointer(ptr);
     const top = this.h[this.hb + TOP];
     if (ptr < this.dataStart || ptr >= top) {
       throw new InvalidPointerError(
@@ -399,7 +400,7 @@ export class BumpAllocator extends BaseAllocator {
   }
 
   private checkSize(ptr: number, size: number, top: number): void {
-    if (size >>> 0 !== size) rejectSize(size);
+    if (!isUint32(size)) rejectSize(size);
     if (size > top - ptr) {
       throw new LayoutMismatchError(
         `dealloc(${ptr}, ${size}): the block cannot be larger than ${top - ptr} bytes`,

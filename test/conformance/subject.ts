@@ -41,4 +41,9 @@ export interface Subject {
   readonly reclaimsAll: boolean;
   /** Calls the strategy's own `reset()`; false where reset is not offered. */
   readonly hasReset: boolean;
+  /**
+   * How the kit resizes a block, for strategies whose resize needs more than the contract's
+   * `realloc(ptr, newSize, align)` (a block allocator must be told the old size).
+   */
+  realloc?(a: Allocator, ptr: number, oldSize: number, newSize: number, align: number): number;
 }

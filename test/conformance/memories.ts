@@ -1,0 +1,41 @@
+/**
+ * The memories the conformance kit runs every strategy on, one per kind, each made to catch
+ * a different mistake: the fixed region starts at an odd offset of a caller's buffer full of
+ * 0xAA (not zero, not aligned); the growable kinds start small so allocators must grow them;
+ * the wasm memory starts at a heap base of 1024 as a module's would.
+ */
+
+import {
+  FixedMemory,
+  GrowableMemory,
+  type Memory,
+  OffsetMemory,
+  SharedMemory,
+  WasmMemory,
+} from "../../src/memory/memory.js";
+import type { KitMemoryKind } from "./subject.js";
+
+/** Bytes of region the kit gives each allocator (growable kinds may grow up to this). */
+export const KIT_BYTES = 128 * 1024;
+const FIXED_OFFSET = 36;
+
+export function makeMemory(kind: KitMemoryKind, bytes = KIT_BYTES): Memory {
+  switch (kind) {
+    case "fixed": {
+      const buf = new ArrayBuffer(bytes + FIXED_OFFSET + 64);
+      new Uint8Array(buf).fill(0xaa);
+      return new FixedMemory(buf, FIXED_OFFSET, bytes, false);
+    }
+    case "growable":
+      return new GrowableMemory(16 * 1024, bytes);
+    case "shared":
+      return new SharedMemory(16 * 1024, bytes);
+    case "wasm": {
+      const pages = Math.ceil(bytes / 65536);
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: pages });
+      return new WasmMemory(memory, 1024, pages);
+    }
+    case "offset":
+      return new OffsetMemory(0, bytes);
+  }
+}
