@@ -47,3 +47,21 @@ export {
   WasmMemory,
 } from "./memory/memory.js";
 export { BumpAllocator, type BumpOptions } from "./strategies/bump.js";
+export { StackAllocator, type StackOptions } from "./strategies/stack.js";
+export { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf.js";
+export {
+  type ReplayOptions,
+  type ReplayResult,
+  ReplayVerifyError,
+  replay,
+} from "./trace/replay.js";
+export {
+  OP_ALLOC,
+  OP_FREE,
+  OP_REALLOC,
+  parseTrace,
+  type Trace,
+  TraceBuilder,
+  TraceFormatError,
+  TraceParser,
+} from "./trace/trace.js";

@@ -1,0 +1,643 @@
+/**
+ * StackAllocator: blocks come and go in LIFO order. Allocation moves the top up; `pop` (or
+ * `dealloc` of the newest block) moves it back down to the end of the block below, and
+ * `rollback(marker)` or `reset` free many blocks at once.
+ *
+ * Choose it for memory whose lifetimes nest: function call frames, expression evaluation,
+ * recursive descent, scratch buffers inside a scope. It is nearly as fast as a bump and,
+ * unlike a bump, gives every freed block back (as long as frees come newest first).
+ * From the seeds: Vais Stack (`new`, `alloc`, `pop`, `reset`, `remaining`, `drop`, an 8-byte
+ * header per allocation). The seed's `pop` restored a single saved `prev_offset`, so a second
+ * `pop` left the top where it was; here every block's header links to the block below, so
+ * each `pop` restores the previous top exactly.
+ *
+ * ## Memory picture
+ *
+ *     region.start (8-aligned)
+ *     | header: 8 common + 7 stack slots, float64 each (120 bytes) |
+ *     | hdr | block a | pad | hdr | block b | hdr | block c |        free ...        | END
+ *     ^ dataStart                               ^ LAST      ^ TOP
+ *
+ *     slot  8 TOP     end of the newest block (dataStart when the stack is empty)
+ *     slot  9 END     end of usable bytes (memory end; moves up when the memory grows)
+ *     slot 10 FRESH   high-water mark of TOP: bytes at or above max(FRESH, TOP) were never
+ *                     handed out (zero on a fresh memory), so allocZeroed skips them
+ *     slot 11 LAST    pointer of the newest (top) block, 0 when the stack is empty
+ *     slot 12 LIVE    blocks on the stack
+ *     slot 13 INUSE   sum of the live blocks' sizes
+ *     slot 14 PEAK    highest INUSE since the last reset (folded in lazily)
+ *     common CONFIG   BLOCK_HEADER_BYTES (8): the block format, checked on attach
+ *
+ *     block header: 8 bytes, 8-aligned, directly below every block (two u32 words)
+ *     byte  0          4          8
+ *           | PREV     | SIZE     | block bytes ... (ptr, 8-aligned or more)
+ *     PREV  pointer of the block below (the top before this block was pushed), 0 for the
+ *           bottom block
+ *     SIZE  the block's size as requested (0 … 2^32−1); it is also its usable size
+ *
+ * A block is placed at ptr = alignUp(TOP + 8, align) with its header at ptr − 8; the new TOP
+ * is ptr + size. Popping it sets TOP to the end of the block below (PREV + SIZE(PREV)), or
+ * to dataStart. A marker is simply a TOP value: `marker()` returns TOP, `rollback(m)` pops
+ * every block whose header lies at or above m.
+ *
+ * ## Cost
+ * | operation            | best | worst | notes                                                 |
+ * | -------------------- | ---- | ----- | ----------------------------------------------------- |
+ * | alloc                | O(1) | O(1)  | + memory growth, amortised O(1) (doubling)             |
+ * | pop / dealloc(top)   | O(1) | O(1)  |                                                       |
+ * | dealloc(other)       | O(1) | O(k)  | an error; walks the k blocks above ptr to tell          |
+ * |                      |      |       | ERR_NOT_TOP (a live block) from ERR_INVALID_POINTER    |
+ * | realloc              | O(1) | O(n)  | top block in place; copies n bytes only to re-align it  |
+ * | usableSize           | O(1) | O(k)  | O(1) for the top block, else walks the k blocks above  |
+ * | rollback             | O(k) | O(k)  | k = blocks freed (validated before anything changes)   |
+ * | reset                | O(1) | O(1)  |                                                       |
+ * | allocZeroed          | O(1) | O(n)  | no fill at all for bytes never handed out              |
+ *
+ * Fragmentation: none beyond headers and alignment padding, as long as frees are LIFO (any
+ * other order is refused). A block below the top that is shrunk by `realloc` leaves a gap
+ * that comes back when the block is popped.
+ *
+ * Per-block overhead: the 8-byte header plus alignment padding before it: 0 … 7 bytes at the
+ * default alignment (the previous block's size rounded up to 8), up to align − 1 for larger
+ * alignments. `stats().overhead` counts both (and the 120-byte allocator header).
+ *
+ * ## Invariants (`check()`)
+ * dataStart ≤ TOP ≤ END ≤ memory end; FRESH ≥ dataStart; every slot is a non-negative
+ * integer; CONFIG is 8. The chain from LAST through PREV is walked (at most LIVE steps, and
+ * pointers strictly decrease, so a cycle cannot loop): every block pointer is 8-aligned and
+ * ≥ dataStart + 8; the newest block ends exactly at TOP; every other block ends at or before
+ * the header (ptr − 8) of the block above it; the chain ends with PREV = 0 after exactly LIVE
+ * blocks whose sizes sum to INUSE. An empty stack (LAST = 0) has TOP = dataStart.
+ *
+ * ## Rules where the contract leaves a choice
+ * - `dealloc(ptr)` frees only the top block. A live block below it → `InvalidPointerError`
+ *   `ERR_NOT_TOP`; anything that is not a live block start (out of range, interior,
+ *   misaligned, popped already, freed by reset or rollback) → `InvalidPointerError`
+ *   `ERR_INVALID_POINTER`. A double free is therefore an `InvalidPointerError`, never a
+ *   `DoubleFreeError` (a popped block's pointer is at or above TOP, like a never-used one),
+ *   unless the pointer was reused by a later block, which cannot be told apart.
+ * - `dealloc(ptr, size)`: `size` must equal the block's size (`LayoutMismatchError`).
+ * - `pop()` returns the popped block's pointer; on an empty stack it does nothing and
+ *   returns 0 (the seed's `pop` does nothing on an empty stack too).
+ * - `realloc` of the top block grows or shrinks it in place (moving it up only when a
+ *   stricter alignment is asked for); of a block below the top, it shrinks in place when it
+ *   can, and otherwise throws `ERR_NOT_TOP` before changing anything: a move would leave the
+ *   old block live, since only the top can be freed.
+ * - `rollback(marker)` with a marker above TOP (its blocks were popped) or not at a block
+ *   boundary throws `InvalidPointerError` `ERR_STALE_POINTER` and changes nothing. A marker
+ *   is an offset, so one whose offset is a block boundary again (the stack was popped below
+ *   it and rebuilt to end exactly there) is accepted; the rollback then frees only blocks
+ *   above it, all of which were allocated after the marker was taken.
+ * - No offset-only memories: the headers need bytes.
+ */
+
+import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../core/allocator.js";
+import { alignUp } from "../core/bits.js";
+import {
+  ArgumentTypeError,
+  HeapIncompatibleError,
+  InvalidPointerError,
+  LayoutMismatchError,
+} from "../core/errors.js";
+import {
+  COMMON_SLOTS,
+  H_CONFIG,
+  H_STATE,
+  headerBytes,
+  STATE_OK,
+  StrategyKind,
+} from "../core/header.js";
+import {
+  checkAlign,
+  checkDeallocSize,
+  DEFAULT_ALIGN,
+  isUint32,
+  isValidAlign,
+  rejectAlign,
+  rejectPointer,
+  rejectSize,
+} from "../core/validate.js";
+import { FixedMemory, type Memory } from "../memory/memory.js";
+import { ownedMemory } from "./bump.js";
+
+const TOP = COMMON_SLOTS + 0;
+const END = COMMON_SLOTS + 1;
+const FRESH = COMMON_SLOTS + 2;
+const LAST = COMMON_SLOTS + 3;
+const LIVE = COMMON_SLOTS + 4;
+const INUSE = COMMON_SLOTS + 5;
+const PEAK = COMMON_SLOTS + 6;
+const STACK_SLOTS = 7;
+
+/** Block header: two u32 words just below the block. */
+const HDR_PREV = 0;
+const HDR_SIZE = 1;
+const HDR_WORDS = 2;
+const U32_BYTES = 4;
+/** Bytes of the header below every block (stored in the common CONFIG slot). */
+const BLOCK_HEADER_BYTES = HDR_WORDS * U32_BYTES;
+/** Every block pointer (and so every header) is aligned to at least this. */
+const BLOCK_ALIGN = DEFAULT_ALIGN;
+
+/** Index in a u32 view of the first header word of the block at `ptr` (ptr ≥ 8, < 2^32). */
+function headerWord(ptr: number): number {
+  return (ptr - BLOCK_HEADER_BYTES) >>> 2;
+}
+
+export interface StackOptions extends AllocatorOptions {
+  /** Grow the memory when the stack is full (default: whenever the memory can grow). */
+  grow?: boolean;
+}
+
+export class StackAllocator extends BaseAllocator {
+  readonly name = "StackAllocator";
+  private readonly growable: boolean;
+  /** The memory's u32 view (block headers), refreshed with the other views. */
+  private u32: Uint32Array;
+
+  /** Bytes of metadata a StackAllocator places at the start of its region. */
+  static readonly metadataSize: number = headerBytes(STACK_SLOTS);
+  /** Bytes of header below every block (plus alignment padding before it). */
+  static readonly blockHeaderSize: number = BLOCK_HEADER_BYTES;
+
+  /**
+   * `new StackAllocator(capacity)` owns a fresh, zeroed buffer with `capacity` usable bytes
+   * (block headers come out of them, as in the seeds); `new StackAllocator(memory)` manages
+   * a fixed, growable, shared or wasm `Memory` (not an offset-only one).
+   */
+  constructor(memoryOrCapacity: Memory | number, options: StackOptions = {}) {
+    const memory =
+      typeof memoryOrCapacity === "number"
+        ? ownedMemory(memoryOrCapacity, StackAllocator.metadataSize)
+        : memoryOrCapacity;
+    if (!memory.hasBytes) {
+      throw new ArgumentTypeError(
+        "StackAllocator keeps an 8-byte header below every block, so it needs a memory with " +
+          "bytes; an offset-only memory has none",
+        "ERR_UNSUPPORTED",
+      );
+    }
+    const attach = options.attach === true;
+    super(memory, StrategyKind.stack, STACK_SLOTS, 0, BLOCK_HEADER_BYTES, attach, "StackAllocator");
+    this.growable = options.grow ?? memory.maxEnd > memory.end;
+    this.u32 = memory.u32;
+    const h = this.h;
+    const hb = this.hb;
+    if (attach) {
+      if (h[hb + H_CONFIG] !== BLOCK_HEADER_BYTES) {
+        throw new HeapIncompatibleError(
+          `StackAllocator: the heap's block header size is ${h[hb + H_CONFIG]}, not ${BLOCK_HEADER_BYTES}`,
+          "ERR_HEAP_CONFIG",
+        );
+      }
+      return;
+    }
+    h[hb + TOP] = this.dataStart;
+    h[hb + END] = memory.end;
+    h[hb + FRESH] = this.dataStart;
+    h[hb + LAST] = 0;
+    h[hb + LIVE] = 0;
+    h[hb + INUSE] = 0;
+    h[hb + PEAK] = 0;
+  }
+
+  /**
+   * The seeds' `from_buffer`: a stack over `[byteOffset, byteOffset + byteLength)` of a
+   * caller's buffer. Non-owning, and the bytes are not assumed to be zero.
+   */
+  static fromBuffer(
+    buffer: ArrayBufferLike,
+    byteOffset = 0,
+    byteLength?: number,
+    options: StackOptions = {},
+  ): StackAllocator {
+    return new StackAllocator(new FixedMemory(buffer, byteOffset, byteLength, false), options);
+  }
+
+  /** Attaches a second handle to a stack heap already in `memory` (validated read-only). */
+  static attach(memory: Memory): StackAllocator {
+    return new StackAllocator(memory, { attach: true });
+  }
+
+  protected override onViews(): void {
+    this.u32 = this.memory.u32;
+  }
+
+  alloc(size: number, align: number = DEFAULT_ALIGN): number {
+    const h = this.h;
+    const hb = this.hb;
+    if (h[hb + H_STATE] !== STATE_OK) {
+      this.enterSlow();
+      return this.alloc(size, align);
+    }
+    if (!isUint32(size)) {
+      rejectSize(size);
+      return 0;
+    }
+    if (align !== DEFAULT_ALIGN) {
+      if (!isValidAlign(align)) rejectAlign(align);
+      if (align < BLOCK_ALIGN) align = BLOCK_ALIGN;
+    }
+    const ptr = alignUp(h[hb + TOP] + BLOCK_HEADER_BYTES, align);
+    const end = ptr + size;
+    // An empty block still starts below END, so it is owned and its pointer is < 2^32.
+    const need = size === 0 ? ptr + 1 : end;
+    if (need > h[hb + END] && !this.growTo(need)) return 0;
+    const g = this.h; // growth may have replaced the views
+    const u = this.u32;
+    const w = headerWord(ptr);
+    u[w + HDR_PREV] = g[hb + LAST];
+    u[w + HDR_SIZE] = size;
+    g[hb + TOP] = end;
+    g[hb + LAST] = ptr;
+    g[hb + LIVE]++;
+    g[hb + INUSE] += size;
+    return ptr;
+  }
+
+  override allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
+    this.enter();
+    const h = this.h;
+    const hb = this.hb;
+    const zeroFrom = Math.max(h[hb + FRESH], h[hb + TOP]);
+    const ptr = this.alloc(size, align);
+    if (ptr === 0) return 0;
+    const u8 = this.memory.u8;
+    if (ptr < zeroFrom) u8.fill(0, ptr, Math.min(ptr + size, zeroFrom));
+    // Bytes at or above zeroFrom are zero already when the memory started zeroed.
+    if (!this.memory.freshZero && ptr + size > zeroFrom) {
+      u8.fill(0, Math.max(ptr, zeroFrom), ptr + size);
+    }
+    return ptr;
+  }
+
+  /**
+   * Frees the top block. Any other pointer throws `InvalidPointerError`: `ERR_NOT_TOP` for a
+   * live block below the top, `ERR_INVALID_POINTER` for anything else (see the header).
+   */
+  dealloc(ptr: number, size?: number): void {
+    const h = this.h;
+    const hb = this.hb;
+    if (h[hb + H_STATE] !== STATE_OK) {
+      this.enterSlow();
+      this.dealloc(ptr, size);
+      return;
+    }
+    if (ptr === 0) return;
+    if (ptr !== h[hb + LAST]) this.rejectNotTop(ptr);
+    if (size !== undefined) this.checkSize(ptr, size);
+    this.popTop(ptr);
+  }
+
+  /**
+   * The seeds' `pop`: frees the newest block and returns its pointer; on an empty stack it
+   * does nothing and returns 0.
+   */
+  pop(): number {
+    this.enter();
+    const ptr = this.h[this.hb + LAST];
+    if (ptr !== 0) this.popTop(ptr);
+    return ptr;
+  }
+
+  /**
+   * The top block grows or shrinks in place (it moves up, within the top of the stack, only
+   * to meet a stricter alignment). A block below the top shrinks in place when it can; any
+   * other resize of it throws `InvalidPointerError` `ERR_NOT_TOP` and changes nothing.
+   */
+  override realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
+    this.enter();
+    if (ptr === 0) return this.alloc(newSize, align);
+    const h = this.h;
+    const hb = this.hb;
+    const isTop = ptr === h[hb + LAST];
+    if (!isTop) this.checkLiveBlock(ptr);
+    if (!this.checkReallocSize(newSize)) return 0;
+    checkAlign(align);
+    if (align < BLOCK_ALIGN) align = BLOCK_ALIGN;
+    const w = headerWord(ptr);
+    const oldSize = this.u32[w + HDR_SIZE];
+    const aligned = ptr % align === 0;
+    if (!isTop) {
+      if (!(aligned && newSize <= oldSize)) {
+        throw new InvalidPointerError(
+          `realloc(${ptr}, ${newSize}): only the top block (${h[hb + LAST]}) can grow or move; ` +
+            "a block below it can only shrink in place, since a moved block could not be freed",
+          "ERR_NOT_TOP",
+        );
+      }
+      this.foldPeak();
+      this.u32[w + HDR_SIZE] = newSize;
+      h[hb + INUSE] -= oldSize - newSize;
+      return ptr;
+    }
+    if (aligned) {
+      const end = ptr + newSize;
+      if (end > h[hb + END] && !this.growTo(end)) return 0;
+      this.foldHighWater();
+      this.u32[w + HDR_SIZE] = newSize;
+      this.h[hb + TOP] = end;
+      this.h[hb + INUSE] += newSize - oldSize;
+      return ptr;
+    }
+    // The top block needs a stricter alignment: place it afresh on the block below it.
+    const prev = this.u32[w + HDR_PREV];
+    const to = alignUp(this.endOfBlockBelow(ptr, prev) + BLOCK_HEADER_BYTES, align);
+    const end = to + newSize;
+    if (end > h[hb + END] && !this.growTo(end)) return 0;
+    this.foldHighWater();
+    // Copy first: the new header may land on the old block's bytes (copyWithin is a memmove).
+    this.memory.u8.copyWithin(to, ptr, ptr + Math.min(oldSize, newSize));
+    const u = this.u32;
+    const t = headerWord(to);
+    u[t + HDR_PREV] = prev;
+    u[t + HDR_SIZE] = newSize;
+    const g = this.h;
+    g[hb + TOP] = end;
+    g[hb + LAST] = to;
+    g[hb + INUSE] += newSize - oldSize;
+    return to;
+  }
+
+  /** The size of a live block: O(1) for the top block, else a walk down to it. */
+  usableSize(ptr: number): number {
+    this.enter();
+    if (ptr === 0 || ptr !== this.h[this.hb + LAST]) this.checkLiveBlock(ptr);
+    return this.u32[headerWord(ptr) + HDR_SIZE];
+  }
+
+  /** Frees every block; every earlier pointer and marker becomes invalid. */
+  reset(): void {
+    this.enter();
+    const h = this.h;
+    const hb = this.hb;
+    this.foldHighWater();
+    h[hb + TOP] = this.dataStart;
+    h[hb + LAST] = 0;
+    h[hb + LIVE] = 0;
+    h[hb + INUSE] = 0;
+    h[hb + PEAK] = 0;
+  }
+
+  /** A marker to roll back to: the current top of the stack (a byte offset). */
+  marker(): number {
+    this.enter();
+    return this.h[this.hb + TOP];
+  }
+
+  /**
+   * Frees every block allocated after `marker` was taken. A marker above the top (its blocks
+   * were popped) or not at a block boundary throws `InvalidPointerError`
+   * `ERR_STALE_POINTER`; the whole walk is validated before anything changes.
+   */
+  rollback(marker: number): void {
+    this.enter();
+    if (!isUint32(marker)) rejectPointer(marker);
+    const h = this.h;
+    const hb = this.hb;
+    const top = h[hb + TOP];
+    const live = h[hb + LIVE];
+    if (!(marker >= this.dataStart && marker <= top)) {
+      throw this.staleMarker(marker, `outside the stack's range [${this.dataStart}, ${top}]`);
+    }
+    const u = this.u32;
+    let cur = h[hb + LAST];
+    let freed = 0;
+    let bytes = 0;
+    while (cur !== 0 && cur - BLOCK_HEADER_BYTES >= marker) {
+      const w = headerWord(cur);
+      const prev = u[w + HDR_PREV];
+      bytes += u[w + HDR_SIZE];
+      if (++freed > live || !(prev < cur)) {
+        this.corrupt(`block chain below ${cur} does not descend (PREV ${prev}, LIVE ${live})`);
+      }
+      cur = prev;
+    }
+    const boundary = cur === 0 ? this.dataStart : cur + u[headerWord(cur) + HDR_SIZE];
+    if (boundary !== marker) {
+      throw this.staleMarker(marker, "not at a block boundary (popped below and rebuilt?)");
+    }
+    this.foldHighWater();
+    h[hb + TOP] = marker;
+    h[hb + LAST] = cur;
+    h[hb + LIVE] = live - freed;
+    h[hb + INUSE] -= bytes;
+  }
+
+  /** Bytes between the top and the end (up to the memory's maximum for a growing stack). */
+  remaining(): number {
+    this.enter();
+    const end = this.growable ? this.memory.maxEnd : this.h[this.hb + END];
+    return end - this.h[this.hb + TOP];
+  }
+
+  stats(): AllocatorStats {
+    this.enter();
+    const h = this.h;
+    const hb = this.hb;
+    const top = h[hb + TOP];
+    const end = h[hb + END];
+    const inUse = h[hb + INUSE];
+    const free = end - top;
+    const capacity = this.memory.end - this.memory.start;
+    return {
+      capacity,
+      inUse,
+      free,
+      overhead: capacity - inUse - free,
+      liveBlocks: h[hb + LIVE],
+      peakInUse: Math.max(h[hb + PEAK], inUse),
+      largestFree: Math.max(0, end - alignUp(top + BLOCK_HEADER_BYTES, BLOCK_ALIGN)),
+    };
+  }
+
+  protected checkStrategy(): void {
+    const h = this.h;
+    const hb = this.hb;
+    const ds = this.dataStart;
+    for (const s of [TOP, END, FRESH, LAST, LIVE, INUSE, PEAK]) {
+      if (!(Number.isSafeInteger(h[hb + s]) && h[hb + s] >= 0)) {
+        this.corrupt(`slot ${s} holds ${h[hb + s]}, not a non-negative integer`);
+      }
+    }
+    if (h[hb + H_CONFIG] !== BLOCK_HEADER_BYTES) {
+      this.corrupt(`CONFIG slot holds ${h[hb + H_CONFIG]}, not ${BLOCK_HEADER_BYTES}`);
+    }
+    const top = h[hb + TOP];
+    const end = h[hb + END];
+    const live = h[hb + LIVE];
+    if (!(ds <= top && top <= end && end <= this.memory.end)) {
+      this.corrupt(
+        `expected dataStart ${ds} <= TOP ${top} <= END ${end} <= memory end ${this.memory.end}`,
+      );
+    }
+    if (h[hb + FRESH] < ds) this.corrupt(`FRESH ${h[hb + FRESH]} is below dataStart ${ds}`);
+    // Walk the chain from the top. Each step moves at least 8 bytes down and stays at or
+    // above dataStart + 8, and at most LIVE steps are taken: no cycle can loop.
+    const u = this.u32;
+    let cur = h[hb + LAST];
+    let ceiling = top;
+    let count = 0;
+    let bytes = 0;
+    while (cur !== 0) {
+      if (count >= live) this.corrupt(`the chain from LAST has more than LIVE = ${live} blocks`);
+      if (!(cur % BLOCK_ALIGN === 0 && cur >= ds + BLOCK_HEADER_BYTES && cur <= ceiling)) {
+        this.corrupt(
+          `block ${cur} (#${count} from the top) is not an 8-aligned pointer in ` +
+            `[${ds + BLOCK_HEADER_BYTES}, ${ceiling}]`,
+        );
+      }
+      const w = headerWord(cur);
+      const blockEnd = cur + u[w + HDR_SIZE];
+      if (count === 0 ? blockEnd !== top : blockEnd > ceiling) {
+        this.corrupt(
+          count === 0
+            ? `the top block ${cur} ends at ${blockEnd}, not at TOP ${top}`
+            : `block ${cur} ends at ${blockEnd}, past the header at ${ceiling} of the block above`,
+        );
+      }
+      bytes += u[w + HDR_SIZE];
+      count++;
+      ceiling = cur - BLOCK_HEADER_BYTES;
+      cur = u[w + HDR_PREV];
+    }
+    if (count === 0 && top !== ds) {
+      this.corrupt(`the stack is empty (LAST 0) but TOP ${top} is not dataStart ${ds}`);
+    }
+    if (count !== live) this.corrupt(`the chain holds ${count} blocks, LIVE says ${live}`);
+    if (bytes !== h[hb + INUSE]) {
+      this.corrupt(`the blocks' sizes sum to ${bytes}, INUSE says ${h[hb + INUSE]}`);
+    }
+  }
+
+  // ---- helpers -------------------------------------------------------------------------
+
+  /**
+   * Pops the top block `ptr` (= LAST, non-zero). Its header is checked first (O(1)): a
+   * header overwritten by the block below overflowing poisons the heap instead of moving
+   * TOP to a wrong place.
+   */
+  private popTop(ptr: number): void {
+    const h = this.h;
+    const hb = this.hb;
+    const w = headerWord(ptr);
+    const prev = this.u32[w + HDR_PREV];
+    const size = this.u32[w + HDR_SIZE];
+    if (ptr + size !== h[hb + TOP]) {
+      this.corrupt(`the top block ${ptr} has size ${size} but TOP is ${h[hb + TOP]}`);
+    }
+    const newTop = this.endOfBlockBelow(ptr, prev);
+    this.foldHighWater();
+    h[hb + TOP] = newTop;
+    h[hb + LAST] = prev;
+    h[hb + LIVE]--;
+    h[hb + INUSE] -= size;
+  }
+
+  /**
+   * Where the block below `ptr` ends (its PREV is `prev`): the top after popping `ptr`.
+   * dataStart when `prev` is 0. Poisons the heap when `prev` cannot be a block below `ptr`.
+   */
+  private endOfBlockBelow(ptr: number, prev: number): number {
+    if (prev === 0) return this.dataStart;
+    const ceiling = ptr - BLOCK_HEADER_BYTES;
+    if (
+      !(prev % BLOCK_ALIGN === 0 && prev >= this.dataStart + BLOCK_HEADER_BYTES && prev <= ceiling)
+    ) {
+      this.corrupt(`block ${ptr}'s header links to ${prev}, which cannot be a block below it`);
+    }
+    const end = prev + this.u32[headerWord(prev) + HDR_SIZE];
+    if (end > ceiling) {
+      this.corrupt(`block ${prev} ends at ${end}, past the header at ${ceiling} of block ${ptr}`);
+    }
+    return end;
+  }
+
+  /** Folds the high-water marks in before TOP or INUSE go down. */
+  private foldHighWater(): void {
+    const h = this.h;
+    const hb = this.hb;
+    if (h[hb + TOP] > h[hb + FRESH]) h[hb + FRESH] = h[hb + TOP];
+    this.foldPeak();
+  }
+
+  private foldPeak(): void {
+    const h = this.h;
+    const hb = this.hb;
+    if (h[hb + INUSE] > h[hb + PEAK]) h[hb + PEAK] = h[hb + INUSE];
+  }
+
+  /**
+   * Throws unless `ptr` is a live block: the top, or one found walking down from it. Reads
+   * only; the walk stops at the first block at or below `ptr`.
+   */
+  private checkLiveBlock(ptr: number): void {
+    if (!isUint32(ptr)) rejectPointer(ptr);
+    const h = this.h;
+    const hb = this.hb;
+    const last = h[hb + LAST];
+    if (ptr === last && ptr !== 0) return;
+    const top = h[hb + TOP];
+    const lowest = this.dataStart + BLOCK_HEADER_BYTES;
+    if (ptr < lowest || ptr >= top) {
+      throw new InvalidPointerError(
+        `invalid pointer ${ptr}: not in this StackAllocator's live range [${lowest}, ${top})` +
+          " (popped already, freed by reset or rollback, or never handed out)",
+      );
+    }
+    if (ptr % BLOCK_ALIGN !== 0) {
+      throw new InvalidPointerError(`invalid pointer ${ptr}: every block starts 8-aligned`);
+    }
+    const u = this.u32;
+    const live = h[hb + LIVE];
+    let cur = last;
+    let steps = 0;
+    while (cur > ptr) {
+      const prev = u[headerWord(cur) + HDR_PREV];
+      if (++steps > live || !(prev < cur)) {
+        this.corrupt(`block chain below ${cur} does not descend (PREV ${prev}, LIVE ${live})`);
+      }
+      cur = prev;
+    }
+    if (cur !== ptr) {
+      throw new InvalidPointerError(
+        `invalid pointer ${ptr}: not the start of a live block (an interior pointer, or a block` +
+          " popped already)",
+      );
+    }
+  }
+
+  /** `dealloc` of something other than the top: always throws, with the right code. */
+  private rejectNotTop(ptr: number): never {
+    this.checkLiveBlock(ptr);
+    throw new InvalidPointerError(
+      `dealloc(${ptr}): not the top block (${this.h[this.hb + LAST]}); a stack frees only its ` +
+        "newest block (pop it first, or use rollback/reset)",
+      "ERR_NOT_TOP",
+    );
+  }
+
+  /** `dealloc(ptr, size)` of the top block: `size` must be the block's size. */
+  private checkSize(ptr: number, size: number): void {
+    checkDeallocSize(size);
+    const actual = this.u32[headerWord(ptr) + HDR_SIZE];
+    if (size !== actual) {
+      throw new LayoutMismatchError(`dealloc(${ptr}, ${size}): the block's size is ${actual}`);
+    }
+  }
+
+  private staleMarker(marker: number, why: string): InvalidPointerError {
+    return new InvalidPointerError(
+      `${marker} is not a live marker of this StackAllocator: ${why}`,
+      "ERR_STALE_POINTER",
+    );
+  }
+
+  /** Grows a growable memory so END ≥ `end`. False (nothing changed) when it cannot. */
+  private growTo(end: number): boolean {
+    if (!this.growable || !this.memory.grow(end)) return false;
+    this.syncViews();
+    this.h[this.hb + END] = this.memory.end;
+    return true;
+  }
+}

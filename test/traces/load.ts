@@ -1,0 +1,23 @@
+/** Loads the shared traces (../shared/traces beside the repo), parsed once per process. */
+
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+import { parseTrace, type Trace } from "../../src/trace/trace.js";
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const TRACE_DIR = join(repo, "..", "shared", "traces");
+export const TRACE_NAMES = ["python-json", "gcc-lvm", "sqlite3"] as const;
+
+const cache = new Map<string, Trace>();
+
+export function loadTrace(name: string): Trace {
+  let t = cache.get(name);
+  if (t === undefined) {
+    const text = gunzipSync(readFileSync(join(TRACE_DIR, `${name}.trace.gz`))).toString("latin1");
+    t = parseTrace(text, name);
+    cache.set(name, t);
+  }
+  return t;
+}
