@@ -37,6 +37,15 @@ export {
 } from "./core/layout.js";
 export { DEFAULT_ALIGN, MAX_ALIGN, MAX_ALLOC_SIZE } from "./core/validate.js";
 export {
+  byteLengthUtf8,
+  getDefaultHeap,
+  Heap,
+  HeapArray,
+  type HeapOptions,
+  type TypedArray,
+  type TypedArrayConstructor,
+} from "./heap.js";
+export {
   FixedMemory,
   GrowableMemory,
   Memory,

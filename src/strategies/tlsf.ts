@@ -183,7 +183,7 @@ export interface TlsfOptions extends AllocatorOptions {
 }
 
 export class TlsfAllocator extends BaseAllocator {
-  readonly name = "TlsfAllocator";
+  readonly name: string = "TlsfAllocator";
   /** Bytes of metadata at the start of the region. */
   static readonly metadataSize: number = headerBytes(TLSF_SLOTS) + META_U32 * 4;
 

@@ -1,0 +1,257 @@
+/**
+ * `Heap`: memkit's default allocator, the seeds' global allocator. A `TlsfAllocator` over a
+ * memory that starts small and grows (a growable `ArrayBuffer` by default, or a
+ * `WebAssembly.Memory` so JS can place data where a wasm module reads it), with the C names
+ * (`malloc`, `calloc`, `realloc`, `free`, `memalign`, `usableSize`), typed arrays and UTF-8
+ * strings.
+ *
+ * Views and growth: growing a `WebAssembly.Memory` detaches every view over its old buffer
+ * (reads give `undefined`, writes are dropped silently). So the heap never hands out a
+ * long-lived typed array: `heap.u8`, `heap.f64`, … are getters that re-derive their view when
+ * the memory changed, and `allocArray` returns a `HeapArray` whose `view` getter does the same.
+ *
+ * Choices: `malloc(0)` returns a unique minimal block; `realloc(p, 0)` throws `RangeError`
+ * (free the block instead); `calloc(n, size)` whose product exceeds 4 GiB returns 0, like C.
+ * Blocks are 8-aligned; `memalign` up to 64 KiB.
+ */
+
+import { ArgumentTypeError } from "./core/errors.js";
+import {
+  checkSize32,
+  DEFAULT_ALIGN,
+  isUint32,
+  MAX_ALLOC_SIZE,
+  rejectSize,
+} from "./core/validate.js";
+import { GrowableMemory, type Memory, WasmMemory } from "./memory/memory.js";
+import { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf.js";
+
+export interface HeapOptions extends TlsfOptions {
+  /** Bytes the heap starts with (default 64 KiB); it grows as needed. */
+  initialBytes?: number;
+  /** The most it may grow to (default 1 GiB; at most 4 GiB). */
+  maxBytes?: number;
+  /** Run on this memory instead of a new growable ArrayBuffer. */
+  memory?: Memory;
+}
+
+/** A typed-array constructor memkit can lay out in a heap. */
+export type TypedArrayConstructor<T extends TypedArray> = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+};
+export type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/**
+ * A typed array living in a heap block. `view` is always valid: it is re-made when the heap's
+ * memory was replaced by growth. Keep the `HeapArray`, not the view.
+ */
+export class HeapArray<T extends TypedArray> {
+  private cached: T;
+  private generation: number;
+
+  constructor(
+    readonly heap: Heap,
+    readonly ctor: TypedArrayConstructor<T>,
+    readonly ptr: number,
+    readonly length: number,
+  ) {
+    this.generation = heap.memory.generation;
+    this.cached = new ctor(heap.memory.buffer, ptr, length);
+  }
+
+  /** The typed array over the block, valid now. */
+  get view(): T {
+    const m = this.heap.memory;
+    if (this.cached.length !== this.length || this.generation !== m.generation) {
+      m.refresh();
+      this.cached = new this.ctor(m.buffer, this.ptr, this.length);
+      this.generation = m.generation;
+    }
+    return this.cached;
+  }
+
+  /** Frees the block; the HeapArray must not be used afterwards. */
+  free(): void {
+    this.heap.free(this.ptr);
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+export class Heap extends TlsfAllocator {
+  override readonly name = "Heap";
+
+  constructor(options: HeapOptions = {}) {
+    const memory =
+      options.memory ??
+      new GrowableMemory(
+        Math.max(options.initialBytes ?? 65536, TlsfAllocator.metadataSize + 64),
+        options.maxBytes ?? 2 ** 30,
+      );
+    super(memory, options);
+  }
+
+  /**
+   * A heap inside a wasm module's memory, from `heapBase` (the module's `__heap_base`, above
+   * its static data and stack) to the end of the memory, growing it by whole pages. JS then
+   * writes strings and arrays where the module reads them, with no copy and no wasm malloc.
+   */
+  static inWasmMemory(memory: WebAssembly.Memory, heapBase: number, maximumPages?: number): Heap {
+    return new Heap({ memory: new WasmMemory(memory, heapBase, maximumPages) });
+  }
+
+  // ---- the C names -----------------------------------------------------------------------
+
+  /** `size` bytes, 8-aligned; 0 when out of memory. */
+  malloc(size: number): number {
+    return this.alloc(size, DEFAULT_ALIGN);
+  }
+
+  /** `count × size` zeroed bytes; 0 when out of memory or when the product passes 4 GiB. */
+  calloc(count: number, size: number): number {
+    if (!isUint32(count)) rejectSize(count, "count");
+    if (!isUint32(size)) rejectSize(size, "size");
+    const bytes = count * size; // exact in float64 (< 2^64 is not needed: compared below)
+    if (!(bytes <= MAX_ALLOC_SIZE)) return 0;
+    return this.allocZeroed(bytes, DEFAULT_ALIGN);
+  }
+
+  /** `size` bytes aligned to `align` (a power of two up to 64 KiB). */
+  memalign(align: number, size: number): number {
+    return this.alloc(size, align);
+  }
+
+  /** Releases a block; `free(0)` does nothing. */
+  free(ptr: number): void {
+    this.dealloc(ptr);
+  }
+
+  // ---- typed views -----------------------------------------------------------------------
+
+  get u8(): Uint8Array {
+    return this.freshMemory().u8;
+  }
+  get i32(): Int32Array {
+    return this.freshMemory().i32;
+  }
+  get u32(): Uint32Array {
+    return this.freshMemory().u32;
+  }
+  get f64(): Float64Array {
+    return this.freshMemory().f64;
+  }
+  /** A DataView over the whole memory, valid now. */
+  get dataView(): DataView {
+    const m = this.freshMemory();
+    return new DataView(m.buffer);
+  }
+
+  /** A typed array of `length` elements in a new block, or null when out of memory. */
+  allocArray<T extends TypedArray>(
+    ctor: TypedArrayConstructor<T>,
+    length: number,
+  ): HeapArray<T> | null {
+    checkArrayCtor(ctor);
+    checkSize32(length, "length");
+    const bytes = length * ctor.BYTES_PER_ELEMENT;
+    if (!(bytes <= MAX_ALLOC_SIZE)) return null;
+    const ptr = this.allocZeroed(bytes, Math.max(DEFAULT_ALIGN, ctor.BYTES_PER_ELEMENT));
+    return ptr === 0 ? null : new HeapArray(this, ctor, ptr, length);
+  }
+
+  /** A `HeapArray` over `length` elements at `ptr` (a block this heap handed out). */
+  arrayAt<T extends TypedArray>(
+    ctor: TypedArrayConstructor<T>,
+    ptr: number,
+    length: number,
+  ): HeapArray<T> {
+    checkArrayCtor(ctor);
+    checkSize32(length, "length");
+    const usable = this.usableSize(ptr); // validates ptr
+    if (length * ctor.BYTES_PER_ELEMENT > usable) {
+      throw new RangeError(
+        `${length} elements of ${ctor.BYTES_PER_ELEMENT} bytes exceed the block's ${usable}`,
+      );
+    }
+    return new HeapArray(this, ctor, ptr, length);
+  }
+
+  // ---- strings ---------------------------------------------------------------------------
+
+  /**
+   * Writes `text` as UTF-8 followed by a 0 byte (C's convention) into a new block; returns
+   * its pointer, or 0 when out of memory. `byteLengthUtf8(text)` tells the length without
+   * the 0.
+   */
+  writeString(text: string): number {
+    if (typeof text !== "string") throw new ArgumentTypeError("writeString takes a string");
+    const bytes = encoder.encode(text);
+    const ptr = this.alloc(bytes.length + 1, DEFAULT_ALIGN);
+    if (ptr === 0) return 0;
+    const u8 = this.u8;
+    u8.set(bytes, ptr);
+    u8[ptr + bytes.length] = 0;
+    return ptr;
+  }
+
+  /**
+   * Reads UTF-8 text at `ptr`: `byteLength` bytes, or up to the first 0 byte within the
+   * block. Invalid UTF-8 becomes U+FFFD.
+   */
+  readString(ptr: number, byteLength?: number): string {
+    const usable = this.usableSize(ptr); // validates ptr
+    const u8 = this.u8;
+    let n: number;
+    if (byteLength === undefined) {
+      const zero = u8.subarray(ptr, ptr + usable).indexOf(0);
+      n = zero < 0 ? usable : zero;
+    } else {
+      checkSize32(byteLength, "byteLength");
+      if (byteLength > usable)
+        throw new RangeError(`byteLength ${byteLength} exceeds the block's ${usable}`);
+      n = byteLength;
+    }
+    // TextDecoder refuses views of a SharedArrayBuffer; copy those first.
+    const bytes = this.memory.shared ? u8.slice(ptr, ptr + n) : u8.subarray(ptr, ptr + n);
+    return decoder.decode(bytes);
+  }
+
+  private freshMemory(): Memory {
+    const m = this.memory;
+    if (m.u8.length === 0 || m.kind === "wasm" || m.kind === "shared") m.refresh();
+    return m;
+  }
+}
+
+/** The number of bytes `text` takes in UTF-8. */
+export function byteLengthUtf8(text: string): number {
+  return encoder.encode(text).length;
+}
+
+function checkArrayCtor(ctor: unknown): void {
+  const c = ctor as { BYTES_PER_ELEMENT?: unknown } | null;
+  if (typeof ctor !== "function" || c === null || typeof c.BYTES_PER_ELEMENT !== "number") {
+    throw new ArgumentTypeError("expected a typed-array constructor such as Float64Array");
+  }
+}
+
+let defaultHeap: Heap | undefined;
+
+/** The ready default heap (made on first use: 64 KiB, growing to 1 GiB). */
+export function getDefaultHeap(): Heap {
+  defaultHeap ??= new Heap();
+  return defaultHeap;
+}

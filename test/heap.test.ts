@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+import { ArgumentRangeError, ArgumentTypeError, InvalidPointerError } from "../src/core/errors.js";
+import {
+  Layout,
+  layoutArray,
+  layoutExtend,
+  layoutForI32,
+  layoutForI64,
+} from "../src/core/layout.js";
+import { byteLengthUtf8, getDefaultHeap, Heap } from "../src/heap.js";
+import { instantiateGrowModule } from "./helpers/wasm.js";
+
+describe("Heap: the seeds' Global allocator examples", () => {
+  it("global_alloc(layout_for_i64) then global_dealloc", () => {
+    const heap = new Heap();
+    const a = heap.allocate(layoutForI64());
+    expect(a).not.toBeNull();
+    expect(a!.ptr % 8).toBe(0);
+    expect(a!.size).toBeGreaterThanOrEqual(8);
+    heap.deallocate(a!.ptr, layoutForI64());
+    expect(heap.stats().liveBlocks).toBe(0);
+  });
+
+  it("global_alloc_zeroed(layout_array(8, 8, 100)) gives 800 zero bytes", () => {
+    const heap = new Heap();
+    // Dirty the memory first so the zero fill is really tested.
+    const dirty = heap.malloc(2000);
+    heap.u8.fill(0xee, dirty, dirty + 2000);
+    heap.free(dirty);
+    const a = heap.allocateZeroed(layoutArray(8, 8, 100));
+    expect(a!.size).toBeGreaterThanOrEqual(800);
+    expect(heap.u8.subarray(a!.ptr, a!.ptr + 800).every((b) => b === 0)).toBe(true);
+  });
+
+  it("the Layout Extension struct { i64, i32, ptr } allocates with its padding", () => {
+    const heap = new Heap();
+    const two = layoutExtend(layoutForI64(), layoutForI32());
+    const three = layoutExtend(two.layout, Layout.ptr);
+    expect([two.offset, three.offset, three.layout.size, three.layout.align]).toEqual([
+      8, 12, 16, 8,
+    ]);
+    const a = heap.allocate(three.layout.padToAlign())!;
+    heap.dataView.setBigInt64(a.ptr, -5n, true);
+    heap.dataView.setInt32(a.ptr + two.offset, 7, true);
+    heap.dataView.setUint32(a.ptr + three.offset, a.ptr, true);
+    expect(heap.dataView.getBigInt64(a.ptr, true)).toBe(-5n);
+    expect(heap.dataView.getUint32(a.ptr + 12, true)).toBe(a.ptr);
+    heap.deallocate(a.ptr);
+  });
+});
+
+describe("Heap: C names", () => {
+  it("malloc, realloc keeps contents, free; realloc(0, n) is malloc; free(0) is a no-op", () => {
+    const heap = new Heap();
+    const p = heap.malloc(100);
+    heap.u8.fill(9, p, p + 100);
+    const q = heap.realloc(p, 10_000);
+    expect(heap.u8.subarray(q, q + 100).every((b) => b === 9)).toBe(true);
+    heap.free(q);
+    heap.free(0);
+    const r = heap.realloc(0, 16);
+    expect(r).not.toBe(0);
+    expect(() => heap.realloc(r, 0)).toThrow(ArgumentRangeError);
+    heap.check();
+  });
+
+  it("calloc zeroes, and answers 0 when count × size passes 4 GiB (no wrap-around)", () => {
+    const heap = new Heap();
+    const p = heap.calloc(10, 10);
+    expect(heap.u8.subarray(p, p + 100).every((b) => b === 0)).toBe(true);
+    const before = heap.stats();
+    expect(heap.calloc(2 ** 16, 2 ** 16)).toBe(0); // 2^32: would wrap to 0 in 32-bit math
+    expect(heap.calloc(2 ** 31, 3)).toBe(0);
+    expect(heap.stats()).toEqual(before);
+    expect(() => heap.calloc(-1, 8)).toThrow(ArgumentRangeError);
+    expect(() => heap.calloc(1, "8" as unknown as number)).toThrow(ArgumentTypeError);
+  });
+
+  it("memalign honours alignments up to 64 KiB", () => {
+    const heap = new Heap({ maxBytes: 16 << 20 });
+    for (let k = 3; k <= 16; k++) {
+      const p = heap.memalign(2 ** k, 100);
+      expect(p % 2 ** k).toBe(0);
+    }
+    heap.check();
+  });
+
+  it("grows from 64 KiB as needed and says 0 at its maximum", () => {
+    const heap = new Heap({ initialBytes: 65536, maxBytes: 1 << 20 });
+    const ptrs: number[] = [];
+    for (;;) {
+      const p = heap.malloc(50_000);
+      if (p === 0) break;
+      ptrs.push(p);
+    }
+    expect(ptrs.length).toBeGreaterThan(15);
+    expect(heap.memory.end).toBeLessThanOrEqual(1 << 20);
+    for (const p of ptrs) heap.free(p);
+    heap.check();
+    expect(heap.stats().largestFree).toBe(heap.stats().free);
+  });
+});
+
+describe("Heap: typed arrays and strings", () => {
+  it("allocArray gives a zeroed view that stays valid across wasm memory growth", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+    const heap = Heap.inWasmMemory(memory, 1024);
+    const arr = heap.allocArray(Float64Array, 16)!;
+    expect(arr.view.every((x) => x === 0)).toBe(true);
+    arr.view[3] = 2.5;
+    const before = arr.view;
+    // Force growth: the old ArrayBuffer is detached.
+    const big = heap.malloc(200_000);
+    expect(big).not.toBe(0);
+    expect(before.length).toBe(0); // the stale view is detached...
+    expect(arr.view[3]).toBe(2.5); // ...the HeapArray re-derives its view
+    arr.view[4] = 7;
+    expect(heap.f64[arr.ptr / 8 + 4]).toBe(7);
+    arr.free();
+    heap.check();
+  });
+
+  it("a wasm module reads what JS wrote through the heap, after growing memory itself", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 16 });
+    const mod = instantiateGrowModule(memory, { minPages: 1, maxPages: 16 });
+    const heap = Heap.inWasmMemory(memory, 4096);
+    const s = heap.writeString("héllo, wasm");
+    expect(mod.load(s) & 0xff).toBe("h".charCodeAt(0));
+    mod.grow(2); // the module grows the memory; JS views of the old buffer are detached
+    const arr = heap.allocArray(Int32Array, 4)!;
+    arr.view[0] = 123456;
+    expect(mod.load(arr.ptr)).toBe(123456);
+    expect(heap.readString(s)).toBe("héllo, wasm");
+    heap.check();
+  });
+
+  it("UTF-8 strings round-trip, with and without a length", () => {
+    const heap = new Heap();
+    for (const text of ["", "a", "żółw 🐢", "x".repeat(10_000)]) {
+      const p = heap.writeString(text);
+      expect(heap.readString(p)).toBe(text);
+      expect(heap.readString(p, byteLengthUtf8(text))).toBe(text);
+      heap.free(p);
+    }
+    expect(() => heap.readString(12345)).toThrow(InvalidPointerError);
+    expect(() => heap.writeString(5 as unknown as string)).toThrow(ArgumentTypeError);
+  });
+
+  it("arrayAt checks the block is big enough", () => {
+    const heap = new Heap();
+    const p = heap.malloc(16);
+    expect(heap.arrayAt(Uint32Array, p, 4).view.length).toBe(4);
+    expect(() => heap.arrayAt(Float64Array, p, 100)).toThrow(RangeError);
+  });
+
+  it("the default heap is one shared instance", () => {
+    expect(getDefaultHeap()).toBe(getDefaultHeap());
+    const p = getDefaultHeap().malloc(8);
+    expect(p).not.toBe(0);
+    getDefaultHeap().free(p);
+  });
+});

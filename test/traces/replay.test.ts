@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import type { Allocator } from "../../src/core/allocator.js";
+import { Heap } from "../../src/heap.js";
+import { FixedMemory, GrowableMemory } from "../../src/memory/memory.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { replay } from "../../src/trace/replay.js";
+import { loadTrace, TRACE_NAMES } from "./load.js";
+
+/** The general-purpose strategies, each on the memory it would run on for such a program. */
+export const REPLAY_SUBJECTS: { name: string; make: () => Allocator }[] = [
+  {
+    name: "TlsfAllocator (fixed 64 MiB)",
+    make: () => new TlsfAllocator(new FixedMemory(new ArrayBuffer(64 << 20))),
+  },
+  {
+    name: "Heap (growable from 1 MiB)",
+    make: () => new Heap({ initialBytes: 1 << 20, maxBytes: 256 << 20 }),
+  },
+];
+
+for (const subject of REPLAY_SUBJECTS) {
+  describe(`${subject.name} replays the real traces`, () => {
+    for (const name of TRACE_NAMES) {
+      it(`${name}: painted, verified, everything freed, whole heap allocatable again`, () => {
+        const trace = loadTrace(name);
+        const a = subject.make();
+        const r = replay(trace, a, { verify: true, checkEvery: 250_000 });
+        expect(r.failures).toBe(0);
+        expect(r.ops).toBe(trace.count);
+        const s = a.stats();
+        expect(s.liveBlocks).toBe(0);
+        expect(s.largestFree).toBe(s.free); // fully coalesced: one free block
+        const p = a.alloc(s.largestFree, 1);
+        expect(p).not.toBe(0);
+        a.dealloc(p);
+        a.check();
+      });
+    }
+  });
+}
