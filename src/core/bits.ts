@@ -6,9 +6,10 @@
 
 /** `x` rounded up to a multiple of `align` (a power of two ≤ 2^30). Exact below 2^53. */
 export function alignUp(x: number, align: number): number {
-  const y = x + align - 1;
-  // `y & (align - 1)` keeps only low bits, which ToInt32 preserves for any integer.
-  return y - (y & (align - 1));
+  // `x & (align - 1)` keeps only low bits, which ToInt32 preserves for any integer, and
+  // adding only what is missing never rounds past x near 2^53.
+  const r = x & (align - 1);
+  return r === 0 ? x : x + (align - r);
 }
 
 /** `x` rounded down to a multiple of `align` (a power of two ≤ 2^30). Exact below 2^53. */
@@ -23,7 +24,7 @@ export function isAligned(x: number, align: number): boolean {
 
 /** Whether `x` is a power of two (1, 2, 4, … 2^30). */
 export function isPowerOfTwo(x: number): boolean {
-  return x > 0 && x <= 0x40000000 && (x & (x - 1)) === 0;
+  return (x | 0) === x && x > 0 && (x & (x - 1)) === 0;
 }
 
 /** floor(log2(x)) for 1 ≤ x < 2^32. */

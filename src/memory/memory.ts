@@ -25,7 +25,7 @@
  */
 
 import { alignUp } from "../core/bits.js";
-import { AllocatorError, ArgumentRangeError, ArgumentTypeError } from "../core/errors.js";
+import { ArgumentRangeError, ArgumentTypeError, StaleViewError } from "../core/errors.js";
 
 export type MemoryKind = "fixed" | "growable" | "shared" | "wasm" | "offset";
 
@@ -159,7 +159,7 @@ export class FixedMemory extends Memory {
 
   override refresh(): boolean {
     if (this.u8.length === 0 && this.buffer.byteLength === 0 && this.end > 0) {
-      throw new AllocatorError("the buffer under this FixedMemory was detached", "ERR_DETACHED");
+      throw new StaleViewError("the buffer under this FixedMemory was detached", "ERR_DETACHED");
     }
     return false;
   }
@@ -242,6 +242,12 @@ export class WasmMemory extends Memory {
     checkByteCount(start, "start", buffer.byteLength);
     const maxPages = maximumPages ?? 65536;
     checkByteCount(maxPages, "maximumPages", 65536);
+    if (maxPages * PAGE_BYTES < buffer.byteLength) {
+      throw new ArgumentRangeError(
+        `maximumPages ${maxPages} is below the memory's ${buffer.byteLength / PAGE_BYTES} pages`,
+        "ERR_MEMORY",
+      );
+    }
     super(true, isSharedArrayBuffer(buffer), true, start, buffer.byteLength, maxPages * PAGE_BYTES);
     this.memory = memory;
     this.setViews(buffer, false);
@@ -251,6 +257,12 @@ export class WasmMemory extends Memory {
   static create(initialPages: number, maximumPages = 65536, shared = false): WasmMemory {
     checkByteCount(initialPages, "initialPages", 65536);
     checkByteCount(maximumPages, "maximumPages", 65536);
+    if (initialPages > maximumPages) {
+      throw new ArgumentRangeError(
+        `initialPages ${initialPages} > maximumPages ${maximumPages}`,
+        "ERR_MEMORY",
+      );
+    }
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages, shared });
     return new WasmMemory(memory, 0, maximumPages);
   }
