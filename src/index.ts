@@ -1,5 +1,6 @@
 /** memkit: memory allocators for TypeScript and JavaScript. Public exports only. */
 
+export { CheckedAllocator } from "./compose/checked.js";
 export {
   type Allocator,
   type AllocatorOptions,
