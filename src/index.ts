@@ -56,6 +56,8 @@ export {
   SharedMemory,
   WasmMemory,
 } from "./memory/memory.js";
+export { BlockAllocator, type BlockOptions } from "./strategies/block.js";
+export { BuddyAllocator, type BuddyOptions, buddyOrder } from "./strategies/buddy.js";
 export { BumpAllocator, type BumpOptions } from "./strategies/bump.js";
 export { StackAllocator, type StackOptions } from "./strategies/stack.js";
 export { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf.js";

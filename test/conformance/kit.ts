@@ -392,10 +392,13 @@ class BadPointerCmd implements Cmd {
       case "over32":
         ptr = 2 ** 32 + 64;
         break;
-      case "interior":
-        if (!s.detectsInteriorPointers || !live || live.size < 16) return;
-        ptr = live.ptr + 8;
+      case "interior": {
+        // 8 or 16 bytes in: both are aligned, so only a real block-start check rejects them.
+        const into = this.index % 2 === 0 ? 8 : 16;
+        if (!s.detectsInteriorPointers || !live || live.size < into * 2) return;
+        ptr = live.ptr + into;
         break;
+      }
       case "misaligned":
         if (!live) return;
         ptr = live.ptr + 1;

@@ -26,10 +26,11 @@ export function makeMemory(kind: KitMemoryKind, bytes = KIT_BYTES): Memory {
       new Uint8Array(buf).fill(0xaa);
       return new FixedMemory(buf, FIXED_OFFSET, bytes, false);
     }
+    // 24 KiB: not a power of two, so growth crosses partly used blocks of buddy-like layouts.
     case "growable":
-      return new GrowableMemory(16 * 1024, bytes);
+      return new GrowableMemory(24 * 1024, bytes);
     case "shared":
-      return new SharedMemory(16 * 1024, bytes);
+      return new SharedMemory(24 * 1024, bytes);
     case "wasm": {
       const pages = Math.ceil(bytes / 65536);
       const memory = new WebAssembly.Memory({ initial: 1, maximum: pages });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Allocator } from "../../src/core/allocator.js";
 import { Heap } from "../../src/heap.js";
 import { FixedMemory } from "../../src/memory/memory.js";
+import { BuddyAllocator } from "../../src/strategies/buddy.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf.js";
 import { replay } from "../../src/trace/replay.js";
 import { loadTrace, TRACE_NAMES } from "./load.js";
