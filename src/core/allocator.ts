@@ -119,6 +119,11 @@ export abstract class BaseAllocator implements Allocator {
   /**
    * Places the header (COMMON_SLOTS + `strategySlots` slots) and `extraMetaBytes` of
    * out-of-line metadata, and writes or (with `attach`) validates the common header.
+   *
+   * By default the metadata goes at the start of the region and blocks follow it. A strategy
+   * that reserved room for its metadata elsewhere in a memory with bytes (a slab takes it
+   * from its parent) passes that 8-aligned address as `metaAt`; blocks may then start
+   * anywhere in the region, and the strategy answers `owns` itself.
    */
   protected constructor(
     memory: Memory,
@@ -128,11 +133,31 @@ export abstract class BaseAllocator implements Allocator {
     config: number,
     attach: boolean,
     name: string,
+    metaAt?: number,
   ) {
     this.memory = memory;
     this.metaBytes = alignUp(headerBytes(strategySlots) + extraMetaBytes, SLOT_BYTES);
     this.inBand = memory.hasBytes;
-    if (this.inBand) {
+    if (metaAt !== undefined) {
+      if (
+        !(
+          this.inBand &&
+          metaAt % SLOT_BYTES === 0 &&
+          metaAt >= memory.start &&
+          metaAt + this.metaBytes <= memory.end
+        )
+      ) {
+        throw new ArgumentRangeError(
+          `${name}: metadata cannot be placed at ${metaAt}`,
+          "ERR_MEMORY",
+        );
+      }
+      this.metaAt = metaAt;
+      this.dataStart = memory.start;
+      this.metaBuffer = memory.buffer;
+      this.h = memory.f64;
+      this.hb = metaAt / SLOT_BYTES;
+    } else if (this.inBand) {
       this.metaAt = headerOffset(memory.start);
       this.dataStart = this.metaAt + this.metaBytes;
       if (this.dataStart > memory.end && !memory.grow(this.dataStart)) {

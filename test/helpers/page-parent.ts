@@ -176,6 +176,7 @@ export class PageParent extends BaseAllocator {
     while (u < units) {
       const n = this.u32[this.runAt + u];
       if (n === 0) {
+        if (used[this.usedAt + u] !== 0) this.corrupt(`unit ${u} is used but in no run`);
         u++;
         continue;
       }

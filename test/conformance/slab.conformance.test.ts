@@ -1,0 +1,64 @@
+import type { Memory } from "../../src/memory/memory.js";
+import { BlockAllocator } from "../../src/strategies/block.js";
+import { SlabAllocator, type SlabOptions } from "../../src/strategies/slab.js";
+import { PageParent } from "../helpers/page-parent.js";
+import { runConformance } from "./kit.js";
+
+/**
+ * The kit's memories are 128 KiB, so the slab uses 4 KiB pages and classes up to 1024 bytes;
+ * sizes up to 4096 also exercise the large path (requests above 1024 go to the parent). The
+ * parent manages the whole memory: growable kinds are grown to their maximum first, because
+ * the parents here do not grow afterwards.
+ */
+function parentMemory(memory: Memory): Memory {
+  memory.grow(memory.maxEnd);
+  return memory;
+}
+
+const small: SlabOptions = { pageSize: 4096, maxSmall: 1024 };
+
+const common = {
+  kinds: ["fixed", "growable", "shared", "wasm"],
+  freeOrder: "any",
+  deallocNeedsSize: false,
+  detectsDoubleFree: true,
+  detectsInteriorPointers: true,
+  knowsSizes: true,
+  sizes: { min: 0, max: 4096 },
+  maxAlign: 4096,
+  hasReset: true,
+} as const;
+
+// The default configuration keeps one empty page per class, so after everything is freed
+// those pages are still out of the parent: the kit's reclaim check does not apply.
+runConformance({
+  ...common,
+  name: "SlabAllocator over BlockAllocator (B = 64)",
+  make: (memory) => new SlabAllocator(new BlockAllocator(parentMemory(memory), 64), small),
+  reclaimsAll: false,
+});
+
+// Without the cache every empty page goes straight back, so the parent is whole again.
+runConformance({
+  ...common,
+  name: "SlabAllocator over BlockAllocator (B = 64), no page cache",
+  make: (memory) =>
+    new SlabAllocator(new BlockAllocator(parentMemory(memory), 64), {
+      ...small,
+      emptyPagesPerClass: 0,
+    }),
+  reclaimsAll: true,
+});
+
+// Smallest pages (1 KiB, classes up to 256) over a parent of whole 1 KiB units: pages turn
+// over constantly and most requests take the large path.
+runConformance({
+  ...common,
+  name: "SlabAllocator over PageParent (1 KiB pages), no page cache",
+  make: (memory) =>
+    new SlabAllocator(new PageParent(parentMemory(memory), 1024), {
+      pageSize: 1024,
+      emptyPagesPerClass: 0,
+    }),
+  reclaimsAll: true,
+});
