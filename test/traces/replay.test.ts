@@ -3,6 +3,7 @@ import type { Allocator } from "../../src/core/allocator.js";
 import { Heap } from "../../src/heap.js";
 import { FixedMemory, GrowableMemory } from "../../src/memory/memory.js";
 import { BuddyAllocator } from "../../src/strategies/buddy.js";
+import { FreeListAllocator } from "../../src/strategies/free-list.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf.js";
 import { replay } from "../../src/trace/replay.js";
 import { loadTrace, TRACE_NAMES } from "./load.js";
@@ -22,6 +23,16 @@ export const REPLAY_SUBJECTS: {
   {
     name: "Heap (growable from 1 MiB)",
     make: () => new Heap({ initialBytes: 1 << 20, maxBytes: 256 << 20 }),
+    oneFreeBlock: true,
+  },
+  {
+    name: "FreeListAllocator (fixed 64 MiB, first fit)",
+    make: () => new FreeListAllocator(new FixedMemory(new ArrayBuffer(64 << 20))),
+    oneFreeBlock: true,
+  },
+  {
+    name: "FreeListAllocator (growable from 1 MiB, first fit)",
+    make: () => new FreeListAllocator(new GrowableMemory(1 << 20, 256 << 20)),
     oneFreeBlock: true,
   },
   {
