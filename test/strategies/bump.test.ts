@@ -1,0 +1,230 @@
+import { describe, expect, it } from "vitest";
+import {
+  AllocatorError,
+  HeapCorruptedError,
+  HeapIncompatibleError,
+  HeapPoisonedError,
+  InvalidPointerError,
+  LayoutMismatchError,
+  OutOfMemoryError,
+} from "../../src/core/errors.js";
+import { COMMON_SLOTS } from "../../src/core/header.js";
+import { Layout, layoutArray, layoutForI32, layoutForI64 } from "../../src/core/layout.js";
+import { FixedMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
+import { BumpAllocator } from "../../src/strategies/bump.js";
+
+const HEADER = BumpAllocator.metadataSize; // 128: blocks start right after it
+
+describe("BumpAllocator: the seeds' examples", () => {
+  it("Bump: i64, i32, i64[10], remaining and total, reset, then reuse", () => {
+    const bump = new BumpAllocator(4096);
+    const a1 = bump.allocate(layoutForI64())!;
+    const a2 = bump.allocate(layoutForI32())!;
+    const a3 = bump.allocate(layoutArray(8, 8, 10))!;
+    expect([a1.ptr - HEADER, a2.ptr - HEADER, a3.ptr - HEADER]).toEqual([0, 8, 16]);
+    expect([a1.size, a2.size, a3.size]).toEqual([8, 4, 80]);
+    expect(bump.remaining()).toBe(4000);
+    expect(bump.totalAllocated()).toBe(92);
+    bump.reset();
+    const a4 = bump.allocate(Layout.u64)!; // the seed's 8-byte pointer
+    expect(a4.ptr - HEADER).toBe(0);
+    expect(bump.remaining()).toBe(4088);
+    bump.drop();
+    expect(() => bump.alloc(8)).toThrow(AllocatorError);
+  });
+
+  it("Zeroed allocation: an i64 from a fresh arena is zero", () => {
+    const bump = new BumpAllocator(4096);
+    const a = bump.allocateZeroed(layoutForI64())!;
+    expect(bump.memory.u8.subarray(a.ptr, a.ptr + 8).every((b) => b === 0)).toBe(true);
+  });
+
+  it("Custom arena: a bump over a caller's 1 MiB buffer, reset without freeing it", () => {
+    const buffer = new ArrayBuffer(1 << 20);
+    new Uint8Array(buffer).fill(0x5a); // a caller's bytes are not assumed to be zero
+    const arena = BumpAllocator.fromBuffer(buffer);
+    const p = arena.alloc(1000);
+    const z = arena.allocZeroed(1000);
+    expect(new Uint8Array(buffer, z, 1000).every((b) => b === 0)).toBe(true);
+    expect(p).toBeGreaterThanOrEqual(HEADER);
+    arena.reset();
+    expect(arena.alloc(1000)).toBe(p);
+    expect(buffer.byteLength).toBe(1 << 20); // still the caller's, untouched in size
+  });
+
+  it("fromBuffer honours an offset and a length", () => {
+    const buffer = new ArrayBuffer(4096);
+    const arena = BumpAllocator.fromBuffer(buffer, 1000, 1000);
+    const p = arena.alloc(8);
+    expect(p).toBeGreaterThanOrEqual(1000 + HEADER);
+    expect(arena.alloc(2000)).toBe(0);
+    expect(arena.remaining()).toBeLessThan(1000);
+  });
+});
+
+describe("BumpAllocator: zeroed allocation is free on memory never handed out", () => {
+  it("skips the fill above the high-water mark, fills below it after a reset", () => {
+    const bump = new BumpAllocator(WasmMemory.create(1, 1));
+    const u8 = bump.memory.u8;
+    // White box: plant a byte where the next block will go. A fresh wasm page is zero, so
+    // allocZeroed trusts it and does not fill: the planted byte shows the fill was skipped.
+    const next = HEADER;
+    u8[next + 3] = 0x77;
+    const p = bump.allocZeroed(16);
+    expect(p).toBe(next);
+    expect(u8[p + 3]).toBe(0x77);
+    // Once handed out (and reset), the same bytes are dirty: now it must fill.
+    bump.reset();
+    const q = bump.allocZeroed(16);
+    expect(q).toBe(next);
+    expect(u8[q + 3]).toBe(0);
+  });
+
+  it("a caller's buffer is never trusted to be zero", () => {
+    const buffer = new ArrayBuffer(4096);
+    new Uint8Array(buffer).fill(1);
+    const bump = BumpAllocator.fromBuffer(buffer);
+    const p = bump.allocZeroed(100);
+    expect(new Uint8Array(buffer, p, 100).every((b) => b === 0)).toBe(true);
+  });
+});
+
+describe("BumpAllocator: dealloc", () => {
+  it("freeing the newest block gives its bytes back; others are only counted", () => {
+    const bump = new BumpAllocator(1024);
+    const a = bump.alloc(100);
+    const b = bump.alloc(100);
+    const before = bump.remaining();
+    bump.dealloc(a); // not the newest: counted, bytes stay used
+    expect(bump.remaining()).toBe(before);
+    expect(bump.stats().liveBlocks).toBe(1);
+    bump.dealloc(b); // the newest: rolled back
+    expect(bump.remaining()).toBe(before + 100); // its bytes (the padding before it stays)
+    expect(bump.stats().liveBlocks).toBe(0);
+  });
+
+  it("rejects pointers at or above the top (freed by a rollback or reset) and misaligned ones", () => {
+    const bump = new BumpAllocator(1024);
+    const a = bump.alloc(16);
+    bump.dealloc(a);
+    expect(() => bump.dealloc(a)).toThrow(InvalidPointerError);
+    const b = bump.alloc(16);
+    bump.reset();
+    expect(() => bump.dealloc(b)).toThrow(InvalidPointerError);
+    const c = bump.alloc(16);
+    expect(() => bump.dealloc(c + 4)).toThrow(InvalidPointerError);
+    expect(() => bump.dealloc(c, 1000)).toThrow(LayoutMismatchError);
+    bump.dealloc(0); // null: nothing
+    expect(bump.stats().liveBlocks).toBe(1);
+  });
+
+  it("knows the size of the newest block only", () => {
+    const bump = new BumpAllocator(1024);
+    const a = bump.alloc(10);
+    expect(bump.usableSize(a)).toBe(10);
+    bump.alloc(10);
+    expect(() => bump.usableSize(a)).toThrow(AllocatorError);
+    try {
+      bump.usableSize(a);
+    } catch (e) {
+      expect((e as AllocatorError).code).toBe("ERR_UNSUPPORTED");
+    }
+  });
+});
+
+describe("BumpAllocator: marks", () => {
+  it("roll back to a mark, nested marks, and stale marks are refused unchanged", () => {
+    const bump = new BumpAllocator(4096);
+    bump.alloc(10);
+    const outer = bump.mark();
+    bump.alloc(100);
+    const inner = bump.mark();
+    bump.alloc(100);
+    expect(bump.stats().liveBlocks).toBe(3);
+    bump.rollback(inner);
+    expect(bump.stats().liveBlocks).toBe(2);
+    bump.rollback(outer);
+    expect(bump.stats().liveBlocks).toBe(1);
+    const before = bump.metadataBytes();
+    expect(() => bump.rollback(inner)).toThrow(InvalidPointerError); // below the top now
+    expect(bump.metadataBytes()).toEqual(before);
+    const m = bump.mark();
+    bump.reset();
+    bump.alloc(200); // the old record's bytes are live again, but the epoch differs
+    expect(() => bump.rollback(m)).toThrow(InvalidPointerError);
+  });
+
+  it("a mark restores the newest block, so it can be freed or resized in place again", () => {
+    const bump = new BumpAllocator(4096);
+    const a = bump.alloc(64);
+    const m = bump.mark();
+    bump.alloc(64);
+    bump.rollback(m);
+    expect(bump.usableSize(a)).toBe(64);
+    expect(bump.realloc(a, 128)).toBe(a);
+  });
+
+  it("a mark needs room for its 32-byte record", () => {
+    const bump = new BumpAllocator(64);
+    bump.alloc(60);
+    expect(() => bump.mark()).toThrow(OutOfMemoryError);
+  });
+});
+
+describe("BumpAllocator: realloc", () => {
+  it("grows and shrinks the newest block in place; moves any other, keeping its bytes", () => {
+    const bump = new BumpAllocator(4096);
+    const a = bump.alloc(16);
+    bump.memory.u8.fill(3, a, a + 16);
+    expect(bump.realloc(a, 64)).toBe(a);
+    expect(bump.realloc(a, 8)).toBe(a);
+    const b = bump.alloc(16);
+    const moved = bump.realloc(a, 32);
+    expect(moved).toBeGreaterThan(b);
+    expect(bump.memory.u8.subarray(moved, moved + 8).every((x) => x === 3)).toBe(true);
+    expect(bump.stats().liveBlocks).toBe(2);
+  });
+});
+
+describe("BumpAllocator: memories", () => {
+  it("grows a wasm memory page by page up to its maximum, then answers 0", () => {
+    const bump = new BumpAllocator(WasmMemory.create(1, 4));
+    let n = 0;
+    while (bump.alloc(30_000) !== 0) n++;
+    expect(n).toBe(Math.floor((4 * 65536 - HEADER) / 30_000));
+    expect(bump.memory.end).toBe(4 * 65536);
+    bump.check();
+  });
+
+  it("works offset-only (no bytes) but has no marks there", () => {
+    const bump = new BumpAllocator(new OffsetMemory(0, 1 << 20));
+    const p = bump.alloc(256, 256);
+    expect(p % 256).toBe(0);
+    expect(p).toBeGreaterThan(0);
+    expect(() => bump.mark()).toThrow(AllocatorError);
+  });
+
+  it("a second handle attaches to the same bytes; garbage is refused", () => {
+    const memory = new FixedMemory(new ArrayBuffer(4096), 0, undefined, true);
+    const one = new BumpAllocator(memory);
+    const p = one.alloc(100);
+    const two = BumpAllocator.attach(memory);
+    expect(two.stats()).toEqual(one.stats());
+    expect(two.alloc(8)).toBeGreaterThan(p);
+    expect(() => BumpAllocator.attach(new FixedMemory(new ArrayBuffer(4096)))).toThrow(
+      HeapIncompatibleError,
+    );
+  });
+});
+
+describe("BumpAllocator: corruption", () => {
+  it("check() finds a top past the end, poisons the heap, and every later call throws", () => {
+    const bump = new BumpAllocator(1024);
+    bump.alloc(8);
+    const h = bump.memory.f64;
+    h[COMMON_SLOTS + 0] = 1e9; // TOP
+    expect(() => bump.check()).toThrow(HeapCorruptedError);
+    expect(() => bump.alloc(8)).toThrow(HeapPoisonedError);
+    expect(() => bump.reset()).toThrow(HeapPoisonedError);
+  });
+});
