@@ -165,7 +165,12 @@ export class FixedMemory extends Memory {
   }
 }
 
-/** A resizable `ArrayBuffer` owned by this memory; length-tracking views follow its growth. */
+/**
+ * A resizable `ArrayBuffer` owned by this memory; length-tracking views follow its growth, so
+ * a view kept by a user never goes stale. The price: the engine reloads the buffer's length
+ * on every typed-array access (measured: a TLSF on it took ~15 ns more per alloc/free pair
+ * on W1 than on a fixed buffer or a `WebAssembly.Memory`).
+ */
 export class GrowableMemory extends Memory {
   readonly kind = "growable" as const;
 
