@@ -11,11 +11,18 @@
  * ## Memory picture
  *
  *     region.start (8-aligned)
- *     | common header (8 float64 slots) | TLSF slots (float64)                         |
+ *     | common header (8 float64 slots) | TLSF slots 8–12 (float64)                     |
  *     | FL bitmap: u32 | SL bitmaps: FL_COUNT × u32 | list heads: FL_COUNT × SL_COUNT × u32 |
  *     dataStart (8-aligned)
  *     | pad (4) | block | block | … | block | sentinel (4) |  END (8-aligned)
  *               ^ FIRST = dataStart + 4                    ^ END − 4
+ *
+ *     slot  8 END         heap end; the sentinel's size word is at END − 4
+ *     slot  9 LIVE        live blocks
+ *     slot 10 USED_BYTES  Σ sizes of used blocks (size words included); free bytes follow:
+ *                         END − 4 − FIRST − USED_BYTES
+ *     slot 11 PEAK        highest in-use bytes (USED_BYTES − 4 × LIVE) since creation or reset
+ *     slot 12 FRESH       bytes at or above were never inside a freed block (allocZeroed)
  *
  * A block starts with a 4-byte size word; the user's pointer is 4 bytes after it, so block
  * starts are ≡ 4 (mod 8) and user pointers ≡ 0 (mod 8). Sizes count the whole block (size
@@ -73,8 +80,8 @@
  * ## Invariants (`check()`)
  * Physical walk FIRST → sentinel: sizes are multiples of 8 and ≥ MIN_BLOCK, inside the heap;
  * each block's F equals its follower's PF; no two adjacent free blocks; a free block's footer
- * holds its start; the live map bit is set exactly for used blocks; byte and block counters
- * match the walk. Lists: a list's bitmap bits are set iff it is non-empty; every listed block
+ * holds its start; the live map bit is set exactly for used blocks; the LIVE and USED_BYTES
+ * counters match the walk. Lists: a list's bitmap bits are set iff it is non-empty; every listed block
  * is free, in the list its size maps to, with symmetric links; lists hold exactly the free
  * blocks of the walk.
  */
@@ -158,14 +165,21 @@ export function blockSizeFor(size: number): number {
 
 // ---- header slots and block fields ---------------------------------------------------------
 
+// The hot path reads these as module-local constants: an imported binding is loaded from its
+// module cell on every use, a local const is folded (measured ~1 ns per call on a pool).
+const STATE_SLOT = 3;
+const OK = 0;
+const ALIGN8 = 8;
+if (STATE_SLOT !== H_STATE || OK !== STATE_OK || ALIGN8 !== DEFAULT_ALIGN) {
+  throw new Error("tlsf.ts: local constants disagree with core/header.ts and core/validate.ts");
+}
+
 const END = COMMON_SLOTS + 0; // heap end; the sentinel's size word is at END − 4
 const LIVE = COMMON_SLOTS + 1; // live blocks
 const USED_BYTES = COMMON_SLOTS + 2; // sum of the sizes of used blocks (size words included)
-const FREE_BYTES = COMMON_SLOTS + 3; // sum of the sizes of free blocks
-const FREE_BLOCKS = COMMON_SLOTS + 4;
-const PEAK = COMMON_SLOTS + 5; // highest USED_BYTES since creation or reset
-const FRESH = COMMON_SLOTS + 6; // bytes at or above were never inside a freed block
-const TLSF_SLOTS = 7;
+const PEAK = COMMON_SLOTS + 3; // highest in-use bytes since creation or reset
+const FRESH = COMMON_SLOTS + 4; // bytes at or above were never inside a freed block
+const TLSF_SLOTS = 5;
 
 /** Size-word flags. */
 const F_FREE = 1;
@@ -253,8 +267,6 @@ export class TlsfAllocator extends BaseAllocator {
     this.live.fill(0);
     h[hb + LIVE] = 0;
     h[hb + USED_BYTES] = 0;
-    h[hb + FREE_BYTES] = 0;
-    h[hb + FREE_BLOCKS] = 0;
     h[hb + PEAK] = 0;
     h[hb + END] = end;
     m[this.dataStart >>> 2] = 0;
@@ -263,14 +275,12 @@ export class TlsfAllocator extends BaseAllocator {
     m[this.first >>> 2] = size | F_FREE;
     m[(this.first + size - 4) >>> 2] = this.first;
     this.insertFree(this.first, size);
-    h[hb + FREE_BYTES] = size;
-    h[hb + FREE_BLOCKS] = 1;
   }
 
   // ---- the contract ------------------------------------------------------------------------
 
-  alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    if (this.h[this.hb + H_STATE] !== STATE_OK) {
+  alloc(size: number, align: number = ALIGN8): number {
+    if (this.h[this.hb + STATE_SLOT] !== OK) {
       this.enterSlow();
       return this.alloc(size, align);
     }
@@ -278,9 +288,9 @@ export class TlsfAllocator extends BaseAllocator {
       rejectSize(size);
       return 0;
     }
-    if (align !== DEFAULT_ALIGN) {
+    if (align !== ALIGN8) {
       if (!isValidAlign(align)) rejectAlign(align);
-      if (align > DEFAULT_ALIGN) return this.allocAligned(size, align);
+      if (align > ALIGN8) return this.allocAligned(size, align);
     }
     // blockSizeFor(size), with int arithmetic while it cannot overflow.
     let bsize =
@@ -312,7 +322,7 @@ export class TlsfAllocator extends BaseAllocator {
   }
 
   dealloc(ptr: number, size?: number): void {
-    if (this.h[this.hb + H_STATE] !== STATE_OK) {
+    if (this.h[this.hb + STATE_SLOT] !== OK) {
       this.enterSlow();
       this.dealloc(ptr, size);
       return;
@@ -347,8 +357,6 @@ export class TlsfAllocator extends BaseAllocator {
         this.removeFree(next, nextSize);
         const h = this.h;
         const hb = this.hb;
-        h[hb + FREE_BYTES] -= nextSize;
-        h[hb + FREE_BLOCKS]--;
         this.zeroIfFresh(next);
         const merged = cur + nextSize;
         m[b >>> 2] = merged | (word & F_PREV_FREE);
@@ -388,7 +396,10 @@ export class TlsfAllocator extends BaseAllocator {
     const capacity = this.memory.end - this.memory.start;
     const live = h[hb + LIVE];
     const inUse = h[hb + USED_BYTES] - live * BLOCK_OVERHEAD;
-    const free = Math.max(0, h[hb + FREE_BYTES] - h[hb + FREE_BLOCKS] * BLOCK_OVERHEAD);
+    // Every byte between the first block and the sentinel is in a used or a free block; the
+    // free blocks are counted by walking the lists (stats is not on the hot path).
+    const freeBytes = h[hb + END] - BLOCK_OVERHEAD - this.first - h[hb + USED_BYTES];
+    const free = Math.max(0, freeBytes - this.countFreeBlocks() * BLOCK_OVERHEAD);
     return {
       capacity,
       inUse,
@@ -398,6 +409,26 @@ export class TlsfAllocator extends BaseAllocator {
       peakInUse: Math.max(h[hb + PEAK], inUse),
       largestFree: this.largestFree(),
     };
+  }
+
+  /** The number of blocks on the free lists (bounded: at most one per MIN_BLOCK bytes). */
+  private countFreeBlocks(): number {
+    const m = this.m;
+    const limit = (this.h[this.hb + END] - this.first) / MIN_BLOCK;
+    let n = 0;
+    for (let fl = 0; fl < FL_COUNT; fl++) {
+      if (m[this.slMap + fl] === 0) continue;
+      for (let sl = 0; sl < SL_COUNT; sl++) {
+        for (
+          let b = m[this.heads + ((fl << SL_LOG2) | sl)];
+          b !== 0 && n <= limit;
+          b = m[(b >>> 2) + W_NEXT_FREE]
+        )
+          n++;
+      }
+    }
+    if (n > limit) this.corrupt("the free lists hold more blocks than the heap can (a cycle?)");
+    return n;
   }
 
   /** The largest size `alloc(n, 1)` serves now (see the search's bounded fallback). */
@@ -466,13 +497,10 @@ export class TlsfAllocator extends BaseAllocator {
       m[(r + rest - 4) >>> 2] = r;
       this.insertFree(r, rest);
       m[b >>> 2] = bsize | (word & F_PREV_FREE);
-      h[hb + FREE_BYTES] -= bsize;
       h[hb + USED_BYTES] += bsize;
     } else {
       m[b >>> 2] = size | (word & F_PREV_FREE);
       m[(b + size) >>> 2] &= ~F_PREV_FREE;
-      h[hb + FREE_BYTES] -= size;
-      h[hb + FREE_BLOCKS]--;
       h[hb + USED_BYTES] += size;
     }
     const live = ++h[hb + LIVE];
@@ -512,7 +540,6 @@ export class TlsfAllocator extends BaseAllocator {
     m[nb >>> 2] = rest | F_FREE | F_PREV_FREE;
     m[(nb + rest - 4) >>> 2] = nb;
     this.insertFree(nb, rest);
-    this.h[this.hb + FREE_BLOCKS]++;
     return this.take(nb, bsize);
   }
 
@@ -563,8 +590,6 @@ export class TlsfAllocator extends BaseAllocator {
     m[(b + size - 4) >>> 2] = b;
     this.setSentinel(newEnd, F_PREV_FREE);
     this.h[hb + END] = newEnd;
-    this.h[hb + FREE_BYTES] += size;
-    this.h[hb + FREE_BLOCKS]++;
     this.insertFree(b, size);
     if (prevFree !== 0) this.mergeWithPrevious(b, size);
     return true;
@@ -584,8 +609,6 @@ export class TlsfAllocator extends BaseAllocator {
     let start = b;
     h[hb + LIVE]--;
     h[hb + USED_BYTES] -= size;
-    h[hb + FREE_BYTES] += size;
-    h[hb + FREE_BLOCKS]++;
     if (b + size > h[hb + FRESH]) h[hb + FRESH] = b + size;
     // Merge with the next block when it is free.
     const next = b + size;
@@ -595,7 +618,6 @@ export class TlsfAllocator extends BaseAllocator {
       this.removeFree(next, nextSize);
       this.zeroIfFresh(next);
       size += nextSize;
-      h[hb + FREE_BLOCKS]--;
     }
     // Merge with the previous block when it is free (its start is in the footer before b).
     if ((word & F_PREV_FREE) !== 0) {
@@ -605,7 +627,6 @@ export class TlsfAllocator extends BaseAllocator {
       this.removeFree(prev, prevSize);
       start = prev;
       size += prevSize;
-      h[hb + FREE_BLOCKS]--;
       m[prev >>> 2] = size | F_FREE | (prevWord & F_PREV_FREE);
       // b's size word stays behind in the merged payload as a tombstone: freeing b again
       // is then recognised as a double free.
@@ -631,7 +652,6 @@ export class TlsfAllocator extends BaseAllocator {
     const next = r + rest;
     const nextWord = m[next >>> 2];
     h[hb + USED_BYTES] -= rest;
-    h[hb + FREE_BYTES] += rest;
     if (r + rest > h[hb + FRESH]) h[hb + FRESH] = r + rest;
     if ((nextWord & F_FREE) !== 0) {
       const nextSize = nextWord & ~F_MASK;
@@ -639,7 +659,6 @@ export class TlsfAllocator extends BaseAllocator {
       this.zeroIfFresh(next);
       size += nextSize;
     } else {
-      h[hb + FREE_BLOCKS]++;
       m[next >>> 2] = nextWord | F_PREV_FREE;
     }
     m[r >>> 2] = size | F_FREE;
@@ -662,7 +681,6 @@ export class TlsfAllocator extends BaseAllocator {
     m[prev >>> 2] = merged | F_FREE | (prevWord & F_PREV_FREE);
     m[(prev + merged - 4) >>> 2] = prev;
     this.insertFree(prev, merged);
-    this.h[this.hb + FREE_BLOCKS]--;
   }
 
   /**
@@ -877,10 +895,11 @@ export class TlsfAllocator extends BaseAllocator {
     if (used !== h[hb + LIVE]) this.corrupt(`LIVE counter ${h[hb + LIVE]} != ${used} used blocks`);
     if (usedBytes !== h[hb + USED_BYTES])
       this.corrupt(`USED_BYTES ${h[hb + USED_BYTES]} != ${usedBytes}`);
-    if (freeBytes !== h[hb + FREE_BYTES])
-      this.corrupt(`FREE_BYTES ${h[hb + FREE_BYTES]} != ${freeBytes}`);
-    if (freeBlocks !== h[hb + FREE_BLOCKS])
-      this.corrupt(`FREE_BLOCKS ${h[hb + FREE_BLOCKS]} != ${freeBlocks}`);
+    if (freeBytes + usedBytes !== sentinel - this.first) {
+      this.corrupt(
+        `blocks cover ${freeBytes + usedBytes} bytes, the heap ${sentinel - this.first}`,
+      );
+    }
     // Lists and bitmaps.
     let listed = 0;
     const flBits = m[this.flMap];
