@@ -1,6 +1,8 @@
 /** memkit: memory allocators for TypeScript and JavaScript. Public exports only. */
 
+export { ChainAllocator, type ChainOptions } from "./compose/chain.js";
 export { CheckedAllocator } from "./compose/checked.js";
+export { type Carving, carve, carvingOf, childOf, type Droppable } from "./compose/child.js";
 export {
   type Allocator,
   type AllocatorOptions,
@@ -56,6 +58,15 @@ export {
   SharedMemory,
   WasmMemory,
 } from "./memory/memory.js";
+export { PAUSE_POINTS, type PausePoint } from "./shared/control.js";
+export {
+  type AttachOptions,
+  LOCK_BUSY,
+  LockTimeoutError,
+  SharedHeap,
+  type SharedHeapDescriptor,
+  type SharedHeapOptions,
+} from "./shared/shared-heap.js";
 export { BlockAllocator, type BlockOptions } from "./strategies/block.js";
 export { BuddyAllocator, type BuddyOptions, buddyOrder } from "./strategies/buddy.js";
 export { BumpAllocator, type BumpOptions } from "./strategies/bump.js";

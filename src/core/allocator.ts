@@ -23,6 +23,7 @@ import {
   ArgumentRangeError,
   ArgumentTypeError,
   HeapCorruptedError,
+  HeapIncompatibleError,
   HeapPoisonedError,
   OutOfMemoryError,
 } from "./errors.js";
@@ -160,6 +161,10 @@ export abstract class BaseAllocator implements Allocator {
     } else if (this.inBand) {
       this.metaAt = headerOffset(memory.start);
       this.dataStart = this.metaAt + this.metaBytes;
+      if (attach && this.dataStart > memory.end) {
+        // Attaching only reads: a memory too small for the header holds no heap.
+        throw new HeapIncompatibleError(`${name}: memory too small to hold a heap header`);
+      }
       if (this.dataStart > memory.end && !memory.grow(this.dataStart)) {
         throw new ArgumentRangeError(
           `${name}: memory region [${memory.start}, ${memory.end}) is too small for its ` +
@@ -236,6 +241,15 @@ export abstract class BaseAllocator implements Allocator {
       this.h = m.f64;
     }
     this.onViews();
+  }
+
+  /**
+   * Re-derives this handle's views of the memory. Call it after another agent grew a shared
+   * memory (a `SharedHeap` does this for you); growth done through this handle, and growth of
+   * a `WebAssembly.Memory` (which detaches the old views), is noticed without it.
+   */
+  refreshViews(): void {
+    this.syncViews();
   }
 
   /** Entry check for the non-hot public methods. */

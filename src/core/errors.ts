@@ -27,6 +27,7 @@ export type ErrorCode =
   | "ERR_HEAP_VERSION"
   | "ERR_HEAP_CONFIG"
   | "ERR_CONCURRENT_USE"
+  | "ERR_LOCK_TIMEOUT"
   | "ERR_DETACHED"
   | "ERR_STALE_VIEW"
   | "ERR_OWNER_DIED"
@@ -116,8 +117,8 @@ export class HeapIncompatibleError extends AllocatorError {
 
 /** An unsynchronised heap entered from two agents at once. */
 export class ConcurrentUseError extends AllocatorError {
-  constructor(message: string) {
-    super(message, "ERR_CONCURRENT_USE");
+  constructor(message: string, code: ErrorCode = "ERR_CONCURRENT_USE") {
+    super(message, code);
     this.name = "ConcurrentUseError";
   }
 }

@@ -91,10 +91,20 @@ import { alignUp } from "../core/bits.js";
 import {
   ArgumentRangeError,
   DoubleFreeError,
+  HeapIncompatibleError,
   InvalidPointerError,
   LayoutMismatchError,
 } from "../core/errors.js";
-import { COMMON_SLOTS, H_STATE, headerBytes, STATE_OK, StrategyKind } from "../core/header.js";
+import {
+  COMMON_SLOTS,
+  H_CONFIG,
+  H_DATA_START,
+  H_META_BYTES,
+  H_STATE,
+  headerBytes,
+  STATE_OK,
+  StrategyKind,
+} from "../core/header.js";
 import {
   checkAlign,
   DEFAULT_ALIGN,
@@ -194,6 +204,12 @@ const META_U32 = 1 + FL_COUNT + LIST_COUNT; // FL bitmap, SL bitmaps, heads
 export interface TlsfOptions extends AllocatorOptions {
   /** Grow the memory when no free block fits (default: whenever the memory can grow). */
   grow?: boolean;
+  /**
+   * With `attach`: the live map of the heap being attached to (`liveMapBuffer` of the handle
+   * that made it). Required: the map lives outside the memory, so the bytes alone cannot say
+   * which blocks are live.
+   */
+  liveMap?: SharedArrayBuffer | ArrayBuffer;
 }
 
 export class TlsfAllocator extends BaseAllocator {
@@ -225,16 +241,19 @@ export class TlsfAllocator extends BaseAllocator {
         "ERR_MEMORY",
       );
     }
-    super(memory, StrategyKind.tlsf, TLSF_SLOTS, META_U32 * 4, SL_LOG2, false, "TlsfAllocator");
-    if (options.attach) {
-      throw new ArgumentRangeError("TlsfAllocator cannot attach yet", "ERR_UNSUPPORTED");
-    }
+    const attach = options.attach === true;
+    super(memory, StrategyKind.tlsf, TLSF_SLOTS, META_U32 * 4, SL_LOG2, attach, "TlsfAllocator");
     this.growable = options.grow ?? memory.maxEnd > memory.end;
     this.m = memory.u32;
     this.flMap = (this.metaAt + headerBytes(TLSF_SLOTS)) >>> 2;
     this.slMap = this.flMap + 1;
     this.heads = this.slMap + FL_COUNT;
     this.first = this.dataStart + BLOCK_OVERHEAD;
+    if (attach) {
+      this.liveBuf = this.validateAttach(options.liveMap);
+      this.live = liveView(this.liveBuf);
+      return;
+    }
     // Room for one minimal block and the sentinel, growing the memory if it must.
     const minEnd = this.first + MIN_BLOCK + BLOCK_OVERHEAD;
     if (this.heapEndFor(memory.end) < minEnd && !(this.growable && memory.grow(minEnd + GRANULE))) {
@@ -253,9 +272,64 @@ export class TlsfAllocator extends BaseAllocator {
           maxByteLength: this.liveBytesFor(memory.maxEnd),
         })
       : new ArrayBuffer(this.liveBytesFor(end));
-    this.live = new Int32Array(this.liveBuf);
+    this.live = liveView(this.liveBuf);
     this.h[this.hb + FRESH] = this.dataStart;
     this.initialise(end);
+  }
+
+  /**
+   * Attaches a second handle (another worker) to the TLSF heap in `memory`, adopting its live
+   * map (`liveMapBuffer` of the first handle). Validated read-only; see `validateAttach`.
+   */
+  static attach(memory: Memory, liveMap: SharedArrayBuffer | ArrayBuffer): TlsfAllocator {
+    return new TlsfAllocator(memory, { attach: true, liveMap });
+  }
+
+  /** The buffer of the live map, to hand to `attach` (a `SharedArrayBuffer` for a shared heap). */
+  get liveMapBuffer(): ArrayBuffer | SharedArrayBuffer {
+    return this.liveBuf;
+  }
+
+  /**
+   * On attach, after the common header was validated: the configuration, the metadata size,
+   * the data start and the heap end must be exactly what this handle computes for `memory`,
+   * the counters plausible, and the live map large enough for the heap. Reads only; throws
+   * `HeapIncompatibleError` on any mismatch (garbage included).
+   */
+  private validateAttach(
+    liveMap: SharedArrayBuffer | ArrayBuffer | undefined,
+  ): ArrayBuffer | SharedArrayBuffer {
+    const h = this.h;
+    const hb = this.hb;
+    const bad = (what: string): never => {
+      throw new HeapIncompatibleError(`TlsfAllocator: cannot attach: ${what}`, "ERR_HEAP_CONFIG");
+    };
+    if (h[hb + H_CONFIG] !== SL_LOG2) bad(`config word ${h[hb + H_CONFIG]} is not ${SL_LOG2}`);
+    if (h[hb + H_META_BYTES] !== this.metaBytes)
+      bad(`metadata size ${h[hb + H_META_BYTES]} is not ${this.metaBytes}`);
+    if (h[hb + H_DATA_START] !== this.dataStart)
+      bad(`data start ${h[hb + H_DATA_START]} is not ${this.dataStart}`);
+    const end = h[hb + END];
+    if (
+      !(Number.isSafeInteger(end) && end % GRANULE === 0) ||
+      end < this.first + MIN_BLOCK + BLOCK_OVERHEAD ||
+      end > this.heapEndFor(this.memory.end)
+    ) {
+      bad(`heap end ${end} does not fit memory [${this.memory.start}, ${this.memory.end})`);
+    }
+    for (const slot of [LIVE, USED_BYTES, PEAK, FRESH]) {
+      const v = h[hb + slot];
+      if (!(Number.isSafeInteger(v) && v >= 0 && v <= end)) bad(`header slot ${slot} holds ${v}`);
+    }
+    if (liveMap === undefined) bad("no live map given (options.liveMap)");
+    const map = liveMap as ArrayBuffer | SharedArrayBuffer;
+    if (!(map instanceof ArrayBuffer || isSharedArrayBuffer(map)))
+      bad("the live map is not an ArrayBuffer or SharedArrayBuffer");
+    if (this.memory.shared && !isSharedArrayBuffer(map))
+      bad("a shared heap's live map must be a SharedArrayBuffer");
+    if (map.byteLength < this.liveBytesFor(end))
+      bad(`the live map has ${map.byteLength} bytes, the heap needs ${this.liveBytesFor(end)}`);
+    return map;
   }
 
   /** Lays out an empty heap ending at `end`: one free block and the sentinel. */
@@ -574,6 +648,7 @@ export class TlsfAllocator extends BaseAllocator {
       );
       if (isSharedArrayBuffer(this.liveBuf)) {
         this.liveBuf.grow(need);
+        this.live = liveView(this.liveBuf);
       } else {
         const bigger = new ArrayBuffer(need);
         new Int32Array(bigger).set(this.live);
@@ -815,6 +890,13 @@ export class TlsfAllocator extends BaseAllocator {
 
   protected override onViews(): void {
     this.m = this.memory.u32;
+    // A shared heap's live map is a growable SharedArrayBuffer that another agent may have
+    // grown: view it with a fixed length (length-tracking views reload the length on every
+    // access), re-made when its size changed.
+    const live = this.live as Int32Array | undefined; // unset while the constructor runs
+    if (live !== undefined && live.length * 4 !== this.liveBuf.byteLength) {
+      this.live = liveView(this.liveBuf);
+    }
   }
 
   override metadataBytes(): Uint8Array {
@@ -938,6 +1020,11 @@ export class TlsfAllocator extends BaseAllocator {
 
 /** How many blocks the search's fallback looks at in one list (a constant bound). */
 const FALLBACK_SCAN = 8;
+
+/** A fixed-length view of the whole live map (never length-tracking: see onViews). */
+function liveView(buf: ArrayBuffer | SharedArrayBuffer): Int32Array {
+  return new Int32Array(buf, 0, buf.byteLength >>> 2);
+}
 
 /** The word a merge leaves at the start of a freed block it absorbed: free bit + address hash. */
 function tombstone(b: number): number {

@@ -292,9 +292,14 @@ describe("SharedMemory", () => {
     u8[7] = 7;
     expect(m.grow(PAGE + 1)).toBe(true);
     expect(m.end).toBe(2 * PAGE);
-    expect(m.u8).toBe(u8);
-    expect(u8.length).toBe(2 * PAGE);
-    expect(u8[7]).toBe(7);
+    // Fixed-length views (faster than length-tracking ones), re-made on growth; the old
+    // view still sees the same bytes, the new one covers the grown buffer.
+    expect(m.u8).not.toBe(u8);
+    expect(m.u8.length).toBe(2 * PAGE);
+    expect(u8.length).toBe(PAGE);
+    expect(m.u8[7]).toBe(7);
+    u8[9] = 9;
+    expect(m.u8[9]).toBe(9);
     expect(m.buffer).toBe(sab); // a SAB grows in place, never replaced
   });
 

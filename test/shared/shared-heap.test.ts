@@ -1,0 +1,229 @@
+/**
+ * SharedHeap in one thread: several handles on one heap are several agents, so attach
+ * validation, the lock protocol, the plain form's detection, markDead recovery, poisoning
+ * and growth seen by another handle can be driven deterministically here. The worker tests
+ * (workers.test.ts) do the same across real threads.
+ */
+
+import { describe, expect, it } from "vitest";
+import {
+  ConcurrentUseError,
+  DoubleFreeError,
+  HeapIncompatibleError,
+  HeapPoisonedError,
+} from "../../src/core/errors.js";
+import {
+  C_LOCK,
+  C_MAGIC,
+  C_VERSION,
+  S_ARG0,
+  S_OP,
+  S_PHASE,
+  slotWord,
+} from "../../src/shared/control.js";
+import { OWNER_DIED } from "../../src/shared/lock.js";
+import {
+  LOCK_BUSY,
+  LockTimeoutError,
+  SharedHeap,
+  type SharedHeapDescriptor,
+} from "../../src/shared/shared-heap.js";
+
+/** Byte-equality of two snapshots (toEqual on big typed arrays is slow). */
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(a, b) === 0;
+}
+
+function bytes(d: SharedHeapDescriptor): Uint8Array[] {
+  const mem = d.memory instanceof SharedArrayBuffer ? d.memory : d.memory.buffer;
+  return [mem, d.liveMap, d.control].map((b) => new Uint8Array(b as ArrayBufferLike).slice());
+}
+
+describe("attach", () => {
+  it("a second handle sees the first one's blocks and frees them", () => {
+    const a = SharedHeap.create({ initialBytes: 1 << 16 });
+    const b = SharedHeap.attach(a.share());
+    expect(b.agentId).toBe(2);
+    const p = a.alloc(100);
+    expect(b.usableSize(p)).toBeGreaterThanOrEqual(100);
+    b.dealloc(p);
+    expect(() => a.dealloc(p)).toThrow(DoubleFreeError);
+    a.check();
+    b.check();
+  });
+
+  it("rejects garbage and every altered field with HeapIncompatibleError, bytes unchanged", () => {
+    const a = SharedHeap.create({ initialBytes: 1 << 16 });
+    a.alloc(64);
+    const d = a.share();
+    const before = bytes(d);
+    const cases: Array<(d: SharedHeapDescriptor) => unknown> = [
+      () => null,
+      () => ({}),
+      (d) => ({ ...d, type: "other" }),
+      (d) => ({ ...d, version: 2 * 65536 }),
+      (d) => ({ ...d, control: new SharedArrayBuffer(d.control.byteLength) }),
+      (d) => ({ ...d, control: new ArrayBuffer(8) }),
+      (d) => ({ ...d, agent: 0 }),
+      (d) => ({ ...d, agent: 1.5 }),
+      (d) => ({ ...d, agent: 1 }), // alive, not reserved
+      (d) => ({ ...d, start: -1 }),
+      (d) => ({ ...d, memory: new ArrayBuffer(1 << 16) }),
+      (d) => ({ ...d, memory: new SharedArrayBuffer(1 << 16) }), // zeros: no heap
+      (d) => ({ ...d, memory: new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }) }),
+      (d) => ({ ...d, liveMap: new SharedArrayBuffer(8) }),
+      (d) => ({ ...d, liveMap: undefined }),
+    ];
+    for (const make of cases) {
+      expect(() => SharedHeap.attach(make(d) as SharedHeapDescriptor)).toThrow(
+        HeapIncompatibleError,
+      );
+    }
+    // Each header word altered, one at a time, on a copy of the control and the memory.
+    const c = new Int32Array(d.control);
+    // magic, major version, agent count in the config, byte order mark.
+    for (const [word, flip] of [
+      [C_MAGIC, 1],
+      [C_VERSION, 0x20000],
+      [2, 1],
+      [10, 0x01000000],
+    ]) {
+      const copy = new SharedArrayBuffer(d.control.byteLength);
+      new Uint8Array(copy).set(new Uint8Array(d.control));
+      new Int32Array(copy)[word] ^= flip;
+      expect(() => SharedHeap.attach({ ...d, control: copy })).toThrow(HeapIncompatibleError);
+      expect(c[word]).not.toBe(new Int32Array(copy)[word]);
+    }
+    const mem = (d.memory as WebAssembly.Memory).buffer as unknown as SharedArrayBuffer;
+    for (let slot = 0; slot < 13; slot++) {
+      if (slot === 3 || slot === 7 || slot === 11) continue; // state, reserved, peak
+      const copy = new SharedArrayBuffer(mem.byteLength, { maxByteLength: mem.byteLength });
+      new Uint8Array(copy).set(new Uint8Array(mem));
+      const f = new Float64Array(copy);
+      f[slot] += slot === 1 ? 65536 : slot === 8 ? 1 << 20 : 0.5;
+      const snap = new Uint8Array(copy).slice();
+      expect(() => SharedHeap.attach({ ...d, memory: copy }), `slot ${slot}`).toThrow(
+        HeapIncompatibleError,
+      );
+      expect(same(new Uint8Array(copy), snap)).toBe(true);
+    }
+    const after = bytes(d);
+    for (let i = 0; i < before.length; i++) expect(same(after[i], before[i])).toBe(true);
+    // The descriptor is still good.
+    SharedHeap.attach(d).check();
+  });
+});
+
+describe("synchronized form", () => {
+  it("never-blocking and bounded-wait paths when another agent holds the lock", async () => {
+    const a = SharedHeap.create({ initialBytes: 1 << 16, lockTimeoutMs: 30 });
+    const b = SharedHeap.attach(a.share(), { lockTimeoutMs: 30 });
+    const c = new Int32Array(a.share().control);
+    Atomics.store(c, C_LOCK, b.agentId); // b is "inside a call"
+    const snap = new Uint8Array(a.memory.buffer).slice();
+    expect(a.tryAlloc(8)).toBe(LOCK_BUSY);
+    expect(a.tryDealloc(8)).toBe(false);
+    expect(() => a.alloc(8)).toThrow(LockTimeoutError);
+    expect(same(new Uint8Array(a.memory.buffer), snap)).toBe(true);
+    const pending = a.allocAsync(24);
+    setTimeout(() => {
+      Atomics.store(c, C_LOCK, 0);
+      Atomics.notify(c, C_LOCK);
+    }, 5);
+    const p = await pending;
+    expect(p).toBeGreaterThan(0);
+    await a.deallocAsync(p);
+    expect(a.lockOwner).toBe(0);
+    a.check();
+  });
+
+  it("markDead on a lock holder: the next caller recovers and rolls the intent", () => {
+    const a = SharedHeap.create({ initialBytes: 1 << 16 });
+    const d = a.share();
+    const b = SharedHeap.attach(d);
+    const c = new Int32Array(d.control);
+    const p = b.alloc(40);
+    const q = b.alloc(40);
+    // b "died" inside dealloc(p), intent begun, nothing done yet; holding the lock.
+    Atomics.store(c, C_LOCK, b.agentId);
+    c[slotWord(b.agentId, S_OP)] = 2;
+    c[slotWord(b.agentId, S_PHASE)] = 1;
+    c[slotWord(b.agentId, S_ARG0)] = p;
+    expect(a.markDead(b.agentId)).toBe(true);
+    expect(a.lockOwner).toBe(-b.agentId);
+    a.check(); // recovers first: p is freed (rolled forward)
+    expect(a.lockOwner).toBe(0);
+    expect(() => a.dealloc(p)).toThrow(DoubleFreeError);
+    a.dealloc(q);
+    a.check();
+    expect(a.poisoned).toBe(false);
+    expect(() => b.alloc(8)).not.toThrow(); // a dead handle's calls are the supervisor's problem
+  });
+
+  it("a torn update found by recovery poisons the heap for every handle", () => {
+    const a = SharedHeap.create({ initialBytes: 1 << 16 });
+    const b = SharedHeap.attach(a.share());
+    const c = new Int32Array(a.share().control);
+    b.alloc(40);
+    Atomics.store(c, C_LOCK, b.agentId | (OWNER_DIED * 0));
+    // Half an update: the LIVE counter (TLSF slot 9) bumped, no block behind it.
+    new Float64Array(a.memory.buffer)[9] += 1;
+    a.markDead(b.agentId);
+    expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
+    expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
+    const d = SharedHeap.attach(a.share());
+    expect(() => d.dealloc(8)).toThrow(HeapPoisonedError);
+    expect(a.lockOwner).toBe(0);
+  });
+});
+
+describe("plain form", () => {
+  it("a call while another agent is inside throws ConcurrentUseError and changes nothing", () => {
+    const a = SharedHeap.create({ initialBytes: 1 << 16, synchronized: false });
+    const b = SharedHeap.attach(a.share());
+    expect(b.synchronized).toBe(false);
+    const p = a.alloc(16);
+    const c = new Int32Array(a.share().control);
+    Atomics.store(c, C_LOCK, b.agentId);
+    const snap = new Uint8Array(a.memory.buffer).slice();
+    expect(() => a.alloc(8)).toThrow(ConcurrentUseError);
+    expect(() => a.dealloc(p)).toThrow(ConcurrentUseError);
+    expect(same(new Uint8Array(a.memory.buffer), snap)).toBe(true);
+    Atomics.store(c, C_LOCK, 0);
+    a.dealloc(p);
+    b.check();
+  });
+});
+
+describe("growth", () => {
+  it("a SharedArrayBuffer heap grown by one handle is used by the other", () => {
+    const a = SharedHeap.create({
+      memory: new SharedArrayBuffer(1 << 16, { maxByteLength: 1 << 22 }),
+    });
+    const b = SharedHeap.attach(a.share());
+    const big = a.alloc(1 << 20);
+    expect(big).toBeGreaterThan(0);
+    expect(b.owns(big + (1 << 19))).toBe(true);
+    b.memory.u8.fill(7, big, big + (1 << 20));
+    b.dealloc(big);
+    b.check();
+    a.check();
+  });
+
+  it("a shared WebAssembly.Memory grown by one handle: the other refreshes its views", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true });
+    const a = SharedHeap.create({ memory, maximumPages: 64 });
+    const b = SharedHeap.attach(a.share());
+    const oldBuffer = b.memory.buffer;
+    const big = a.alloc(1 << 20);
+    expect(big).toBeGreaterThan(0);
+    const p = b.alloc(1 << 18); // b's views predate the growth
+    expect(p).toBeGreaterThan(0);
+    expect(b.memory.buffer).not.toBe(oldBuffer);
+    b.memory.u8.fill(1, p, p + (1 << 18));
+    b.dealloc(big);
+    a.dealloc(p);
+    b.check();
+    a.check();
+  });
+});
