@@ -362,7 +362,10 @@ export abstract class BaseAllocator implements Allocator {
    * Strategies carved from a parent give their region back (see compose/).
    */
   drop(): void {
-    this.enter();
+    // Not `enter()`: a poisoned heap can still be dropped (its parent may take its block back).
+    if (this.dropped) {
+      throw new AllocatorError(`${this.name} was dropped already`, "ERR_DESTROYED");
+    }
     this.dropped = true;
     this.h = DROPPED;
     this.hb = 0;
