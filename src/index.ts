@@ -3,6 +3,7 @@
 export { ChainAllocator, type ChainOptions } from "./compose/chain.js";
 export { CheckedAllocator } from "./compose/checked.js";
 export { type Carving, carve, carvingOf, childOf, type Droppable } from "./compose/child.js";
+export { RecordingAllocator, type RecordingOptions } from "./compose/recording.js";
 export {
   type Allocator,
   type AllocatorOptions,

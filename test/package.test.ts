@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as src from "../src/index.js";
@@ -193,15 +193,19 @@ describe("package.json", () => {
     }
   });
 
-  it("the emitted JavaScript imports nothing but its own relative modules", () => {
+  it("the emitted JavaScript imports nothing but its own relative modules (the CLI also Node's)", () => {
     const bare: string[] = [];
+    const cliDir = join(repoRoot, "dist", "cli") + sep;
     for (const file of listFiles(join(repoRoot, "dist")).filter((f) => f.endsWith(".js"))) {
       const text = readFileSync(file, "utf8");
       for (const m of text.matchAll(
         /(?:^|[\s;])(?:import|export)\s[^"']*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm,
       )) {
         const spec = m[1] ?? m[2]!;
-        if (!spec.startsWith("./") && !spec.startsWith("../")) bare.push(`${file}: ${spec}`);
+        if (spec.startsWith("./") || spec.startsWith("../")) continue;
+        // The memkit command is a Node program; the library itself stays free of Node APIs.
+        if (file.startsWith(cliDir) && spec.startsWith("node:")) continue;
+        bare.push(`${file}: ${spec}`);
       }
     }
     expect(bare).toEqual([]);

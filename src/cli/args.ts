@@ -1,0 +1,310 @@
+/**
+ * The `memkit` command line, parsed without side effects: `parseArgs(argv)` returns what to
+ * do or throws `UsageError` (exit status 2) with a message that names the bad part.
+ *
+ * Options take their value as `--out FILE` or `--out=FILE`; `--` ends the options; `-h` /
+ * `--help` anywhere asks for the command's help.
+ */
+
+import { ALLOCATOR_NAMES, GENERAL_NAMES } from "./allocators.js";
+
+export const DEFAULT_REPORT = "memkit-report.html";
+
+export type CommandName = "bench" | "replay" | "report" | "tour";
+
+export type Invocation =
+  | { readonly command: "help"; readonly topic: CommandName | null }
+  | { readonly command: "version" }
+  | {
+      readonly command: "bench";
+      readonly quick: boolean;
+      /** Traces to replay after the workloads; empty: the bundled one. */
+      readonly traces: readonly string[];
+      /** Where the report goes; null with `--no-report`. */
+      readonly out: string | null;
+    }
+  | {
+      readonly command: "replay";
+      readonly trace: string;
+      readonly allocators: readonly string[];
+      readonly verify: boolean;
+    }
+  | {
+      readonly command: "report";
+      readonly out: string;
+      /** The benchmark results file; null: the newest in bench/results. */
+      readonly results: string | null;
+      /** Traces to replay and map; empty: the bundled one. */
+      readonly traces: readonly string[];
+    }
+  | { readonly command: "tour" };
+
+/** A bad command line: the message says what, the exit status is 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  constructor(
+    message: string,
+    readonly topic: CommandName | null = null,
+  ) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** A failure while running a command (unreadable trace, verify failure): exit status 1. */
+export class CliError extends Error {
+  readonly exitCode = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+interface Spec {
+  /** Options without a value. */
+  readonly flags: readonly string[];
+  /** Options with a value. */
+  readonly values: readonly string[];
+  /** Value options that may be given more than once. */
+  readonly repeatable: readonly string[];
+  /** Names of the positional arguments, all required. */
+  readonly positionals: readonly string[];
+}
+
+const SPECS: Record<CommandName, Spec> = {
+  bench: {
+    flags: ["quick", "no-report"],
+    values: ["trace", "out"],
+    repeatable: ["trace"],
+    positionals: [],
+  },
+  replay: { flags: ["verify"], values: ["allocator"], repeatable: [], positionals: ["TRACE"] },
+  report: {
+    flags: [],
+    values: ["out", "results", "trace"],
+    repeatable: ["trace"],
+    positionals: [],
+  },
+  tour: { flags: [], values: [], repeatable: [], positionals: [] },
+};
+
+const COMMANDS = Object.keys(SPECS) as CommandName[];
+
+function isCommand(s: string): s is CommandName {
+  return Object.hasOwn(SPECS, s);
+}
+
+interface Parsed {
+  readonly flags: Set<string>;
+  readonly values: Map<string, string[]>;
+  readonly positionals: string[];
+  readonly help: boolean;
+}
+
+function parseCommandArgs(command: CommandName, args: readonly string[]): Parsed {
+  const spec = SPECS[command];
+  const flags = new Set<string>();
+  const values = new Map<string, string[]>();
+  const positionals: string[] = [];
+  let help = false;
+  let optionsEnded = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (optionsEnded || !arg.startsWith("-") || arg === "-") {
+      positionals.push(arg);
+      continue;
+    }
+    if (arg === "--") {
+      optionsEnded = true;
+      continue;
+    }
+    if (arg === "-h" || arg === "--help") {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith("--")) {
+      throw new UsageError(`unknown option ${arg} for "memkit ${command}"`, command);
+    }
+    const eq = arg.indexOf("=");
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    if (spec.flags.includes(name)) {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value`, command);
+      flags.add(name);
+      continue;
+    }
+    if (!spec.values.includes(name)) {
+      throw new UsageError(`unknown option --${name} for "memkit ${command}"`, command);
+    }
+    let value: string;
+    if (eq >= 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      const next = args[i + 1];
+      if (next === undefined || (next.startsWith("-") && next !== "-")) {
+        throw new UsageError(`--${name} needs a value`, command);
+      }
+      value = next;
+      i++;
+    }
+    if (value === "") throw new UsageError(`--${name} needs a value`, command);
+    const list = values.get(name);
+    if (list === undefined) {
+      values.set(name, [value]);
+    } else if (spec.repeatable.includes(name)) {
+      list.push(value);
+    } else {
+      throw new UsageError(`--${name} is given more than once`, command);
+    }
+  }
+  if (!help) {
+    if (positionals.length < spec.positionals.length) {
+      throw new UsageError(
+        `"memkit ${command}" needs ${spec.positionals.slice(positionals.length).join(" ")}`,
+        command,
+      );
+    }
+    if (positionals.length > spec.positionals.length) {
+      throw new UsageError(
+        `unexpected argument "${positionals[spec.positionals.length]}" for "memkit ${command}"`,
+        command,
+      );
+    }
+  }
+  return { flags, values, positionals, help };
+}
+
+/** `--allocator` value: `all`, or names separated by commas. */
+export function parseAllocatorList(value: string): string[] {
+  if (value === "all") return [...GENERAL_NAMES];
+  const names: string[] = [];
+  for (const part of value.split(",")) {
+    const name = part.trim().toLowerCase();
+    if (!ALLOCATOR_NAMES.includes(name)) {
+      throw new UsageError(
+        `unknown allocator "${part.trim()}" (choose from ${ALLOCATOR_NAMES.join(", ")}, or all)`,
+        "replay",
+      );
+    }
+    if (!names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+/** Parses `process.argv.slice(2)`. */
+export function parseArgs(argv: readonly string[]): Invocation {
+  const [first, ...rest] = argv;
+  if (first === undefined) throw new UsageError("missing command");
+  if (first === "-h" || first === "--help") return { command: "help", topic: null };
+  if (first === "-v" || first === "--version") return { command: "version" };
+  if (first === "help") {
+    const topic = rest[0];
+    if (topic === undefined) return { command: "help", topic: null };
+    if (!isCommand(topic) || rest.length > 1) {
+      throw new UsageError(`no help for "${rest.join(" ")}" (commands: ${COMMANDS.join(", ")})`);
+    }
+    return { command: "help", topic };
+  }
+  if (first.startsWith("-"))
+    throw new UsageError(`unknown option ${first} (a command comes first)`);
+  if (!isCommand(first)) {
+    throw new UsageError(`unknown command "${first}" (commands: ${COMMANDS.join(", ")})`);
+  }
+  const p = parseCommandArgs(first, rest);
+  if (p.help) return { command: "help", topic: first };
+  const one = (name: string): string | undefined => p.values.get(name)?.[0];
+  switch (first) {
+    case "bench":
+      if (p.flags.has("no-report") && p.values.has("out")) {
+        throw new UsageError("--out and --no-report contradict each other", "bench");
+      }
+      return {
+        command: "bench",
+        quick: p.flags.has("quick"),
+        traces: p.values.get("trace") ?? [],
+        out: p.flags.has("no-report") ? null : (one("out") ?? DEFAULT_REPORT),
+      };
+    case "replay":
+      return {
+        command: "replay",
+        trace: p.positionals[0],
+        allocators: parseAllocatorList(one("allocator") ?? "all"),
+        verify: p.flags.has("verify"),
+      };
+    case "report":
+      return {
+        command: "report",
+        out: one("out") ?? DEFAULT_REPORT,
+        results: one("results") ?? null,
+        traces: p.values.get("trace") ?? [],
+      };
+    case "tour":
+      return { command: "tour" };
+  }
+}
+
+const USAGE = `Usage:
+  memkit bench [--quick] [--trace FILE]... [--out FILE | --no-report]
+  memkit replay TRACE [--allocator NAME[,NAME...] | all] [--verify]
+  memkit report [--out FILE] [--results FILE] [--trace FILE]...
+  memkit tour
+  memkit help [COMMAND] | memkit COMMAND --help | memkit --version`;
+
+const HELP: Record<CommandName | "main", string> = {
+  main: `memkit: memory allocators for TypeScript and JavaScript, measured.
+
+${USAGE}
+
+Commands:
+  bench    run the benchmark workloads against the peers, replay a trace against
+           every general-purpose allocator, print the comparison, write the report
+  replay   replay an allocation trace (yours, or a recorded one) against allocators
+  report   write one self-contained HTML file: charts and heap maps
+  tour     a short tour that uses every strategy and prints what it did
+
+Exit status: 0 done, 1 failed (unreadable or malformed trace, a verify failure,
+the benchmark runner failed), 2 bad command line.`,
+  bench: `memkit bench [--quick] [--trace FILE]... [--out FILE | --no-report]
+
+Runs the benchmark suite (bench/run.mjs: workloads W1-W4 for every strategy and
+the peers, in the same run; it prints its table and writes bench/results/), then
+replays a trace against every general-purpose allocator and prints that
+comparison, then writes the HTML report.
+
+  --quick        a short run (fewer timed runs); results go to bench/results/quick.*
+  --trace FILE   a trace to replay (repeatable); default: the bundled small trace
+  --out FILE     where the report goes (default ${DEFAULT_REPORT})
+  --no-report    do not write the report`,
+  replay: `memkit replay TRACE [--allocator NAME[,NAME...] | all] [--verify]
+
+Replays TRACE (the text format of memkit's traces, plain or gzip, such as a
+RecordingAllocator's toText()) and reports per allocator: ns/op, peak footprint
+against peak live bytes, failures and the time spent; with several allocators, the
+fastest and the tightest.
+
+  --allocator    ${ALLOCATOR_NAMES.join(", ")}, or all (default):
+                 ${GENERAL_NAMES.join(", ")}
+  --verify       paint every block, check it before it is freed or resized, check
+                 zero fills and the allocator's invariants (slower)`,
+  report: `memkit report [--out FILE] [--results FILE] [--trace FILE]...
+
+Writes one self-contained HTML file (no external assets): bar charts of ns/op and
+footprint per allocator and workload from the benchmark results, the trace replay
+compared across allocators, and a heap map of the replay at its peak (which bytes
+are live, overhead, free, metadata) for each general-purpose allocator.
+
+  --out FILE       the HTML file (default ${DEFAULT_REPORT})
+  --results FILE   benchmark results JSON (default: the newer of
+                   bench/results/latest.json and quick.json)
+  --trace FILE     a trace to replay and map (repeatable); default: the bundled one`,
+  tour: `memkit tour
+
+A short tour that uses every strategy and prints what it did.`,
+};
+
+export function helpText(topic: CommandName | null): string {
+  return HELP[topic ?? "main"];
+}
+
+export function usageText(): string {
+  return USAGE;
+}

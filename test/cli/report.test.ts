@@ -1,0 +1,302 @@
+import { describe, expect, it } from "vitest";
+import { ALLOCATORS, GENERAL_NAMES } from "../../src/cli/allocators.js";
+import { type ReplayRow, recommend } from "../../src/cli/format.js";
+import {
+  bytesPerCell,
+  type HeapMap,
+  heapMapSvg,
+  MAP_COLUMNS,
+  mapCells,
+  snapshotAtPeak,
+  traceStats,
+} from "../../src/cli/heapmap.js";
+import { runReplays } from "../../src/cli/main.js";
+import { type BenchFile, barChart, renderReport, type TraceReplay } from "../../src/cli/report.js";
+import { FixedMemory } from "../../src/memory/memory.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import type { ReplayResult } from "../../src/trace/replay.js";
+import { parseTrace } from "../../src/trace/trace.js";
+import { smallTraceText } from "./helpers.js";
+
+const HAND = parseTrace(
+  ["a 0 100 8", "a 1 200 8", "a 2 50 8", "f 1", "a 1 30 8", "r 0 120", "f 2"].join("\n"),
+  "hand",
+);
+const fixedTlsf = (): TlsfAllocator => new TlsfAllocator(new FixedMemory(new ArrayBuffer(65536)));
+
+describe("traceStats", () => {
+  it("counts the ops and finds where the live bytes peak", () => {
+    expect(traceStats(HAND)).toEqual({
+      ops: 7,
+      allocs: 4,
+      frees: 2,
+      reallocs: 1,
+      peakLiveBytes: 350, // after op 3: 100 + 200 + 50
+      peakLiveBlocks: 3,
+      peakOps: 3,
+    });
+  });
+});
+
+describe("snapshotAtPeak", () => {
+  it("classes every byte of a TLSF at the peak: metadata, then live blocks with 4-byte headers", () => {
+    const m = snapshotAtPeak(HAND, fixedTlsf, "tlsf", "TLSF");
+    // The same blocks a replay of the first three ops makes.
+    const a = fixedTlsf();
+    const ptrs = [a.alloc(100, 8), a.alloc(200, 8), a.alloc(50, 8)];
+    expect(m.ops).toBe(3);
+    expect(m.liveBlocks).toBe(3);
+    expect(m.headerBytes).toBe(4);
+    expect(m.bytes.live).toBe(350);
+    // Runs are contiguous from the region start to the end, and their sums are the totals.
+    expect(m.from[0]).toBe(m.start);
+    for (let i = 1; i < m.kinds.length; i++) expect(m.from[i]).toBe(m.to[i - 1]);
+    expect(m.to[m.to.length - 1]).toBe(m.end);
+    const sum = m.bytes.live + m.bytes.overhead + m.bytes.free + m.bytes.metadata;
+    expect(sum).toBe(m.end - m.start);
+    // metadata, then for each block: overhead (header) · live · overhead (rounding)
+    const live = [...m.kinds.keys()].filter((i) => m.kinds[i] === 0);
+    expect(live.map((i) => [m.from[i], m.to[i]])).toEqual(
+      ptrs.map((p, j) => [p, p + [100, 200, 50][j]]),
+    );
+    expect(m.kinds[0]).toBe(3); // metadata first
+    expect(m.to[0]).toBe(ptrs[0] - 4);
+    expect(m.end).toBe(ptrs[2] + a.usableSize(ptrs[2]));
+  });
+
+  it("finds the free hole a freed block leaves", () => {
+    // Peak after the 4th op: the hole of block 1 (200 bytes) lies between blocks 0 and 2.
+    const t = parseTrace("a 0 1000 8\na 1 200 8\na 2 1000 8\nf 1\na 3 1500 8\n", "hole");
+    const m = snapshotAtPeak(t, fixedTlsf, "tlsf", "TLSF");
+    expect(m.ops).toBe(5);
+    expect(m.liveBlocks).toBe(3);
+    expect(m.bytes.free).toBeGreaterThanOrEqual(200);
+    const free = [...m.kinds.keys()].filter((i) => m.kinds[i] === 2);
+    expect(free.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("works for every general-purpose allocator on a recorded trace", () => {
+    const t = parseTrace(smallTraceText(3000));
+    const stats = traceStats(t);
+    for (const c of ALLOCATORS.filter((x) => x.general)) {
+      const m = snapshotAtPeak(t, () => c.make(), c.name, c.label, stats);
+      expect(m.bytes.live, c.name).toBe(stats.peakLiveBytes);
+      expect(m.failures, c.name).toBe(0);
+      const sum = m.bytes.live + m.bytes.overhead + m.bytes.free + m.bytes.metadata;
+      expect(sum, c.name).toBe(m.end - m.start);
+    }
+  });
+});
+
+describe("the heap map picture", () => {
+  const map = (runs: [number, number, number][], end: number): HeapMap => ({
+    allocator: "x",
+    label: "X <&>",
+    ops: 1,
+    totalOps: 1,
+    start: 0,
+    end,
+    memoryBytes: end,
+    liveBlocks: 1,
+    failures: 0,
+    headerBytes: 0,
+    bytes: { live: 0, overhead: 0, free: 0, metadata: 0 },
+    kinds: Uint8Array.from(runs.map((r) => r[0])),
+    from: Float64Array.from(runs.map((r) => r[1])),
+    to: Float64Array.from(runs.map((r) => r[2])),
+  });
+
+  it("each cell shows the class holding most of its bytes", () => {
+    // metadata [0, 100), live [100, 3000), free [3000, 4096): 8-byte cells, 2 rows of 256
+    const m = map(
+      [
+        [3, 0, 100],
+        [0, 100, 3000],
+        [2, 3000, 4096],
+      ],
+      4096,
+    );
+    const { cells, rows, cellBytes } = mapCells(m);
+    expect(cellBytes).toBe(8);
+    expect(rows).toBe(2);
+    expect(cells[11]).toBe(3); // bytes 88 … 96: metadata
+    expect(cells[12]).toBe(0); // bytes 96 … 104: 4 metadata, 4 live: a tie goes to live
+    expect(cells[374]).toBe(0); // 2992 … 3000
+    expect(cells[375]).toBe(2); // 3000 … 3008
+    expect(cells[511]).toBe(2);
+    const svg = heapMapSvg(m);
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("X &#60;&#38;&#62;"); // the label is escaped
+    expect(svg).not.toContain("NaN");
+  });
+
+  it("keeps large heaps within 64 rows by making cells larger", () => {
+    expect(bytesPerCell(4096)).toBe(8);
+    expect(bytesPerCell(16 << 20)).toBe(1024);
+    for (const span of [1, 1000, 1 << 20, 3e8, 2 ** 32]) {
+      expect(Math.ceil(span / (bytesPerCell(span) * MAP_COLUMNS))).toBeLessThanOrEqual(64);
+    }
+  });
+});
+
+const result = (nsPerOp: number, footprintRatio: number, failures = 0): ReplayResult => ({
+  trace: "t",
+  ops: 1000,
+  failures,
+  elapsedMs: nsPerOp / 1000,
+  nsPerOp,
+  peakLiveBytes: 1000,
+  peakFootprint: 1000 * footprintRatio,
+  footprintRatio,
+});
+
+describe("recommend", () => {
+  const row = (name: string, r: ReplayResult | null): ReplayRow => ({
+    name,
+    label: name.toUpperCase(),
+    result: r,
+    error: r === null ? "boom" : undefined,
+  });
+
+  it("names the fastest and the tightest of the allocators that did not fail", () => {
+    const rec = recommend([
+      row("a", result(50, 1.3)),
+      row("b", result(80, 1.05)),
+      row("c", result(10, 1.0, 3)), // failed allocations: not considered
+      row("d", null),
+    ]);
+    expect(rec.fastest?.name).toBe("a");
+    expect(rec.tightest?.name).toBe("b");
+    expect(rec.lines[0]).toMatch(/^Fastest: {2}a \(A\): 50\.0 ns\/op.*next: b, 80\.0 ns\/op/);
+    expect(rec.lines[1]).toMatch(/^Tightest: b \(B\): peak footprint 1,050 bytes, 1\.050 ×/);
+    expect(rec.lines[2]).toMatch(
+      /^Choose a for speed, or b when memory matters more \(it costs 1\.60×/,
+    );
+    expect(rec.lines[3]).toBe("Not considered (failed allocations or errors): c, d.");
+  });
+
+  it("says so when one allocator is both", () => {
+    const rec = recommend([row("a", result(5, 1.1)), row("b", result(9, 1.2))]);
+    expect(rec.lines[2]).toBe("Choose a: it is both the fastest and the tightest on this trace.");
+    expect(recommend([row("d", null)]).lines).toEqual(["No allocator replayed the whole trace."]);
+  });
+});
+
+describe("renderReport", () => {
+  const bench: BenchFile = {
+    meta: { command: "npm run bench -- --quick", date: "2026-01-01", node: "v20", cpu: "CPU" },
+    results: [
+      {
+        workload: "W1",
+        row: "baseline (empty loop)",
+        rawNsPerOp: 3,
+        netNsPerOp: 0,
+        ops: 10,
+        footprintRatio: null,
+      },
+      {
+        workload: "W1",
+        row: "memkit Heap",
+        rawNsPerOp: 20,
+        netNsPerOp: 17,
+        ops: 10,
+        failures: 0,
+        peakLiveBytes: 100,
+        footprint: 105,
+        footprintRatio: 1.05,
+      },
+      {
+        workload: "W1",
+        row: "peer <b>bold</b>",
+        rawNsPerOp: 300,
+        netNsPerOp: 297,
+        ops: 10,
+        failures: 0,
+        peakLiveBytes: 100,
+        footprint: 150,
+        footprintRatio: 1.5,
+      },
+      { workload: "W1", row: "C malloc", error: "no C compiler" },
+      {
+        workload: "sqlite3",
+        row: "memkit Heap",
+        rawNsPerOp: 40,
+        netNsPerOp: 40,
+        footprintRatio: 1.1,
+      },
+    ],
+  };
+  const trace = parseTrace(smallTraceText(2000), "recorded");
+  const stats = traceStats(trace);
+  const rows = runReplays(trace, GENERAL_NAMES);
+  const replay: TraceReplay = {
+    name: "recorded",
+    stats,
+    comments: trace.comments,
+    rows,
+    maps: ALLOCATORS.filter((c) => c.name === "heap" || c.name === "tlsf").map((c) =>
+      snapshotAtPeak(trace, () => c.make(), c.name, c.label, stats),
+    ),
+  };
+  const html = renderReport({
+    generated: "2026-01-02T00:00:00Z",
+    command: "memkit report",
+    bench: { file: "bench/results/quick.json", data: bench },
+    traces: [replay],
+  });
+
+  it("has the benchmark charts per workload, the replay comparison and the heap maps", () => {
+    expect(html.startsWith("<!doctype html>")).toBe(true);
+    expect(html).toContain("<h2>Benchmarks</h2>");
+    expect(html).toContain("W1 churn-small");
+    expect(html).toContain("W1: net ns/op (lower is faster)");
+    expect(html).toContain("W1: footprint / peak live bytes (lower is tighter)");
+    expect(html).toContain("<h3>sqlite3</h3>"); // a workload it has no name for
+    expect(html).toContain("C malloc: not measured: no C compiler");
+    expect(html).toContain("Baseline (empty loop): 3.0 ns/op");
+    expect(html).toContain("<h2>Trace replay: recorded</h2>");
+    expect(html).toContain("a test program"); // the trace's description
+    expect(html).toContain("Fastest: ");
+    expect(html).toContain("Tightest: ");
+    expect(html).toContain("<h3>Heap maps at the peak</h3>");
+    expect(html.match(/<svg class="heapmap"/g)).toHaveLength(2);
+    // 2 charts for W1, 2 for sqlite3 (ns/op, footprint), 2 for the trace, 2 heap maps
+    expect((html.match(/<svg /g) ?? []).length).toBe(2 + 2 + 2 + 2);
+    for (const c of rows) expect(html).toContain(c.label);
+  });
+
+  it("is self-contained: no script, no external stylesheet, image, font or URL", () => {
+    expect(html).not.toMatch(/https?:/i);
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|@import|url\(/i);
+    expect(html).not.toMatch(/\bsrc=/i);
+    // the only links are to anchors in the page
+    for (const m of html.matchAll(/href="([^"]*)"/g)) expect(m[1].startsWith("#")).toBe(true);
+  });
+
+  it("escapes text from the results and the trace", () => {
+    expect(html).not.toContain("<b>bold</b>");
+    expect(html).toContain("peer &#60;b&#62;bold&#60;/b&#62;");
+  });
+
+  it("says where benchmark results are missing", () => {
+    const bare = renderReport({
+      generated: "now",
+      command: "memkit report",
+      bench: null,
+      benchNote: "No results: run memkit bench.",
+      traces: [],
+    });
+    expect(bare).toContain("No results: run memkit bench.");
+    expect(bare).not.toContain("<svg");
+  });
+
+  it("bars far above the rest are cut and marked, so the others stay readable", () => {
+    const svg = barChart(
+      "t",
+      [1, 1.1, 1.2, 50].map((v, i) => ({ label: `r${i}`, value: v, color: "#000" })),
+      (v) => v.toFixed(1),
+    );
+    expect(svg).toContain("50.0 (cut)");
+    expect(svg).not.toContain("1.2 (cut)");
+  });
+});
