@@ -72,6 +72,13 @@ export { BlockAllocator, type BlockOptions } from "./strategies/block.js";
 export { BuddyAllocator, type BuddyOptions, buddyOrder } from "./strategies/buddy.js";
 export { BumpAllocator, type BumpOptions } from "./strategies/bump.js";
 export { type FitPolicy, FreeListAllocator, type FreeListOptions } from "./strategies/free-list.js";
+export {
+  MAX_BLOCK_ALIGN,
+  PoolAllocator,
+  type PoolOptions,
+  poolBlockAlign,
+  poolBlockSize,
+} from "./strategies/pool.js";
 export { SlabAllocator, type SlabClassStats, type SlabOptions } from "./strategies/slab.js";
 export { StackAllocator, type StackOptions } from "./strategies/stack.js";
 export { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf.js";

@@ -180,6 +180,20 @@ describe("the built package, imported as 'memkit' from outside the repository", 
   });
 });
 
+describe("the public entry point", () => {
+  it("exports every class of every strategy, composition and shared module", () => {
+    const missing: string[] = [];
+    for (const dir of ["strategies", "compose", "shared"]) {
+      for (const file of listFiles(join(repoRoot, "src", dir)).filter((f) => f.endsWith(".ts"))) {
+        for (const m of readFileSync(file, "utf8").matchAll(/^export class (\w+)/gm)) {
+          if (!(m[1] in src)) missing.push(`${m[1]} (${file})`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
+
 describe("package.json", () => {
   it("has zero runtime dependencies", () => {
     for (const field of [
