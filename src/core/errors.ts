@@ -35,6 +35,7 @@ export type ErrorCode =
   | "ERR_HEAP_POISONED"
   | "ERR_DESTROYED"
   | "ERR_UNSUPPORTED"
+  | "ERR_SAB_UNAVAILABLE"
   | "ERR_MEMORY";
 
 /** A wrong type where a number (or a Layout) was required: `'16'`, `8n`, `null`, `{}`. */

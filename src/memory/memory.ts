@@ -202,7 +202,7 @@ export class SharedMemory extends Memory {
       if (typeof SharedArrayBuffer !== "function") {
         throw new ArgumentTypeError(
           "SharedArrayBuffer is not available here (a browser page needs cross-origin isolation)",
-          "ERR_UNSUPPORTED",
+          "ERR_SAB_UNAVAILABLE",
         );
       }
       checkByteCount(initialBytesOrBuffer, "initialBytes");

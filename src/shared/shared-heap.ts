@@ -245,7 +245,7 @@ export class SharedHeap implements Allocator {
     if (typeof SharedArrayBuffer !== "function") {
       throw new ArgumentTypeError(
         "SharedArrayBuffer is not available here (a browser page needs cross-origin isolation)",
-        "ERR_UNSUPPORTED",
+        "ERR_SAB_UNAVAILABLE",
       );
     }
     const maxAgents = options.maxAgents ?? DEFAULT_MAX_AGENTS;
