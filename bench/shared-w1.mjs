@@ -11,6 +11,10 @@
 // worker runs the whole W1 with its own slots and PRNG seed, so 2 workers do twice the work;
 // throughput = total alloc+free calls / wall time from "go" to the last worker's end.
 // Heap: 64 MiB. Median of RUNS runs after one warm-up.
+//
+// Also printed: the same 1-vs-2-worker ratio for a loop that touches no shared memory at
+// all (the PRNG of W1 alone), which is the most this machine gives two threads right now
+// (other processes, SMT siblings, CPU quotas); read the heap's ratio against it.
 
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -57,13 +61,26 @@ function w1(a, seed) {
 /** Wall-clock milliseconds comparable across threads (each has its own time origin). */
 const now = () => performance.timeOrigin + performance.now();
 
+/** W1's PRNG and slot choice without a heap: the machine's own scaling ceiling. */
+function spin(seed) {
+  let x = seed >>> 0;
+  let acc = 0;
+  for (let i = 0; i < ITERATIONS * 40; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    acc += (x >>> 0) % SLOTS;
+  }
+  return acc > 0 ? ITERATIONS * 40 : 0;
+}
+
 if (!isMainThread) {
-  const heap = SharedHeap.attach(workerData.desc);
+  const heap = workerData.desc === null ? null : SharedHeap.attach(workerData.desc);
   parentPort.on("message", (m) => {
     const go = new Int32Array(m.go);
     Atomics.add(go, 1, 1); // ready
     while (Atomics.load(go, 0) === 0) Atomics.wait(go, 0, 0, 1000);
-    const ops = w1(heap, workerData.seed);
+    const ops = heap === null ? spin(workerData.seed) : w1(heap, workerData.seed);
     parentPort.postMessage({ ops, end: now() });
   });
   parentPort.postMessage("ready");
@@ -80,12 +97,12 @@ if (!isMainThread) {
     if (r > 0) single.push(ns);
   }
 
-  async function shared(n) {
-    const heap = SharedHeap.create({ initialBytes: HEAP });
+  async function shared(n, bare = false) {
+    const heap = bare ? null : SharedHeap.create({ initialBytes: HEAP });
     const workers = [];
     for (let i = 0; i < n; i++) {
       const w = new Worker(fileURLToPath(import.meta.url), {
-        workerData: { desc: heap.share(), seed: 2463534242 + i * 7919 },
+        workerData: { desc: bare ? null : heap.share(), seed: 2463534242 + i * 7919 },
       });
       workers.push(w);
     }
@@ -103,7 +120,7 @@ if (!isMainThread) {
       const t1 = Math.max(...res.map((x) => x.end));
       const ops = res.reduce((s, x) => s + x.ops, 0);
       if (r > 0) out.push(ops / ((t1 - t0) / 1000)); // ops per second
-      heap.check();
+      heap?.check();
     }
     await Promise.all(workers.map((w) => w.terminate()));
     return median(out);
@@ -111,6 +128,7 @@ if (!isMainThread) {
 
   const one = await shared(1);
   const two = await shared(2);
+  const ceiling = (await shared(2, true)) / (await shared(1, true));
   const singleNs = median(single);
   const oneNs = 1e9 / one;
   console.log(`W1, ${RUNS} runs (median), ${ITERATIONS.toLocaleString()} iterations per agent`);
@@ -120,5 +138,8 @@ if (!isMainThread) {
   );
   console.log(
     `SharedHeap, 2 workers              ${(1e9 / two).toFixed(1)} ns/op  throughput ${(two / one).toFixed(2)}x 1 worker (target >= 1.6x)`,
+  );
+  console.log(
+    `no heap (PRNG only), 2 vs 1 worker  ${ceiling.toFixed(2)}x: what this machine gives 2 threads now`,
   );
 }

@@ -59,6 +59,7 @@ export {
   SharedMemory,
   WasmMemory,
 } from "./memory/memory.js";
+export { type CacheTally, PageCache } from "./shared/cache.js";
 export { PAUSE_POINTS, type PausePoint } from "./shared/control.js";
 export {
   type AttachOptions,

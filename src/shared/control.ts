@@ -9,8 +9,10 @@
  *     word  0 MAGIC        0x4d4b5348 ("MKSH")
  *     word  1 VERSION      major × 65536 + minor
  *     word  2 CONFIG       MAX_AGENTS | mode << 16 (mode 1 = synchronized, 0 = plain)
+ *                          | CONFIG_CACHED (bit 24: small-block caches, cache.ts)
  *     word  3 LOCK         lock word (lock.ts): owner id | OWNER_DIED | WAITERS
- *     word  4 ATTN         ATTN_POISONED | ATTN_DEAD: something every entry must look at
+ *     word  4 ATTN         ATTN_POISONED | ATTN_DEAD | ATTN_HOOK: something every entry must
+ *                          look at (the lock-free cache paths too)
  *     word  5 GROWTH       bumped (under the lock) after the memory grew
  *     word  6 PAUSE_AT     test hook: pause point armed (0 = none)
  *     word  7 PAUSE_AGENT  test hook: the agent to pause (0 = any)
@@ -21,7 +23,7 @@
  *     word 16…             registry: MAX_AGENTS slots of SLOT_WORDS words each
  *
  *     registry slot (agent id = slot index + 1; ids are never 0)
- *     | STATE | OP | PHASE | ARG0 | ARG1 | RESULT | SEQ | reserved |
+ *     | STATE | OP | PHASE | ARG0 | ARG1 | RESULT | SEQ | PAGE |
  *       +0      +1   +2      +3     +4     +5       +6    +7
  *
  *     STATE  0 free · 1 reserved (descriptor handed out) · 2 alive · 3 dead (marked by the
@@ -29,6 +31,7 @@
  *     OP     0 none · 1 alloc · 2 dealloc · 3 realloc · 4 reset · 5 allocZeroed
  *     PHASE  1 begun (the operation may be half done) · 2 done (RESULT holds its result)
  *     ARG0/ARG1/RESULT are u32 (read through a Uint32Array view); SEQ counts operations.
+ *     PAGE   a cache page (cache.ts) taken from TLSF and being installed, else 0 (u32)
  *
  * An intent is written before the operation touches the heap and cleared after it, all
  * under the lock, so that the agent recovering after a death knows what was in flight.
@@ -57,9 +60,13 @@ export const BYTE_ORDER_MARK = 0x01020304;
 
 export const ATTN_POISONED = 1;
 export const ATTN_DEAD = 2;
+/** A test pause point is armed: every call takes the lock (so that it can pause there). */
+export const ATTN_HOOK = 4;
 
 export const MODE_PLAIN = 0;
 export const MODE_SYNCHRONIZED = 1;
+/** CONFIG bit: the heap has a cache buffer (every agent must attach with it). */
+export const CONFIG_CACHED = 1 << 24;
 
 /** Agents one heap can register (ids 1…MAX); the owner bits of the lock allow 2^30 − 1. */
 export const DEFAULT_MAX_AGENTS = 64;
@@ -73,6 +80,7 @@ export const S_ARG0 = 3;
 export const S_ARG1 = 4;
 export const S_RESULT = 5;
 export const S_SEQ = 6;
+export const S_PAGE = 7;
 
 export const AGENT_FREE = 0;
 export const AGENT_RESERVED = 1;
@@ -101,6 +109,8 @@ export const PAUSE_POINTS = {
   cleared: 4,
   /** Inside recovery, after the dead agents' intents were read, before check(). */
   recovering: 5,
+  /** Inside a cache page install: descriptor published, page table not yet naming it. */
+  page: 6,
 } as const;
 export type PausePoint = keyof typeof PAUSE_POINTS;
 
@@ -115,11 +125,11 @@ export function slotWord(id: number, field: number): number {
 }
 
 /** A fresh control buffer. */
-export function createControl(maxAgents: number, mode: number): SharedArrayBuffer {
+export function createControl(maxAgents: number, mode: number, cached = false): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(controlBytes(maxAgents));
   const c = new Int32Array(sab);
   c[C_VERSION] = CONTROL_VERSION;
-  c[C_CONFIG] = maxAgents | (mode << 16);
+  c[C_CONFIG] = maxAgents | (mode << 16) | (cached ? CONFIG_CACHED : 0);
   c[C_BYTE_ORDER] = BYTE_ORDER_MARK;
   Atomics.store(c, C_MAGIC, CONTROL_MAGIC); // last: a half-made buffer has no magic
   return sab;
@@ -129,7 +139,11 @@ export function createControl(maxAgents: number, mode: number): SharedArrayBuffe
  * Validates a control buffer read-only: type, size, magic, version, byte order, config.
  * Returns its number of agent slots and mode; throws `HeapIncompatibleError` otherwise.
  */
-export function validateControl(sab: unknown): { maxAgents: number; mode: number } {
+export function validateControl(sab: unknown): {
+  maxAgents: number;
+  mode: number;
+  cached: boolean;
+} {
   if (!(typeof SharedArrayBuffer === "function" && sab instanceof SharedArrayBuffer)) {
     throw new HeapIncompatibleError("shared heap: the control buffer is not a SharedArrayBuffer");
   }
@@ -152,11 +166,14 @@ export function validateControl(sab: unknown): { maxAgents: number; mode: number
   }
   const config = c[C_CONFIG];
   const maxAgents = config & 0xffff;
-  const mode = config >>> 16;
+  const mode = (config >>> 16) & 0xff;
+  const cached = (config & CONFIG_CACHED) !== 0;
   if (
     maxAgents < 1 ||
     maxAgents > MAX_AGENTS_LIMIT ||
     (mode !== MODE_PLAIN && mode !== MODE_SYNCHRONIZED) ||
+    (config & ~(0xffff | (0xff << 16) | CONFIG_CACHED)) !== 0 ||
+    (cached && mode !== MODE_SYNCHRONIZED) ||
     sab.byteLength !== controlBytes(maxAgents)
   ) {
     throw new HeapIncompatibleError(
@@ -164,5 +181,5 @@ export function validateControl(sab: unknown): { maxAgents: number; mode: number
       "ERR_HEAP_CONFIG",
     );
   }
-  return { maxAgents, mode };
+  return { maxAgents, mode, cached };
 }

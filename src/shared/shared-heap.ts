@@ -37,17 +37,32 @@
  *   control's GROWTH word before releasing; every call compares it with the generation it
  *   last saw and re-derives its views first (a shared `WebAssembly.Memory` hands out a new
  *   buffer object after every grow).
- * - **double free across agents** (F7): the strategy's free is serialised by the lock and
- *   validated against its live map, so of two agents freeing one block exactly one succeeds
- *   and the other gets `DoubleFreeError`.
+ * - **small-block caches** (synchronized form, cache.ts): requests ≤ 1 KiB with align ≤ 16
+ *   are served from 16 KiB pages each agent takes from TLSF under the lock and then uses
+ *   without it; any agent frees a cache block without the lock (one atomic AND on the
+ *   page's live bitmap, which is also how a block freed by another agent returns to its
+ *   owner). Pages of a dead agent are reclaimed by recovery (empty ones back to TLSF,
+ *   the others ABANDONED and adopted by the next agent needing their class); `close()`
+ *   does the same for its own. While a test pause point is armed (ATTN_HOOK), every call
+ *   takes the lock, so the points are reached on every path.
+ * - **double free across agents** (F7): a TLSF block's free is serialised by the lock and
+ *   validated against its live map; a cache block's free is one `Atomics.and` whose old
+ *   value says whether it was live. Either way, of two agents freeing one block exactly one
+ *   succeeds and the other gets `DoubleFreeError`.
+ *
+ * Recovery with caches, before the intents are rolled: a page install or release cut
+ * between its steps is finished (the page goes back to TLSF: `PageCache.repair`, and the
+ * PAGE word of the dead agent's slot for a page taken but not yet published); after them,
+ * the dead agents' pages are released or abandoned, then the whole heap is checked again.
  *
  * ## Cost per call (synchronized, uncontended)
- * | part                         | cost                                            |
- * | ---------------------------- | ----------------------------------------------- |
- * | lock + unlock                | 1 CAS + 1 exchange                              |
- * | entry checks                 | 3 plain loads (attention, growth, pause hook)    |
- * | intent record                | 7 plain stores into the agent's own slot         |
- * | the wrapped operation        | unchanged                                        |
+ * | path                              | cost                                               |
+ * | --------------------------------- | -------------------------------------------------- |
+ * | cache alloc / free (small blocks) | 2 control loads, a table load, 1 atomic RMW; no lock |
+ * | locked call: lock + unlock        | 1 CAS + 1 exchange                                 |
+ * | locked call: entry checks         | 3 plain loads (attention, growth, pause hook)      |
+ * | locked call: intent record        | 7 plain stores into the agent's own slot           |
+ * | the wrapped operation             | unchanged                                          |
  *
  * ## Invariants
  * The lock word's owner bits name the agent inside a call, or are 0; an agent's intent is
@@ -58,6 +73,7 @@
 import { type Allocator, type AllocatorStats, BaseAllocator } from "../core/allocator.js";
 import {
   AllocatorError,
+  ArgumentRangeError,
   ArgumentTypeError,
   ConcurrentUseError,
   HeapIncompatibleError,
@@ -65,15 +81,28 @@ import {
   OutOfMemoryError,
 } from "../core/errors.js";
 import { type Allocation, Layout } from "../core/layout.js";
-import { DEFAULT_ALIGN } from "../core/validate.js";
+import { checkAlign, DEFAULT_ALIGN, isUint32, isValidAlign, rejectSize } from "../core/validate.js";
 import { type Memory, PAGE_BYTES, SharedMemory, WasmMemory } from "../memory/memory.js";
 import { TlsfAllocator } from "../strategies/tlsf.js";
+import {
+  PAGE_BYTES as CACHE_PAGE_BYTES,
+  type CacheTally,
+  CLASS_OF16,
+  CLASS_SIZE,
+  cacheCorrupt,
+  createCache,
+  PAGE_USABLE,
+  PageCache,
+  SMALL_MAX,
+  validateCache,
+} from "./cache.js";
 import {
   AGENT_ALIVE,
   AGENT_DEAD,
   AGENT_FREE,
   AGENT_RESERVED,
   ATTN_DEAD,
+  ATTN_HOOK,
   ATTN_POISONED,
   C_ATTN,
   C_GROWTH,
@@ -102,6 +131,7 @@ import {
   S_ARG0,
   S_ARG1,
   S_OP,
+  S_PAGE,
   S_PHASE,
   S_RESULT,
   S_SEQ,
@@ -140,6 +170,8 @@ export interface SharedHeapDescriptor {
   readonly liveMap: SharedArrayBuffer;
   /** Lock, flags, registry and intents (control.ts). */
   readonly control: SharedArrayBuffer;
+  /** Page descriptors and page table of the small-block caches (cache.ts); null without. */
+  readonly cache: SharedArrayBuffer | null;
   /** The agent id reserved for the one agent that attaches with this descriptor. */
   readonly agent: number;
 }
@@ -165,6 +197,12 @@ export interface SharedHeapOptions {
   maxAgents?: number;
   /** How long a blocking call waits for the lock before `LockTimeoutError` (default 10 s). */
   lockTimeoutMs?: number;
+  /**
+   * Synchronized form: how many 16 KiB cache pages (all agents together) may hold small
+   * blocks; 0 turns the per-agent caches off. Default: one per page of the memory's maximum
+   * size, at most 2,048 (32 MiB).
+   */
+  cachePages?: number;
 }
 
 export interface AttachOptions {
@@ -178,6 +216,8 @@ export class LockTimeoutError extends ConcurrentUseError {
     this.name = "LockTimeoutError";
   }
 }
+
+const ALIGN8 = 8;
 
 /** Numbers only go into the intent record: a non-number argument is the strategy's to reject. */
 function u32Arg(x: unknown): number {
@@ -206,6 +246,10 @@ export class SharedHeap implements Allocator {
   private seenEnd: number;
   private closed = false;
   private testHook: ((point: PausePoint) => void) | undefined;
+  /** The cache buffer, and this agent's handle on it (null: no caches, or closed). */
+  private readonly cacheBuf: SharedArrayBuffer | null;
+  private pc: PageCache | null;
+  private readonly pageHook = (): void => this.pausePoint(PAUSE_POINTS.page);
 
   /**
    * Wraps `inner` (whose state must live in shared buffers) as agent `agentId` of the
@@ -215,9 +259,13 @@ export class SharedHeap implements Allocator {
     inner: Allocator,
     control: SharedArrayBuffer,
     agentId: number,
-    options: AttachOptions & { liveMap?: SharedArrayBuffer; maximumPages?: number } = {},
+    options: AttachOptions & {
+      liveMap?: SharedArrayBuffer;
+      maximumPages?: number;
+      cache?: SharedArrayBuffer | null;
+    } = {},
   ) {
-    const { maxAgents, mode } = validateControl(control);
+    const { maxAgents, mode, cached } = validateControl(control);
     if (!(Number.isInteger(agentId) && agentId >= 1 && agentId <= maxAgents)) {
       throw new ArgumentTypeError(`agent id ${agentId} is not 1 … ${maxAgents}`);
     }
@@ -238,6 +286,12 @@ export class SharedHeap implements Allocator {
     this.wasmMaxPages = options.maximumPages ?? 65536;
     this.growth = Atomics.load(this.c, C_GROWTH);
     this.seenEnd = this.memory.end;
+    this.cacheBuf = options.cache ?? null;
+    if (cached !== (this.cacheBuf !== null)) {
+      throw new ArgumentTypeError("SharedHeap: the cache buffer does not match the control's");
+    }
+    this.pc = this.cacheBuf === null ? null : new PageCache(this.cacheBuf, agentId);
+    this.pc?.rebuild();
   }
 
   /** A new shared TLSF heap; this agent is its first (agent 1). */
@@ -272,9 +326,18 @@ export class SharedHeap implements Allocator {
       memory = WasmMemory.create(pages, maximumPages, true);
     }
     const tlsf = new TlsfAllocator(memory);
+    const cachePages = options.cachePages;
+    if (cachePages !== undefined && !(Number.isInteger(cachePages) && cachePages >= 0)) {
+      throw new ArgumentTypeError("cachePages must be a non-negative integer");
+    }
+    const cache =
+      options.synchronized === false || cachePages === 0
+        ? null
+        : createCache(memory.maxEnd, cachePages);
     const control = createControl(
       maxAgents,
       options.synchronized === false ? MODE_PLAIN : MODE_SYNCHRONIZED,
+      cache !== null,
     );
     const c = new Int32Array(control);
     c[slotWord(1, S_STATE)] = AGENT_ALIVE;
@@ -282,6 +345,7 @@ export class SharedHeap implements Allocator {
       lockTimeoutMs: options.lockTimeoutMs,
       liveMap: tlsf.liveMapBuffer as SharedArrayBuffer,
       maximumPages,
+      cache,
     });
   }
 
@@ -300,7 +364,7 @@ export class SharedHeap implements Allocator {
         "ERR_HEAP_VERSION",
       );
     }
-    const { maxAgents } = validateControl(d.control);
+    const { maxAgents, cached } = validateControl(d.control);
     const agent = d.agent;
     if (
       !(typeof agent === "number" && Number.isInteger(agent) && agent >= 1 && agent <= maxAgents)
@@ -339,8 +403,28 @@ export class SharedHeap implements Allocator {
     if (!(typeof SharedArrayBuffer === "function" && d.liveMap instanceof SharedArrayBuffer)) {
       throw new HeapIncompatibleError("SharedHeap.attach: the live map is not a SharedArrayBuffer");
     }
-    // The strategy validates its own header and the live map, read-only.
-    const tlsf = TlsfAllocator.attach(memory, d.liveMap);
+    // The strategy validates its own header and the live map, read-only. Another agent may
+    // grow the memory meanwhile (the header then names an end past the bytes this agent
+    // saw): look at the memory again and retry while it keeps growing.
+    let tlsf: TlsfAllocator;
+    for (let attempt = 0; ; attempt++) {
+      const seen = memory.end;
+      try {
+        tlsf = TlsfAllocator.attach(memory, d.liveMap);
+        break;
+      } catch (e) {
+        memory.refresh();
+        if (attempt >= 8 || memory.end === seen) throw e;
+      }
+    }
+    const cache = d.cache ?? null;
+    if (cached !== (cache !== null)) {
+      throw new HeapIncompatibleError(
+        `SharedHeap.attach: the heap ${cached ? "has" : "has no"} small-block cache, the descriptor ${cache !== null ? "has" : "has no"} cache buffer`,
+        "ERR_HEAP_CONFIG",
+      );
+    }
+    if (cache !== null) validateCache(cache, memory.maxEnd, maxAgents);
     // Validation passed: the first write claims the reserved slot.
     if (
       Atomics.compareExchange(c, slotWord(agent, S_STATE), AGENT_RESERVED, AGENT_ALIVE) !==
@@ -352,6 +436,7 @@ export class SharedHeap implements Allocator {
       lockTimeoutMs: options.lockTimeoutMs,
       liveMap: d.liveMap,
       maximumPages,
+      cache: cache as SharedArrayBuffer | null,
     });
   }
 
@@ -388,6 +473,7 @@ export class SharedHeap implements Allocator {
       maximumPages: this.wasmMaxPages,
       liveMap: this.liveMap,
       control: this.control,
+      cache: this.cacheBuf,
       agent,
     };
   }
@@ -428,45 +514,96 @@ export class SharedHeap implements Allocator {
     return (w & OWNER_DIED) !== 0 ? -(w & 0x3fffffff) : w & 0x3fffffff;
   }
 
-  /** This handle is finished: its agent slot is freed. Calls through it then throw. */
+  /**
+   * This handle is finished: its empty cache pages go back to the heap, the others are
+   * left ABANDONED for other agents to adopt, and its agent slot is freed. Calls through it
+   * then throw. (When the heap is poisoned or the lock cannot be had, the pages stay tagged
+   * with this agent's id: the next agent given that id takes them over.)
+   */
   close(): void {
     if (this.closed) return;
+    const pc = this.pc;
+    if (pc !== null) {
+      try {
+        this.begin(OP_NONE, 0, 0);
+        try {
+          pc.releaseOrAbandon(this.agentId, this.inner);
+        } catch (e) {
+          this.abort();
+          throw e;
+        }
+        this.end(0);
+      } catch {
+        // Poisoned, or the lock timed out: see above.
+      }
+    }
+    this.pc = null;
     this.closed = true;
     Atomics.compareExchange(this.c, this.slot + S_STATE, AGENT_ALIVE, AGENT_FREE);
   }
 
   // ---- the contract --------------------------------------------------------------------------
+  //
+  // Small requests go to this agent's cache pages without the lock when nothing needs
+  // attention (no poison, no dead agent to recover, no growth to see, no armed test hook);
+  // everything else, and a small request whose pages are full, takes the lock.
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    this.begin(OP_ALLOC, size, align);
-    let r: number;
-    try {
-      r = this.inner.alloc(size, align);
-    } catch (e) {
-      this.abort();
-      throw e;
+    const pc = this.pc;
+    if (
+      pc !== null &&
+      align === ALIGN8 &&
+      typeof size === "number" &&
+      size <= SMALL_MAX &&
+      size >>> 0 === size
+    ) {
+      const c = this.c;
+      if (c[C_ATTN] === 0 && c[C_GROWTH] === this.growth) {
+        const cls = CLASS_OF16[(size + 15) >>> 4];
+        let r = pc.alloc(cls);
+        if (r === 0 && !pc.stale) r = pc.allocNext(cls);
+        if (r !== 0) return r;
+      }
     }
-    this.end(r);
-    return r;
+    return this.allocLocked(OP_ALLOC, size, align);
   }
 
   allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
-    this.begin(OP_ALLOC_ZEROED, size, align);
-    let r: number;
-    try {
-      r = this.inner.allocZeroed(size, align);
-    } catch (e) {
-      this.abort();
-      throw e;
+    const pc = this.pc;
+    if (
+      pc !== null &&
+      align === ALIGN8 &&
+      typeof size === "number" &&
+      size <= SMALL_MAX &&
+      size >>> 0 === size
+    ) {
+      const c = this.c;
+      if (c[C_ATTN] === 0 && c[C_GROWTH] === this.growth) {
+        const cls = CLASS_OF16[(size + 15) >>> 4];
+        let r = pc.alloc(cls);
+        if (r === 0 && !pc.stale) r = pc.allocNext(cls);
+        if (r !== 0) {
+          this.memory.u8.fill(0, r, r + CLASS_SIZE[cls]);
+          return r;
+        }
+      }
     }
-    this.end(r);
-    return r;
+    return this.allocLocked(OP_ALLOC_ZEROED, size, align);
   }
 
   dealloc(ptr: number, size?: number): void {
+    const pc = this.pc;
+    if (pc !== null && typeof ptr === "number" && ptr >>> 0 === ptr && this.c[C_ATTN] === 0) {
+      const d = pc.pageOf(ptr);
+      if (d >= 0) {
+        pc.free(d, ptr, size);
+        return;
+      }
+      if (ptr === 0) return;
+    }
     this.begin(OP_DEALLOC, ptr, size);
     try {
-      this.inner.dealloc(ptr, size);
+      this.deallocInside(ptr, size);
     } catch (e) {
       this.abort();
       throw e;
@@ -475,6 +612,11 @@ export class SharedHeap implements Allocator {
   }
 
   realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
+    const pc = this.pc;
+    if (pc !== null && isUint32(ptr) && ptr !== 0) {
+      const d = pc.pageOf(ptr);
+      if (d >= 0) return this.reallocCached(pc, d, ptr, newSize, align);
+    }
     this.begin(OP_REALLOC, ptr, newSize);
     let r: number;
     try {
@@ -488,6 +630,14 @@ export class SharedHeap implements Allocator {
   }
 
   usableSize(ptr: number): number {
+    const pc = this.pc;
+    if (pc !== null && isUint32(ptr)) {
+      const d = pc.pageOf(ptr);
+      if (d >= 0) {
+        this.touch();
+        return pc.liveSize(d, ptr);
+      }
+    }
     this.begin(OP_NONE, ptr, 0);
     let r: number;
     try {
@@ -505,10 +655,16 @@ export class SharedHeap implements Allocator {
     return this.inner.owns(ptr);
   }
 
+  /**
+   * Releases every block at once. Every agent's cache pages go back too: no other agent may
+   * be inside a call meanwhile (its lock-free allocation could hand out a block of a page
+   * the reset took back).
+   */
   reset(): void {
     this.begin(OP_RESET, 0, 0);
     try {
       this.inner.reset();
+      this.pc?.clear();
     } catch (e) {
       this.abort();
       throw e;
@@ -516,11 +672,30 @@ export class SharedHeap implements Allocator {
     this.end(0);
   }
 
+  /**
+   * The heap's figures with cache pages seen through: a page counts as its blocks (live
+   * ones in `inUse`/`liveBlocks`, free ones in `free`), the rest of its TLSF block as
+   * overhead. Exact when no other agent is inside an allocation.
+   */
   stats(): AllocatorStats {
     this.begin(OP_NONE, 0, 0);
     let r: AllocatorStats;
     try {
       r = this.inner.stats();
+      const pc = this.pc;
+      if (pc !== null) {
+        const t = pc.tally(this.inner);
+        const inUse = r.inUse - t.pageBytes + t.liveBytes;
+        const free = r.free + t.freeBytes;
+        r = {
+          ...r,
+          inUse,
+          free,
+          overhead: r.capacity - inUse - free,
+          liveBlocks: r.liveBlocks - t.pages + t.liveBlocks,
+          largestFree: Math.max(r.largestFree, t.largestFree),
+        };
+      }
     } catch (e) {
       this.abort();
       throw e;
@@ -529,16 +704,66 @@ export class SharedHeap implements Allocator {
     return r;
   }
 
-  check(): void {
+  /** The cache pages and their blocks (`pages` 0 without caches). */
+  cacheStats(): CacheTally {
     this.begin(OP_NONE, 0, 0);
+    let t: CacheTally;
     try {
-      this.inner.check();
+      const pc = this.pc;
+      t =
+        pc === null
+          ? {
+              pages: 0,
+              abandoned: 0,
+              liveBlocks: 0,
+              liveBytes: 0,
+              freeBlocks: 0,
+              freeBytes: 0,
+              largestFree: 0,
+            }
+          : pc.tally(this.inner);
     } catch (e) {
       this.abort();
-      if (e instanceof AllocatorError && e.code === "ERR_HEAP_CORRUPTED") this.poison();
       throw e;
     }
     this.end(0);
+    return t;
+  }
+
+  /**
+   * Checks the wrapped heap and the cache (descriptors ↔ page table ↔ TLSF blocks); a
+   * failure poisons the heap. Safe while other agents use it.
+   */
+  check(): void {
+    this.begin(OP_NONE, 0, 0);
+    try {
+      this.checkAll();
+    } catch (e) {
+      this.abort();
+      if (e instanceof AllocatorError && e.code === "ERR_HEAP_CORRUPTED") {
+        this.poison(`check() found: ${e.message}`);
+      }
+      throw e;
+    }
+    this.end(0);
+  }
+
+  /**
+   * Gives this agent's empty cache pages (and empty abandoned ones) back to the shared
+   * heap; the lock-holding path does it by itself when an allocation runs out of memory.
+   * Returns the number of pages given back.
+   */
+  trim(): number {
+    this.begin(OP_NONE, 0, 0);
+    let n = 0;
+    try {
+      n = this.pc?.trim(this.inner) ?? 0;
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    this.end(0);
+    return n;
   }
 
   allocate(layout: Layout): Allocation | null {
@@ -570,10 +795,12 @@ export class SharedHeap implements Allocator {
 
   /** As `alloc`, but returns LOCK_BUSY at once instead of waiting when the lock is taken. */
   tryAlloc(size: number, align: number = DEFAULT_ALIGN): number {
+    const fast = this.allocFast(size, align);
+    if (fast !== 0) return fast;
     if (!this.tryBegin(OP_ALLOC, size, align)) return LOCK_BUSY;
     let r: number;
     try {
-      r = this.inner.alloc(size, align);
+      r = this.allocInside(size, align, false);
     } catch (e) {
       this.abort();
       throw e;
@@ -584,9 +811,10 @@ export class SharedHeap implements Allocator {
 
   /** As `dealloc`, but returns false at once (nothing done) when the lock is taken. */
   tryDealloc(ptr: number, size?: number): boolean {
+    if (this.deallocFast(ptr, size)) return true;
     if (!this.tryBegin(OP_DEALLOC, ptr, size)) return false;
     try {
-      this.inner.dealloc(ptr, size);
+      this.deallocInside(ptr, size);
     } catch (e) {
       this.abort();
       throw e;
@@ -597,11 +825,13 @@ export class SharedHeap implements Allocator {
 
   /** As `alloc`, waiting for the lock with `Atomics.waitAsync` (never blocks the agent). */
   async allocAsync(size: number, align: number = DEFAULT_ALIGN): Promise<number> {
+    const fast = this.allocFast(size, align);
+    if (fast !== 0) return fast;
     await this.lockAsync();
     this.afterLock(OP_ALLOC, size, align);
     let r: number;
     try {
-      r = this.inner.alloc(size, align);
+      r = this.allocInside(size, align, false);
     } catch (e) {
       this.abort();
       throw e;
@@ -612,15 +842,178 @@ export class SharedHeap implements Allocator {
 
   /** As `dealloc`, waiting for the lock with `Atomics.waitAsync`. */
   async deallocAsync(ptr: number, size?: number): Promise<void> {
+    if (this.deallocFast(ptr, size)) return;
     await this.lockAsync();
     this.afterLock(OP_DEALLOC, ptr, size);
     try {
-      this.inner.dealloc(ptr, size);
+      this.deallocInside(ptr, size);
     } catch (e) {
       this.abort();
       throw e;
     }
     this.end(0);
+  }
+
+  // ---- the cache's side of a call ------------------------------------------------------------
+
+  /** The lock-free allocation of `alloc`, or 0 (then take the lock). */
+  private allocFast(size: number, align: number): number {
+    const pc = this.pc;
+    if (
+      pc === null ||
+      align !== ALIGN8 ||
+      typeof size !== "number" ||
+      size > SMALL_MAX ||
+      size >>> 0 !== size ||
+      this.c[C_ATTN] !== 0 ||
+      this.c[C_GROWTH] !== this.growth
+    ) {
+      return 0;
+    }
+    const cls = CLASS_OF16[(size + 15) >>> 4];
+    const r = pc.alloc(cls);
+    return r !== 0 || pc.stale ? r : pc.allocNext(cls);
+  }
+
+  /** The lock-free free of `dealloc`: true when done (a cache block, or 0). */
+  private deallocFast(ptr: number, size: number | undefined): boolean {
+    const pc = this.pc;
+    if (pc === null || !isUint32(ptr) || this.c[C_ATTN] !== 0) return false;
+    const d = pc.pageOf(ptr);
+    if (d >= 0) {
+      pc.free(d, ptr, size);
+      return true;
+    }
+    return ptr === 0;
+  }
+
+  private allocLocked(op: number, size: number, align: number): number {
+    this.begin(op, size, align);
+    let r: number;
+    try {
+      r = this.allocInside(size, align, op === OP_ALLOC_ZEROED);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    this.end(r);
+    return r;
+  }
+
+  /**
+   * Lock held: a small request from this agent's pages (its current ones, then an
+   * abandoned page of the class, then a new page from TLSF), else from TLSF; when TLSF is
+   * out of memory, empty cache pages go back to it and it is asked again.
+   */
+  private allocInside(size: number, align: number, zeroed: boolean): number {
+    const pc = this.pc;
+    if (
+      pc !== null &&
+      typeof size === "number" &&
+      size <= SMALL_MAX &&
+      size >>> 0 === size &&
+      isValidAlign(align) &&
+      align <= 16
+    ) {
+      const cls = CLASS_OF16[(size + 15) >>> 4];
+      if (pc.stale) pc.rebuild();
+      let r = pc.alloc(cls);
+      if (r === 0) r = pc.allocNext(cls);
+      if (r === 0 && pc.stale) {
+        pc.rebuild();
+        r = pc.allocNext(cls);
+      }
+      if (r === 0) r = pc.adopt(cls);
+      if (r === 0) r = this.newPage(pc, cls);
+      if (r !== 0) {
+        if (zeroed) this.memory.u8.fill(0, r, r + CLASS_SIZE[cls]);
+        return r;
+      }
+    }
+    let r = zeroed ? this.inner.allocZeroed(size, align) : this.inner.alloc(size, align);
+    if (r === 0 && pc !== null && pc.trim(this.inner) > 0) {
+      r = zeroed ? this.inner.allocZeroed(size, align) : this.inner.alloc(size, align);
+    }
+    return r;
+  }
+
+  /** Lock held: a new page of `cls` from TLSF, and a block from it (0 when none). */
+  private newPage(pc: PageCache, cls: number): number {
+    const inner = this.inner;
+    let page = inner.alloc(PAGE_USABLE, CACHE_PAGE_BYTES);
+    if (page === 0 && pc.trim(inner) > 0) page = inner.alloc(PAGE_USABLE, CACHE_PAGE_BYTES);
+    if (page === 0) return 0;
+    // Recorded in the intent slot until installed: a death in between gives the page back.
+    this.cu[this.slot + S_PAGE] = page;
+    const ok = pc.install(page, cls, this.c[C_PAUSE_AT] !== 0 ? this.pageHook : undefined);
+    this.cu[this.slot + S_PAGE] = 0;
+    if (!ok) {
+      inner.dealloc(page);
+      return 0;
+    }
+    return pc.alloc(cls);
+  }
+
+  /** Lock held: frees a cache block or a TLSF block. */
+  private deallocInside(ptr: number, size: number | undefined): void {
+    const pc = this.pc;
+    if (pc !== null && isUint32(ptr)) {
+      const d = pc.pageOf(ptr);
+      if (d >= 0) {
+        pc.free(d, ptr, size);
+        return;
+      }
+    }
+    this.inner.dealloc(ptr, size);
+  }
+
+  /** realloc of a cache block: kept when the new size fits its block, else moved. */
+  private reallocCached(
+    pc: PageCache,
+    d: number,
+    ptr: number,
+    newSize: number,
+    align: number,
+  ): number {
+    if (!isUint32(newSize)) {
+      rejectSize(newSize, "newSize");
+      return 0;
+    }
+    if (newSize === 0) {
+      throw new ArgumentRangeError(
+        "realloc to size 0 is not allowed: dealloc the block instead",
+        "ERR_ALLOC_SIZE",
+      );
+    }
+    checkAlign(align);
+    this.touch();
+    const bsize = pc.liveSize(d, ptr);
+    if (newSize <= bsize && ptr % Math.max(align, ALIGN8) === 0) return ptr;
+    const to = this.alloc(newSize, align);
+    if (to === 0) return 0;
+    this.touch();
+    this.memory.u8.copyWithin(to, ptr, ptr + Math.min(bsize, newSize));
+    this.dealloc(ptr);
+    return to;
+  }
+
+  /** When something needs attention (poison, recovery, growth), an empty call under the lock. */
+  private touch(): void {
+    if (this.c[C_ATTN] !== 0 || this.c[C_GROWTH] !== this.growth || this.closed) {
+      this.begin(OP_NONE, 0, 0);
+      this.end(0);
+    }
+  }
+
+  /** Lock held: the wrapped heap's check, then the cache's. */
+  private checkAll(): void {
+    this.inner.check();
+    this.pc?.check(this.inner, this.maxAgents, cacheCorrupt);
+  }
+
+  /** Lock held: frees `ptr` wherever it lives (recovery's roll forward and back). */
+  private freeAny(ptr: number): void {
+    this.deallocInside(ptr, undefined);
   }
 
   // ---- entering and leaving a call -----------------------------------------------------------
@@ -760,18 +1153,36 @@ export class SharedHeap implements Allocator {
   private recover(): void {
     const c = this.c;
     const cu = this.cu;
+    const pc = this.pc;
     Atomics.and(c, C_ATTN, ~ATTN_DEAD);
     this.syncViews(); // the dead agent may have grown the memory without publishing it
     if (c[C_PAUSE_AT] !== 0) this.pausePoint(PAUSE_POINTS.recovering);
     try {
       this.inner.check();
-    } catch {
-      this.poison();
+    } catch (e) {
+      this.poison(`an agent died in the middle of an update: ${(e as Error).message}`);
     }
     let applied = false;
+    if (pc !== null) {
+      // A page install or release cut between its steps: finish it (the page goes back).
+      pc.repair(this.inner);
+      applied = true;
+    }
     for (let id = 1; id <= this.maxAgents; id++) {
       const s = slotWord(id, 0);
       if (Atomics.load(c, s + S_STATE) !== AGENT_DEAD) continue;
+      const page = cu[s + S_PAGE];
+      if (page !== 0) {
+        // Taken from TLSF for a page install that never published it: give it back.
+        if (pc === null || !pc.hasPage(page)) {
+          try {
+            this.inner.dealloc(page);
+          } catch {
+            // Given back already (by repair).
+          }
+        }
+        cu[s + S_PAGE] = 0;
+      }
       const op = c[s + S_OP];
       const phase = c[s + S_PHASE];
       try {
@@ -779,39 +1190,41 @@ export class SharedHeap implements Allocator {
           const r = cu[s + S_RESULT];
           if (r !== 0) {
             applied = true;
-            this.inner.dealloc(r); // roll back: nobody received this block
+            this.freeAny(r); // roll back: nobody received this block
           }
         } else if (op === OP_DEALLOC && phase === PHASE_BEGUN && cu[s + S_ARG0] !== 0) {
           applied = true;
-          this.inner.dealloc(cu[s + S_ARG0]); // roll forward
+          this.freeAny(cu[s + S_ARG0]); // roll forward
         }
       } catch {
         // Already done (DoubleFreeError) or never valid (InvalidPointerError): nothing to do.
       }
       c[s + S_OP] = OP_NONE;
       c[s + S_PHASE] = 0;
+      // Its cache pages: empty ones back to TLSF, the others abandoned for adoption (W4).
+      // Before the slot is freed: a new agent given this id must not find them as its own.
+      pc?.releaseOrAbandon(id, this.inner);
       Atomics.store(c, s + S_STATE, AGENT_FREE);
     }
+    // Abandoned pages whose blocks were all freed since: back to TLSF.
+    pc?.releaseOrAbandon(0, this.inner);
     if (applied) {
       try {
-        this.inner.check();
-      } catch {
-        this.poison();
+        this.checkAll();
+      } catch (e) {
+        this.poison(`recovery left the heap inconsistent: ${(e as Error).message}`);
       }
     }
   }
 
   /** Poisons the heap for every agent, releases the lock, throws `HeapPoisonedError`. */
-  private poison(): never {
+  private poison(cause: string): never {
     const c = this.c;
     Atomics.or(c, C_ATTN, ATTN_POISONED);
     c[this.slot + S_OP] = OP_NONE;
     c[this.slot + S_PHASE] = 0;
     if ((Atomics.load(c, C_LOCK) & 0x3fffffff) === this.agentId) release(c, C_LOCK);
-    throw new HeapPoisonedError(
-      "SharedHeap: an agent died in the middle of an update and check() failed: the heap is " +
-        "poisoned; no call can succeed",
-    );
+    throw new HeapPoisonedError(`SharedHeap: the heap is poisoned; no call can succeed (${cause})`);
   }
 
   // ---- test hook -----------------------------------------------------------------------------
@@ -827,6 +1240,7 @@ export class SharedHeap implements Allocator {
     Atomics.store(c, C_PAUSE_GATE, 0);
     Atomics.store(c, C_PAUSE_AGENT, agentId);
     Atomics.store(c, C_PAUSE_AT, PAUSE_POINTS[point]);
+    Atomics.or(c, C_ATTN, ATTN_HOOK); // every call takes the lock, where the points are
   }
 
   /** Test only: the agent now paused at the armed point, or 0. */
@@ -838,6 +1252,7 @@ export class SharedHeap implements Allocator {
   releasePause(): void {
     const c = this.c;
     Atomics.store(c, C_PAUSE_AT, 0);
+    Atomics.and(c, C_ATTN, ~ATTN_HOOK);
     Atomics.store(c, C_PAUSE_GATE, 1);
     Atomics.notify(c, C_PAUSE_GATE);
   }

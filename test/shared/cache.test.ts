@@ -1,0 +1,249 @@
+/**
+ * The small-block caches in one thread (several handles = several agents): what is special
+ * to cache blocks in the contract, remote frees reused by the owner, pages of dead and
+ * closed agents, the fall-backs to TLSF, check() of the page table, and attach validation
+ * of the cache buffer.
+ */
+
+import { describe, expect, it } from "vitest";
+import {
+  DoubleFreeError,
+  HeapCorruptedError,
+  HeapIncompatibleError,
+  HeapPoisonedError,
+  InvalidPointerError,
+  LayoutMismatchError,
+} from "../../src/core/errors.js";
+import {
+  CLASS_BLOCKS,
+  CLASS_OF16,
+  CLASS_SIZE,
+  D_TAG,
+  DESC_WORDS,
+  PAGE_BYTES,
+} from "../../src/shared/cache.js";
+import { SharedHeap, type SharedHeapDescriptor } from "../../src/shared/shared-heap.js";
+
+const HEADER_WORDS = 16;
+
+function pair(options = {}): [SharedHeap, SharedHeap, SharedHeapDescriptor] {
+  const a = SharedHeap.create({ initialBytes: 1 << 20, ...options });
+  const d = a.share();
+  return [a, SharedHeap.attach(d), d];
+}
+
+describe("cache blocks and the contract", () => {
+  it("small blocks come from pages of their class; large ones and odd alignments from TLSF", () => {
+    const [a] = pair();
+    const p = a.alloc(100);
+    const q = a.alloc(100);
+    expect(a.cacheStats().pages).toBe(1);
+    expect(q - p).toBe(CLASS_SIZE[CLASS_OF16[(100 + 15) >>> 4]]);
+    expect(a.usableSize(p)).toBe(112);
+    const big = a.alloc(2000);
+    const aligned = a.alloc(64, 64);
+    expect(a.cacheStats().pages).toBe(1);
+    expect(aligned % 64).toBe(0);
+    expect(a.stats().liveBlocks).toBe(4);
+    for (const x of [p, q, big, aligned]) a.dealloc(x);
+    a.check();
+    expect(a.stats().liveBlocks).toBe(0);
+  });
+
+  it("rejects double frees, interior pointers and wrong sizes, changing nothing", () => {
+    const [a, b] = pair();
+    const p = a.alloc(48);
+    expect(() => a.dealloc(p + 8)).toThrow(InvalidPointerError);
+    expect(() => a.dealloc(p, 49)).toThrow(LayoutMismatchError);
+    expect(() => a.dealloc(p, 1.5)).toThrow(RangeError);
+    expect(a.usableSize(p)).toBe(48);
+    a.dealloc(p, 48);
+    expect(() => a.dealloc(p)).toThrow(DoubleFreeError);
+    expect(() => b.dealloc(p)).toThrow(DoubleFreeError);
+    expect(() => a.usableSize(p)).toThrow(DoubleFreeError);
+    a.check();
+  });
+
+  it("realloc keeps a block that still fits and moves one that does not, with its bytes", () => {
+    const [a] = pair();
+    const p = a.alloc(20);
+    a.memory.u8.fill(9, p, p + 20);
+    expect(a.realloc(p, 32)).toBe(p);
+    const q = a.realloc(p, 600);
+    expect(q).not.toBe(p);
+    expect(a.memory.u8.subarray(q, q + 20).every((x) => x === 9)).toBe(true);
+    expect(() => a.dealloc(p)).toThrow(DoubleFreeError);
+    expect(() => a.realloc(q, 0)).toThrow(RangeError);
+    expect(a.realloc(q, 2 ** 32)).toBe(0);
+    const r = a.realloc(q, 5000); // to TLSF
+    expect(a.usableSize(r)).toBeGreaterThanOrEqual(5000);
+    a.dealloc(r);
+    expect(a.stats().liveBlocks).toBe(0);
+    a.check();
+  });
+
+  it("allocZeroed zeroes a reused block", () => {
+    const [a] = pair();
+    const p = a.alloc(64);
+    a.memory.u8.fill(0xff, p, p + 64);
+    a.dealloc(p);
+    const q = a.allocZeroed(64);
+    expect(q).toBe(p);
+    expect(a.memory.u8.subarray(q, q + 64).every((x) => x === 0)).toBe(true);
+  });
+
+  it("stats count each block once: live, free in pages, the rest of the pages overhead", () => {
+    const [a, b] = pair();
+    const ps = Array.from({ length: 10 }, () => a.alloc(100));
+    b.dealloc(ps[0]); // remote-freed: free, not live
+    const s = a.stats();
+    const t = a.cacheStats();
+    expect(t.liveBlocks).toBe(9);
+    expect(t.freeBlocks).toBe(CLASS_BLOCKS[CLASS_OF16[7]] - 9);
+    expect(s.liveBlocks).toBe(9);
+    expect(s.inUse).toBe(9 * 112);
+    expect(s.overhead).toBeGreaterThanOrEqual(0);
+    expect(s.inUse + s.free + s.overhead).toBe(s.capacity);
+  });
+});
+
+describe("remote frees", () => {
+  it("a block freed by another agent is reused by its owner before a new page is taken", () => {
+    const [a, b] = pair();
+    const cls = CLASS_OF16[1];
+    const ps = Array.from({ length: CLASS_BLOCKS[cls] }, () => a.alloc(16));
+    expect(a.cacheStats().pages).toBe(1); // exactly full
+    b.dealloc(ps[123]);
+    expect(a.alloc(16)).toBe(ps[123]);
+    expect(a.cacheStats().pages).toBe(1);
+    expect(a.alloc(16)).toBeGreaterThan(0); // full again: a second page
+    expect(a.cacheStats().pages).toBe(2);
+    a.check();
+  });
+});
+
+describe("pages of agents that go away", () => {
+  it("markDead: empty pages go back, live ones are abandoned, then adopted", () => {
+    const [a, b, d] = pair();
+    const before = a.stats();
+    const keep = b.alloc(200);
+    const gone = b.alloc(40);
+    b.dealloc(gone);
+    expect(a.cacheStats().pages).toBe(2);
+    a.markDead(d.agent);
+    a.check(); // recovers
+    expect(a.cacheStats()).toMatchObject({ pages: 1, abandoned: 1, liveBlocks: 1 });
+    const p = a.alloc(200); // adopts b's page of that class
+    expect(a.cacheStats()).toMatchObject({ pages: 1, abandoned: 0, liveBlocks: 2 });
+    a.dealloc(keep);
+    a.dealloc(p);
+    expect(a.trim()).toBe(1);
+    expect(a.stats().largestFree).toBe(before.largestFree);
+    a.check();
+  });
+
+  it("close: empty pages go back, the others are abandoned", () => {
+    const [a, b] = pair();
+    const keep = b.alloc(300);
+    b.alloc(30);
+    b.dealloc(b.alloc(700));
+    b.close();
+    expect(a.cacheStats()).toMatchObject({ pages: 2, abandoned: 2 });
+    a.dealloc(keep);
+    a.check();
+    expect(a.trim()).toBe(1);
+    expect(() => b.alloc(8)).toThrow(/closed/);
+  });
+});
+
+describe("fall-backs", () => {
+  it("no free descriptor: small blocks come from TLSF", () => {
+    const a = SharedHeap.create({ initialBytes: 1 << 20, cachePages: 1 });
+    const p = a.alloc(16);
+    const q = a.alloc(32); // its class has no page and no descriptor is left
+    expect(a.cacheStats().pages).toBe(1);
+    expect(a.stats().liveBlocks).toBe(2);
+    a.dealloc(q);
+    a.dealloc(p);
+    a.check();
+  });
+
+  it("TLSF out of memory: empty pages go back to it and the request is retried", () => {
+    const fresh = SharedHeap.create({ initialBytes: 1 << 18 }).stats().largestFree;
+    const a = SharedHeap.create({ initialBytes: 1 << 18 });
+    for (let i = 0; i < 3; i++) a.dealloc(a.alloc(16 << i));
+    expect(a.cacheStats().pages).toBe(3);
+    expect(a.stats().largestFree).toBeLessThan(fresh);
+    const big = a.alloc(fresh); // fits only once the pages went back
+    expect(big).toBeGreaterThan(0);
+    expect(a.cacheStats().pages).toBe(0);
+    a.check();
+  });
+
+  it("no caches in the plain form or with cachePages: 0", () => {
+    for (const o of [{ synchronized: false }, { cachePages: 0 }]) {
+      const a = SharedHeap.create({ initialBytes: 1 << 16, ...o });
+      a.dealloc(a.alloc(16));
+      expect(a.cacheStats().pages).toBe(0);
+      expect(a.share().cache).toBe(null);
+    }
+  });
+
+  it("reset gives every page back", () => {
+    const [a, b] = pair();
+    a.alloc(16);
+    b.alloc(16);
+    const before = a.stats().largestFree;
+    a.reset();
+    expect(a.cacheStats().pages).toBe(0);
+    expect(a.stats().largestFree).toBeGreaterThan(before);
+    expect(b.alloc(16)).toBeGreaterThan(0); // b notices its page is gone
+    a.check();
+  });
+});
+
+describe("check and attach", () => {
+  it("a page table entry naming no page is found by check() and poisons the heap", () => {
+    const [a, b, d] = pair();
+    b.alloc(16);
+    const k = new Int32Array(d.cache as SharedArrayBuffer);
+    const n = k[3];
+    k[HEADER_WORDS + n * DESC_WORDS + 40] = 1; // slot 40 names descriptor 0 as well
+    expect(() => a.check()).toThrow(HeapCorruptedError);
+    expect(() => b.alloc(16)).toThrow(HeapPoisonedError);
+  });
+
+  it("a descriptor whose page is not a live TLSF block is found by check()", () => {
+    const [a, b, d] = pair();
+    const p = b.alloc(16);
+    const k = new Int32Array(d.cache as SharedArrayBuffer);
+    k[HEADER_WORDS + 1] += 1; // descriptor 0's PAGE
+    k[HEADER_WORDS + k[3] * DESC_WORDS + Math.floor(p / PAGE_BYTES) + 1] = 1;
+    k[HEADER_WORDS + k[3] * DESC_WORDS + Math.floor(p / PAGE_BYTES)] = 0;
+    expect(() => a.check()).toThrow(/not a live TLSF block/);
+  });
+
+  it("attach rejects a missing, foreign or garbage cache buffer, bytes unchanged", () => {
+    const [a] = pair();
+    a.alloc(16);
+    const d = a.share();
+    const snap = new Uint8Array(d.cache as SharedArrayBuffer).slice();
+    const other = SharedHeap.create({ initialBytes: 1 << 16 }).share().cache;
+    const garbage = new SharedArrayBuffer((d.cache as SharedArrayBuffer).byteLength);
+    new Uint8Array(garbage).set(snap);
+    new Int32Array(garbage)[HEADER_WORDS + D_TAG] = 0x7fffffff;
+    const plain = SharedHeap.create({ initialBytes: 1 << 20, synchronized: false }).share();
+    for (const bad of [
+      { ...d, cache: null },
+      { ...d, cache: other },
+      { ...d, cache: new SharedArrayBuffer(64) },
+      { ...d, cache: new ArrayBuffer(snap.length) },
+      { ...d, cache: garbage },
+      { ...plain, cache: d.cache },
+    ]) {
+      expect(() => SharedHeap.attach(bad as SharedHeapDescriptor)).toThrow(HeapIncompatibleError);
+    }
+    expect(Buffer.compare(new Uint8Array(d.cache as SharedArrayBuffer), snap)).toBe(0);
+    SharedHeap.attach(d).check();
+  });
+});
