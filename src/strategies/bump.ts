@@ -11,19 +11,21 @@
  * ## Memory picture
  *
  *     region.start (8-aligned)
- *     | header: 8 common slots + 8 bump slots, float64 each (128 bytes)     |
+ *     | header: 8 common + 4 bump slots (float64) | 4 hot words (int32) |  (112 bytes)
  *     | block | pad | block | block | mark record | block |     free ...   | END
  *     ^ dataStart                                          ^ TOP
  *
- *     slot  8 TOP     next free byte; blocks lie in [dataStart, TOP)
- *     slot  9 END     end of usable bytes (memory end; moves up when the memory grows)
- *     slot 10 FRESH   high-water mark of TOP since creation: bytes at or above
+ *     slot  8 FRESH   high-water mark of TOP since creation: bytes at or above
  *                     max(FRESH, TOP) were never handed out (zero on a fresh memory)
- *     slot 11 LAST    pointer of the newest block, 0 when unknown (after a free or rollback)
- *     slot 12 LIVE    blocks allocated and not freed
- *     slot 13 TOTAL   bytes requested since the last reset (the seeds' total_allocated)
- *     slot 14 PEAK    highest TOP − dataStart since the last reset (folded in lazily)
- *     slot 15 EPOCH   number of resets; stamps mark records so stale marks are caught
+ *     slot  9 TOTAL   bytes requested since the last reset (the seeds' total_allocated)
+ *     slot 10 PEAK    highest TOP − dataStart since the last reset (folded in lazily)
+ *     slot 11 EPOCH   number of resets; stamps mark records so stale marks are caught
+ *     word  0 TOP     next free byte; blocks lie in [dataStart, TOP)
+ *     word  1 END     end of usable bytes (memory end, at most 2^32 − 8; moves up when the
+ *                     memory grows)
+ *     word  2 LAST    pointer of the newest block, 0 when unknown (after a free or rollback)
+ *     word  3 LIVE    blocks allocated and not freed
+ *     (words hold offsets up to 2^32 − 8 as int32 and are read back with `>>> 0`)
  *
  *     mark record (32 bytes, 8-aligned, inside the arena; `mark()` returns its address):
  *     | self address | LIVE at mark | EPOCH at mark | LAST at mark |
@@ -74,15 +76,24 @@ import {
 } from "../core/validate.js";
 import { FixedMemory, type Memory } from "../memory/memory.js";
 
-const TOP = COMMON_SLOTS + 0;
-const END = COMMON_SLOTS + 1;
-const FRESH = COMMON_SLOTS + 2;
-const LAST = COMMON_SLOTS + 3;
-const LIVE = COMMON_SLOTS + 4;
-const TOTAL = COMMON_SLOTS + 5;
-const PEAK = COMMON_SLOTS + 6;
-const EPOCH = COMMON_SLOTS + 7;
-const BUMP_SLOTS = 8;
+const FRESH = COMMON_SLOTS + 0;
+const TOTAL = COMMON_SLOTS + 1;
+const PEAK = COMMON_SLOTS + 2;
+const EPOCH = COMMON_SLOTS + 3;
+const BUMP_SLOTS = 4;
+
+/**
+ * The words every alloc reads or writes are int32, right after the header: in a
+ * micro-benchmark of this bump step alone, float64 slots cost about 4 ns more per alloc than
+ * int32 words. Offsets up to 2^32 − 8 are stored as int32 and read back with `>>> 0`.
+ */
+const W_TOP = 0;
+const W_END = 1;
+const W_LAST = 2;
+const W_LIVE = 3;
+const BUMP_WORDS = 4;
+/** The highest END a 32-bit word holds: a 4 GiB memory gives up its last 8 bytes. */
+const MAX_END = 2 ** 32 - 8;
 
 /** Mark record fields (float64 slots) and size. */
 const MARK_SELF = 0;
@@ -99,9 +110,12 @@ export interface BumpOptions extends AllocatorOptions {
 export class BumpAllocator extends BaseAllocator {
   readonly name = "BumpAllocator";
   private readonly growable: boolean;
+  /** The hot words (int32) and the index of the first. */
+  private w: Int32Array;
+  private readonly wb: number;
 
   /** Bytes of metadata a BumpAllocator places at the start of its region. */
-  static readonly metadataSize: number = headerBytes(BUMP_SLOTS);
+  static readonly metadataSize: number = headerBytes(BUMP_SLOTS) + BUMP_WORDS * 4;
 
   /**
    * `new BumpAllocator(capacity)` owns a fresh, zeroed buffer with `capacity` usable bytes;
@@ -112,16 +126,26 @@ export class BumpAllocator extends BaseAllocator {
       typeof memoryOrCapacity === "number"
         ? ownedMemory(memoryOrCapacity, BumpAllocator.metadataSize)
         : memoryOrCapacity;
-    super(memory, StrategyKind.bump, BUMP_SLOTS, 0, 0, options.attach === true, "BumpAllocator");
+    super(
+      memory,
+      StrategyKind.bump,
+      BUMP_SLOTS,
+      BUMP_WORDS * 4,
+      0,
+      options.attach === true,
+      "BumpAllocator",
+    );
     this.growable = options.grow ?? memory.maxEnd > memory.end;
+    this.w = this.inBand ? memory.i32 : new Int32Array(this.metaBuffer);
+    this.wb = (this.metaAt + headerBytes(BUMP_SLOTS)) >>> 2;
     if (!options.attach) {
       const h = this.h;
       const hb = this.hb;
-      h[hb + TOP] = this.dataStart;
-      h[hb + END] = memory.end;
+      this.setTop(this.dataStart);
+      this.setEnd(memory.end);
       h[hb + FRESH] = this.dataStart;
-      h[hb + LAST] = 0;
-      h[hb + LIVE] = 0;
+      this.setLast(0);
+      this.w[this.wb + W_LIVE] = 0;
       h[hb + TOTAL] = 0;
       h[hb + PEAK] = 0;
       h[hb + EPOCH] = 0;
@@ -161,13 +185,13 @@ export class BumpAllocator extends BaseAllocator {
       if (!isValidAlign(align)) rejectAlign(align);
       if (align < DEFAULT_ALIGN) align = DEFAULT_ALIGN;
     }
-    const ptr = alignUp(h[hb + TOP], align);
+    const ptr = alignUp(this.top(), align);
     const top = ptr + (size === 0 ? 1 : size); // alloc(0) still takes a byte: pointers stay unique
-    if (top > h[hb + END] && !this.growTo(top)) return 0;
+    if (top > this.end() && !this.growTo(top)) return 0;
     const g = this.h; // growth may have replaced the views
-    g[hb + TOP] = top;
-    g[hb + LAST] = ptr;
-    g[hb + LIVE]++;
+    this.setTop(top);
+    this.setLast(ptr);
+    this.w[this.wb + W_LIVE]++;
     g[hb + TOTAL] += size;
     return ptr;
   }
@@ -176,7 +200,7 @@ export class BumpAllocator extends BaseAllocator {
     this.enter();
     const h = this.h;
     const hb = this.hb;
-    const zeroFrom = Math.max(h[hb + FRESH], h[hb + TOP]);
+    const zeroFrom = Math.max(h[hb + FRESH], this.top());
     const ptr = this.alloc(size, align);
     if (ptr !== 0 && ptr < zeroFrom && this.memory.hasBytes) {
       this.memory.u8.fill(0, ptr, Math.min(ptr + size, zeroFrom));
@@ -199,8 +223,8 @@ export class BumpAllocator extends BaseAllocator {
     if (ptr === 0) return;
     const top = this.checkLivePointer(ptr);
     if (size !== undefined) this.checkSize(ptr, size, top);
-    if (ptr === h[hb + LAST]) this.lowerTop(ptr, 0);
-    h[hb + LIVE]--;
+    if (ptr === this.last()) this.lowerTop(ptr, 0);
+    this.w[this.wb + W_LIVE]--;
   }
 
   override realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
@@ -211,7 +235,7 @@ export class BumpAllocator extends BaseAllocator {
     checkAlign(align);
     const h = this.h;
     const hb = this.hb;
-    const last = h[hb + LAST];
+    const last = this.last();
     if (ptr === last && ptr % Math.max(align, DEFAULT_ALIGN) === 0) {
       const oldSize = top - ptr;
       const newTop = ptr + newSize;
@@ -219,8 +243,8 @@ export class BumpAllocator extends BaseAllocator {
         this.lowerTop(newTop, ptr); // shrink in place
         return ptr;
       }
-      if (newTop > h[hb + END] && !this.growTo(newTop)) return 0;
-      this.h[hb + TOP] = newTop;
+      if (newTop > this.end() && !this.growTo(newTop)) return 0;
+      this.setTop(newTop);
       this.h[hb + TOTAL] += newSize - oldSize;
       return ptr;
     }
@@ -232,7 +256,7 @@ export class BumpAllocator extends BaseAllocator {
     if (this.memory.hasBytes) {
       this.memory.u8.copyWithin(to, ptr, ptr + Math.min(newSize, top - ptr));
     }
-    this.h[hb + LIVE]--; // the old block is freed
+    this.w[this.wb + W_LIVE]--; // the old block is freed
     return to;
   }
 
@@ -243,7 +267,7 @@ export class BumpAllocator extends BaseAllocator {
   usableSize(ptr: number): number {
     this.enter();
     const top = this.checkLivePointer(ptr);
-    if (ptr !== this.h[this.hb + LAST]) {
+    if (ptr !== this.last()) {
       throw new AllocatorError(
         `BumpAllocator keeps no per-block sizes: only the newest block's size is known (${ptr} is not it)`,
         "ERR_UNSUPPORTED",
@@ -258,7 +282,7 @@ export class BumpAllocator extends BaseAllocator {
     const h = this.h;
     const hb = this.hb;
     this.lowerTop(this.dataStart, 0);
-    h[hb + LIVE] = 0;
+    this.w[this.wb + W_LIVE] = 0;
     h[hb + TOTAL] = 0;
     h[hb + PEAK] = 0;
     h[hb + EPOCH]++;
@@ -278,19 +302,19 @@ export class BumpAllocator extends BaseAllocator {
     }
     const h = this.h;
     const hb = this.hb;
-    const at = alignUp(h[hb + TOP], 8);
-    if (at + MARK_BYTES > h[hb + END] && !this.growTo(at + MARK_BYTES)) {
+    const at = alignUp(this.top(), 8);
+    if (at + MARK_BYTES > this.end() && !this.growTo(at + MARK_BYTES)) {
       throw new OutOfMemoryError("BumpAllocator: no room for a 32-byte mark record");
     }
     const f = this.memory.f64;
     const r = at / 8;
     const g = this.h;
     f[r + MARK_SELF] = at;
-    f[r + MARK_LIVE] = g[hb + LIVE];
+    f[r + MARK_LIVE] = this.live();
     f[r + MARK_EPOCH] = g[hb + EPOCH];
-    f[r + MARK_LAST] = g[hb + LAST];
-    g[hb + TOP] = at + MARK_BYTES;
-    g[hb + LAST] = 0;
+    f[r + MARK_LAST] = this.last();
+    this.setTop(at + MARK_BYTES);
+    this.setLast(0);
     return at;
   }
 
@@ -310,7 +334,7 @@ export class BumpAllocator extends BaseAllocator {
       !this.memory.hasBytes ||
       mark % 8 !== 0 ||
       mark < this.dataStart ||
-      mark + MARK_BYTES > h[hb + TOP] ||
+      mark + MARK_BYTES > this.top() ||
       f[r + MARK_SELF] !== mark ||
       f[r + MARK_EPOCH] !== h[hb + EPOCH]
     ) {
@@ -322,14 +346,14 @@ export class BumpAllocator extends BaseAllocator {
     const live = f[r + MARK_LIVE];
     const last = f[r + MARK_LAST];
     this.lowerTop(mark, last);
-    h[hb + LIVE] = live;
+    this.w[this.wb + W_LIVE] = live;
   }
 
   /** Bytes that can still be allocated (up to the memory's maximum for a growing bump). */
   remaining(): number {
     this.enter();
-    const end = this.growable ? this.memory.maxEnd : this.h[this.hb + END];
-    return end - this.h[this.hb + TOP];
+    const end = this.growable ? this.memory.maxEnd : this.end();
+    return end - this.top();
   }
 
   /** Bytes requested since the last reset (the seeds' `total_allocated`). */
@@ -342,16 +366,16 @@ export class BumpAllocator extends BaseAllocator {
     this.enter();
     const h = this.h;
     const hb = this.hb;
-    const top = h[hb + TOP];
+    const top = this.top();
     const inUse = top - this.dataStart;
-    const free = h[hb + END] - top;
+    const free = this.end() - top;
     const capacity = this.memory.end - this.memory.start;
     return {
       capacity,
       inUse,
       free,
       overhead: capacity - inUse - free,
-      liveBlocks: h[hb + LIVE],
+      liveBlocks: this.live(),
       peakInUse: Math.max(h[hb + PEAK], inUse),
       largestFree: free,
     };
@@ -360,11 +384,12 @@ export class BumpAllocator extends BaseAllocator {
   protected checkStrategy(): void {
     const h = this.h;
     const hb = this.hb;
-    const top = h[hb + TOP];
-    const end = h[hb + END];
-    const last = h[hb + LAST];
+    const top = this.top();
+    const end = this.end();
+    const last = this.last();
     const ds = this.dataStart;
-    const intSlots = [TOP, END, FRESH, LAST, LIVE, TOTAL, PEAK, EPOCH];
+    if (this.live() < 0) this.corrupt(`LIVE word holds ${this.live()}, below 0`);
+    const intSlots = [FRESH, TOTAL, PEAK, EPOCH];
     for (const s of intSlots) {
       if (!(Number.isSafeInteger(h[hb + s]) && h[hb + s] >= 0)) {
         this.corrupt(`slot ${s} holds ${h[hb + s]}, not a non-negative integer`);
@@ -381,12 +406,40 @@ export class BumpAllocator extends BaseAllocator {
     if (h[hb + FRESH] < ds) this.corrupt(`FRESH ${h[hb + FRESH]} is below dataStart ${ds}`);
   }
 
+  // ---- the hot words ---------------------------------------------------------------------
+
+  private top(): number {
+    return this.w[this.wb + W_TOP] >>> 0;
+  }
+  private setTop(v: number): void {
+    this.w[this.wb + W_TOP] = v;
+  }
+  private end(): number {
+    return this.w[this.wb + W_END] >>> 0;
+  }
+  private setEnd(v: number): void {
+    this.w[this.wb + W_END] = Math.min(v, MAX_END);
+  }
+  private last(): number {
+    return this.w[this.wb + W_LAST] >>> 0;
+  }
+  private setLast(v: number): void {
+    this.w[this.wb + W_LAST] = v;
+  }
+  private live(): number {
+    return this.w[this.wb + W_LIVE];
+  }
+
+  protected override onViews(): void {
+    if (this.inBand) this.w = this.memory.i32;
+  }
+
   // ---- helpers -------------------------------------------------------------------------
 
   /** Validates a pointer to a live block; returns TOP. Throws before any change. */
   private checkLivePointer(ptr: number): number {
     if (!isUint32(ptr)) rejectPointer(ptr);
-    const top = this.h[this.hb + TOP];
+    const top = this.top();
     if (ptr < this.dataStart || ptr >= top) {
       throw new InvalidPointerError(
         `invalid pointer ${ptr}: not in this BumpAllocator's live range [${this.dataStart}, ${top})` +
@@ -412,19 +465,19 @@ export class BumpAllocator extends BaseAllocator {
   private lowerTop(to: number, last: number): void {
     const h = this.h;
     const hb = this.hb;
-    const top = h[hb + TOP];
+    const top = this.top();
     if (top > h[hb + FRESH]) h[hb + FRESH] = top;
     const used = top - this.dataStart;
     if (used > h[hb + PEAK]) h[hb + PEAK] = used;
-    h[hb + TOP] = to;
-    h[hb + LAST] = last;
+    this.setTop(to);
+    this.setLast(last);
   }
 
   /** Grows a growable memory so END ≥ `top`. False (nothing changed) when it cannot. */
   private growTo(top: number): boolean {
     if (!this.growable || !this.memory.grow(top)) return false;
     this.syncViews();
-    this.h[this.hb + END] = this.memory.end;
+    this.setEnd(this.memory.end);
     return true;
   }
 }

@@ -221,8 +221,9 @@ describe("BumpAllocator: corruption", () => {
   it("check() finds a top past the end, poisons the heap, and every later call throws", () => {
     const bump = new BumpAllocator(1024);
     bump.alloc(8);
-    const h = bump.memory.f64;
-    h[COMMON_SLOTS + 0] = 1e9; // TOP
+    // The TOP word: the first int32 after the header's float64 slots (8 common + 4).
+    const topWord = ((COMMON_SLOTS + 4) * 8) / 4;
+    bump.memory.i32[topWord] = 1e9;
     expect(() => bump.check()).toThrow(HeapCorruptedError);
     expect(() => bump.alloc(8)).toThrow(HeapPoisonedError);
     expect(() => bump.reset()).toThrow(HeapPoisonedError);
