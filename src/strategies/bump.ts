@@ -233,7 +233,6 @@ export class BumpAllocator extends BaseAllocator {
     const top = this.checkLivePointer(ptr);
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
-    const h = this.h;
     const hb = this.hb;
     const last = this.last();
     if (ptr === last && ptr % Math.max(align, DEFAULT_ALIGN) === 0) {
@@ -300,7 +299,6 @@ export class BumpAllocator extends BaseAllocator {
         "ERR_UNSUPPORTED",
       );
     }
-    const h = this.h;
     const hb = this.hb;
     const at = alignUp(this.top(), 8);
     if (at + MARK_BYTES > this.end() && !this.growTo(at + MARK_BYTES)) {
