@@ -22,6 +22,7 @@ import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
+import { buildLibrary } from "../helpers/build.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -45,7 +46,6 @@ const CONTENT_TYPES: Record<string, string> = {
   ".mjs": "text/javascript; charset=utf-8",
 };
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const pageDir = fileURLToPath(new URL("./page/", import.meta.url));
 
 let skipReason = "";
@@ -120,14 +120,7 @@ beforeAll(async () => {
     process.stderr.write(`browser test SKIPPED: ${skipReason}\n`);
     return;
   }
-  outDir = mkdtempSync(join(tmpdir(), "memkit-browser-lib-"));
-  execFileSync(
-    process.execPath,
-    [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"]
-      .concat(["--outDir", outDir, "--declaration", "false", "--declarationMap", "false"])
-      .concat(["--sourceMap", "false"]),
-    { cwd: repoRoot, stdio: "pipe", timeout: 60_000 },
-  );
+  outDir = buildLibrary("memkit-browser-lib-");
   base = await serve();
   profileDir = mkdtempSync(join(tmpdir(), "memkit-chromium-profile-"));
   // A persistent context is how Playwright takes a --user-data-dir (a fresh one, here).

@@ -5,35 +5,23 @@
  * bounded; nothing asserts on timing.
  */
 
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SharedHeap } from "../../src/shared/shared-heap.js";
+import { buildLibrary, removeBuild } from "../helpers/build.js";
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const workerFile = new URL("./cache-worker.mjs", import.meta.url);
 let outDir = "";
 let lib = "";
 
 beforeAll(() => {
-  outDir = mkdtempSync(join(tmpdir(), "memkit-cache-"));
-  execFileSync(
-    process.execPath,
-    [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"]
-      .concat(["--outDir", outDir, "--declaration", "false", "--declarationMap", "false"])
-      .concat(["--sourceMap", "false"]),
-    { cwd: repoRoot, stdio: "pipe" },
-  );
+  outDir = buildLibrary("memkit-cache-");
   lib = pathToFileURL(join(outDir, "shared", "shared-heap.js")).href;
 });
 
-afterAll(() => {
-  if (outDir !== "") rmSync(outDir, { recursive: true, force: true });
-});
+afterAll(() => removeBuild(outDir));
 
 type Msg = Record<string, unknown>;
 

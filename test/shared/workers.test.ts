@@ -7,37 +7,25 @@
  * in `beforeAll` (not dist/, which other tests build too). Every wait is bounded.
  */
 
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConcurrentUseError } from "../../src/core/errors.js";
 import type { PausePoint } from "../../src/shared/control.js";
 import { LOCK_BUSY, SharedHeap } from "../../src/shared/shared-heap.js";
+import { buildLibrary, removeBuild } from "../helpers/build.js";
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const workerFile = new URL("./worker.mjs", import.meta.url);
 let outDir = "";
 let lib = "";
 
 beforeAll(() => {
-  outDir = mkdtempSync(join(tmpdir(), "memkit-shared-"));
-  execFileSync(
-    process.execPath,
-    [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"]
-      .concat(["--outDir", outDir, "--declaration", "false", "--declarationMap", "false"])
-      .concat(["--sourceMap", "false"]),
-    { cwd: repoRoot, stdio: "pipe" },
-  );
+  outDir = buildLibrary("memkit-shared-");
   lib = pathToFileURL(join(outDir, "shared", "shared-heap.js")).href;
 });
 
-afterAll(() => {
-  if (outDir !== "") rmSync(outDir, { recursive: true, force: true });
-});
+afterAll(() => removeBuild(outDir));
 
 type Msg = Record<string, unknown>;
 
