@@ -14,8 +14,8 @@
  *     | common header (8 float64 slots) | TLSF slots 8–12 (float64)                     |
  *     | FL bitmap: u32 | SL bitmaps: FL_COUNT × u32 | list heads: FL_COUNT × SL_COUNT × u32 |
  *     dataStart (8-aligned)
- *     | pad (4) | block | block | … | block | sentinel (4) |  END (8-aligned)
- *               ^ FIRST = dataStart + 4                    ^ END − 4
+ *     | pad (4 or 12) | block | block | … | block | sentinel (4) |  END (8-aligned)
+ *                     ^ FIRST: its pointer FIRST + 4 is 16-aligned  ^ END − 4
  *
  *     slot  8 END         heap end; the sentinel's size word is at END − 4
  *     slot  9 LIVE        live blocks
@@ -248,7 +248,10 @@ export class TlsfAllocator extends BaseAllocator {
     this.flMap = (this.metaAt + headerBytes(TLSF_SLOTS)) >>> 2;
     this.slMap = this.flMap + 1;
     this.heads = this.slMap + FL_COUNT;
-    this.first = this.dataStart + BLOCK_OVERHEAD;
+    // The first block's pointer is 16-aligned (4 or 12 bytes of pad after dataStart): with
+    // block sizes rounded to the alignment asked for (allocAligned), every block of a heap
+    // that always asks for 16 then stays 16-aligned, as the traces (glibc's 16) do.
+    this.first = alignUp(this.dataStart + 2 * BLOCK_OVERHEAD, FIRST_ALIGN) - BLOCK_OVERHEAD;
     if (attach) {
       this.liveBuf = this.validateAttach(options.liveMap);
       this.live = liveView(this.liveBuf);
@@ -343,7 +346,7 @@ export class TlsfAllocator extends BaseAllocator {
     h[hb + USED_BYTES] = 0;
     h[hb + PEAK] = 0;
     h[hb + END] = end;
-    m[this.dataStart >>> 2] = 0;
+    m.fill(0, this.dataStart >>> 2, this.first >>> 2); // the pad before the first block
     const size = end - BLOCK_OVERHEAD - this.first;
     this.setSentinel(end, F_PREV_FREE);
     m[this.first >>> 2] = size | F_FREE;
@@ -417,7 +420,12 @@ export class TlsfAllocator extends BaseAllocator {
     const m = this.m;
     const word = m[b >>> 2];
     const cur = word & ~F_MASK;
-    const need = blockSizeFor(newSize);
+    // Sizes rounded to the alignment, as allocAligned's fast path does, keep the blocks of a
+    // heap that asks for one alignment aligned after resizing too.
+    const need =
+      align > ALIGN8 && align <= FIRST_ALIGN
+        ? alignUp(blockSizeFor(newSize), align)
+        : blockSizeFor(newSize);
     if (ptr % Math.max(align, DEFAULT_ALIGN) === 0) {
       if (need <= cur) {
         this.shrinkUsed(b, cur, need);
@@ -589,6 +597,15 @@ export class TlsfAllocator extends BaseAllocator {
   /** alloc with align > 8: find a block with room for the padding, split the gap off. */
   private allocAligned(size: number, align: number): number {
     const bsize = blockSizeFor(size);
+    // Fast path: the block found for the size rounded up to the alignment already starts
+    // aligned. A heap that always asks for one alignment (≤ FIRST_ALIGN) keeps every block
+    // aligned this way, so it pays no gap and no split (glibc rounds to 16 for the same
+    // reason); a block that is not aligned goes the general way below.
+    if (align <= FIRST_ALIGN) {
+      const rounded = alignUp(bsize, align);
+      const a = this.findFree(rounded);
+      if (a !== 0 && ((a + BLOCK_OVERHEAD) & (align - 1)) === 0) return this.take(a, rounded);
+    }
     // Worst case the pointer moves up by align − 8, and a gap must be 0 or ≥ MIN_BLOCK.
     const search = bsize + align + MIN_BLOCK;
     let b = this.findFree(search);
@@ -1017,6 +1034,9 @@ export class TlsfAllocator extends BaseAllocator {
       this.corrupt(`lists hold ${listed} blocks, the heap has ${freeBlocks} free`);
   }
 }
+
+/** The first block's pointer is aligned to this; allocAligned's fast path serves up to it. */
+const FIRST_ALIGN = 16;
 
 /** How many blocks the search's fallback looks at in one list (a constant bound). */
 const FALLBACK_SCAN = 8;
