@@ -1031,14 +1031,13 @@ function obstacle(t, results) {
     default:
       if (t.id.startsWith("trace-")) {
         return (
-          "all three traces ask for 16-byte alignment (glibc's), and memkit's TLSF has 8-byte " +
-          "granules with a 4-byte header: every request above 8-byte alignment takes " +
-          "`allocAligned`, which searches for size + align + a minimum block and splits the " +
-          "gap off as a free block. Replaying the same traces with the alignment set to 8 " +
-          "(a side experiment on this machine) gave the Heap footprint / peak live python-json " +
-          "1.145 (1.311 at 16), gcc-lvm 1.183 (1.226), sqlite3 1.086 (1.119), and about 30% " +
-          "less time per op. AssemblyScript's TLSF (16-byte granules) and the free list do " +
-          "better at 16 (see the table)."
+          "all three traces ask for 16-byte alignment (glibc's). memkit's TLSF has 8-byte " +
+          "granules and a 4-byte size word; it serves 16 by rounding block sizes to 16 (the " +
+          "first block's pointer is 16-aligned, so blocks stay aligned), falling back to " +
+          "splitting a gap off when the block found is not aligned. Before that rounding the " +
+          "footprints were python-json 1.311, gcc-lvm 1.226, sqlite3 1.119; what is left is " +
+          "TLSF's own fragmentation on these traces (good fit, no size classes for small " +
+          "blocks: the free list's first fit is tighter on python-json, see the table)."
         );
       }
       return "";
