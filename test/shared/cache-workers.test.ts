@@ -11,6 +11,7 @@ import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SharedHeap } from "../../src/shared/shared-heap.js";
 import { buildLibrary, removeBuild } from "../helpers/build.js";
+import { type Msg, nextMessage, until } from "../helpers/workers.js";
 
 const workerFile = new URL("./cache-worker.mjs", import.meta.url);
 let outDir = "";
@@ -23,40 +24,11 @@ beforeAll(() => {
 
 afterAll(() => removeBuild(outDir));
 
-type Msg = Record<string, unknown>;
-
 function spawn(data: Record<string, unknown>): Worker {
   return new Worker(workerFile, { workerData: { lib, ...data } });
 }
 
-/** The next message of `w` (or its error / exit), within `ms`; a reported error rejects. */
-function next(w: Worker, ms = 10_000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => done(() => reject(new Error(`no message within ${ms} ms`))), ms);
-    const onMsg = (m: Msg) =>
-      done(() => (m.error ? reject(new Error(`${m.error}: ${m.message}`)) : resolve(m)));
-    const onErr = (e: Error) => done(() => reject(e));
-    const onExit = (code: number) => done(() => reject(new Error(`worker exited (${code})`)));
-    function done(f: () => void) {
-      clearTimeout(t);
-      w.off("message", onMsg);
-      w.off("error", onErr);
-      w.off("exit", onExit);
-      f();
-    }
-    w.on("message", onMsg);
-    w.on("error", onErr);
-    w.on("exit", onExit);
-  });
-}
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const next = (w: Worker, ms = 10_000): Promise<Msg> => nextMessage(w, ms, true);
 
 describe("remote frees", () => {
   it("blocks freed by another worker go back to their owner, which reuses them", async () => {

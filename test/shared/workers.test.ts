@@ -15,6 +15,7 @@ import { ConcurrentUseError } from "../../src/core/errors.js";
 import type { PausePoint } from "../../src/shared/control.js";
 import { LOCK_BUSY, SharedHeap } from "../../src/shared/shared-heap.js";
 import { buildLibrary, removeBuild } from "../helpers/build.js";
+import { type Msg, nextMessage, until } from "../helpers/workers.js";
 
 const workerFile = new URL("./worker.mjs", import.meta.url);
 let outDir = "";
@@ -27,40 +28,11 @@ beforeAll(() => {
 
 afterAll(() => removeBuild(outDir));
 
-type Msg = Record<string, unknown>;
-
 function spawn(data: Record<string, unknown>): Worker {
   return new Worker(workerFile, { workerData: { lib, ...data } });
 }
 
-/** The next message of `w` (or its error / exit), within `ms`. */
-function next(w: Worker, ms = 10_000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => done(() => reject(new Error(`no message within ${ms} ms`))), ms);
-    const onMsg = (m: Msg) => done(() => resolve(m));
-    const onErr = (e: Error) => done(() => reject(e));
-    const onExit = (code: number) => done(() => reject(new Error(`worker exited (${code})`)));
-    function done(f: () => void) {
-      clearTimeout(t);
-      w.off("message", onMsg);
-      w.off("error", onErr);
-      w.off("exit", onExit);
-      f();
-    }
-    w.on("message", onMsg);
-    w.on("error", onErr);
-    w.on("exit", onExit);
-  });
-}
-
-/** Polls `cond` every few ms; rejects after `ms`. */
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const next = (w: Worker, ms = 10_000): Promise<Msg> => nextMessage(w, ms);
 
 describe("N workers share one heap", () => {
   it("allocate, paint, pass pointers on, free each other's blocks; check() at the end", async () => {
