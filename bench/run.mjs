@@ -53,7 +53,7 @@ const root = join(here, "..");
 const self = fileURLToPath(import.meta.url);
 const dist = (p) => pathToFileURL(join(root, "dist", p)).href;
 
-const TRACE_DIR = join(root, "..", "shared", "traces");
+const TRACE_DIR = join(root, "traces");
 const TRACE_NAMES = ["python-json", "gcc-lvm", "sqlite3"];
 const NATIVE_DIR = join(here, "native");
 const NATIVE_BUILD = join(NATIVE_DIR, "build");

@@ -1,7 +1,7 @@
 /**
  * `RecordingAllocator`: wraps any allocator, passes every call through unchanged, and
  * records the calls that change the heap as an allocation trace in the text format of
- * `shared/traces/README.md`. Record your own program's pattern, save `toText()` to a file,
+ * `traces/README.md`. Record your own program's pattern, save `toText()` to a file,
  * and replay it against every strategy: `memkit replay mine.trace --allocator all`.
  *
  *     # trace DESCRIPTION                              header

@@ -1,5 +1,5 @@
 /**
- * Allocation traces: the text format of `shared/traces/README.md`, parsed into columns.
+ * Allocation traces: the text format of `traces/README.md`, parsed into columns.
  *
  *     # comment lines start with '#'
  *     a ID SIZE ALIGN [z]    allocate SIZE bytes aligned to ALIGN as block ID (z: zeroed)

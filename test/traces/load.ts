@@ -1,13 +1,12 @@
-/** Loads the shared traces (../shared/traces beside the repo), parsed once per process. */
+/** Loads the real allocation traces in the repository's traces/ folder, parsed once per process. */
 
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { parseTrace, type Trace } from "../../src/trace/trace.js";
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const TRACE_DIR = join(repo, "..", "shared", "traces");
+export const TRACE_DIR = fileURLToPath(new URL("../../traces/", import.meta.url));
 export const TRACE_NAMES = ["python-json", "gcc-lvm", "sqlite3"] as const;
 
 const cache = new Map<string, Trace>();
