@@ -3,9 +3,10 @@
  * do or throws `UsageError` (exit status 2) with a message that names the bad part.
  *
  * Options take their value as `--out FILE` or `--out=FILE`; `--` ends the options; `-h` /
- * `--help` anywhere asks for the command's help.
+ * `--help` anywhere asks for the command's help. Node's `util.parseArgs` splits the line.
  */
 
+import { parseArgs as nodeParseArgs, type ParseArgsConfig } from "node:util";
 import { ALLOCATOR_NAMES, GENERAL_NAMES } from "./allocators.js";
 
 export const DEFAULT_REPORT = "memkit-report.html";
@@ -60,32 +61,27 @@ export class CliError extends Error {
   }
 }
 
+/** The options of one command, in `util.parseArgs` form (`multiple`: may be repeated). */
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
 interface Spec {
-  /** Options without a value. */
-  readonly flags: readonly string[];
-  /** Options with a value. */
-  readonly values: readonly string[];
-  /** Value options that may be given more than once. */
-  readonly repeatable: readonly string[];
+  readonly options: Options;
   /** Names of the positional arguments, all required. */
   readonly positionals: readonly string[];
 }
 
+const flag = { type: "boolean" } as const;
+const value = { type: "string" } as const;
+const values = { type: "string", multiple: true } as const;
+
 const SPECS: Record<CommandName, Spec> = {
   bench: {
-    flags: ["quick", "no-report"],
-    values: ["trace", "out"],
-    repeatable: ["trace"],
+    options: { quick: flag, "no-report": flag, trace: values, out: value },
     positionals: [],
   },
-  replay: { flags: ["verify"], values: ["allocator"], repeatable: [], positionals: ["TRACE"] },
-  report: {
-    flags: [],
-    values: ["out", "results", "trace"],
-    repeatable: ["trace"],
-    positionals: [],
-  },
-  tour: { flags: [], values: [], repeatable: [], positionals: [] },
+  replay: { options: { verify: flag, allocator: value }, positionals: ["TRACE"] },
+  report: { options: { out: value, results: value, trace: values }, positionals: [] },
+  tour: { options: {}, positionals: [] },
 };
 
 const COMMANDS = Object.keys(SPECS) as CommandName[];
@@ -95,67 +91,48 @@ function isCommand(s: string): s is CommandName {
 }
 
 interface Parsed {
-  readonly flags: Set<string>;
-  readonly values: Map<string, string[]>;
+  readonly values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   readonly positionals: string[];
   readonly help: boolean;
 }
 
+/**
+ * `util.parseArgs` in its lenient mode does the splitting (`--out FILE`, `--out=FILE`, `--`,
+ * `-h`); its tokens are then checked here, in command-line order, so that each mistake gets
+ * a message naming the option as the user typed it.
+ */
 function parseCommandArgs(command: CommandName, args: readonly string[]): Parsed {
   const spec = SPECS[command];
-  const flags = new Set<string>();
-  const values = new Map<string, string[]>();
-  const positionals: string[] = [];
-  let help = false;
-  let optionsEnded = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (optionsEnded || !arg.startsWith("-") || arg === "-") {
-      positionals.push(arg);
+  const options: Options = { ...spec.options, help: { type: "boolean", short: "h" } };
+  const parsed = nodeParseArgs({
+    args: [...args],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== "option") continue;
+    const o = Object.hasOwn(options, t.name) ? options[t.name] : undefined;
+    if (o === undefined)
+      throw new UsageError(`unknown option ${t.rawName} for "memkit ${command}"`, command);
+    if (o.type === "boolean") {
+      if (t.inlineValue) throw new UsageError(`--${t.name} takes no value`, command);
       continue;
     }
-    if (arg === "--") {
-      optionsEnded = true;
-      continue;
+    const v = t.value;
+    // A value that looks like an option is one the user forgot to give ("-" is a value).
+    if (v === undefined || v === "" || (!t.inlineValue && v.startsWith("-") && v !== "-")) {
+      throw new UsageError(`--${t.name} needs a value`, command);
     }
-    if (arg === "-h" || arg === "--help") {
-      help = true;
-      continue;
+    if (seen.has(t.name) && o.multiple !== true) {
+      throw new UsageError(`--${t.name} is given more than once`, command);
     }
-    if (!arg.startsWith("--")) {
-      throw new UsageError(`unknown option ${arg} for "memkit ${command}"`, command);
-    }
-    const eq = arg.indexOf("=");
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (spec.flags.includes(name)) {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`, command);
-      flags.add(name);
-      continue;
-    }
-    if (!spec.values.includes(name)) {
-      throw new UsageError(`unknown option --${name} for "memkit ${command}"`, command);
-    }
-    let value: string;
-    if (eq >= 0) {
-      value = arg.slice(eq + 1);
-    } else {
-      const next = args[i + 1];
-      if (next === undefined || (next.startsWith("-") && next !== "-")) {
-        throw new UsageError(`--${name} needs a value`, command);
-      }
-      value = next;
-      i++;
-    }
-    if (value === "") throw new UsageError(`--${name} needs a value`, command);
-    const list = values.get(name);
-    if (list === undefined) {
-      values.set(name, [value]);
-    } else if (spec.repeatable.includes(name)) {
-      list.push(value);
-    } else {
-      throw new UsageError(`--${name} is given more than once`, command);
-    }
+    seen.add(t.name);
   }
+  const help = parsed.values.help === true;
+  const { positionals } = parsed;
   if (!help) {
     if (positionals.length < spec.positionals.length) {
       throw new UsageError(
@@ -170,7 +147,7 @@ function parseCommandArgs(command: CommandName, args: readonly string[]): Parsed
       );
     }
   }
-  return { flags, values, positionals, help };
+  return { values: parsed.values, positionals, help };
 }
 
 /** `--allocator` value: `all`, or names separated by commas. */
@@ -211,31 +188,33 @@ export function parseArgs(argv: readonly string[]): Invocation {
   }
   const p = parseCommandArgs(first, rest);
   if (p.help) return { command: "help", topic: first };
-  const one = (name: string): string | undefined => p.values.get(name)?.[0];
+  const one = (name: string): string | undefined => p.values[name] as string | undefined;
+  const all = (name: string): string[] => (p.values[name] as string[] | undefined) ?? [];
+  const has = (name: string): boolean => p.values[name] === true;
   switch (first) {
     case "bench":
-      if (p.flags.has("no-report") && p.values.has("out")) {
+      if (has("no-report") && one("out") !== undefined) {
         throw new UsageError("--out and --no-report contradict each other", "bench");
       }
       return {
         command: "bench",
-        quick: p.flags.has("quick"),
-        traces: p.values.get("trace") ?? [],
-        out: p.flags.has("no-report") ? null : (one("out") ?? DEFAULT_REPORT),
+        quick: has("quick"),
+        traces: all("trace"),
+        out: has("no-report") ? null : (one("out") ?? DEFAULT_REPORT),
       };
     case "replay":
       return {
         command: "replay",
         trace: p.positionals[0],
         allocators: parseAllocatorList(one("allocator") ?? "all"),
-        verify: p.flags.has("verify"),
+        verify: has("verify"),
       };
     case "report":
       return {
         command: "report",
         out: one("out") ?? DEFAULT_REPORT,
         results: one("results") ?? null,
-        traces: p.values.get("trace") ?? [],
+        traces: all("trace"),
       };
     case "tour":
       return { command: "tour" };

@@ -61,6 +61,10 @@ describe("parseArgs", () => {
       parseArgs(["bench", "--quick", "--trace", "a.trace", "--trace=b.trace", "--out", "r.html"]),
     ).toEqual({ command: "bench", quick: true, traces: ["a.trace", "b.trace"], out: "r.html" });
     expect(parseArgs(["bench", "--no-report"])).toMatchObject({ out: null });
+    // A value given with "=" may start with a dash; a lone "-" is a value too.
+    expect(parseArgs(["bench", "--trace=-odd", "--trace", "-"])).toMatchObject({
+      traces: ["-odd", "-"],
+    });
   });
 
   it("report: --out, --results, --trace", () => {
@@ -98,6 +102,7 @@ describe("parseArgs", () => {
     [["replay", "a", "b"], /unexpected argument "b" for "memkit replay"/],
     [["replay", "t", "--fast"], /unknown option --fast for "memkit replay"/],
     [["replay", "t", "-x"], /unknown option -x for "memkit replay"/],
+    [["replay", "t", "-hx"], /unknown option -x for "memkit replay"/],
     [["replay", "t", "--allocator"], /--allocator needs a value/],
     [["replay", "t", "--allocator", "--verify"], /--allocator needs a value/],
     [["replay", "t", "--allocator="], /--allocator needs a value/],
