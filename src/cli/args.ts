@@ -272,8 +272,8 @@ compared across allocators, and a heap map of the replay at its peak (which byte
 are live, overhead, free, metadata) for each general-purpose allocator.
 
   --out FILE       the HTML file (default ${DEFAULT_REPORT})
-  --results FILE   benchmark results JSON (default: the newer of
-                   bench/results/latest.json and quick.json)
+  --results FILE   benchmark results JSON (default: the newest of bench/out/latest.json
+                   and quick.json, else the published bench/results/latest.json)
   --trace FILE     a trace to replay and map (repeatable); default: the bundled one`,
   tour: `memkit tour
 

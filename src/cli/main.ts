@@ -184,15 +184,19 @@ function bundledTrace(io: Io): string | null {
   return existsSync(p) ? p : null;
 }
 
-/** The benchmark results to report: the given file, else the newer of latest and quick. */
+/**
+ * The benchmark results to report: the given file, else the newest of this machine's runs
+ * (bench/out/latest.json, quick.json), else the published bench/results/latest.json.
+ */
 function findResults(io: Io, given: string | null): { file: string; data: BenchFile } | null {
+  const local = ["latest.json", "quick.json"]
+    .map((f) => join(io.root, "bench", "out", f))
+    .filter((f) => existsSync(f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   const candidates =
     given !== null
       ? [resolve(io.cwd, given)]
-      : ["latest.json", "quick.json"]
-          .map((f) => join(io.root, "bench", "results", f))
-          .filter((f) => existsSync(f))
-          .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+      : [...local, join(io.root, "bench", "results", "latest.json")].filter((f) => existsSync(f));
   const file = candidates[0];
   if (file === undefined) return null;
   let data: BenchFile;
@@ -318,7 +322,7 @@ async function cmdBench(inv: Extract<Invocation, { command: "bench" }>, io: Io):
   }
 
   if (inv.out !== null) {
-    const resultsFile = join(io.root, "bench", "results", inv.quick ? "quick.json" : "latest.json");
+    const resultsFile = join(io.root, "bench", "out", inv.quick ? "quick.json" : "latest.json");
     const bench = existsSync(resultsFile) ? findResults(io, resultsFile) : null;
     if (bench === null && benchNote === "") benchNote = `No benchmark results in ${resultsFile}.`;
     writeReport(io, inv.out, commandLine(inv), bench, benchNote, replays);

@@ -20,49 +20,9 @@ import {
   mapCells,
   type TraceStats,
 } from "./heapmap.js";
+import type { BenchFile } from "./summary.js";
 
-/** One row of bench/results/*.json (bench/run.mjs). */
-export interface BenchRow {
-  readonly workload: string;
-  readonly row: string;
-  /** memkit, peer, reference or baseline. */
-  readonly group?: string;
-  readonly rawNsPerOp?: number;
-  readonly netNsPerOp?: number;
-  readonly ops?: number;
-  readonly failures?: number;
-  readonly peakLiveBytes?: number;
-  readonly footprint?: number | null;
-  readonly footprintRatio?: number | null;
-  readonly error?: string;
-  readonly note?: string;
-  /** The run met its deadline before the end: the figures are of the ops it did. */
-  readonly stopped?: boolean;
-}
-
-/** A performance target checked by the run (bench/run.mjs `meta.targets`). */
-export interface BenchTarget {
-  readonly what?: string;
-  readonly value?: number | null;
-  readonly goal?: string;
-  readonly met?: boolean | null;
-  readonly missedBy?: string | null;
-}
-
-export interface BenchFile {
-  readonly meta: {
-    readonly command?: string;
-    readonly date?: string;
-    readonly node?: string;
-    readonly cpu?: string;
-    readonly cores?: number;
-    readonly runs?: number;
-    readonly targets?: readonly BenchTarget[];
-    readonly notes?: readonly string[];
-    readonly warnings?: readonly string[];
-  };
-  readonly results: readonly BenchRow[];
-}
+export type { BenchFile, BenchRow, BenchTarget } from "./summary.js";
 
 export interface TraceReplay {
   readonly name: string;

@@ -129,7 +129,7 @@ describe("memkit bench (with stand-in runners)", () => {
   /** A package root with a bench/run.mjs of the given source, and the bundled trace. */
   function root(name: string, runner: string | null): string {
     const r = join(dir, name);
-    mkdirSync(join(r, "bench", "results"), { recursive: true });
+    mkdirSync(join(r, "bench", "out"), { recursive: true });
     mkdirSync(join(r, "traces"), { recursive: true });
     // A small trace where the bundled one goes, so the default path is what is tested.
     writeFileSync(join(r, BUNDLED_TRACE), gzipSync(smallTraceText(2000)));
@@ -142,7 +142,7 @@ describe("memkit bench (with stand-in runners)", () => {
       "ok",
       `import { writeFileSync } from "node:fs";
        console.log("| W1 table | args " + process.argv.slice(2).join(" ") + " |");
-       writeFileSync("bench/results/quick.json", JSON.stringify({ meta: { command: "npm run bench -- --quick" },
+       writeFileSync("bench/out/quick.json", JSON.stringify({ meta: { command: "npm run bench -- --quick" },
          results: [{ workload: "W1", row: "memkit Heap (stand-in)", netNsPerOp: 9, footprintRatio: 1.02 }] }));`,
     );
     const out = join(dir, "bench.html");

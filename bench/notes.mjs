@@ -1,0 +1,130 @@
+// What the results file says beside the tables: the peers, how to read the footprints, and for
+// every target missed or within noise, what stands in the way, with this run's figures.
+
+import { versionOf } from "./rows.mjs";
+
+export const PEER_NOTES = [
+  `@thi.ng/malloc ${versionOf("@thi.ng/malloc")} (Apache-2.0) \`MemPool\`: first fit over an ` +
+    "address-ordered free list; the used blocks are on a list too, which `free` walks to find " +
+    "the block, and `compact` (on by default) walks the free list on every free. So free is " +
+    "O(live + free blocks): fine for a few hundred blocks, tens of µs per op with thousands " +
+    "(W1, the traces). Pool-wide alignment: 8 for the workloads, 16 for the traces.",
+  `malloc ${versionOf("malloc")} (codemix, MIT): best fit over a skip list of free blocks keyed ` +
+    "by size, boundary tags, coalescing on free; 8-byte alignment only; no realloc (emulated " +
+    "here with alloc + copy + free). Removing a free block walks the free blocks of the same " +
+    "size in turn (`remove` in its source), which degrades when thousands of free blocks share " +
+    "a size (python-json).",
+  `AssemblyScript ${versionOf("assemblyscript")} (Apache-2.0): the runtime's TLSF ` +
+    "(std/assembly/rt/tlsf.ts) compiled from bench/wasm/tlsf.ts at bench time (`asc -O3 " +
+    "--runtime minimal`, assertions kept as in AssemblyScript's default release build), one " +
+    "wasm call per operation from JS. 16-byte granules, 4-byte block header; its memory grows " +
+    "by itself.",
+  "C malloc/free: the C library's allocator (glibc's ptmalloc2 with its per-thread cache) from " +
+    "bench/native/*.c, the same workloads in C; its timing is net of the C empty loop, which " +
+    "has the same bookkeeping as the JS one but is compiled ahead of time (faster), so compare " +
+    "net figures. Large blocks (≥ 128 KiB at first) are mmapped and unmapped on free, which is " +
+    "what W4 mostly measures for it.",
+  "The garbage collector: `new Uint8Array(size)` and dropping the reference. Typed arrays up " +
+    "to 64 bytes live on the V8 heap (W2, W3: cheap); larger ones get a separately allocated, " +
+    "zeroed backing store that the collector must finalize (W1, W4: expensive). No footprint: " +
+    "the engine decides where the bytes go.",
+];
+
+export const FOOTPRINT_NOTES = [
+  "PoolAllocator (W2): its out-of-line free stack (4 bytes per block) and live bitmap are " +
+    "sized for all 1,048,576 blocks of the 64 MiB heap and sit before the first block, so the " +
+    "highest block end is ~4.2 MiB up although 36 KB are live; a pool sized to the work would " +
+    "not show this.",
+  "BuddyAllocator: blocks are powers of two (16 bytes up), so live bytes round up to as much " +
+    "as twice.",
+  "SlabAllocator: whole pages per size class, so a few partly used pages per class dominate " +
+    "when little is live (W2, W3).",
+  "C malloc: measured in a first, untimed pass on the fresh heap, from the start of the brk " +
+    "heap (glibc's chunk headers and 16-byte granules included); mmapped chunks count at their " +
+    "mapped size.",
+];
+
+const ns = (x) => (x === undefined || x === null ? "—" : `${x.toFixed(1)} ns`);
+
+/** The profile's top functions as a clause, when the run made one. */
+function profileClause(profile) {
+  if (!profile?.top?.length) {
+    return "`npm run profile` shows where the Heap's time goes on W1 (see the README).";
+  }
+  const top = profile.top
+    .slice(0, 4)
+    .map((f) => `\`${f.name}\` ${f.percent.toFixed(0)}%`)
+    .join(", ");
+  return `The CPU profile of the Heap on W1 (${profile.file}) puts the most self time in ${top}.`;
+}
+
+/**
+ * Why target `t` is missed or within noise, with this run's figures. `results`: the rows;
+ * `meta`: the run's meta (its profile summary).
+ */
+export function obstacle(t, results, meta) {
+  const w = t.id.slice(0, t.id.length - t.family.length - 1);
+  const row = (key) => results.find((r) => r.workload === w && r.key === key && !r.error);
+  const net = (key) => row(key)?.netNsPerOp;
+  switch (t.family) {
+    case "heap-c":
+      return (
+        `C malloc serves ${w}'s sizes from glibc's per-thread cache (tcache: a few instructions ` +
+        "per malloc/free, no boundary-tag merging, few checks), compiled ahead of time; the " +
+        `Heap (${ns(net("heap"))} net against ${ns(net("c"))}) runs JIT-compiled JS that keeps ` +
+        `the contract's checks (size, alignment, foreign pointer, double free). ${profileClause(meta.profile)}`
+      );
+    case "heap-as":
+      return (
+        `on ${w} AssemblyScript's TLSF in wasm takes ${ns(net("as"))} net per op against the ` +
+        `Heap's ${ns(net("heap"))}. Per call the JS Heap also does what the wasm build does not: ` +
+        "the contract's checks and bounds-checked typed-array accesses. " +
+        profileClause(meta.profile)
+      );
+    case "heap-footprint": {
+      const rows = results.filter((r) => r.workload === w && r.footprintRatio != null && !r.error);
+      const best = rows.sort((a, b) => a.footprintRatio - b.footprintRatio)[0];
+      return (
+        `the traces ask for 16-byte alignment; what is left is the Heap's own fragmentation on ` +
+        `this trace. The tightest row here is ${best?.short ?? "—"} at ` +
+        `${best?.footprintRatio?.toFixed(3) ?? "—"}.`
+      );
+    }
+    case "growth": {
+      const r = results.find((x) => x.suite === "growth" && x.key === "heap");
+      const m = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+      return (
+        `the growing Heap held ${m(r.reserved)} for a peak footprint of ${m(r.footprint)} ` +
+        `(${m(r.peakLiveBytes)} live at the peak): its memory grows by at least doubling ` +
+        "(amortised O(1) growth), so the last step can leave up to half of the memory unused."
+      );
+    }
+    case "pool":
+      return (
+        `PoolAllocator ${ns(net("pool"))} net against the minimal pool's ${ns(net("minpool"))}: ` +
+        "beyond a stack pop and push it checks the heap's state, the size and alignment on " +
+        "alloc, and on free the pointer's range, its block alignment and the live bitmap " +
+        "(double free, foreign pointers)."
+      );
+    case "bump":
+      return (
+        `BumpAllocator ${ns(net("bump"))} net against the minimal bump's ${ns(net("minbump"))}: ` +
+        "beyond align-add-compare-store it checks the heap's state and the size, aligns without " +
+        "overflow, and keeps its header's counters up to date."
+      );
+    case "slab-speed":
+      return (
+        `Slab ${ns(net("slab"))} net against TLSF's ${ns(net("tlsf"))} on ${w}: sizes above the ` +
+        "slab's classes and page refills go to its parent TLSF, so the slab pays its own " +
+        "lookup on top of TLSF's work for those."
+      );
+    case "slab-footprint":
+      return "whole pages per size class: partly used pages of every class count in full.";
+    case "offset":
+      return "";
+    case "shared":
+      return "see the shared-heap section's figures and load average.";
+    default:
+      return "";
+  }
+}

@@ -1,0 +1,195 @@
+// The results as Markdown (bench/out/*.md, and bench/results/latest.md when published): the
+// summary first, then how it was measured, the targets and what stands in the way, the notes,
+// and one table per workload and trace with every row's spread and load average.
+
+import { CFLAGS } from "./native.mjs";
+import { FOOTPRINT_NOTES, obstacle, PEER_NOTES } from "./notes.mjs";
+import { dist } from "./paths.mjs";
+import { WORKLOADS } from "./workloads.mjs";
+
+const { conclusion, summarize, summaryTable } = await import(dist("cli/summary.js"));
+
+const fmt = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? "—" : x.toFixed(d));
+const int = (x) => (x === null || x === undefined ? "—" : x.toLocaleString("en-US"));
+const la = (l) => l.map((x) => x.toFixed(2)).join(" / ");
+
+/** The short summary: the table and the one-line conclusion (also what run.mjs prints). */
+export function renderSummary(results) {
+  const lines = summarize(results);
+  if (lines.length === 0) return "No workload or trace ran.";
+  return `${summaryTable(lines)}\n\n${conclusion(lines)}`;
+}
+
+const VERDICT = {
+  met: "met",
+  missed: "**missed**",
+  noise: "within noise",
+  unmeasured: "not measured",
+};
+
+function targetValue(t) {
+  if (t.value === undefined || t.value === null) return "—";
+  if (t.fmt === "x") return `${t.value.toFixed(2)}×`;
+  if (t.fmt === "ns") return `${t.value.toFixed(2)} ns`;
+  if (t.fmt === "n") return String(t.value);
+  return t.value.toFixed(3);
+}
+
+function targetInterval(t) {
+  if (!t.interval) return "";
+  const [lo, hi] = t.interval;
+  return t.fmt === "ns"
+    ? `${lo.toFixed(2)} … ${hi.toFixed(2)}`
+    : `${lo.toFixed(2)} … ${hi.toFixed(2)}`;
+}
+
+function targetsSection(meta, results, L) {
+  L.push(
+    "## Targets",
+    "",
+    "Each speed target compares two rows of this run; its interval is the 95% bootstrap " +
+      "interval of the figure (runs resampled within processes, processes resampled), and a " +
+      "target whose interval holds the goal is *within noise*: neither met nor missed. " +
+      "Footprints are exact (the same operations give the same addresses).",
+    "",
+    "| target | measured | 95% interval | goal | verdict | by how much |",
+    "| --- | ---: | ---: | --- | --- | --- |",
+  );
+  for (const t of meta.targets) {
+    const by = t.verdict === "unmeasured" ? (t.why ?? "") : (t.missedBy ?? "");
+    L.push(
+      `| ${t.what} | ${targetValue(t)} | ${targetInterval(t)} | ${t.goal} | ${VERDICT[t.verdict]} | ${by} |`,
+    );
+  }
+  L.push("");
+  const open = meta.targets.filter((t) => t.verdict === "missed" || t.verdict === "noise");
+  if (open.length > 0) {
+    L.push("### What stands in the way", "");
+    // Targets held up by the same thing share one explanation.
+    const groups = new Map();
+    for (const t of open) {
+      const why = obstacle(t, results, meta);
+      if (why) groups.set(why, [...(groups.get(why) ?? []), t.what]);
+    }
+    for (const [why, whats] of groups) L.push(`- **${whats.join("; ")}**: ${why}`);
+    L.push("");
+  }
+}
+
+const loadText = (l) => (l ? `${l[0].toFixed(1)}→${l[1].toFixed(1)}` : "—");
+
+function rowTable(L, rows, title) {
+  L.push(`### ${title}`, "");
+  L.push(
+    "| allocator | net ns/op | min – max | q1 – q3 | raw | runs | load | ops | failures | peak live | footprint | fp / live |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const r of rows) {
+    if (r.error) {
+      L.push(`| ${r.row} | error: ${r.error} | | | | | | | | | | |`);
+      continue;
+    }
+    const s = r.spread;
+    const range = s ? `${fmt(s.min)} – ${fmt(s.max)}` : "—";
+    const iqr = s ? `${fmt(s.q1)} – ${fmt(s.q3)}` : "—";
+    const label = `${r.row}${r.native ? ` [C empty loop ${fmt(r.baselineNsPerOp)}]` : ""}`;
+    L.push(
+      `| ${label} | ${fmt(r.netNsPerOp)}${r.stopped ? " (stopped)" : ""} | ${range} | ${iqr} | ${fmt(r.rawNsPerOp)} | ${r.samples?.length ?? "—"} | ${loadText(r.load)} | ${int(r.ops)} | ${int(r.failures)} | ${int(r.peakLiveBytes)} | ${int(r.footprint)} | ${fmt(r.footprintRatio, 3)} |`,
+    );
+    if (r.warning) L.push(`| ⚠ ${r.row}: ${r.warning} | | | | | | | | | | | |`);
+  }
+  L.push("");
+  const noted = rows.filter((r) => r.note && !r.error);
+  for (const r of noted) L.push(`- ${r.row}: ${r.note}`);
+  if (noted.length > 0) L.push("");
+}
+
+const METHOD =
+  "How it was measured: every row runs in a process of its own, so its call sites stay " +
+  "monomorphic and no other row's compiled code or garbage disturbs it; rows are interleaved " +
+  "(run 1 of every row, then run 2, …). Each row process makes one allocator and uses it for " +
+  "the warm-up and every run (each run frees all it allocated), as the C program uses one " +
+  "malloc heap: every row runs on warm memory; the footprint is the warm-up's, on the fresh " +
+  "allocator. Time is the process's CPU time (user + system), so that other processes on a " +
+  "shared machine count less (they still share caches and cores: the load column shows the " +
+  "1-minute load average at each row's first and last timed run). The PRNG draws of " +
+  "WORKLOADS.md (xorshift32 from 2463534242) are computed before the clock starts and consumed " +
+  "in the order rand() would be. Net ns/op = raw − the median of the empty loop (the same loop " +
+  "with a fake pointer and no calls); the C rows use the C empty loop; min – max and q1 – q3 " +
+  "are the net figures of single runs. Footprint = the highest end of any block above the " +
+  "allocator's region start (its header included); for C malloc, the highest byte of the brk " +
+  "heap plus the mmapped chunks live at that moment. An op is one alloc or free call (W3: a " +
+  "reset stands for the 1,000 frees it replaces).";
+
+const TRACE_METHOD =
+  "src/trace/replay.ts from dist, not verifying (no painting), on one allocator per row " +
+  "process; each replay ends by freeing the blocks the trace leaves live (inside the clock, " +
+  "one op each, for every row, C included), so the next run starts from an empty heap. The " +
+  "footprint is the first replay's, on the fresh allocator. Memory: fixed 128 MiB for the " +
+  "strategies on a fixed buffer, the Heap growing from 64 KiB, peers over 128 MiB " +
+  "(AssemblyScript grows its own). Every allocation asks for the alignment the trace gives. " +
+  "Baseline: the same replay loop against a fake allocator. The garbage collector replays in " +
+  "its own loop (bench/peers/gc.mjs) with the same semantics.";
+
+/** The whole results file. `meta` holds the targets, notes and warnings. */
+export function renderMarkdown(meta, results) {
+  const bySuite = (suite) => [
+    ...new Set(results.filter((r) => (r.suite ?? "workload") === suite).map((r) => r.workload)),
+  ];
+  const L = [
+    `Command: \`${meta.command}\` · ${meta.date} · Node ${meta.node} (V8 ${meta.v8}) · ${meta.cpu} (${meta.cores} cores)`,
+    "",
+    "## Summary",
+    "",
+    "Net ns/op per workload and trace: memkit's fastest allocator (with its footprint / peak " +
+      "live bytes), the fastest JS or wasm peer, the C library's malloc; ÷ columns are " +
+      "memkit's time over the other's (below 1: memkit is faster).",
+    "",
+    "```",
+    renderSummary(results),
+    "```",
+    "",
+    `Load average (1 / 5 / 15 min) at the start ${la(meta.loadavgStart)}, at the end ${la(meta.loadavgEnd)}; the whole run took ${meta.seconds} s.` +
+      ` Workloads: ${meta.runs} timed runs after a warm-up in each process; traces: ${meta.traceRuns}` +
+      (meta.passes > 1
+        ? `; rows under ${meta.fastSeconds} s per run get ${meta.passes} processes one after the other ("runs" counts all their runs).`
+        : ".") +
+      (meta.cc
+        ? ` C rows: \`${meta.cc}\`, ${meta.libc ?? "libc"}, \`cc ${CFLAGS.join(" ")}\`.`
+        : ""),
+    "",
+    METHOD,
+    "",
+  ];
+  targetsSection(meta, results, L);
+  if (meta.warnings.length > 0) L.push("Warnings:", "", ...meta.warnings.map((w) => `- ${w}`), "");
+  if (meta.notes.length > 0) L.push("Notes:", "", ...meta.notes.map((n) => `- ${n}`), "");
+  L.push("### The peers", "", ...PEER_NOTES.map((n) => `- ${n}`), "");
+  L.push("### Reading the footprints", "", ...FOOTPRINT_NOTES.map((n) => `- ${n}`), "");
+  L.push("## Workloads (WORKLOADS.md)", "");
+  for (const id of bySuite("workload")) {
+    rowTable(
+      L,
+      results.filter((r) => r.workload === id),
+      WORKLOADS[id]?.name ?? id,
+    );
+  }
+  const traces = bySuite("trace");
+  if (traces.length > 0) {
+    L.push("## Trace replays (traces/)", "", TRACE_METHOD, "");
+    for (const w of traces)
+      rowTable(
+        L,
+        results.filter((r) => r.workload === w),
+        w,
+      );
+  }
+  for (const suite of ["growth", "shared"]) {
+    for (const w of bySuite(suite)) {
+      const rows = results.filter((r) => r.workload === w);
+      if (meta.sections?.[suite]) L.push(meta.sections[suite], "");
+      rowTable(L, rows, w);
+    }
+  }
+  return L.join("\n");
+}

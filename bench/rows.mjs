@@ -1,0 +1,212 @@
+// The rows of the benchmark: for each workload (W1-W4) and trace, which allocators run, in
+// what order, and how each is made. The parent process lists them; the row process
+// (child.mjs) makes the one it was asked for.
+//
+// A row: { key, label, short, group, kind, make(mk, heapBytes, id) -> allocator or adapter,
+//          passSize, note }
+//   key     stable id within a workload (the --profile and --rows options take it)
+//   label   what the tables call it; short: its name in the summary (a few words)
+//   group   memkit | peer | reference | baseline
+//   kind    alloc (alloc/dealloc) | reset (W3: reset() releases a round) | gc | baseline
+//   make    called once per row process, before anything is timed; `mk` is dist/index.js
+//   passSize  dealloc(p, size) instead of dealloc(p)
+//
+// memkit's rows come from MEMKIT_ROWS: one entry per strategy, saying on which workloads it
+// runs and how it builds itself for one (`make`). That is the shape a strategy registry gives;
+// the entries can be generated from one without touching the rest of this file.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "./paths.mjs";
+import { asTlsf, codemixMalloc, thingMalloc } from "./peers/adapters.mjs";
+import { MinimalBump, MinimalPool } from "./reference.mjs";
+
+export const versionOf = (name) => {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8"))
+      .version;
+  } catch {
+    return "?";
+  }
+};
+
+const fixed = (mk, n) => new mk.FixedMemory(new ArrayBuffer(n));
+const ALL = ["W1", "W2", "W3", "W4", "trace"];
+
+/**
+ * memkit's strategies as rows, in table order. `on`: the workloads they run on ("trace":
+ * every trace replay); `kind` defaults to "alloc".
+ */
+export const MEMKIT_ROWS = [
+  {
+    key: "pool",
+    label: "memkit PoolAllocator (64 B)",
+    short: "Pool",
+    on: ["W2"],
+    make: (mk) => new mk.PoolAllocator(64, 1 << 20),
+  },
+  {
+    key: "bump",
+    label: "memkit BumpAllocator (reset)",
+    short: "Bump",
+    on: ["W3"],
+    kind: "reset",
+    make: (mk, n) => new mk.BumpAllocator(n),
+  },
+  {
+    key: "stack",
+    label: "memkit StackAllocator (reset)",
+    short: "Stack",
+    on: ["W3"],
+    kind: "reset",
+    make: (mk, n) => new mk.StackAllocator(n),
+  },
+  {
+    key: "heap",
+    label: "memkit Heap (default: TLSF, grows from 64 KiB)",
+    short: "Heap",
+    on: [...ALL, "growth"],
+    make: (mk) => new mk.Heap(),
+  },
+  {
+    key: "tlsf",
+    label: "memkit TlsfAllocator",
+    short: "TLSF",
+    on: ALL,
+    make: (mk, n) => new mk.TlsfAllocator(fixed(mk, n)),
+  },
+  {
+    key: "freelist",
+    label: "memkit FreeListAllocator (first fit)",
+    short: "FreeList",
+    on: ALL,
+    make: (mk, n) => new mk.FreeListAllocator(fixed(mk, n)),
+  },
+  {
+    key: "buddy",
+    label: "memkit BuddyAllocator (16-byte blocks)",
+    short: "Buddy",
+    on: ALL,
+    make: (mk, n) => new mk.BuddyAllocator(fixed(mk, n), { minBlockSize: 16 }),
+  },
+  {
+    key: "slab",
+    label: "memkit SlabAllocator (over TlsfAllocator)",
+    short: "Slab",
+    on: ["W1", "W2", "W3", "trace"],
+    make: (mk, n) => new mk.SlabAllocator(new mk.TlsfAllocator(fixed(mk, n))),
+  },
+  {
+    key: "block",
+    label: "memkit BlockAllocator (16-byte blocks)",
+    short: "Block",
+    on: ["W1"],
+    make: (mk, n) => new mk.BlockAllocator(Math.floor(n / 16) - 64, 16),
+    passSize: true,
+  },
+];
+
+/** The peers a user would pick instead, on every workload and trace. */
+function peerRows(trace) {
+  return [
+    {
+      key: "thing",
+      label: `@thi.ng/malloc ${versionOf("@thi.ng/malloc")} MemPool`,
+      short: "thi.ng MemPool",
+      make: (_mk, n) => thingMalloc(n, trace ? 16 : 8),
+    },
+    {
+      key: "codemix",
+      label: `malloc ${versionOf("malloc")} (codemix)`,
+      short: "codemix malloc",
+      make: (_mk, n) => codemixMalloc(n),
+      note: trace ? "8-byte alignment only (the traces ask for 16); realloc emulated" : undefined,
+    },
+    {
+      key: "as",
+      label: `AssemblyScript ${versionOf("assemblyscript")} TLSF (wasm, called per op)`,
+      short: "AS TLSF (wasm)",
+      make: () => asTlsf(),
+    },
+    {
+      key: "gc",
+      label: "garbage collector (new Uint8Array)",
+      short: "GC (Uint8Array)",
+      kind: "gc",
+      make: () => null,
+      note: "zero-fills every block; no footprint (the engine places the bytes)",
+    },
+  ];
+}
+
+/** The empty loop's allocator (for trace replays): a fake pointer, nothing freed. */
+export function fakeAllocator() {
+  return {
+    memory: { start: 0, hasBytes: false },
+    alloc: (n) => 64 + (n & 0),
+    allocZeroed: (n) => 64 + (n & 0),
+    realloc: (_p, n) => 64 + (n & 0),
+    dealloc() {},
+  };
+}
+
+const BASELINE = {
+  key: "baseline",
+  label: "baseline (empty loop)",
+  short: "empty loop",
+  group: "baseline",
+  kind: "baseline",
+  make: () => fakeAllocator(),
+};
+
+/** W2 and W3's minimal JS references (no checks), and W3's baseline without a free pass. */
+const EXTRA = {
+  W2: [
+    {
+      key: "minpool",
+      label: "reference: minimal JS pool (no checks)",
+      short: "minimal pool",
+      group: "reference",
+      make: () => new MinimalPool(64, 1 << 20),
+    },
+  ],
+  W3: [
+    {
+      key: "baseline-reset",
+      label: "baseline (empty loop without the free pass: for the reset rows)",
+      short: "empty loop (reset)",
+      group: "baseline",
+      kind: "baseline",
+      reset: true,
+      make: () => fakeAllocator(),
+    },
+    {
+      key: "minbump",
+      label: "reference: minimal JS bump (no checks)",
+      short: "minimal bump",
+      group: "reference",
+      kind: "reset",
+      make: (_mk, n) => new MinimalBump(n),
+    },
+  ],
+};
+
+/**
+ * The rows of workload `id` (W1-W4), of the growth trace ("growth": the strategies that grow
+ * their memory), or of a trace (any other id), in table order.
+ */
+export function rowsFor(id) {
+  const trace = !id.startsWith("W");
+  const on = id === "growth" ? "growth" : trace ? "trace" : id;
+  const memkit = MEMKIT_ROWS.filter((r) => r.on.includes(on)).map(({ on: _, ...r }) => ({
+    group: "memkit",
+    ...r,
+  }));
+  const rows = [
+    BASELINE,
+    ...(EXTRA[id] ?? []),
+    ...memkit,
+    ...(on === "growth" ? [] : peerRows(trace).map((r) => ({ group: "peer", ...r }))),
+  ];
+  return rows.map((r) => ({ kind: "alloc", ...r }));
+}
