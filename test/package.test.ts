@@ -1,23 +1,25 @@
 /**
- * The package as a consumer sees it: built with `tsc -p tsconfig.build.json`, resolved as
- * "memkit" through `exports` from a directory outside the repository (node_modules/memkit is
- * a symlink to the repo root), run by plain Node (no vitest transform), and type-checked by
- * `tsc` against the emitted declarations. Also: zero runtime dependencies.
+ * The package as a user gets it: `npm pack` in the repository (its `prepack` builds dist/),
+ * the tarball installed with `npm install` (offline: memkit has no dependencies) into a new
+ * ES-module project and a new CommonJS project outside the repository, then plain Node runs a
+ * small program in each, `tsc` type-checks a TypeScript consumer of each kind against the
+ * shipped declarations, `npx memkit` runs there without writing into node_modules, and a
+ * bundler shows what a Heap-only program carries. Also: what the tarball holds and weighs,
+ * and zero runtime dependencies.
  */
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import {
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
-  symlinkSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, sep } from "node:path";
+import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as src from "../src/index.js";
@@ -29,10 +31,24 @@ const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as 
   unknown
 >;
 
+/**
+ * The most the tarball may weigh. Measured when this budget was set: 416 KB packed,
+ * 1.70 MB unpacked (ES modules, the CommonJS copy and both sets of declarations, the CLI,
+ * the bundled 87 KiB trace); the budget leaves room for doc comments, and an accidental
+ * bench/, src/ or full trace (4 MiB) breaks it.
+ */
+const PACKED_BUDGET = 640 * 1024;
+const UNPACKED_BUDGET = 3 * 1024 * 1024;
+
 /** Runs a command; on failure the assertion shows its output. */
 function run(file: string, args: string[], cwd: string): string {
   try {
-    return execFileSync(file, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return execFileSync(file, args, {
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 120_000,
+    });
   } catch (e) {
     const err = e as { status?: number; stdout?: string; stderr?: string };
     throw new Error(
@@ -41,48 +57,85 @@ function run(file: string, args: string[], cwd: string): string {
   }
 }
 
+/** Runs a command that may fail: its status and both outputs. */
+function attempt(file: string, args: string[], cwd: string) {
+  const r = spawnSync(file, args, { cwd, encoding: "utf8", timeout: 120_000 });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((d) => d.isFile())
     .map((d) => join(d.parentPath, d.name));
 }
 
-const CONSUMER_MJS = `
-import { BumpAllocator, Layout, WasmMemory, layoutForI64 } from "memkit";
-import * as memkit from "memkit";
+/** Every file under `dir` with its size and modification time: a write anywhere changes it. */
+function snapshot(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((d) => join(d.parentPath, d.name))
+    .map((f) => {
+      const s = statSync(f);
+      return `${relative(dir, f)} ${s.isDirectory() ? "dir" : s.size} ${s.mtimeMs}`;
+    })
+    .sort();
+}
 
+/** What both consumers print: the same program, imported or required. */
+const PROGRAM = `
 const bump = new BumpAllocator(1024);
 const a = bump.alloc(24);
 const b = bump.alloc(8, 64);
 const s = Layout.i64.extend(Layout.i32);
 const arr = bump.allocate(Layout.array(Layout.f64, 4));
 bump.memory.f64[arr.ptr / 8] = 1.5;
-let oom = bump.alloc(2 ** 32);
+const oom = bump.alloc(2 ** 32);
 let threw = null;
-try { bump.alloc(-1); } catch (e) { threw = [e.name, e.code, e instanceof RangeError]; }
+try { bump.alloc(-1); } catch (e) { threw = [e.name, e.code, e instanceof RangeError, e instanceof ArgumentRangeError]; }
 
 const wasm = new BumpAllocator(WasmMemory.create(1, 4));
 const big = wasm.alloc(100000);
 
+const heap = new Heap();
+const str = heap.writeString("héllo");
+const rec = new RecordingAllocator(new Heap(), { description: "consumer" });
+const blocks = [];
+for (let i = 0; i < 300; i++) blocks.push(rec.alloc(8 + ((i * 37) % 500)));
+for (let i = 0; i < 300; i += 2) rec.dealloc(blocks[i]);
+writeFileSync("mine.trace", rec.toText());
+
 console.log(JSON.stringify({
   a, b, bAligned: b % 64 === 0,
   struct: [s.layout.size, s.layout.align, s.offset],
-  i64: [layoutForI64().size, layoutForI64().align],
   arr, f: bump.memory.f64[arr.ptr / 8],
   oom, threw,
   live: bump.stats().liveBlocks,
   big: big > 0, wasmEnd: wasm.memory.end,
+  str: heap.readString(str),
   exports: Object.keys(memkit).sort(),
 }));
 `;
 
+const CONSUMER_MJS = `
+import { writeFileSync } from "node:fs";
+import { ArgumentRangeError, BumpAllocator, Heap, Layout, RecordingAllocator, WasmMemory } from "memkit";
+import * as memkit from "memkit";
+${PROGRAM}`;
+
+const CONSUMER_CJS = `
+const { writeFileSync } = require("node:fs");
+const memkit = require("memkit");
+const { ArgumentRangeError, BumpAllocator, Heap, Layout, RecordingAllocator, WasmMemory } = memkit;
+${PROGRAM}`;
+
+/** Type-checked in both projects: ES-module syntax, compiled to require() in the CommonJS one. */
 const CONSUMER_TS = `
-import { BumpAllocator, Layout, type Allocation, type AllocatorStats } from "memkit";
+import { BumpAllocator, Heap, Layout, type Allocation, type AllocatorStats } from "memkit";
 
 const bump = new BumpAllocator(1024);
 const p: number = bump.alloc(16);
 const a: Allocation | null = bump.allocate(Layout.of(8, 8));
 const s: AllocatorStats = bump.stats();
+const h: number = new Heap().malloc(8);
 // The declarations are real types, not \`any\`: these must be errors.
 // @ts-expect-error a size is a number
 bump.alloc("16");
@@ -90,93 +143,179 @@ bump.alloc("16");
 new Layout(8, 8);
 // @ts-expect-error stats has no such field
 s.nothing;
-export { p, a };
+export { p, a, h };
 `;
 
-const CONSUMER_TSCONFIG = {
+const tsconfig = (module: "NodeNext" | "Node16") => ({
   compilerOptions: {
     target: "ES2022",
-    module: "NodeNext",
+    module,
     moduleResolution: "NodeNext",
     lib: ["ES2024", "DOM"],
     types: [],
     strict: true,
     noEmit: true,
-    skipLibCheck: false, // check memkit's emitted .d.ts files too…
+    skipLibCheck: false, // check memkit's shipped .d.ts files too…
     skipDefaultLibCheck: true, // …but not TypeScript's own lib files (slow, not ours)
   },
   files: ["consumer.ts"],
-};
+});
 
-describe("the built package, imported as 'memkit' from outside the repository", () => {
-  let dir = "";
-  let buildError = "";
+let work = "";
+let tarball = "";
+let packed: { size: number; unpackedSize: number; files: { path: string }[] } | undefined;
+const projects = { esm: "", cjs: "" };
 
-  beforeAll(() => {
-    // Always build: an mtime check cannot tell a dist written by a build that started before
-    // the last source edit. tsc still emits on a type error; that is reported by its own test
-    // below, so the consumer tests still say whether the emitted package works.
-    try {
-      run(process.execPath, [tsc, "-p", "tsconfig.build.json"], repoRoot);
-    } catch (e) {
-      buildError = (e as Error).message;
-    }
-    dir = mkdtempSync(join(tmpdir(), "memkit-consumer-"));
-    mkdirSync(join(dir, "node_modules"));
-    symlinkSync(repoRoot, join(dir, "node_modules", "memkit"), "dir");
-    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", type: "module" }));
-    writeFileSync(join(dir, "consumer.mjs"), CONSUMER_MJS);
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "memkit-package-"));
+  // npm pack runs prepack (npm run build): the tarball is what npm publish would upload.
+  const json = run("npm", ["pack", "--json", "--pack-destination", work], repoRoot);
+  packed = JSON.parse(json.slice(json.indexOf("[")))[0];
+  tarball = join(work, (packed as unknown as { filename: string }).filename);
+  for (const kind of ["esm", "cjs"] as const) {
+    const dir = join(work, kind);
+    mkdirSync(dir);
+    const type = kind === "esm" ? "module" : "commonjs";
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `${kind}-consumer`, type }));
+    run("npm", ["install", "--offline", "--no-audit", "--no-fund", tarball], dir);
     writeFileSync(join(dir, "consumer.ts"), CONSUMER_TS);
-    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(CONSUMER_TSCONFIG));
-  }, 120_000);
+    // Node16: a CommonJS file there may not require() an ES module, as on Node 20 before 20.19.
+    const module = kind === "esm" ? "NodeNext" : "Node16";
+    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(tsconfig(module)));
+    projects[kind] = dir;
+  }
+  writeFileSync(join(projects.esm, "consumer.mjs"), CONSUMER_MJS);
+  writeFileSync(join(projects.cjs, "consumer.cjs"), CONSUMER_CJS);
+}, 300_000);
 
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("npm pack", () => {
+  it("holds the library, the command, its small trace and the docs, and nothing else", () => {
+    const paths = packed!.files.map((f) => f.path).sort();
+    const unexpected = paths.filter(
+      (p) =>
+        !(p.startsWith("dist/") && !p.endsWith(".map")) &&
+        ![
+          "package.json",
+          "README.md",
+          "LICENSE",
+          "CHANGELOG.md",
+          "traces/sqlite3-100k.trace.gz",
+        ].includes(p),
+    );
+    expect(unexpected).toEqual([]);
+    for (const p of [
+      "LICENSE",
+      "CHANGELOG.md",
+      "README.md",
+      "traces/sqlite3-100k.trace.gz",
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/cjs/index.js",
+      "dist/cjs/index.d.ts",
+      "dist/cjs/package.json",
+      "dist/cli/memkit.js",
+    ]) {
+      expect(paths, p).toContain(p);
+    }
+    expect(readFileSync(join(repoRoot, "LICENSE"), "utf8")).toMatch(/^MIT License\n/);
+    expect(pkg.license).toBe("MIT");
   });
 
-  it("builds without errors (npx tsc -p tsconfig.build.json)", () => {
-    expect(buildError).toBe("");
+  it(`stays within its size budget (${PACKED_BUDGET / 1024} KiB packed, ${UNPACKED_BUDGET / 1024 / 1024} MiB unpacked)`, () => {
+    expect(packed!.size).toBeLessThanOrEqual(PACKED_BUDGET);
+    expect(packed!.unpackedSize).toBeLessThanOrEqual(UNPACKED_BUDGET);
   });
 
-  it("the build emits JavaScript and declarations where exports point", () => {
-    expect(existsSync(join(repoRoot, "dist", "index.js"))).toBe(true);
-    expect(existsSync(join(repoRoot, "dist", "index.d.ts"))).toBe(true);
+  it("builds nothing when a user installs it (no install-time scripts)", () => {
+    const scripts = pkg.scripts as Record<string, string>;
+    for (const s of ["preinstall", "install", "postinstall", "prepare"]) {
+      expect(scripts[s], s).toBeUndefined();
+    }
+    // The installed copy is the tarball's: dist/ came in it, nothing was built on install.
+    const installed = join(projects.esm, "node_modules", "memkit");
+    expect(listFiles(installed).some((f) => f.endsWith(".map"))).toBe(false);
+    expect(statSync(join(installed, "dist", "cjs", "index.js")).isFile()).toBe(true);
   });
+});
 
-  it("a plain Node script imports, allocates and prints the expected JSON", () => {
-    const out = JSON.parse(run(process.execPath, ["consumer.mjs"], dir));
+describe.each(["esm", "cjs"] as const)("installed into a new %s project", (kind) => {
+  it("a plain Node program loads memkit, allocates and prints the expected JSON", () => {
+    const out = JSON.parse(
+      run(process.execPath, [kind === "esm" ? "consumer.mjs" : "consumer.cjs"], projects[kind]),
+    );
     expect(out.a).toBeGreaterThan(0);
     expect(out.a % 8).toBe(0);
     expect(out.b).toBeGreaterThanOrEqual(out.a + 24);
     expect(out.bAligned).toBe(true);
     expect(out.struct).toEqual([12, 8, 8]);
-    expect(out.i64).toEqual([8, 8]);
     expect(out.arr.size).toBeGreaterThanOrEqual(32);
-    expect(out.arr.ptr % 8).toBe(0);
     expect(out.f).toBe(1.5);
     expect(out.oom).toBe(0);
-    expect(out.threw).toEqual(["ArgumentRangeError", "ERR_ALLOC_SIZE", true]);
+    expect(out.threw).toEqual(["ArgumentRangeError", "ERR_ALLOC_SIZE", true, true]);
     expect(out.live).toBe(3);
     expect(out.big).toBe(true);
     expect(out.wasmEnd).toBeGreaterThanOrEqual(100000);
-    // The built package exports exactly what src/index.ts exports.
+    expect(out.str).toBe("héllo");
+    // Both forms export exactly what src/index.ts exports.
     expect(out.exports).toEqual(Object.keys(src).sort());
   });
 
   it("only the entry point is exported: deep imports are refused", () => {
-    const script = `
-      try { await import("memkit/dist/core/bits.js"); console.log("imported"); }
-      catch (e) { console.log(e.code); }
-      const { default: p } = await import("memkit/package.json", { with: { type: "json" } });
-      console.log(p.name);
-    `;
-    writeFileSync(join(dir, "deep.mjs"), script);
-    const lines = run(process.execPath, ["deep.mjs"], dir).trim().split("\n");
+    const deep =
+      kind === "esm"
+        ? `try { await import("memkit/dist/core/bits.js"); console.log("loaded"); }
+           catch (e) { console.log(e.code); }
+           const { default: p } = await import("memkit/package.json", { with: { type: "json" } });
+           console.log(p.name);`
+        : `try { require("memkit/dist/cjs/core/bits.js"); console.log("loaded"); }
+           catch (e) { console.log(e.code); }
+           console.log(require("memkit/package.json").name);`;
+    const file = kind === "esm" ? "deep.mjs" : "deep.cjs";
+    writeFileSync(join(projects[kind], file), deep);
+    const lines = run(process.execPath, [file], projects[kind]).trim().split("\n");
     expect(lines).toEqual(["ERR_PACKAGE_PATH_NOT_EXPORTED", "memkit"]);
   });
 
-  it("TypeScript resolves the declarations through exports (NodeNext) and they type-check", () => {
-    run(process.execPath, [tsc, "-p", "tsconfig.json"], dir);
+  it("TypeScript resolves the shipped declarations and they type-check", () => {
+    run(process.execPath, [tsc, "-p", "tsconfig.json"], projects[kind]);
+  });
+});
+
+describe("npx memkit in a project that installed memkit", () => {
+  it("runs tour, replay and report, and says what bench needs, never writing into node_modules", () => {
+    const dir = projects.esm;
+    run(process.execPath, ["consumer.mjs"], dir); // writes mine.trace
+    const modules = join(dir, "node_modules");
+    const before = snapshot(modules);
+    const npx = (...args: string[]) => attempt("npx", ["--offline", "memkit", ...args], dir);
+
+    const version = npx("--version");
+    expect(version).toEqual({ status: 0, out: `memkit ${pkg.version}\n`, err: "" });
+
+    const tour = npx("tour");
+    expect(tour.status, tour.err).toBe(0);
+    expect(tour.out).toContain("== BumpAllocator");
+
+    const replay = npx("replay", "mine.trace", "--allocator", "heap,tlsf");
+    expect(replay.status, replay.err).toBe(0);
+    expect(replay.out).toMatch(/^mine: 450 ops/);
+
+    const report = npx("report", "--out", "report.html", "--trace", "mine.trace");
+    expect(report.status, report.err).toBe(0);
+    expect(readFileSync(join(dir, "report.html"), "utf8")).toContain("<html");
+
+    // The benchmark suite is not in the package: bench says so in one line and replays.
+    const bench = npx("bench", "--quick", "--no-report", "--trace", "mine.trace");
+    expect(bench.status).toBe(0);
+    const benchLines = bench.err.split("\n").filter((l) => l.startsWith("memkit:"));
+    expect(benchLines).toHaveLength(1);
+    expect(benchLines[0]).toMatch(/ships with the repository, not the npm package/);
+
+    expect(snapshot(modules)).toEqual(before);
   });
 });
 
@@ -207,34 +346,38 @@ describe("package.json", () => {
     }
   });
 
-  it("the emitted JavaScript imports nothing but its own relative modules (the CLI also Node's)", () => {
+  it("the shipped JavaScript imports nothing but its own relative modules (the CLI also Node's)", () => {
     const bare: string[] = [];
-    const cliDir = join(repoRoot, "dist", "cli") + sep;
-    for (const file of listFiles(join(repoRoot, "dist")).filter((f) => f.endsWith(".js"))) {
+    const dist = join(projects.esm, "node_modules", "memkit", "dist");
+    const cliDir = join(dist, "cli") + sep;
+    for (const file of listFiles(dist).filter((f) => f.endsWith(".js"))) {
       const text = readFileSync(file, "utf8");
       for (const m of text.matchAll(
-        /(?:^|[\s;])(?:import|export)\s[^"']*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm,
+        /(?:^|[\s;])(?:import|export)\s[^"']*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|\brequire\(\s*["']([^"']+)["']\s*\)/gm,
       )) {
-        const spec = m[1] ?? m[2]!;
+        const spec = m[1] ?? m[2] ?? m[3]!;
         if (spec.startsWith("./") || spec.startsWith("../")) continue;
         // The memkit command is a Node program; the library itself stays free of Node APIs.
         if (file.startsWith(cliDir) && spec.startsWith("node:")) continue;
-        bare.push(`${file}: ${spec}`);
+        bare.push(`${relative(dist, file)}: ${spec}`);
       }
     }
     expect(bare).toEqual([]);
   });
 
-  it("is an ES module whose exports point to dist, with types first", () => {
+  it("exports ES modules to import and a CommonJS copy to require, each with its types first", () => {
     expect(pkg.name).toBe("memkit");
     expect(pkg.type).toBe("module");
-    expect(pkg.main).toBe("./dist/index.js");
+    expect(pkg.main).toBe("./dist/cjs/index.js");
     expect(pkg.types).toBe("./dist/index.d.ts");
-    const exportsField = pkg.exports as Record<string, Record<string, string>>;
-    const dot = exportsField["."]!;
-    expect(dot).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" });
-    expect(Object.keys(dot)[0]).toBe("types"); // TypeScript needs "types" before "import"
-    expect(pkg.files).toContain("dist");
+    const dot = (pkg.exports as Record<string, Record<string, Record<string, string>>>)["."]!;
+    expect(dot).toEqual({
+      import: { types: "./dist/index.d.ts", default: "./dist/index.js" },
+      require: { types: "./dist/cjs/index.d.ts", default: "./dist/cjs/index.js" },
+    });
+    // TypeScript needs "types" before "default".
+    expect(Object.keys(dot.import!)[0]).toBe("types");
+    expect(Object.keys(dot.require!)[0]).toBe("types");
     expect(pkg.sideEffects).toBe(false);
   });
 });
