@@ -21,8 +21,6 @@ import { compile, draws, WORKLOADS } from "./workloads.mjs";
 /** The memory a trace row's allocator gets when it takes a fixed size. */
 const TRACE_HEAP = 128 * 1024 * 1024;
 
-class Stop extends Error {}
-
 /** What the allocator's memory holds now (growable memories grow; others report null). */
 function reservedBytes(a) {
   const m = a?.memory;
@@ -47,7 +45,7 @@ async function workloadRun(mk, id, row) {
 
 async function traceRun(mk, id, row, file) {
   const trace = loadTraceBinary(file, id);
-  const { replay } = await import(dist("trace/replay.js"));
+  const { timedReplay } = await import(dist("cli/timed-replay.js"));
   const { replayGc } = await import("./peers/gc.mjs");
   const a = row.kind === "gc" ? null : await row.make(mk, TRACE_HEAP, id);
   return async (deadline) => {
@@ -55,42 +53,9 @@ async function traceRun(mk, id, row, file) {
       const r = replayGc(trace, deadline);
       return { ...r, peakLive: r.peakLiveBytes, footprint: null };
     }
-    let done = 0;
-    const onProgress = (n) => {
-      done = n;
-      if (Date.now() > deadline) throw new Stop();
-    };
-    // CPU time of the process around the replay, which frees the blocks the trace leaves
-    // live (so the allocator is empty for the next run): those frees count as operations
-    // too (replay.ts's own figure is wall time over the trace's ops).
-    const c0 = process.cpuUsage();
-    const cpuNs = () => {
-      const c = process.cpuUsage(c0);
-      return (c.user + c.system) * 1000;
-    };
-    try {
-      const r = replay(trace, a, { onProgress, progressEvery: 65536, freeAtEnd: true });
-      return {
-        ns: cpuNs(),
-        wallNs: r.elapsedMs * 1e6,
-        ops: r.ops + trace.liveAtEnd,
-        failures: r.failures,
-        peakLive: r.peakLiveBytes,
-        footprint: r.peakFootprint,
-        reserved: reservedBytes(a),
-        stopped: false,
-      };
-    } catch (e) {
-      if (!(e instanceof Stop)) throw e;
-      return {
-        ns: cpuNs(),
-        ops: done,
-        failures: 0,
-        peakLive: null,
-        footprint: null,
-        stopped: true,
-      };
-    }
+    // The same timed replay as `memkit replay`: CPU time, the trace's live blocks freed at
+    // the end inside the clock (one op each).
+    return { ...timedReplay(trace, a, { deadline }), reserved: reservedBytes(a) };
   };
 }
 

@@ -31,10 +31,8 @@ export const PEER_NOTES = [
 ];
 
 export const FOOTPRINT_NOTES = [
-  "PoolAllocator (W2): its out-of-line free stack (4 bytes per block) and live bitmap are " +
-    "sized for all 1,048,576 blocks of the 64 MiB heap and sit before the first block, so the " +
-    "highest block end is ~4.2 MiB up although 36 KB are live; a pool sized to the work would " +
-    "not show this.",
+  "PoolAllocator and the minimal pool (W2): 2,048 blocks of 64 bytes, twice the most W2 " +
+    "can hold live; the pool's free stack and live bitmap for all of them sit before the first block.",
   "BuddyAllocator: blocks are powers of two (16 bytes up), so live bytes round up to as much " +
     "as twice.",
   "SlabAllocator: whole pages per size class, so a few partly used pages per class dominate " +

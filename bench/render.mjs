@@ -8,16 +8,19 @@ import { dist } from "./paths.mjs";
 import { WORKLOADS } from "./workloads.mjs";
 
 const { conclusion, summarize, summaryTable } = await import(dist("cli/summary.js"));
+const { wrap } = await import(dist("cli/format.js"));
 
 const fmt = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? "—" : x.toFixed(d));
 const int = (x) => (x === null || x === undefined ? "—" : x.toLocaleString("en-US"));
 const la = (l) => l.map((x) => x.toFixed(2)).join(" / ");
 
-/** The short summary: the table and the one-line conclusion (also what run.mjs prints). */
+export { wrap };
+
+/** The short summary: the table and the one-line conclusion, at most 100 columns. */
 export function renderSummary(results) {
   const lines = summarize(results);
   if (lines.length === 0) return "No workload or trace ran.";
-  return `${summaryTable(lines)}\n\n${conclusion(lines)}`;
+  return `${summaryTable(lines)}\n\n${wrap(conclusion(lines))}`;
 }
 
 const VERDICT = {
@@ -141,9 +144,11 @@ export function renderMarkdown(meta, results) {
     "",
     "## Summary",
     "",
-    "Net ns/op per workload and trace: memkit's fastest allocator (with its footprint / peak " +
-      "live bytes), the fastest JS or wasm peer, the C library's malloc; ÷ columns are " +
-      "memkit's time over the other's (below 1: memkit is faster).",
+    "Net ns/op per workload and trace: memkit's best (its fastest allocator within 1.25× the " +
+      "tightest footprint of the workload, so that no row wins on time by holding several " +
+      "times the memory; its footprint / peak live bytes beside it), the best JS or wasm peer " +
+      "by the same rule, the C library's malloc; ÷ columns are memkit's time over the other's " +
+      "(below 1: memkit is faster).",
     "",
     "```",
     renderSummary(results),

@@ -30,6 +30,14 @@ export const versionOf = (name) => {
   }
 };
 
+/**
+ * W2's pools hold 2,048 blocks of 64 bytes: twice the most W2 can have live (1,000 slots), as
+ * a pool is sized for its work. (A pool's free stack and live bitmap are sized for all its blocks up
+ * front, before the first block: sized for the whole 64 MiB heap, 1,048,576 blocks, they put
+ * the first block ~4.2 MiB up, which the footprint would count.)
+ */
+const POOL_BLOCKS = 2048;
+
 const fixed = (mk, n) => new mk.FixedMemory(new ArrayBuffer(n));
 const ALL = ["W1", "W2", "W3", "W4", "trace"];
 
@@ -43,7 +51,7 @@ export const MEMKIT_ROWS = [
     label: "memkit PoolAllocator (64 B)",
     short: "Pool",
     on: ["W2"],
-    make: (mk) => new mk.PoolAllocator(64, 1 << 20),
+    make: (mk) => new mk.PoolAllocator(64, POOL_BLOCKS),
   },
   {
     key: "bump",
@@ -167,7 +175,7 @@ const EXTRA = {
       label: "reference: minimal JS pool (no checks)",
       short: "minimal pool",
       group: "reference",
-      make: () => new MinimalPool(64, 1 << 20),
+      make: () => new MinimalPool(64, POOL_BLOCKS),
     },
   ],
   W3: [

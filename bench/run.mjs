@@ -43,7 +43,7 @@ import { HERE, TRACE_DIR, TRACE_NAMES } from "./paths.mjs";
 import { buildAssemblyScript } from "./peers/adapters.mjs";
 import { profileRow } from "./profile.mjs";
 import { Progress } from "./progress.mjs";
-import { renderMarkdown, renderSummary } from "./render.mjs";
+import { renderMarkdown, renderSummary, wrap } from "./render.mjs";
 import { nativeResult, rowResults } from "./results.mjs";
 import { versionOf } from "./rows.mjs";
 import { measure } from "./runner.mjs";
@@ -200,11 +200,8 @@ async function main() {
   meta.targets = computeTargets(results, traceIds, { growth });
   const stem = only || keys ? "partial" : quick ? "quick" : "latest";
   const files = save(meta, results, stem);
-  process.stdout.write(
-    `${renderSummary(results)}\n\n${targetLine(meta.targets)}\n` +
-      `Results: ${files.map(rel).join(", ")}` +
-      `${profiled?.file ? `; profile: ${profiled.file}` : ""}\n`,
-  );
+  const where = `Results: ${files.map(rel).join(", ")}${profiled?.file ? `; profile: ${profiled.file}` : ""}`;
+  process.stdout.write(`${renderSummary(results)}\n${targetLine(meta.targets)}\n${wrap(where)}\n`);
 }
 
 /** One line counting the targets by verdict. */

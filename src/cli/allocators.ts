@@ -1,8 +1,10 @@
 /**
- * The allocators `memkit replay --allocator NAME` and the report can run, each on the memory
- * it would run on for a program whose peak is unknown: a memory that starts small and grows
- * (up to 4 GiB, so any trace fits; 1 GiB for the buddy, whose out-of-line metadata is sized
- * for its largest capacity up front: 0.51 bytes per 16 bytes).
+ * The allocators `memkit replay --allocator NAME` and the report can run, each on a memory
+ * that starts small and grows (up to 4 GiB, so any trace fits). An allocator whose metadata is
+ * sized up front for its largest capacity (the buddy: 0.51 bytes per 16 bytes, out of line
+ * at the memory's start) is sized to the trace it replays (`Sizing`), as a program that knows
+ * its peak would size it: a capacity sized for 1 GiB on a trace with 200 KB live makes the
+ * metadata, not the allocator, the footprint.
  */
 
 import type { Allocator } from "../core/allocator.js";
@@ -26,7 +28,25 @@ export interface AllocatorChoice {
   readonly label: string;
   /** Part of `--allocator all`: handles any size freed in any order. */
   readonly general: boolean;
-  make(): Allocator;
+  /** A fresh allocator; `sizing` says what the work needs, for allocators sized up front. */
+  make(sizing?: Sizing): Allocator;
+}
+
+/** What a replay needs, for allocators sized up front. */
+export interface Sizing {
+  /** The trace's peak of live bytes. */
+  readonly peakLiveBytes: number;
+}
+
+/**
+ * The buddy's capacity for a peak of `live` bytes: the power of two at or above 4× the peak
+ * (blocks round up to powers of two, so live bytes can take twice their size, and splitting
+ * leaves free blocks between them), at least 1 MiB; 1 GiB when the peak is unknown.
+ */
+export function buddyCapacity(sizing?: Sizing): number {
+  if (sizing === undefined) return GiB;
+  const want = Math.max(MiB, 4 * sizing.peakLiveBytes);
+  return Math.min(MAX_BYTES, 2 ** Math.ceil(Math.log2(want)));
 }
 
 const growable = (): GrowableMemory => new GrowableMemory(MiB, MAX_BYTES);
@@ -64,9 +84,10 @@ export const ALLOCATORS: readonly AllocatorChoice[] = [
   },
   {
     name: "buddy",
-    label: "BuddyAllocator (metadata sized for 1 GiB)",
+    label: "BuddyAllocator (4× the peak)",
     general: true,
-    make: () => new BuddyAllocator(growable(), { minBlockSize: 16, maxCapacity: GiB }),
+    make: (sizing) =>
+      new BuddyAllocator(growable(), { minBlockSize: 16, maxCapacity: buddyCapacity(sizing) }),
   },
   {
     name: "slab",
@@ -76,7 +97,7 @@ export const ALLOCATORS: readonly AllocatorChoice[] = [
   },
   {
     name: "bump",
-    label: "BumpAllocator (never reuses freed bytes)",
+    label: "BumpAllocator (never reuses bytes)",
     general: false,
     make: () => new BumpAllocator(growable()),
   },

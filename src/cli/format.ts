@@ -1,10 +1,11 @@
 /**
  * Text output of the `memkit` command: numbers, aligned tables, the trace summary and the
- * recommendation after a replay against several allocators. Pure functions.
+ * table of a replay against several allocators. Pure functions.
  */
 
 import type { ReplayResult } from "../trace/replay.js";
 import type { TraceStats } from "./heapmap.js";
+import type { Spread } from "./stats.js";
 
 /** One allocator's replay of one trace: its result, or why it has none. */
 export interface ReplayRow {
@@ -12,8 +13,15 @@ export interface ReplayRow {
   readonly label: string;
   readonly result: ReplayResult | null;
   readonly error?: string;
-  /** Timed runs; `result` is the median one by time. */
+  /** Timed runs (0 when verifying: no time is reported); `result.nsPerOp` is their median. */
   readonly runs?: number;
+  /** ns/op of every timed run. */
+  readonly samples?: readonly number[];
+  readonly spread?: Spread | null;
+  /** 1-minute load average before and after the allocator's runs. */
+  readonly load?: readonly number[];
+  /** It replayed in a process of its own (else in the command's process). */
+  readonly ownProcess?: boolean;
 }
 
 export function fmtInt(n: number): string {
@@ -29,6 +37,20 @@ export function fmtBytes(n: number): string {
 
 export function fmtMs(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** `text` broken at spaces into lines of at most `width` columns (a longer word stays whole). */
+export function wrap(text: string, width = 100): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return lines.join("\n");
 }
 
 /** A plain-text table: columns padded to their widest cell; `right` marks numeric ones. */
@@ -55,79 +77,34 @@ export function traceSummaryLine(name: string, s: TraceStats): string {
   );
 }
 
-/** The per-allocator table of `memkit replay`. */
+const time = (v: number, f: (v: number) => string): string => (Number.isNaN(v) ? "—" : f(v));
+
+/**
+ * The per-allocator table of `memkit replay` (at most 100 columns): median ns/op with the
+ * runs' min–max, the peak footprint and footprint / peak live bytes, failed allocations.
+ */
 export function replayTable(rows: readonly ReplayRow[]): string {
   const body = rows.map((row) => {
     const r = row.result;
     if (r === null) return [row.name, row.label, `error: ${row.error ?? "?"}`, "", "", "", ""];
+    const s = row.spread;
     return [
       row.name,
       row.label,
-      r.nsPerOp.toFixed(1),
-      fmtMs(r.elapsedMs),
+      time(r.nsPerOp, (v) => v.toFixed(1)),
+      s && s.max > s.min ? `${s.min.toFixed(1)}–${s.max.toFixed(1)}` : "—",
       fmtInt(r.peakFootprint),
       r.footprintRatio.toFixed(3),
       fmtInt(r.failures),
     ];
   });
-  return textTable(
-    ["allocator", "", "ns/op", "time", "peak footprint", "footprint/live", "failures"],
-    body,
-    [false, false, true, true, true, true, true],
-  );
-}
-
-export interface Recommendation {
-  readonly fastest: ReplayRow | null;
-  readonly tightest: ReplayRow | null;
-  /** The plain-language lines. */
-  readonly lines: readonly string[];
-}
-
-/**
- * The fastest (lowest ns/op) and the tightest (lowest footprint / peak live) of the rows
- * that replayed the whole trace without a failure.
- */
-export function recommend(rows: readonly ReplayRow[]): Recommendation {
-  const ok = rows.filter((r) => r.result !== null && r.result.failures === 0);
-  const lines: string[] = [];
-  if (ok.length === 0) {
-    return { fastest: null, tightest: null, lines: ["No allocator replayed the whole trace."] };
-  }
-  const res = (r: ReplayRow): ReplayResult => r.result!;
-  const byTime = [...ok].sort((a, b) => res(a).nsPerOp - res(b).nsPerOp);
-  const bySpace = [...ok].sort((a, b) => res(a).footprintRatio - res(b).footprintRatio);
-  const fastest = byTime[0];
-  const tightest = bySpace[0];
-  const f = res(fastest);
-  const t = res(tightest);
-  const runnerUp = (list: ReplayRow[], what: (r: ReplayResult) => string): string =>
-    list.length > 1 ? `; next: ${list[1].name}, ${what(res(list[1]))}` : "";
-  lines.push(
-    `Fastest:  ${fastest.name} (${fastest.label}): ${f.nsPerOp.toFixed(1)} ns/op, ` +
-      `${fmtMs(f.elapsedMs)} for the trace${runnerUp(byTime, (r) => `${r.nsPerOp.toFixed(1)} ns/op`)}.`,
-  );
-  lines.push(
-    `Tightest: ${tightest.name} (${tightest.label}): peak footprint ${fmtInt(t.peakFootprint)} bytes, ` +
-      `${t.footprintRatio.toFixed(3)} × the peak live bytes${runnerUp(
-        bySpace,
-        (r) => `${r.footprintRatio.toFixed(3)} ×`,
-      )}.`,
-  );
-  if (fastest === tightest) {
-    lines.push(`Choose ${fastest.name}: it is both the fastest and the tightest on this trace.`);
-  } else {
-    lines.push(
-      `Choose ${fastest.name} for speed, or ${tightest.name} when memory matters more ` +
-        `(it costs ${(t.nsPerOp / f.nsPerOp).toFixed(2)}× the time and saves ` +
-        `${fmtBytes(Math.max(0, f.peakFootprint - t.peakFootprint))} at the peak).`,
-    );
-  }
-  const failed = rows.filter((r) => r.result === null || r.result.failures > 0);
-  if (failed.length > 0) {
-    lines.push(
-      `Not considered (failed allocations or errors): ${failed.map((r) => r.name).join(", ")}.`,
-    );
-  }
-  return { fastest, tightest, lines };
+  return textTable(["allocator", "", "ns/op", "min–max", "footprint", "fp/live", "fails"], body, [
+    false,
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
 }

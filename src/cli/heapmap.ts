@@ -365,17 +365,3 @@ export function heapMapSvg(map: HeapMap): string {
   parts.push("</svg>");
   return parts.join("");
 }
-
-/** The first `count` operations of `trace`, as a trace (views, no copy). */
-export function prefixTrace(trace: Trace, count: number): Trace {
-  const n = Math.max(0, Math.min(count, trace.count));
-  return {
-    ...trace,
-    count: n,
-    op: trace.op.subarray(0, n),
-    id: trace.id.subarray(0, n),
-    size: trace.size.subarray(0, n),
-    align: trace.align.subarray(0, n),
-    zeroed: trace.zeroed.subarray(0, n),
-  };
-}

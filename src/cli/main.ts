@@ -10,19 +10,13 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ReplayResult, replay } from "../trace/replay.js";
 import type { Trace } from "../trace/trace.js";
-import { ALLOCATORS, allocatorChoice, GENERAL_NAMES } from "./allocators.js";
+import { advise } from "./advice.js";
+import { ALLOCATORS, GENERAL_NAMES } from "./allocators.js";
 import { CliError, helpText, type Invocation, parseArgs, UsageError, usageText } from "./args.js";
-import {
-  fmtBytes,
-  fmtInt,
-  type ReplayRow,
-  recommend,
-  replayTable,
-  traceSummaryLine,
-} from "./format.js";
-import { prefixTrace, snapshotAtPeak, type TraceStats, traceStats } from "./heapmap.js";
+import { fmtBytes, fmtInt, type ReplayRow, replayTable, traceSummaryLine, wrap } from "./format.js";
+import { snapshotAtPeak, type TraceStats, traceStats } from "./heapmap.js";
+import { runReplays, runsFor } from "./replays.js";
 import { type BenchFile, renderReport, type TraceReplay } from "./report.js";
 import { readTraceFile } from "./trace-file.js";
 
@@ -41,15 +35,6 @@ export const PACKAGE_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** The small trace that ships with memkit (the first 100,000 ops of the sqlite3 trace). */
 export const BUNDLED_TRACE = join("traces", "sqlite3-100k.trace.gz");
-
-/**
- * Untimed warm-up before any allocator is timed (see `runReplays`): every allocator replays
- * the trace's first WARM_UP_OPS ops WARM_UP_ROUNDS times, interleaved. Measured on the
- * bundled trace: the first two or three passes run 2-8× slower than the rest while the
- * JIT compiles the replay loop and the allocator.
- */
-const WARM_UP_OPS = 100_000;
-const WARM_UP_ROUNDS = 2;
 
 export function defaultIo(): Io {
   return { stdout: process.stdout, stderr: process.stderr, root: PACKAGE_ROOT, cwd: process.cwd() };
@@ -104,79 +89,66 @@ async function loadTrace(path: string, io: Io): Promise<Trace> {
   }
 }
 
-/** Timed runs per allocator: enough for about 2 million ops in all, 1 … 5; 1 when verifying. */
-export function runsFor(ops: number, verify: boolean): number {
-  if (verify) return 1;
-  return Math.max(1, Math.min(5, Math.ceil(2_000_000 / Math.max(1, ops))));
+/** Reads `path` (relative to the working directory); an empty trace is an error. */
+async function loadNonEmptyTrace(path: string, io: Io): Promise<Trace> {
+  const trace = await loadTrace(path, io);
+  if (trace.count === 0) throw new CliError(`${path}: the trace has no operations`);
+  return trace;
 }
 
 /**
- * Replays `trace` against each named allocator, each run on a fresh instance, and reports
- * the median time of `runsFor(ops)` runs. Runs are interleaved (run 1 of every allocator,
- * then run 2, …) so that drift in machine speed hits all alike. First every allocator
- * replays the trace's head untimed (twice, interleaved): the JIT has then compiled the
- * replay loop and every allocator, and the loop's call sites have seen every allocator
- * class, before any run is timed, so neither the first nor the last one measured is
- * favoured.
+ * Replays the trace in `path` on each named allocator (replays.ts: a process per allocator,
+ * CPU time), with a progress bar on a terminal.
  */
-export function runReplays(
+async function replayAll(
+  io: Io,
+  path: string,
   trace: Trace,
   names: readonly string[],
-  options: { verify?: boolean; io?: Io } = {},
-): ReplayRow[] {
-  const verify = options.verify === true;
-  const choices = names.map(allocatorChoice);
-  const head = prefixTrace(trace, WARM_UP_OPS);
-  for (let round = 0; round < WARM_UP_ROUNDS; round++) {
-    for (const c of choices) {
-      try {
-        replay(head, c.make());
-      } catch {
-        // reported by the timed runs below
-      }
-    }
-  }
-  const runs = runsFor(trace.count, verify);
-  const progress = new Progress(
-    options.io?.stderr ?? { write: () => 0 },
-    trace.count * runs >= 200_000 && options.io?.stderr.isTTY === true,
-  );
-  const samples: ReplayResult[][] = choices.map(() => []);
-  const errors: (string | undefined)[] = choices.map(() => undefined);
-  for (let run = 0; run < runs; run++) {
-    choices.forEach((c, i) => {
-      if (errors[i] !== undefined) return;
-      const label = runs > 1 ? `${c.name} ${run + 1}/${runs}` : c.name;
-      try {
-        samples[i].push(
-          replay(trace, c.make(), {
-            verify,
-            progressEvery: Math.max(10_000, Math.floor(trace.count / 100)),
-            onProgress: (done, total) => progress.update(label, done, total, "ops"),
-          }),
-        );
-      } catch (e) {
-        errors[i] = (e as Error).message;
-      } finally {
-        progress.clear();
-      }
+  verify = false,
+): Promise<ReplayRow[]> {
+  // A bar only where there is time to watch it.
+  const long = trace.count * runsFor(trace.count, verify) >= 200_000;
+  const progress = new Progress(io.stderr, io.stderr.isTTY === true && long);
+  try {
+    return await runReplays(trace, names, {
+      verify,
+      path: resolve(io.cwd, path),
+      onProgress: (name, run, runs, done, total) =>
+        progress.update(run === 0 ? `${name} first` : `${name} ${run}/${runs}`, done, total, "ops"),
     });
+  } finally {
+    progress.clear();
   }
-  return choices.map((c, i) => {
-    if (errors[i] !== undefined) {
-      return { name: c.name, label: c.label, result: null, error: errors[i] };
-    }
-    const byTime = [...samples[i]].sort((a, b) => a.nsPerOp - b.nsPerOp);
-    return { name: c.name, label: c.label, result: byTime[byTime.length >> 1], runs };
-  });
 }
 
-function printReplay(io: Io, trace: Trace, stats: TraceStats, rows: readonly ReplayRow[]): void {
-  const runs = rows.find((r) => r.runs !== undefined)?.runs ?? 1;
-  io.stdout.write(`${traceSummaryLine(trace.name, stats)}\n\n${replayTable(rows)}\n`);
-  if (runs > 1)
-    io.stdout.write(`(ns/op and time: the median of ${runs} runs, each on a fresh allocator)\n`);
-  if (rows.length > 1) io.stdout.write(`\n${recommend(rows).lines.join("\n")}\n`);
+function printReplay(
+  io: Io,
+  trace: Trace,
+  stats: TraceStats,
+  rows: readonly ReplayRow[],
+  verify: boolean,
+): void {
+  const runs = rows.find((r) => r.runs !== undefined)?.runs ?? 0;
+  io.stdout.write(`${wrap(traceSummaryLine(trace.name, stats))}\n\n${replayTable(rows)}\n`);
+  const loads = rows.flatMap((r) => r.load ?? []);
+  const load =
+    loads.length > 0
+      ? ` Load average (1 min) ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}.`
+      : "";
+  const how = verify
+    ? "--verify: one painted and checked replay each; its time is not the allocator's, so none is shown."
+    : `ns/op: CPU time, the median of ${runs} timed run${runs === 1 ? "" : "s"} (min – max beside ` +
+      "it) after an untimed first replay (its footprint is shown), each allocator in " +
+      (rows.every((r) => r.ownProcess === true) ? "a process of its own." : "this process.");
+  io.stdout.write(`${wrap(`(${how}${load})`)}\n`);
+  if (rows.length > 1 || verify) {
+    io.stdout.write(
+      `\n${advise(rows, verify)
+        .lines.map((l) => wrap(l))
+        .join("\n")}\n`,
+    );
+  }
 }
 
 function bundledTrace(io: Io): string | null {
@@ -271,10 +243,10 @@ function runNode(io: Io, script: string, args: readonly string[]): Promise<numbe
 // ---- the commands --------------------------------------------------------------------------
 
 async function cmdReplay(inv: Extract<Invocation, { command: "replay" }>, io: Io): Promise<number> {
-  const trace = await loadTrace(inv.trace, io);
+  const trace = await loadNonEmptyTrace(inv.trace, io);
   const stats = traceStats(trace);
-  const rows = runReplays(trace, inv.allocators, { verify: inv.verify, io });
-  printReplay(io, trace, stats, rows);
+  const rows = await replayAll(io, inv.trace, trace, inv.allocators, inv.verify);
+  printReplay(io, trace, stats, rows, inv.verify);
   const failed = rows.filter((r) => r.result === null);
   if (inv.verify && failed.length === 0) {
     io.stdout.write(
@@ -297,7 +269,6 @@ async function cmdBench(inv: Extract<Invocation, { command: "bench" }>, io: Io):
       "the npm package.";
     io.stderr.write(`memkit: ${benchNote} Skipping the workloads.\n`);
   } else {
-    io.stderr.write(`memkit: node bench/run.mjs${inv.quick ? " --quick" : ""}\n`);
     const code = await runNode(io, runner, inv.quick ? ["--quick"] : []);
     if (code !== 0) {
       status = 1;
@@ -313,11 +284,12 @@ async function cmdBench(inv: Extract<Invocation, { command: "bench" }>, io: Io):
     io.stderr.write("memkit: no trace to replay (the bundled one is missing).\n");
   const replays: TraceReplay[] = [];
   for (const path of paths) {
-    const trace = await loadTrace(path, io);
+    const trace = await loadNonEmptyTrace(path, io);
     const stats = traceStats(trace);
-    io.stdout.write(`\n### Trace replay against every general-purpose allocator\n\n`);
-    const rows = runReplays(trace, GENERAL_NAMES, { io });
-    printReplay(io, trace, stats, rows);
+    const rows = await replayAll(io, path, trace, GENERAL_NAMES);
+    // The details go to the report; here, one line per trace.
+    const first = advise(rows).lines[0] ?? "";
+    io.stdout.write(`${wrap(`Trace ${trace.name} (${fmtInt(stats.ops)} ops): ${first}`)}\n`);
     if (inv.out !== null) replays.push(traceReplay(trace, stats, rows));
   }
 
@@ -339,9 +311,9 @@ async function cmdReport(inv: Extract<Invocation, { command: "report" }>, io: Io
   const paths = inv.traces.length > 0 ? inv.traces : [bundledTrace(io)].filter((p) => p !== null);
   const replays: TraceReplay[] = [];
   for (const path of paths) {
-    const trace = await loadTrace(path, io);
+    const trace = await loadNonEmptyTrace(path, io);
     const stats = traceStats(trace);
-    replays.push(traceReplay(trace, stats, runReplays(trace, GENERAL_NAMES, { io })));
+    replays.push(traceReplay(trace, stats, await replayAll(io, path, trace, GENERAL_NAMES)));
   }
   writeReport(io, inv.out, commandLine(inv), bench, note, replays);
   return 0;

@@ -10,7 +10,8 @@
  */
 
 import type { ReplayResult } from "../trace/replay.js";
-import { fmtBytes, fmtInt, fmtMs, type ReplayRow, recommend } from "./format.js";
+import { advise } from "./advice.js";
+import { fmtBytes, fmtInt, fmtMs, type ReplayRow } from "./format.js";
 import {
   type HeapMap,
   heapMapSvg,
@@ -20,7 +21,13 @@ import {
   mapCells,
   type TraceStats,
 } from "./heapmap.js";
-import type { BenchFile } from "./summary.js";
+import {
+  type BenchFile,
+  type BenchTarget,
+  conclusion,
+  summarize,
+  summaryCells,
+} from "./summary.js";
 
 export type { BenchFile, BenchRow, BenchTarget } from "./summary.js";
 
@@ -73,11 +80,12 @@ interface Bar {
   readonly color: string;
 }
 
-const CHART_W = 900;
-const LABEL_W = 350;
+const PLOT_W = 420;
 const VALUE_W = 130;
 const BAR_H = 16;
 const ROW_H = 22;
+/** A generous width per character of a 12 px label, so no label is cut off. */
+const CHAR_W = 7.2;
 
 /**
  * A horizontal bar chart. Values far above the others (more than 5× the median) are drawn
@@ -96,7 +104,10 @@ export function barChart(
   let max = inScale.length > 0 ? inScale[inScale.length - 1] : 1;
   if (reference !== undefined) max = Math.max(max, reference.value);
   max *= 1.05;
-  const plotW = CHART_W - LABEL_W - VALUE_W;
+  // The label column is as wide as the longest label: labels are never cut off.
+  const LABEL_W = Math.ceil(Math.max(10, ...bars.map((b) => b.label.length)) * CHAR_W) + 12;
+  const plotW = PLOT_W;
+  const CHART_W = LABEL_W + PLOT_W + VALUE_W;
   const height = bars.length * ROW_H + 24;
   const parts: string[] = [
     `<figure class="chart"><figcaption>${esc(title)}</figcaption>`,
@@ -107,7 +118,7 @@ export function barChart(
     const y = i * ROW_H + 4;
     parts.push(
       `<text x="${LABEL_W - 8}" y="${y + BAR_H - 4}" text-anchor="end" font-size="12" fill="#222">` +
-        `<title>${esc(b.label)}</title>${esc(truncate(b.label, 48))}</text>`,
+        `<title>${esc(b.label)}</title>${esc(b.label)}</text>`,
     );
     if (b.value === null || !Number.isFinite(b.value)) {
       parts.push(
@@ -149,10 +160,6 @@ export function barChart(
   return parts.join("\n");
 }
 
-function truncate(s: string, n: number): string {
-  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
-}
-
 function fmtNum(v: number | null | undefined, digits: number): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits);
 }
@@ -187,22 +194,6 @@ function benchSection(input: ReportInput): string {
       ` memkit <span class="sw" style="background:${C_PEER}"></span> peers ` +
       `<span class="sw" style="background:${C_REFERENCE}"></span> references.</p>`,
   );
-  const targets = m.targets ?? [];
-  if (targets.length > 0) {
-    out.push(
-      "<h3>Targets</h3>",
-      htmlTable(
-        ["target", "value", "goal", "met", "missed by"],
-        targets.map((t) => [
-          t.what ?? "?",
-          fmtNum(t.value, 3),
-          t.goal ?? "",
-          t.met === true ? "yes" : t.met === false ? "no" : "—",
-          t.missedBy ?? "",
-        ]),
-      ),
-    );
-  }
   for (const line of [...(m.warnings ?? []), ...(m.notes ?? [])]) {
     out.push(`<p class="note">${esc(String(line))}</p>`);
   }
@@ -282,8 +273,64 @@ function benchSection(input: ReportInput): string {
       "</details>",
     );
   }
-  out.push("</section>");
+  out.push(targetsTable(m.targets ?? []), "</section>");
   return out.join("\n");
+}
+
+const VERDICTS: Record<string, string> = {
+  met: "met",
+  missed: "missed",
+  noise: "within noise",
+  unmeasured: "not measured",
+};
+
+/** The issue's targets: value, 95% interval, goal, verdict and by how much (or why not). */
+function targetsTable(targets: readonly BenchTarget[]): string {
+  if (targets.length === 0) return "";
+  const value = (t: BenchTarget): string => {
+    if (t.value === null || t.value === undefined) return "—";
+    if (t.fmt === "x") return `${t.value.toFixed(2)}×`;
+    if (t.fmt === "ns") return `${t.value.toFixed(2)} ns`;
+    return t.fmt === "n" ? String(t.value) : t.value.toFixed(3);
+  };
+  const verdict = (t: BenchTarget): string =>
+    VERDICTS[t.verdict ?? ""] ?? (t.met === true ? "met" : t.met === false ? "missed" : "—");
+  return [
+    "<h3>Targets</h3>",
+    "<p>Each speed target compares two rows of the same run; the interval is the 95% bootstrap " +
+      "interval of the figure, and a target whose interval holds the goal is within noise: " +
+      "neither met nor missed.</p>",
+    htmlTable(
+      ["target", "value", "95% interval", "goal", "verdict", "by how much"],
+      targets.map((t) => [
+        t.what ?? "?",
+        value(t),
+        t.interval ? `${t.interval[0].toFixed(2)} … ${t.interval[1].toFixed(2)}` : "",
+        t.goal ?? "",
+        verdict(t),
+        (t.verdict === "unmeasured" ? t.why : t.missedBy) ?? "",
+      ]),
+    ),
+  ].join("\n");
+}
+
+/** What the report opens with: memkit's best against the peers and C, and one conclusion. */
+function summarySection(input: ReportInput): string {
+  if (input.bench === null) return "";
+  const lines = summarize(input.bench.data.results);
+  if (lines.length === 0) return "";
+  const { headers, rows } = summaryCells(lines);
+  return [
+    '<section id="summary"><h2>Summary</h2>',
+    `<p class="rec">${esc(conclusion(lines))}</p>`,
+    "<p>Net ns/op (time per alloc or free call less the empty loop's) of memkit's best on " +
+      "each workload and trace (its fastest allocator within 1.25× the tightest footprint, with " +
+      "its footprint / peak live bytes), against the best JS or wasm peer by the same rule and " +
+      "the C library's malloc; the ÷ columns are memkit's time over the other's (below 1: " +
+      "memkit is faster).</p>",
+    htmlTable(headers, rows),
+    "</section>",
+  ].join("\n");
 }
 
 function traceSection(t: TraceReplay, index: number): string {
@@ -314,7 +361,7 @@ function traceSection(t: TraceReplay, index: number): string {
     ),
   );
   out.push("</div>");
-  const rec = recommend(t.rows);
+  const rec = advise(t.rows);
   out.push(`<div class="rec">${rec.lines.map((l) => `<p>${esc(l)}</p>`).join("")}</div>`);
   out.push(
     htmlTable(
@@ -380,7 +427,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 20px; border-bottom: 1px solid #ddd;
   padding-bottom: 4px; margin-top: 36px; } h3 { font-size: 16px; margin-top: 24px; }
 .meta { color: #555; font-size: 13px; } .note { color: #8a5a00; }
-figure { margin: 12px 0; } figcaption { font-weight: 600; margin-bottom: 4px; }
+figure { margin: 12px 0; overflow-x: auto; } figcaption { font-weight: 600; margin-bottom: 4px; }
 .rec { background: #f3f7ff; border-left: 4px solid ${C_MEMKIT}; padding: 4px 12px; }
 .rec p { margin: 6px 0; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
@@ -407,6 +454,7 @@ export function renderReport(input: ReportInput): string {
     "<h1>memkit report</h1>",
     `<p class="meta">Generated ${esc(input.generated)} by <code>${esc(input.command)}</code>.</p>`,
     `<nav>${nav}</nav>`,
+    summarySection(input),
     benchSection(input),
     ...input.traces.map(traceSection),
     "</body></html>",

@@ -6,15 +6,7 @@
  */
 
 import { textTable } from "./format.js";
-
-/** min, q1, median, q3, max of a row's net ns/op over its runs. */
-export interface Spread {
-  readonly min: number;
-  readonly q1: number;
-  readonly median: number;
-  readonly q3: number;
-  readonly max: number;
-}
+import type { Spread } from "./stats.js";
 
 /** One row of the results file (bench/results.mjs describes every field). */
 export interface BenchRow {
@@ -107,7 +99,27 @@ const usable = (r: BenchRow): boolean =>
 const fastest = (rows: readonly BenchRow[]): BenchRow | null =>
   [...rows].sort((a, b) => (a.netNsPerOp ?? 0) - (b.netNsPerOp ?? 0))[0] ?? null;
 
-/** One line per workload and trace (not the growth or shared suites), in results order. */
+/** Rows whose footprint is more than this × the tightest row's are not a workload's best. */
+export const FOOTPRINT_BOUND = 1.25;
+
+/**
+ * The fastest of `rows` among those whose footprint is within FOOTPRINT_BOUND of `tightest`
+ * (rows without a footprint, such as the garbage collector's, count as within); the tightest
+ * of them when none is.
+ */
+function best(rows: readonly BenchRow[], tightest: number): BenchRow | null {
+  const within = rows.filter(
+    (r) => r.footprintRatio == null || r.footprintRatio <= FOOTPRINT_BOUND * tightest,
+  );
+  if (within.length > 0) return fastest(within);
+  return [...rows].sort((a, b) => (a.footprintRatio ?? 0) - (b.footprintRatio ?? 0))[0] ?? null;
+}
+
+/**
+ * One line per workload and trace (not the growth or shared suites), in results order. A
+ * side's best is its fastest row within 1.25× the tightest footprint of the workload, so a
+ * row does not win on time by holding several times the memory.
+ */
 export function summarize(results: readonly BenchRow[]): SummaryLine[] {
   const workloads: string[] = [];
   for (const r of results) {
@@ -118,12 +130,24 @@ export function summarize(results: readonly BenchRow[]): SummaryLine[] {
   }
   return workloads.map((w) => {
     const rows = results.filter((r) => r.workload === w && usable(r));
-    const best = fastest(rows.filter((r) => r.group === "memkit"));
-    const peer = fastest(rows.filter((r) => r.group === "peer" && r.native !== true));
+    // What a user would pick from: memkit and the peers (C included), not the references.
+    const fps = rows
+      .filter((r) => r.group === "memkit" || r.group === "peer")
+      .map((r) => r.footprintRatio)
+      .filter((f): f is number => typeof f === "number");
+    const tightest = fps.length > 0 ? Math.min(...fps) : Number.POSITIVE_INFINITY;
+    const mine = best(
+      rows.filter((r) => r.group === "memkit"),
+      tightest,
+    );
+    const peer = best(
+      rows.filter((r) => r.group === "peer" && r.native !== true),
+      tightest,
+    );
     const c = rows.find((r) => r.native === true) ?? null;
     const ratio = (other: BenchRow | null): number | null =>
-      best === null || other === null ? null : (best.netNsPerOp ?? 0) / (other.netNsPerOp ?? 1);
-    return { workload: w, best, peer, c, vsPeer: ratio(peer), vsC: ratio(c) };
+      mine === null || other === null ? null : (mine.netNsPerOp ?? 0) / (other.netNsPerOp ?? 1);
+    return { workload: w, best: mine, peer, c, vsPeer: ratio(peer), vsC: ratio(c) };
   });
 }
 
@@ -171,8 +195,9 @@ export function summaryCells(lines: readonly SummaryLine[]): {
 
 /**
  * The summary table as text: net ns/op (the time per alloc or free call less the empty
- * loop's), memkit's best's footprint / peak live, and in the ÷ columns memkit's time over the
- * other's (below 1: memkit is faster).
+ * loop's) of each side's best (its fastest within 1.25× the tightest footprint), memkit's
+ * best's footprint / peak live, and in the ÷ columns memkit's time over the other's (below 1:
+ * memkit is faster).
  */
 export function summaryTable(lines: readonly SummaryLine[]): string {
   const { headers, rows, right } = summaryCells(lines);
@@ -186,9 +211,7 @@ export function conclusion(lines: readonly SummaryLine[]): string {
   const vsC = lines.map((l) => l.vsC).filter((v): v is number => v !== null);
   const parts: string[] = [];
   if (withPeer.length > 0) {
-    parts.push(
-      `memkit's fastest beats the fastest JS/wasm peer on ${wins.length} of ${withPeer.length}`,
-    );
+    parts.push(`memkit's best beats the best JS/wasm peer on ${wins.length} of ${withPeer.length}`);
   }
   if (vsC.length > 0) {
     const lo = Math.min(...vsC);

@@ -1,11 +1,13 @@
-// The benchmark's statistics and verdicts (bench/stats.mjs, bench/targets.mjs) on made-up
-// samples: no timing is measured here.
+// The statistics (src/cli/stats.ts, which the benchmark and `memkit replay` share) and the
+// benchmark's target verdicts (bench/targets.mjs) on made-up samples: nothing is timed here.
 
-import { describe, expect, it } from "vitest";
-// @ts-expect-error plain JS module without types
-import { bootstrap, spread, verdict } from "../../bench/stats.mjs";
+import { describe, expect, it, vi } from "vitest";
 // @ts-expect-error plain JS module without types
 import { computeTargets } from "../../bench/targets.mjs";
+import { bootstrap, spread, verdict } from "../../src/cli/stats.js";
+
+// bench/stats.mjs loads the statistics from the build (dist/); here, from the sources.
+vi.mock("../../bench/stats.mjs", () => import("../../src/cli/stats.js"));
 
 /** A results row with runs around `ns` (raw ns/op), as bench/results.mjs writes it. */
 function row(workload: string, key: string, ns: number[], extra: object = {}) {
@@ -41,19 +43,15 @@ describe("bench statistics", () => {
   });
 
   it("the bootstrap interval holds the ratio of medians and widens with the spread", () => {
-    const tight = bootstrap(
-      [[[20, 20.1, 19.9, 20, 20.2]], [[10, 10.1, 9.9, 10, 10]]],
-      (a: number, b: number) => a / b,
-    );
+    const ratio = (a: number, b: number) => a / b;
+    const tight = bootstrap([[[20, 20.1, 19.9, 20, 20.2]], [[10, 10.1, 9.9, 10, 10]]], ratio);
+    const wide = bootstrap([[[12, 20, 30, 16, 25]], [[10, 10.1, 9.9, 10, 10]]], ratio);
+    if (tight === null || wide === null) throw new Error("no interval");
     expect(tight[0]).toBeLessThanOrEqual(2);
     expect(tight[1]).toBeGreaterThanOrEqual(2);
     expect(tight[1] - tight[0]).toBeLessThan(0.1);
-    const wide = bootstrap(
-      [[[12, 20, 30, 16, 25]], [[10, 10.1, 9.9, 10, 10]]],
-      (a: number, b: number) => a / b,
-    );
     expect(wide[1] - wide[0]).toBeGreaterThan(0.5);
-    expect(bootstrap([[[20]], [[10, 11]]], (a: number, b: number) => a / b)).toBeNull();
+    expect(bootstrap([[[20]], [[10, 11]]], ratio)).toBeNull();
   });
 });
 

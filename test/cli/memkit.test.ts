@@ -63,6 +63,7 @@ describe("the memkit executable", () => {
     expect(r.status).toBe(0);
     expect(r.out).toMatch(/^sqlite3-100k: 100,000 ops/);
     expect(r.out).toMatch(/\nheap +Heap \(TLSF, grows from 64 KiB\) +[\d.]+ /);
+    expect(r.out).toMatch(/each allocator in a process of its own/); // the built child script
     expect(r.err).toBe("");
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { advise } from "../../src/cli/advice.js";
 import { ALLOCATORS, GENERAL_NAMES } from "../../src/cli/allocators.js";
-import { type ReplayRow, recommend } from "../../src/cli/format.js";
+import type { ReplayRow } from "../../src/cli/format.js";
 import {
   bytesPerCell,
   type HeapMap,
@@ -10,7 +11,7 @@ import {
   snapshotAtPeak,
   traceStats,
 } from "../../src/cli/heapmap.js";
-import { runReplays } from "../../src/cli/main.js";
+import { runReplays } from "../../src/cli/replays.js";
 import { type BenchFile, barChart, renderReport, type TraceReplay } from "../../src/cli/report.js";
 import { FixedMemory } from "../../src/memory/memory.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf.js";
@@ -150,39 +151,69 @@ const result = (nsPerOp: number, footprintRatio: number, failures = 0): ReplayRe
   footprintRatio,
 });
 
-describe("recommend", () => {
-  const row = (name: string, r: ReplayResult | null): ReplayRow => ({
+describe("advise", () => {
+  /** A row whose runs took `ns` ns/op (several runs: a spread for the noise test). */
+  const row = (name: string, r: ReplayResult | null, ns?: number[]): ReplayRow => ({
     name,
     label: name.toUpperCase(),
     result: r,
     error: r === null ? "boom" : undefined,
+    samples: ns ?? (r === null ? [] : [0.99, 1, 1.01, 1, 1.02].map((f) => f * r.nsPerOp)),
   });
 
-  it("names the fastest and the tightest of the allocators that did not fail", () => {
-    const rec = recommend([
+  it("weighs time and footprint: a much looser allocator does not win on speed alone", () => {
+    const adv = advise([
       row("a", result(50, 1.3)),
       row("b", result(80, 1.05)),
+      row("buddy", result(30, 3.0)), // faster, 3× the footprint: set aside, and said so
       row("c", result(10, 1.0, 3)), // failed allocations: not considered
       row("d", null),
     ]);
-    expect(rec.fastest?.name).toBe("a");
-    expect(rec.tightest?.name).toBe("b");
-    expect(rec.lines[0]).toMatch(/^Fastest: {2}a \(A\): 50\.0 ns\/op.*next: b, 80\.0 ns\/op/);
-    expect(rec.lines[1]).toMatch(/^Tightest: b \(B\): peak footprint 1,050 bytes, 1\.050 ×/);
-    expect(rec.lines[2]).toMatch(
-      /^Choose a for speed, or b when memory matters more \(it costs 1\.60×/,
+    expect(adv.choice?.name).toBe("a"); // within 1.25× the tightest's footprint, and faster
+    expect(adv.lines[0]).toMatch(/^Choose a \(A\): 50\.0 ns\/op, footprint 1\.300×/);
+    expect(adv.lines[1]).toMatch(/^buddy is faster \(30\.0 ns\/op\) but its footprint is 2\.86×/);
+    expect(adv.lines[2]).toMatch(
+      /^When memory matters more: b .* saves 250 B at the peak at 1\.60× the time/,
     );
-    expect(rec.lines[3]).toBe("Not considered (failed allocations or errors): c, d.");
+    expect(adv.lines.at(-1)).toBe("Not considered (failed allocations or errors): c, d.");
   });
 
-  it("says so when one allocator is both", () => {
-    const rec = recommend([row("a", result(5, 1.1)), row("b", result(9, 1.2))]);
-    expect(rec.lines[2]).toBe("Choose a: it is both the fastest and the tightest on this trace.");
-    expect(recommend([row("d", null)]).lines).toEqual(["No allocator replayed the whole trace."]);
+  it("names no winner within noise", () => {
+    const noisy = [40, 52, 47, 60, 45];
+    const adv = advise([
+      row("x", result(47, 1.1), noisy),
+      row(
+        "y",
+        result(49, 1.1),
+        noisy.map((v) => v + 2),
+      ),
+      row(
+        "z",
+        result(45, 3.0),
+        noisy.map((v) => v - 2),
+      ), // looser, and not faster beyond noise
+    ]);
+    expect(adv.choice).toBeNull();
+    expect(adv.lines.join(" ")).not.toContain("z is faster");
+    expect(adv.lines[0]).toMatch(/^x, y are within noise of each other .*: either serves/);
+    // the tighter of two allocators within noise in time is the choice
+    const tighter = advise([row("x", result(47, 1.2), noisy), row("y", result(49, 1.1), noisy)]);
+    expect(tighter.choice?.name).toBe("y");
+    expect(tighter.lines[0]).toMatch(/x is as fast within noise with a larger footprint/);
+  });
+
+  it("makes no speed claim under --verify, and says when nothing replayed", () => {
+    const adv = advise([row("a", result(5, 1.1)), row("b", result(9, 1.2))], true);
+    expect(adv.lines.join(" ")).not.toMatch(/faster|fastest|ns\/op/);
+    expect(adv.lines[1]).toMatch(/^Tightest: a \(A\), footprint 1\.100×/);
+    expect(advise([row("d", null)]).lines).toEqual([
+      "No allocator replayed the whole trace.",
+      "Not considered (failed allocations or errors): d.",
+    ]);
   });
 });
 
-describe("renderReport", () => {
+describe("renderReport", async () => {
   const bench: BenchFile = {
     meta: { command: "npm run bench -- --quick", date: "2026-01-01", node: "v20", cpu: "CPU" },
     results: [
@@ -197,6 +228,8 @@ describe("renderReport", () => {
       {
         workload: "W1",
         row: "memkit Heap",
+        short: "Heap",
+        group: "memkit",
         rawNsPerOp: 20,
         netNsPerOp: 17,
         ops: 10,
@@ -208,6 +241,7 @@ describe("renderReport", () => {
       {
         workload: "W1",
         row: "peer <b>bold</b>",
+        group: "peer",
         rawNsPerOp: 300,
         netNsPerOp: 297,
         ops: 10,
@@ -228,7 +262,7 @@ describe("renderReport", () => {
   };
   const trace = parseTrace(smallTraceText(2000), "recorded");
   const stats = traceStats(trace);
-  const rows = runReplays(trace, GENERAL_NAMES);
+  const rows = await runReplays(trace, GENERAL_NAMES);
   const replay: TraceReplay = {
     name: "recorded",
     stats,
@@ -256,13 +290,24 @@ describe("renderReport", () => {
     expect(html).toContain("Baseline (empty loop): 3.0 ns/op");
     expect(html).toContain("<h2>Trace replay: recorded</h2>");
     expect(html).toContain("a test program"); // the trace's description
-    expect(html).toContain("Fastest: ");
-    expect(html).toContain("Tightest: ");
+    expect(html).toMatch(/Choose \w+|either serves this trace/);
     expect(html).toContain("<h3>Heap maps at the peak</h3>");
     expect(html.match(/<svg class="heapmap"/g)).toHaveLength(2);
     // 2 charts for W1, 2 for sqlite3 (ns/op, footprint), 2 for the trace, 2 heap maps
     expect((html.match(/<svg /g) ?? []).length).toBe(2 + 2 + 2 + 2);
     for (const c of rows) expect(html).toContain(c.label);
+  });
+
+  it("opens with the summary, not the targets, and never cuts a label", () => {
+    expect(html.indexOf("<h2>Summary</h2>")).toBeGreaterThan(0);
+    expect(html.indexOf("<h2>Summary</h2>")).toBeLessThan(html.indexOf("<h2>Benchmarks</h2>"));
+    expect(html).toContain("memkit&#39;s best beats the best JS/wasm peer on 1 of 1");
+    const long =
+      "a very long allocator label that goes on and on, well past forty-eight characters";
+    const svg = barChart("t", [{ label: long, value: 1, color: "#000" }], (v) => v.toFixed(1));
+    expect(svg).toContain(`</title>${long}</text>`);
+    const width = Number(svg.match(/width="(\d+)"/)?.[1]);
+    expect(width).toBeGreaterThan(long.length * 7 + 420);
   });
 
   it("is self-contained: no script, no external stylesheet, image, font or URL", () => {
