@@ -52,6 +52,7 @@ export const StrategyKind = {
   freeList: 6,
   buddy: 7,
   tlsf: 8,
+  offset: 9,
 } as const;
 
 /** Bytes a header of `slots` strategy fields takes. */
