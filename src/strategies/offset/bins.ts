@@ -55,13 +55,19 @@ export function binOf(granules: number): number {
 
 /**
  * The first bin whose every block holds `granules` (1 … MAX_GRANULES): the size rounded up
- * to the next bin boundary. BIN_COUNT when no bin can promise it (sizes near 4 GiB).
+ * to the next bin boundary. BIN_COUNT when no bin can promise it (above the last bin's
+ * smallest size).
  */
 export function searchBinOf(granules: number): number {
-  return searchListOf(granules * GRANULE);
+  const bin = searchListOf(granules * GRANULE);
+  // TLSF's search gives up one size early: rounding the last bin's smallest size up by a
+  // bin width passes MAX_BLOCK, although the last bin itself holds it.
+  return bin === BIN_COUNT && granules <= LAST_BIN_MIN ? BIN_COUNT - 1 : bin;
 }
 
 /** The smallest block, in granules, that bin `bin` (0 … BIN_COUNT − 1) holds. */
 export function binMinGranules(bin: number): number {
   return listMinSize(bin) / GRANULE;
 }
+
+const LAST_BIN_MIN = binMinGranules(BIN_COUNT - 1);

@@ -83,7 +83,6 @@ import { H_STATE, STATE_OK, StrategyKind } from "../../core/header.js";
 import {
   checkAlign,
   checkDeallocSize,
-  checkSize32,
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
@@ -168,13 +167,10 @@ export class OffsetAllocator extends BaseAllocator {
         "ERR_UNSUPPORTED",
       );
     }
-    let memory: Memory;
-    if (typeof memoryOrCapacity === "number") {
-      checkSize32(memoryOrCapacity, "capacity");
-      memory = new OffsetMemory(0, memoryOrCapacity);
-    } else {
-      memory = memoryOrCapacity;
-    }
+    const memory =
+      typeof memoryOrCapacity === "number"
+        ? new OffsetMemory(0, memoryOrCapacity)
+        : memoryOrCapacity;
     const nodeCapacity = options.nodeCapacity ?? DEFAULT_NODE_CAPACITY;
     if (!(Number.isSafeInteger(nodeCapacity) && nodeCapacity >= 1 && nodeCapacity < MAX_NODES)) {
       throw new ArgumentRangeError(
