@@ -98,6 +98,13 @@ export const MEMKIT_ROWS = [
     make: (mk, n) => new mk.BuddyAllocator(fixed(mk, n), { minBlockSize: 16 }),
   },
   {
+    key: "offset",
+    label: "memkit OffsetAllocator (offset-only memory)",
+    short: "Offset",
+    on: ALL,
+    make: (mk, n) => new mk.OffsetAllocator(new mk.OffsetMemory(0, n)),
+  },
+  {
     key: "slab",
     label: "memkit SlabAllocator (over TlsfAllocator)",
     short: "Slab",

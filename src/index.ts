@@ -74,6 +74,12 @@ export { BuddyAllocator, type BuddyOptions, buddyOrder } from "./strategies/budd
 export { BumpAllocator, type BumpOptions } from "./strategies/bump.js";
 export { type FitPolicy, FreeListAllocator, type FreeListOptions } from "./strategies/free-list.js";
 export {
+  type FreeBin,
+  type FreeSpaceReport,
+  OffsetAllocator,
+  type OffsetAllocatorOptions,
+} from "./strategies/offset/index.js";
+export {
   MAX_BLOCK_ALIGN,
   PoolAllocator,
   type PoolOptions,

@@ -13,6 +13,7 @@ import { GrowableMemory } from "../memory/memory.js";
 import { BuddyAllocator } from "../strategies/buddy.js";
 import { BumpAllocator } from "../strategies/bump.js";
 import { FreeListAllocator } from "../strategies/free-list.js";
+import { OffsetAllocator } from "../strategies/offset/index.js";
 import { SlabAllocator } from "../strategies/slab.js";
 import { TlsfAllocator } from "../strategies/tlsf.js";
 
@@ -88,6 +89,12 @@ export const ALLOCATORS: readonly AllocatorChoice[] = [
     general: true,
     make: (sizing) =>
       new BuddyAllocator(growable(), { minBlockSize: 16, maxCapacity: buddyCapacity(sizing) }),
+  },
+  {
+    name: "offset",
+    label: "OffsetAllocator (metadata out of line)",
+    general: true,
+    make: () => new OffsetAllocator(growable()),
   },
   {
     name: "slab",

@@ -131,7 +131,15 @@ describe("parseArgs", () => {
 
 describe("allocator names", () => {
   it("all means the general-purpose allocators; every name is accepted, case-insensitively", () => {
-    expect(GENERAL_NAMES).toEqual(["heap", "tlsf", "freelist", "freelist-best", "buddy", "slab"]);
+    expect(GENERAL_NAMES).toEqual([
+      "heap",
+      "tlsf",
+      "freelist",
+      "freelist-best",
+      "buddy",
+      "offset",
+      "slab",
+    ]);
     expect(parseAllocatorList(ALLOCATOR_NAMES.join(","))).toEqual(ALLOCATOR_NAMES);
     expect(parseAllocatorList(" TLSF , Heap")).toEqual(["tlsf", "heap"]);
   });

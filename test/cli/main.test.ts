@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
+import { GENERAL_NAMES } from "../../src/cli/allocators.js";
 import { BUNDLED_TRACE, main, PACKAGE_ROOT } from "../../src/cli/main.js";
 import { captureIo, smallTraceText } from "./helpers.js";
 
@@ -115,7 +116,8 @@ describe("memkit (in-process)", () => {
     expect(html).toContain("W2 fixed-64");
     expect(html).toContain("memkit PoolAllocator (64 B)");
     expect(html).toContain("<h2>Trace replay: small</h2>");
-    expect(html.match(/<svg class="heapmap"/g)).toHaveLength(6); // every general-purpose one
+    // One per general-purpose allocator.
+    expect(html.match(/<svg class="heapmap"/g)).toHaveLength(GENERAL_NAMES.length);
   });
 
   it("report: a results file that is missing or not results exits 1", async () => {

@@ -75,6 +75,7 @@ function lowestBit(word: number): number {
   return 31 - Math.clz32(word & -word);
 }
 
+/** The hot operations. @internal (the OffsetAllocator's own part) */
 export class OffsetKernel {
   readonly s = new Int32Array(STATE_WORDS);
   readonly pool: NodePool;

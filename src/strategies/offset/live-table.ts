@@ -27,6 +27,7 @@ const FIBONACCI = 0x9e3779b1;
 /** Chains a new table starts with, as log2. */
 const INITIAL_CHAINS_LOG2 = 6;
 
+/** Offset → used node. @internal (the OffsetAllocator's own part) */
 export class LiveTable {
   /** Chain heads; replaced when the table grows. */
   heads: Int32Array;

@@ -61,6 +61,7 @@ export const DEFAULT_NODE_CAPACITY = 256;
 /** The most nodes a pool can hold: one per granule of a 4 GiB region, plus NONE. */
 export const MAX_NODES = 2 ** 29 + 1;
 
+/** The node records and the spare stack. @internal (the OffsetAllocator's own part) */
 export class NodePool {
   /** The node records (index 0 unused); replaced when the pool grows. */
   words: Int32Array;

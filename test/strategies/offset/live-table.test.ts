@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { LiveTable } from "../../../src/strategies/offset/live-table.js";
-import { NODE_SHIFT, NodePool, NONE, OFFSET } from "../../../src/strategies/offset/nodes.js";
+import { NODE_SHIFT, NONE, NodePool, OFFSET } from "../../../src/strategies/offset/nodes.js";
 
 function nodesAt(offsets: number[]): NodePool {
   const pool = new NodePool(offsets.length);

@@ -392,7 +392,8 @@ describe("check()", () => {
   }
 
   function findFree(k: OffsetKernel): number {
-    for (let n = 1; n <= k.pool.top; n++) if (k.pool.words[(n << NODE_SHIFT) + STATE] === 1) return n;
+    for (let n = 1; n <= k.pool.top; n++)
+      if (k.pool.words[(n << NODE_SHIFT) + STATE] === 1) return n;
     throw new Error("no free node");
   }
 
