@@ -8,6 +8,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { expectRejected, metadataState } from "../helpers/rejected.js";
 import {
   ArgumentRangeError,
   DoubleFreeError,
@@ -34,22 +35,6 @@ const HEADER_BYTES = (COMMON_SLOTS + 8) * 8;
 /** The metadata words (after the header): equal words mean the same blocks. */
 function words(a: BuddyAllocator): Uint8Array {
   return a.metadataBytes().slice(HEADER_BYTES);
-}
-
-/** Everything a rejected call must leave as it was. */
-function state(a: BuddyAllocator): string {
-  return `${Buffer.from(a.metadataBytes()).toString("hex")} ${JSON.stringify(a.stats())}`;
-}
-
-function expectRejected(
-  a: BuddyAllocator,
-  fn: () => unknown,
-  cls: abstract new (...args: never[]) => Error,
-) {
-  const before = state(a);
-  expect(fn).toThrow(cls);
-  expect(state(a)).toBe(before);
-  a.check();
 }
 
 describe("buddyOrder", () => {
@@ -325,10 +310,10 @@ describe("realloc", () => {
     const a = new BuddyAllocator(4 * KIB);
     const p = a.alloc(16);
     a.alloc(2048);
-    const before = state(a);
+    const before = metadataState(a);
     expect(a.realloc(p, 4096)).toBe(0);
     expect(a.realloc(p, 2 ** 32 - 1)).toBe(0);
-    expect(state(a)).toBe(before);
+    expect(metadataState(a)).toBe(before);
   });
 });
 
@@ -358,11 +343,11 @@ describe("memories", () => {
     expect(mem.end).toBeGreaterThanOrEqual(big + 256 * KIB);
     a.check();
     // Impossible requests change nothing, memory included.
-    const before = state(a);
+    const before = metadataState(a);
     const end = mem.end;
     expect(a.alloc(1 << 20)).toBe(0);
     expect(mem.end).toBe(end);
-    expect(state(a)).toBe(before);
+    expect(metadataState(a)).toBe(before);
     // Filling the rest grows up to the maximum; freeing all gives the canonical tiling.
     const ps = [big];
     for (let p = a.alloc(8 * KIB); p !== 0; p = a.alloc(8 * KIB)) ps.push(p);
@@ -414,10 +399,10 @@ describe("memories", () => {
     const a = new BuddyAllocator(mem, { maxCapacity: 128 * KIB });
     a.alloc(32 * KIB);
     expect(a.alloc(32 * KIB)).toBe(64 * KIB);
-    const before = state(a);
+    const before = metadataState(a);
     expect(a.alloc(64 * KIB, 1)).toBe(0);
     expect(mem.end).toBe(96 * KIB);
-    expect(state(a)).toBe(before);
+    expect(metadataState(a)).toBe(before);
   });
 
   it("without maxCapacity the span is the memory at creation", () => {

@@ -40,28 +40,13 @@ import {
   USED,
 } from "../../../src/strategies/offset/nodes.js";
 import { OffsetAllocator } from "../../../src/strategies/offset/offset-allocator.js";
+import { expectRejected, metadataState } from "../../helpers/rejected.js";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
 function kernel(a: OffsetAllocator): OffsetKernel {
   return (a as unknown as { k: OffsetKernel }).k;
-}
-
-/** Everything a rejected call must leave as it was. */
-function state(a: OffsetAllocator): string {
-  return `${Buffer.from(a.metadataBytes()).toString("hex")} ${JSON.stringify(a.stats())}`;
-}
-
-function expectRejected(
-  a: OffsetAllocator,
-  fn: () => unknown,
-  cls: abstract new (...args: never[]) => Error,
-) {
-  const before = state(a);
-  expect(fn).toThrow(cls);
-  expect(state(a)).toBe(before);
-  a.check();
 }
 
 describe("OffsetAllocator on an offset-only range", () => {
@@ -165,12 +150,12 @@ describe("OffsetAllocator on an offset-only range", () => {
   it("answers 0, changing nothing, when no free block fits", () => {
     const a = new OffsetAllocator(4 * KIB);
     const p = a.alloc(2000);
-    const before = state(a);
+    const before = metadataState(a);
     expect(a.alloc(4 * KIB)).toBe(0);
     expect(a.alloc(2 ** 32 - 1)).toBe(0);
     expect(a.alloc(2 ** 40)).toBe(0);
     expect(a.alloc(3000, 4096)).toBe(0);
-    expect(state(a)).toBe(before);
+    expect(metadataState(a)).toBe(before);
     expect(a.allocOrThrow(8)).not.toBe(0);
     a.dealloc(p);
   });
@@ -364,9 +349,9 @@ describe("stats().largestFree", () => {
             expect(b.bytes).toBeLessThanOrEqual(b.blocks * b.maxSize);
           }
           if (largest > 0) {
-            const before = state(a);
+            const before = metadataState(a);
             expect(a.alloc(largest + 8)).toBe(0);
-            expect(state(a)).toBe(before);
+            expect(metadataState(a)).toBe(before);
             expect(a.alloc(largest)).not.toBe(0);
           }
           a.check();
