@@ -8,7 +8,6 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { expectRejected, metadataState } from "../helpers/rejected.js";
 import {
   ArgumentRangeError,
   DoubleFreeError,
@@ -27,6 +26,7 @@ import {
   WasmMemory,
 } from "../../src/memory/memory.js";
 import { BuddyAllocator, buddyOrder } from "../../src/strategies/buddy.js";
+import { expectRejected, metadataState } from "../helpers/rejected.js";
 
 const KIB = 1024;
 /** Header bytes of a buddy heap: 8 common + 8 buddy float64 slots. */
