@@ -18,6 +18,7 @@ import { fmtBytes, fmtInt, type ReplayRow, replayTable, traceSummaryLine, wrap }
 import { snapshotAtPeak, type TraceStats, traceStats } from "./heapmap.js";
 import { runReplays, runsFor } from "./replays.js";
 import { type BenchFile, renderReport, type TraceReplay } from "./report.js";
+import { tour } from "./tour.js";
 import { readTraceFile } from "./trace-file.js";
 
 /** Where output goes, and where the package lives (bench/, traces/). */
@@ -363,7 +364,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       case "report":
         return await cmdReport(inv, io);
       case "tour":
-        await import("./tour.js");
+        io.stdout.write(`${tour().join("\n")}\n`);
         return 0;
     }
   } catch (e) {
