@@ -15,6 +15,7 @@ import {
   Heap,
   type InvalidPointerError,
   Layout,
+  OffsetAllocator,
   OffsetMemory,
   PoolAllocator,
   SlabAllocator,
@@ -179,6 +180,20 @@ export function tour(): string[] {
     say(
       `both freed: the buddies merged; ${buddy.stats().free.toLocaleString("en")} bytes free again`,
     );
+  }
+
+  section("OffsetAllocator: any size over offsets only, every book kept out of line");
+  {
+    const ranges = new OffsetAllocator(64 << 20); // a 64 MiB GPU buffer or file
+    const sizes = [100_000, 300_000, 5_000, 1_234_567];
+    const offsets = sizes.map((n) => ranges.alloc(n));
+    say(`${sizes.map((n, i) => `${n.toLocaleString("en")} at ${offsets[i]}`).join(", ")}`);
+    say(
+      `in use ${ranges.stats().inUse.toLocaleString("en")} bytes for ` +
+        `${sizes.reduce((a, b) => a + b).toLocaleString("en")} asked (no power-of-two rounding)`,
+    );
+    for (const o of offsets) ranges.dealloc(o);
+    say(`all freed: one free block of ${ranges.stats().largestFree.toLocaleString("en")} again`);
   }
 
   section("Heap: malloc/free, typed arrays and strings, inside a wasm module's memory");
