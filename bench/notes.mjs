@@ -79,12 +79,14 @@ export function obstacle(t, results, meta) {
         "the contract's checks and bounds-checked typed-array accesses. " +
         profileClause(meta.profile)
       );
-    case "heap-footprint": {
+    case "heap-footprint":
+    case "offset": {
       const rows = results.filter((r) => r.workload === w && r.footprintRatio != null && !r.error);
       const best = rows.sort((a, b) => a.footprintRatio - b.footprintRatio)[0];
+      const who = t.family === "offset" ? "the offset-only allocator's" : "the Heap's";
       return (
-        `the traces ask for 16-byte alignment; what is left is the Heap's own fragmentation on ` +
-        `this trace. The tightest row here is ${best?.short ?? "—"} at ` +
+        `what is over is ${who} own fragmentation on ${w} (every block at the alignment the ` +
+        `trace asks for). The tightest row here is ${best?.short ?? "—"} at ` +
         `${best?.footprintRatio?.toFixed(3) ?? "—"}.`
       );
     }
@@ -118,10 +120,23 @@ export function obstacle(t, results, meta) {
       );
     case "slab-footprint":
       return "whole pages per size class: partly used pages of every class count in full.";
-    case "offset":
-      return "";
-    case "shared":
-      return "see the shared-heap section's figures and load average.";
+    case "shared": {
+      const r = results.find((x) => x.suite === "shared" && x.shared);
+      if (!r) return "";
+      if (t.id === "shared-footprint") {
+        return (
+          "each worker keeps pages of small blocks in its own cache, and blocks free in one " +
+          "worker's pages are not used by the other: the highest block end counts both."
+        );
+      }
+      const load = r.load ? `${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)}` : "?";
+      return (
+        `with no heap at all (W1's PRNG alone) this machine gave 2 threads ` +
+        `${r.shared.ceiling.toFixed(2)}× one just before (1-minute load ${load}): a scaling ` +
+        "target needs an otherwise idle machine to be read, and this run does not break down " +
+        "the heap's own share of what is left."
+      );
+    }
     default:
       return "";
   }

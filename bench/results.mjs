@@ -14,7 +14,7 @@
 // Every row is checked against what the workload implies (op count, peak live bytes, PRNG
 // draws) or the trace holds; a mismatch becomes the row's warning and a run warning.
 
-import { median, shift, spread } from "./stats.mjs";
+import { bootstrap, median, shift, spread } from "./stats.mjs";
 
 const int = (n) => n.toLocaleString("en-US");
 
@@ -130,4 +130,65 @@ export function baselineGroups(results, r) {
   if (!r.baseline) return [[0]];
   const b = results.find((x) => x.workload === r.workload && x.key === r.baseline);
   return b?.groups ?? [];
+}
+
+/**
+ * The records of the shared-heap run (bench/shared.mjs --json): one row per measured form,
+ * ns/op in wall time (threads share the process, so CPU time would add theirs up) with no
+ * baseline subtracted; the `shared` row carries the figures the targets read.
+ */
+export function sharedResults(j, warnings) {
+  const workload = "shared W1";
+  const head = { workload, suite: "shared", group: "memkit" };
+  const nsOf = (opsPerSecond) => opsPerSecond.map((x) => 1e9 / x);
+  const row = (key, label, short, samples, extra = {}) => ({
+    ...head,
+    key,
+    row: label,
+    short,
+    rawNsPerOp: median(samples),
+    spread: spread(samples),
+    samples,
+    groups: [samples],
+    load: j.load,
+    ...extra,
+  });
+  const errors = [...j.errors, ...j.four.errors];
+  for (const e of errors) warnings.push(`${workload}: ${e}`);
+  const faults = j.four.errors.length + (j.four.state?.liveBlocks ?? 1);
+  const scaling = median(j.twoOpsPerSecond) / median(j.oneOpsPerSecond);
+  const sync = 1e9 / median(j.oneOpsPerSecond) / median(j.singleNsPerOp);
+  const fp = j.footprint;
+  return [
+    row("single", "TlsfAllocator, one thread (64 MiB)", "TLSF, 1 thread", j.singleNsPerOp),
+    row("one", "SharedHeap, 1 worker", "SharedHeap ×1", nsOf(j.oneOpsPerSecond)),
+    row(
+      "shared",
+      "SharedHeap, 2 workers (ns per op of both)",
+      "SharedHeap ×2",
+      nsOf(j.twoOpsPerSecond),
+      {
+        peakLiveBytes: fp?.peakLive ?? null,
+        footprint: fp?.top ?? null,
+        footprintRatio: fp ? fp.top / fp.peakLive : null,
+        note:
+          `2 workers' throughput ${scaling.toFixed(2)}× one worker's; with no heap (W1's PRNG ` +
+          `alone) this machine gave 2 threads ${j.ceiling.toFixed(2)}× one just before; 4 workers: ` +
+          `${j.four.errors.length} errors, ${j.four.state?.liveBlocks ?? "?"} blocks left live after every free`,
+        shared: {
+          scaling: {
+            value: scaling,
+            interval: bootstrap([[j.twoOpsPerSecond], [j.oneOpsPerSecond]], (a, b) => a / b),
+          },
+          sync: {
+            value: sync,
+            interval: bootstrap([[j.oneOpsPerSecond], [j.singleNsPerOp]], (o, s) => 1e9 / o / s),
+          },
+          faults: { value: faults },
+          footprint: { value: fp ? fp.top / fp.peakLive : null },
+          ceiling: j.ceiling,
+        },
+      },
+    ),
+  ];
 }

@@ -11,7 +11,7 @@
 //                                  committed ones the README cites)
 //   npm run bench -- --quick       W1-W4 (3 timed runs, one process per row) and the sqlite3
 //                                  trace (1): under a minute
-//   npm run bench -- --only W1,sqlite3   some workloads and traces only (also: growth)
+//   npm run bench -- --only W1,sqlite3   some workloads and traces only (also: growth, shared)
 //   npm run bench -- --rows heap,as      some rows only (the baselines always run)
 //   npm run bench -- --no-native   skip the C rows (they are skipped anyway without `cc`)
 //   npm run profile                CPU profile of the Heap on W1 (--profile W2:pool: another)
@@ -33,6 +33,7 @@
 // - Op counts, draws and peak live bytes of every row are checked against what WORKLOADS.md
 //   implies (and against the trace); a mismatch is printed as a warning row.
 
+import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, relative } from "node:path";
@@ -44,7 +45,7 @@ import { buildAssemblyScript } from "./peers/adapters.mjs";
 import { profileRow } from "./profile.mjs";
 import { Progress } from "./progress.mjs";
 import { renderMarkdown, renderSummary, wrap } from "./render.mjs";
-import { nativeResult, rowResults } from "./results.mjs";
+import { nativeResult, rowResults, sharedResults } from "./results.mjs";
 import { versionOf } from "./rows.mjs";
 import { measure } from "./runner.mjs";
 import { computeTargets } from "./targets.mjs";
@@ -52,6 +53,13 @@ import { loadTraceBinary, traceBinary } from "./traces.mjs";
 import { expected } from "./workloads.mjs";
 
 const OUT_DIR = join(HERE, "out");
+const SHARED_NOTE =
+  "## Shared heap (bench/shared.mjs)\n\n" +
+  "W1 on one SharedHeap of 64 MiB by 1, 2 and 4 worker threads, each running the whole W1 with " +
+  'its own slots and seed, next to the single-threaded TlsfAllocator; wall time from "go" to ' +
+  "the last worker's end (threads share the process's CPU time), no baseline subtracted. The " +
+  "footprint is from one more 2-worker run that counts both workers' live bytes (untimed). " +
+  "Read the scaling against the machine's own 2-thread ceiling and the load average.";
 const PUBLISH_DIR = join(HERE, "results");
 
 const { values: opt, positionals } = parseArgs({
@@ -97,6 +105,7 @@ async function main() {
   const workloadIds = ["W1", "W2", "W3", "W4"].filter((w) => !only || only.includes(w));
   let traceIds = TRACE_NAMES.filter((t) => (only ? only.includes(t) : !quick || t === "sqlite3"));
   const growth = only ? only.includes(GROWTH_ID) : !quick;
+  const shared = only ? only.includes("shared") : !quick;
   const profile = !quick && !only && !keys;
   const notes = [];
 
@@ -112,7 +121,8 @@ async function main() {
   const results = [];
   const warnings = [];
   let libc = null;
-  const sections = workloadIds.length + traceIds.length + (growth ? 1 : 0) + (profile ? 1 : 0);
+  const sections =
+    workloadIds.length + traceIds.length + (growth ? 1 : 0) + (shared ? 1 : 0) + (profile ? 1 : 0);
   const progress = new Progress(sections);
 
   for (const id of workloadIds) {
@@ -160,6 +170,32 @@ async function main() {
     results.push(...out);
   }
 
+  if (shared) {
+    progress.next("shared heap: W1 by 1, 2 and 4 workers");
+    progress.step("running bench/shared.mjs");
+    try {
+      const out = execFileSync(process.execPath, [join(HERE, "shared.mjs"), "--json"], {
+        encoding: "utf8",
+        env: { ...process.env, RUNS: String(RUNS) },
+        stdio: ["ignore", "pipe", "pipe"],
+        maxBuffer: 1 << 20,
+      });
+      results.push(...sharedResults(JSON.parse(out), warnings));
+    } catch (e) {
+      const why = String(e.stderr || e.message)
+        .trim()
+        .split("\n")
+        .pop();
+      results.push({
+        workload: "shared W1",
+        suite: "shared",
+        key: "shared",
+        row: "SharedHeap",
+        error: why,
+      });
+    }
+  }
+
   let profiled = null;
   if (profile) {
     progress.next("CPU profile of the Heap on W1");
@@ -193,7 +229,7 @@ async function main() {
       assemblyscript: versionOf("assemblyscript"),
     },
     profile: profiled?.error ? null : profiled && { file: profiled.file, top: profiled.top },
-    sections: { growth: GROWTH_NOTE },
+    sections: { growth: GROWTH_NOTE, shared: SHARED_NOTE },
     notes,
     warnings,
   };
