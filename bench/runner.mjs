@@ -96,7 +96,7 @@ export async function measure(id, options) {
   for (let pass = 0; pass < passes; pass++) {
     const active = rows.filter((r) => !r.error && (pass === 0 || r.passes > pass));
     if (active.length === 0) break;
-    const passText = passes > 1 ? `, pass ${pass + 1} of ${passes}` : "";
+    const passText = passes > 1 ? `pass ${pass + 1} of ${passes}, ` : "";
     for (const r of active) {
       r.proc = spawnRow({ id, key: r.key, ...setup });
       const m = await r.proc.ready;
@@ -105,7 +105,7 @@ export async function measure(id, options) {
     }
     for (const r of active) {
       if (r.error) continue;
-      progress(`${id}${passText}: warm-up, ${r.short}`);
+      progress(`${passText}warm-up, ${r.short}`);
       await runOne(r);
       if (r.error || pass > 0) continue;
       r.first = r.last; // the footprint is the fresh allocator's, in the first warm-up
@@ -125,7 +125,7 @@ export async function measure(id, options) {
       rounds.push({ pass: pass + 1, run, load });
       for (const r of active) {
         if (r.error || r.current.length >= r.maxRuns || r.last?.stopped) continue;
-        progress(`${id}${passText}: run ${run} of ${runs}, ${r.short}`);
+        progress(`${passText}run ${run} of ${runs}, ${r.short}`);
         await runOne(r);
         if (r.error) continue;
         const ns = r.last.ns / Math.max(1, r.last.ops);

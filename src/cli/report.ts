@@ -164,12 +164,18 @@ function fmtNum(v: number | null | undefined, digits: number): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits);
 }
 
-function htmlTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A table; `right` marks numeric columns (default: every column but the first). */
+function htmlTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  right?: readonly boolean[],
+): string {
   const head = headers.map((h) => `<th>${esc(h)}</th>`).join("");
+  const isRight = (i: number): boolean => right?.[i] ?? i > 0;
   const body = rows
     .map(
       (r) =>
-        `<tr>${r.map((c, i) => `<td${i > 0 ? ' class="n"' : ""}>${esc(c)}</td>`).join("")}</tr>`,
+        `<tr>${r.map((c, i) => `<td${isRight(i) ? ' class="n"' : ""}>${esc(c)}</td>`).join("")}</tr>`,
     )
     .join("\n");
   return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
@@ -319,7 +325,7 @@ function summarySection(input: ReportInput): string {
   if (input.bench === null) return "";
   const lines = summarize(input.bench.data.results);
   if (lines.length === 0) return "";
-  const { headers, rows } = summaryCells(lines);
+  const { headers, rows, right } = summaryCells(lines);
   return [
     '<section id="summary"><h2>Summary</h2>',
     `<p class="rec">${esc(conclusion(lines))}</p>`,
@@ -328,7 +334,7 @@ function summarySection(input: ReportInput): string {
       "its footprint / peak live bytes), against the best JS or wasm peer by the same rule and " +
       "the C library's malloc; the ÷ columns are memkit's time over the other's (below 1: " +
       "memkit is faster).</p>",
-    htmlTable(headers, rows),
+    htmlTable(headers, rows, right),
     "</section>",
   ].join("\n");
 }
@@ -442,6 +448,7 @@ nav a { margin-right: 12px; }
 /** The whole report. */
 export function renderReport(input: ReportInput): string {
   const nav = [
+    ...(input.bench === null ? [] : [`<a href="#summary">Summary</a>`]),
     `<a href="#bench">Benchmarks</a>`,
     ...input.traces.map((t, i) => `<a href="#trace-${i}">Trace: ${esc(t.name)}</a>`),
   ].join("");

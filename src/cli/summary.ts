@@ -220,5 +220,5 @@ export function conclusion(lines: readonly SummaryLine[]): string {
     parts.push(`it takes ${range} C malloc's time`);
   }
   if (parts.length === 0) return "No memkit row and peer ran on the same workload.";
-  return `${parts.join("; ")} (medians of net ns/op).`;
+  return `Medians of net ns/op: ${parts.join("; ")}.`;
 }

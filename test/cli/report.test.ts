@@ -301,7 +301,9 @@ describe("renderReport", async () => {
   it("opens with the summary, not the targets, and never cuts a label", () => {
     expect(html.indexOf("<h2>Summary</h2>")).toBeGreaterThan(0);
     expect(html.indexOf("<h2>Summary</h2>")).toBeLessThan(html.indexOf("<h2>Benchmarks</h2>"));
-    expect(html).toContain("memkit&#39;s best beats the best JS/wasm peer on 1 of 1");
+    expect(html).toContain(
+      "Medians of net ns/op: memkit&#39;s best beats the best JS/wasm peer on 1 of 1",
+    );
     const long =
       "a very long allocator label that goes on and on, well past forty-eight characters";
     const svg = barChart("t", [{ label: long, value: 1, color: "#000" }], (v) => v.toFixed(1));
