@@ -46,6 +46,21 @@ function targetInterval(t) {
     : `${lo.toFixed(2)} … ${hi.toFixed(2)}`;
 }
 
+/** The targets table's lines. */
+export function targetTable(targets) {
+  const L = [
+    "| target | measured | 95% interval | goal | verdict | by how much |",
+    "| --- | ---: | ---: | --- | --- | --- |",
+  ];
+  for (const t of targets) {
+    const by = t.verdict === "unmeasured" ? (t.why ?? "") : (t.missedBy ?? "");
+    L.push(
+      `| ${t.what} | ${targetValue(t)} | ${targetInterval(t)} | ${t.goal} | ${VERDICT[t.verdict]} | ${by} |`,
+    );
+  }
+  return L;
+}
+
 function targetsSection(meta, results, L) {
   L.push(
     "## Targets",
@@ -55,16 +70,9 @@ function targetsSection(meta, results, L) {
       "target whose interval holds the goal is *within noise*: neither met nor missed. " +
       "Footprints are exact (the same operations give the same addresses).",
     "",
-    "| target | measured | 95% interval | goal | verdict | by how much |",
-    "| --- | ---: | ---: | --- | --- | --- |",
+    ...targetTable(meta.targets),
+    "",
   );
-  for (const t of meta.targets) {
-    const by = t.verdict === "unmeasured" ? (t.why ?? "") : (t.missedBy ?? "");
-    L.push(
-      `| ${t.what} | ${targetValue(t)} | ${targetInterval(t)} | ${t.goal} | ${VERDICT[t.verdict]} | ${by} |`,
-    );
-  }
-  L.push("");
   const open = meta.targets.filter((t) => t.verdict === "missed" || t.verdict === "noise");
   if (open.length > 0) {
     L.push("### What stands in the way", "");
@@ -81,7 +89,7 @@ function targetsSection(meta, results, L) {
 
 const loadText = (l) => (l ? `${l[0].toFixed(1)}→${l[1].toFixed(1)}` : "—");
 
-function rowTable(L, rows, title) {
+export function rowTable(L, rows, title) {
   L.push(`### ${title}`, "");
   L.push(
     "| allocator | net ns/op | min – max | q1 – q3 | raw | runs | load | ops | failures | peak live | footprint | fp / live |",

@@ -7,8 +7,8 @@
 //   npm run bench                  W1-W4 (1 warm-up + 5 timed runs per row and process), the
 //                                  traces (1 + 3), the growth trace and the Heap's W1 profile:
 //                                  about 6 minutes on a 2-core machine
-//   npm run bench -- --publish     the same, and copies the results to bench/results/ (the
-//                                  committed ones the README cites)
+//   npm run bench -- --publish     the same, and publishes the results: bench/results/latest.*
+//                                  (committed) and the README's part they fill (publish.mjs)
 //   npm run bench -- --quick       W1-W4 (3 timed runs, one process per row) and the sqlite3
 //                                  trace (1): under a minute
 //   npm run bench -- --only W1,sqlite3   some workloads and traces only (also: growth, shared)
@@ -18,7 +18,8 @@
 //   node bench/run.mjs --render [FILE.json]   rewrite a results file's .md (targets recomputed)
 //
 // Results: bench/out/latest.{md,json} (quick.* with --quick, partial.* with --only or --rows);
-// bench/out/ is not tracked. `--publish` also writes bench/results/latest.{md,json}.
+// bench/out/ is not tracked. `--publish` also writes bench/results/latest.{md,json} and the
+// README's bench:published part.
 //
 // The method (runner.mjs, workloads.mjs, render.mjs say more):
 // - Every row runs in a process of its own (child.mjs), so call sites see one allocator class,
@@ -34,7 +35,7 @@
 //   implies (and against the trace); a mismatch is printed as a warning row.
 
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
@@ -44,6 +45,7 @@ import { HERE, TRACE_DIR, TRACE_NAMES } from "./paths.mjs";
 import { buildAssemblyScript } from "./peers/adapters.mjs";
 import { profileRow } from "./profile.mjs";
 import { Progress } from "./progress.mjs";
+import { publish } from "./publish.mjs";
 import { renderMarkdown, renderSummary, wrap } from "./render.mjs";
 import { nativeResult, rowResults, sharedResults } from "./results.mjs";
 import { versionOf } from "./rows.mjs";
@@ -60,7 +62,6 @@ const SHARED_NOTE =
   "the last worker's end (threads share the process's CPU time), no baseline subtracted. The " +
   "footprint is from one more 2-worker run that counts both workers' live bytes (untimed). " +
   "Read the scaling against the machine's own 2-thread ceiling and the load average.";
-const PUBLISH_DIR = join(HERE, "results");
 
 const { values: opt, positionals } = parseArgs({
   options: {
@@ -132,7 +133,7 @@ async function main() {
     results.push(...rowResults(id, "workload", rows, exp, DEADLINE_MS, warnings));
     if (native.workloads?.bin && (!keys || keys.includes("c"))) {
       progress.step("C malloc");
-      const c = runNative(native.workloads.bin, [id, String(RUNS)]);
+      const c = timedNative(native.workloads.bin, [id, String(RUNS)]);
       libc ??= c.libc ?? null;
       results.push(nativeResult(id, "workload", c, exp, warnings));
     }
@@ -149,7 +150,7 @@ async function main() {
     results.push(...rowResults(wl, "trace", rows, exp, DEADLINE_MS, warnings));
     if (native.replay?.bin && (!keys || keys.includes("c"))) {
       progress.step("C malloc");
-      const c = runNative(native.replay.bin, [file, String(TRACE_RUNS)]);
+      const c = timedNative(native.replay.bin, [file, String(TRACE_RUNS)]);
       results.push(nativeResult(wl, "trace", { libc, ...c }, exp, warnings));
     }
   }
@@ -240,6 +241,12 @@ async function main() {
   process.stdout.write(`${renderSummary(results)}\n${targetLine(meta.targets)}\n${wrap(where)}\n`);
 }
 
+/** A C program's results with the 1-minute load average before and after it ran. */
+function timedNative(bin, argv) {
+  const load = loadavg()[0];
+  return { ...runNative(bin, argv), load: [load, loadavg()[0]] };
+}
+
 /** One line counting the targets by verdict. */
 function targetLine(targets) {
   const n = (v) => targets.filter((t) => t.verdict === v).length;
@@ -249,19 +256,14 @@ function targetLine(targets) {
   );
 }
 
-/** Writes OUT/stem.{md,json}, and with --publish bench/results/stem.{md,json}. */
+/** Writes OUT/stem.{md,json}; with --publish also bench/results/latest.* and the README. */
 function save(meta, results, stem) {
   mkdirSync(OUT_DIR, { recursive: true });
   const md = join(OUT_DIR, `${stem}.md`);
   const json = join(OUT_DIR, `${stem}.json`);
   writeFileSync(md, `${renderMarkdown(meta, results)}\n`);
   writeFileSync(json, `${JSON.stringify({ meta, results }, null, 2)}\n`);
-  if (!opt.publish) return [md, json];
-  const pmd = join(PUBLISH_DIR, `${stem}.md`);
-  const pjson = join(PUBLISH_DIR, `${stem}.json`);
-  copyFileSync(md, pmd);
-  copyFileSync(json, pjson);
-  return [md, json, pmd, pjson];
+  return opt.publish ? [md, json, ...publish([md, json], meta, results)] : [md, json];
 }
 
 /** `--render [FILE.json]`: rewrites the Markdown of saved results (targets recomputed). */
