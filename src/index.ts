@@ -48,7 +48,7 @@ export {
   type HeapOptions,
   type TypedArray,
   type TypedArrayConstructor,
-} from "./heap.js";
+} from "./heap/index.js";
 export {
   FixedMemory,
   GrowableMemory,
@@ -88,7 +88,7 @@ export {
 } from "./strategies/pool.js";
 export { SlabAllocator, type SlabClassStats, type SlabOptions } from "./strategies/slab.js";
 export { StackAllocator, type StackOptions } from "./strategies/stack.js";
-export { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf.js";
+export { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf/index.js";
 export {
   type ReplayOptions,
   type ReplayResult,

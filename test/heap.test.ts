@@ -7,7 +7,7 @@ import {
   layoutForI32,
   layoutForI64,
 } from "../src/core/layout.js";
-import { byteLengthUtf8, getDefaultHeap, Heap } from "../src/heap.js";
+import { byteLengthUtf8, getDefaultHeap, Heap } from "../src/heap/index.js";
 import { instantiateGrowModule } from "./helpers/wasm.js";
 
 describe("Heap: the seeds' Global allocator examples", () => {

@@ -8,14 +8,14 @@
  */
 
 import type { Allocator } from "../core/allocator.js";
-import { Heap } from "../heap.js";
+import { Heap } from "../heap/index.js";
 import { GrowableMemory } from "../memory/memory.js";
 import { BuddyAllocator } from "../strategies/buddy.js";
 import { BumpAllocator } from "../strategies/bump.js";
 import { FreeListAllocator } from "../strategies/free-list.js";
 import { OffsetAllocator } from "../strategies/offset/index.js";
 import { SlabAllocator } from "../strategies/slab.js";
-import { TlsfAllocator } from "../strategies/tlsf.js";
+import { TlsfAllocator } from "../strategies/tlsf/index.js";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;

@@ -7,7 +7,7 @@
 
 import type { Allocator, AllocatorStats } from "../core/allocator.js";
 import type { Allocation, Layout } from "../core/layout.js";
-import type { Memory } from "../memory/memory.js";
+import type { Memory } from "../core/memory.js";
 
 export class CheckedAllocator implements Allocator {
   readonly memory: Memory;

@@ -76,8 +76,8 @@ import {
   HeapPoisonedError,
   OutOfMemoryError,
 } from "../core/errors.js";
+import type { Memory } from "../core/memory.js";
 import { DEFAULT_ALIGN } from "../core/validate.js";
-import type { Memory } from "../memory/memory.js";
 
 /** One block of a parent allocator and the region of memory over it. */
 export interface Carving {

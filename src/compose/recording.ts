@@ -43,8 +43,8 @@
 import type { Allocator, AllocatorStats } from "../core/allocator.js";
 import { ArgumentTypeError, OutOfMemoryError } from "../core/errors.js";
 import { type Allocation, Layout } from "../core/layout.js";
+import type { Memory } from "../core/memory.js";
 import { DEFAULT_ALIGN } from "../core/validate.js";
-import type { Memory } from "../memory/memory.js";
 import { OP_ALLOC, OP_FREE, OP_REALLOC, type Trace, TraceBuilder } from "../trace/trace.js";
 
 /** The `# format` line every trace carries. */

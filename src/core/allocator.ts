@@ -16,7 +16,7 @@
  * - A size that is a valid integer but larger than any heap (≥ 2^32) returns 0.
  */
 
-import type { Memory } from "../memory/memory.js";
+import type { Memory } from "../core/memory.js";
 import { alignUp } from "./bits.js";
 import {
   AllocatorError,
@@ -29,8 +29,9 @@ import {
 } from "./errors.js";
 import {
   COMMON_SLOTS,
+  H_KIND,
   H_STATE,
-  headerBytes,
+  type HeaderLayout,
   headerOffset,
   SLOT_BYTES,
   STATE_OK,
@@ -39,6 +40,7 @@ import {
   writeHeader,
 } from "./header.js";
 import { type Allocation, Layout } from "./layout.js";
+
 import { checkAlign, DEFAULT_ALIGN, isUint32, rejectPointer, rejectSize } from "./validate.js";
 
 /** What `stats()` reports. All figures are bytes except `liveBlocks`. */
@@ -98,28 +100,51 @@ export interface AllocatorOptions {
 /** A header of an allocator that was dropped: every call on the handle fails fast. */
 const DROPPED = new Float64Array(COMMON_SLOTS).fill(-1);
 
+/**
+ * The entry guard's constants, module-local so that the engine folds them into `blocked()`
+ * (an imported binding is loaded from its module cell on every use).
+ */
+const STATE = 3;
+const OK = 0;
+if (STATE !== H_STATE || OK !== STATE_OK) {
+  throw new Error("core/allocator.ts: the entry guard's constants disagree with core/header.ts");
+}
+
 export abstract class BaseAllocator implements Allocator {
   readonly memory: Memory;
   /** The strategy's name in messages. */
   abstract readonly name: string;
 
-  /** Header slots (float64). In-band: the memory's own `f64` view; else a side buffer. */
-  protected h: Float64Array;
-  /** Index of header slot 0 in `h`. */
-  protected hb: number;
+  /**
+   * The header's float64 slots (common, then the strategy's): in-band, the memory's own
+   * `f64` view; else a side buffer. Slot `i` of the header is `slots[slot0 + i]`.
+   */
+  protected slots: Float64Array;
+  /** Index of the header's slot 0 in `slots`. */
+  protected slot0: number;
+  /**
+   * The strategy's int32 words: its state words (`words[0]` is the first one its
+   * `HeaderLayout` names), then the rest of its metadata as int32, to the end of
+   * `metaBytes`. Re-made when the memory's buffer is replaced.
+   */
+  protected words: Int32Array;
   /** Byte offset of the header in `metaBuffer`, and the bytes of header + metadata. */
   protected readonly metaAt: number;
   protected readonly metaBytes: number;
+  /** Byte offset in `metaBuffer` of the strategy's metadata after its header. */
+  protected readonly extraMetaAt: number;
   /** The buffer holding header and metadata: the memory's for in-band, else a side one. */
   protected metaBuffer: ArrayBufferLike;
   protected readonly inBand: boolean;
   /** First byte a block may occupy. */
   protected readonly dataStart: number;
+  private readonly wordsByteOffset: number;
   private dropped = false;
 
   /**
-   * Places the header (COMMON_SLOTS + `strategySlots` slots) and `extraMetaBytes` of
-   * out-of-line metadata, and writes or (with `attach`) validates the common header.
+   * Places the header (`header`: the common slots, the strategy's slots and state words)
+   * and `extraMetaBytes` of out-of-line metadata, and writes or (with `attach`) validates
+   * the common header.
    *
    * By default the metadata goes at the start of the region and blocks follow it. A strategy
    * that reserved room for its metadata elsewhere in a memory with bytes (a slab takes it
@@ -129,7 +154,7 @@ export abstract class BaseAllocator implements Allocator {
   protected constructor(
     memory: Memory,
     kind: number,
-    strategySlots: number,
+    header: HeaderLayout,
     extraMetaBytes: number,
     config: number,
     attach: boolean,
@@ -137,7 +162,7 @@ export abstract class BaseAllocator implements Allocator {
     metaAt?: number,
   ) {
     this.memory = memory;
-    this.metaBytes = alignUp(headerBytes(strategySlots) + extraMetaBytes, SLOT_BYTES);
+    this.metaBytes = alignUp(header.bytes + extraMetaBytes, SLOT_BYTES);
     this.inBand = memory.hasBytes;
     if (metaAt !== undefined) {
       if (
@@ -156,8 +181,8 @@ export abstract class BaseAllocator implements Allocator {
       this.metaAt = metaAt;
       this.dataStart = memory.start;
       this.metaBuffer = memory.buffer;
-      this.h = memory.f64;
-      this.hb = metaAt / SLOT_BYTES;
+      this.slots = memory.f64;
+      this.slot0 = metaAt / SLOT_BYTES;
     } else if (this.inBand) {
       this.metaAt = headerOffset(memory.start);
       this.dataStart = this.metaAt + this.metaBytes;
@@ -173,8 +198,8 @@ export abstract class BaseAllocator implements Allocator {
         );
       }
       this.metaBuffer = memory.buffer;
-      this.h = memory.f64;
-      this.hb = this.metaAt / SLOT_BYTES;
+      this.slots = memory.f64;
+      this.slot0 = this.metaAt / SLOT_BYTES;
     } else {
       this.metaAt = 0;
       // Offset 0 is the null pointer, so a region starting at 0 gives up its first 8 bytes.
@@ -182,16 +207,19 @@ export abstract class BaseAllocator implements Allocator {
       this.metaBuffer = memory.shared
         ? new SharedArrayBuffer(this.metaBytes)
         : new ArrayBuffer(this.metaBytes);
-      this.h = new Float64Array(this.metaBuffer);
-      this.hb = 0;
+      this.slots = new Float64Array(this.metaBuffer);
+      this.slot0 = 0;
     }
+    this.extraMetaAt = this.metaAt + header.bytes;
+    this.wordsByteOffset = this.metaAt + header.wordsAt;
+    this.words = this.wordsView();
     if (attach) {
       if (!this.inBand) {
         throw new ArgumentTypeError(`${name}: an offset-only memory has no heap to attach to`);
       }
-      validateHeader(this.h, this.hb, kind, name);
+      validateHeader(this.slots, this.slot0, kind, name);
     } else {
-      writeHeader(this.h, this.hb, kind, this.metaBytes, this.dataStart, config);
+      writeHeader(this.slots, this.slot0, kind, this.metaBytes, this.dataStart, config);
     }
   }
 
@@ -210,9 +238,24 @@ export abstract class BaseAllocator implements Allocator {
   // ---- entering a call -------------------------------------------------------------------
 
   /**
-   * The slow half of every call's entry check. A strategy's public method reads
-   * `this.h[this.hb + H_STATE]`; anything but STATE_OK lands here: the view was detached by
-   * growth (a detached view reads `undefined`), the heap is poisoned, or it was dropped.
+   * The entry guard, the first line of every public method:
+   *
+   *     if (this.blocked()) {
+   *       this.enterSlow();
+   *       return this.alloc(size, align); // retry with re-derived views
+   *     }
+   *
+   * One load of the header's state slot: anything but "in order" is blocked: the view was
+   * detached by growth (a detached view reads `undefined`), the heap is poisoned, or the
+   * handle was dropped (its slots are then a dummy header whose state is −1).
+   */
+  protected blocked(): boolean {
+    return this.slots[this.slot0 + STATE] !== OK;
+  }
+
+  /**
+   * The slow half of the entry guard: re-derives the views and returns when the heap is in
+   * order after all (the caller then retries); throws when it is poisoned or dropped.
    */
   protected enterSlow(): void {
     if (this.dropped) {
@@ -222,7 +265,7 @@ export abstract class BaseAllocator implements Allocator {
       );
     }
     this.syncViews();
-    const state = this.h[this.hb + H_STATE];
+    const state = this.slots[this.slot0 + H_STATE];
     if (state === STATE_OK) return;
     if (state === STATE_POISONED) {
       throw new HeapPoisonedError(
@@ -234,13 +277,23 @@ export abstract class BaseAllocator implements Allocator {
 
   /** Re-derives views after growth; called on entry when stale and after growing. */
   protected syncViews(): void {
-    const m = this.memory;
-    m.refresh();
-    if (this.inBand && this.h !== m.f64) {
-      this.metaBuffer = m.buffer;
-      this.h = m.f64;
+    const memory = this.memory;
+    memory.refresh();
+    if (this.inBand && this.slots !== memory.f64) {
+      this.metaBuffer = memory.buffer;
+      this.slots = memory.f64;
     }
+    if (this.words.buffer !== this.metaBuffer) this.words = this.wordsView();
     this.onViews();
+  }
+
+  /** The strategy's int32 words (see `words`) over the current `metaBuffer`. */
+  private wordsView(): Int32Array {
+    return new Int32Array(
+      this.metaBuffer,
+      this.wordsByteOffset,
+      (this.metaAt + this.metaBytes - this.wordsByteOffset) >>> 2,
+    );
   }
 
   /**
@@ -252,9 +305,9 @@ export abstract class BaseAllocator implements Allocator {
     this.syncViews();
   }
 
-  /** Entry check for the non-hot public methods. */
+  /** The entry guard of the methods off the hot path. */
   protected enter(): void {
-    if (this.h[this.hb + H_STATE] !== STATE_OK) this.enterSlow();
+    if (this.blocked()) this.enterSlow();
   }
 
   /**
@@ -262,8 +315,8 @@ export abstract class BaseAllocator implements Allocator {
    * call, from every handle, throws `HeapPoisonedError`) and throws `HeapCorruptedError`.
    */
   protected corrupt(what: string): never {
-    if (!this.dropped && this.h.length > this.hb + H_STATE)
-      this.h[this.hb + H_STATE] = STATE_POISONED;
+    if (!this.dropped && this.slots.length > this.slot0 + H_STATE)
+      this.slots[this.slot0 + H_STATE] = STATE_POISONED;
     throw new HeapCorruptedError(`${this.name}: heap corrupted: ${what}`);
   }
 
@@ -271,7 +324,7 @@ export abstract class BaseAllocator implements Allocator {
 
   /** Whether the heap was found corrupt (and every call now throws `HeapPoisonedError`). */
   get poisoned(): boolean {
-    return !this.dropped && this.h[this.hb + H_STATE] === STATE_POISONED;
+    return !this.dropped && this.slots[this.slot0 + H_STATE] === STATE_POISONED;
   }
 
   owns(ptr: number): boolean {
@@ -351,9 +404,8 @@ export abstract class BaseAllocator implements Allocator {
 
   check(): void {
     this.enter();
-    if (!this.inBand || this.memory.hasBytes) {
-      validateHeader(this.h, this.hb, this.h[this.hb + 2], this.name);
-    }
+    // Magic and version: a handle's own kind slot is what the heap was made as.
+    validateHeader(this.slots, this.slot0, this.slots[this.slot0 + H_KIND], this.name);
     this.checkStrategy();
   }
 
@@ -367,8 +419,8 @@ export abstract class BaseAllocator implements Allocator {
       throw new AllocatorError(`${this.name} was dropped already`, "ERR_DESTROYED");
     }
     this.dropped = true;
-    this.h = DROPPED;
-    this.hb = 0;
+    this.slots = DROPPED;
+    this.slot0 = 0;
   }
 
   /** A copy of the header and out-of-line metadata bytes (for tests and attach checks). */

@@ -36,3 +36,10 @@ export function log2Floor(x: number): number {
 export function nextPowerOfTwo(x: number): number {
   return x <= 1 ? 1 : 2 ** (32 - Math.clz32(x - 1));
 }
+
+/** The number of bits set in the low 32 bits of `x` (SWAR: no loop over the bits). */
+export function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}

@@ -17,7 +17,11 @@
  *     slot  5 DATA_START  first byte blocks may occupy
  *     slot  6 CONFIG      a strategy-defined configuration word (block size, …)
  *     slot  7 (reserved)
- *     slot  8…            the strategy's own fields (COMMON_SLOTS + i)
+ *     slot  8…            the strategy's own float64 slots (COMMON_SLOTS + i)
+ *     then                the strategy's int32 state words, if it declares any
+ *
+ * A strategy declares its slots and words once, by name, with `declareHeader`; the header
+ * takes `layout.bytes` bytes and the strategy's other metadata follows it.
  */
 
 import { alignUp } from "./bits.js";
@@ -55,6 +59,53 @@ export const StrategyKind = {
   offset: 9,
 } as const;
 
+/**
+ * A strategy's part of the header: named float64 slots after the common ones, then named
+ * int32 state words. Slots hold exact integers up to 2^53 (counters, 4 GiB offsets); words
+ * are what a hot path reads and writes on every call (an int32 load and store are cheaper
+ * than float64 ones), holding offsets below 2^32 as int32 (read back with `>>> 0`).
+ */
+export interface HeaderLayout<S extends string = string, W extends string = string> {
+  /** Each slot's index from the header's slot 0: COMMON_SLOTS, COMMON_SLOTS + 1, … */
+  readonly slot: { readonly [K in S]: number };
+  /** Each word's index from the first state word: 0, 1, … */
+  readonly word: { readonly [K in W]: number };
+  readonly slotCount: number;
+  readonly wordCount: number;
+  /** Byte offset of the first state word from the header's start. */
+  readonly wordsAt: number;
+  /** Bytes of the whole header (common slots, strategy slots, words), a multiple of 8. */
+  readonly bytes: number;
+}
+
+/**
+ * Declares a strategy's header: `slots` float64 slots and `words` int32 state words, in
+ * this order. Read the indices into module-local constants, which the engine folds:
+ * `const { END, LIVE } = TLSF_HEADER.slot;` then `slots[slot0 + END]`.
+ */
+export function declareHeader<const S extends string, const W extends string = never>(
+  slots: readonly S[],
+  words: readonly W[] = [],
+): HeaderLayout<S, W> {
+  const slot = {} as { [K in S]: number };
+  slots.forEach((name, i) => {
+    slot[name] = COMMON_SLOTS + i;
+  });
+  const word = {} as { [K in W]: number };
+  words.forEach((name, i) => {
+    word[name] = i;
+  });
+  const wordsAt = headerBytes(slots.length);
+  return Object.freeze({
+    slot: Object.freeze(slot),
+    word: Object.freeze(word),
+    slotCount: slots.length,
+    wordCount: words.length,
+    wordsAt,
+    bytes: alignUp(wordsAt + words.length * 4, SLOT_BYTES),
+  });
+}
+
 /** Bytes a header of `slots` strategy fields takes. */
 export function headerBytes(strategySlots: number): number {
   return (COMMON_SLOTS + strategySlots) * SLOT_BYTES;
@@ -67,44 +118,90 @@ export function headerOffset(regionStart: number): number {
 
 /** Writes the common header slots. */
 export function writeHeader(
-  h: Float64Array,
-  base: number,
+  slots: Float64Array,
+  slot0: number,
   kind: number,
   metaBytes: number,
   dataStart: number,
   config: number,
 ): void {
-  h[base + H_MAGIC] = MAGIC;
-  h[base + H_VERSION] = VERSION;
-  h[base + H_KIND] = kind;
-  h[base + H_STATE] = STATE_OK;
-  h[base + H_META_BYTES] = metaBytes;
-  h[base + H_DATA_START] = dataStart;
-  h[base + H_CONFIG] = config;
-  h[base + 7] = 0;
+  slots[slot0 + H_MAGIC] = MAGIC;
+  slots[slot0 + H_VERSION] = VERSION;
+  slots[slot0 + H_KIND] = kind;
+  slots[slot0 + H_STATE] = STATE_OK;
+  slots[slot0 + H_META_BYTES] = metaBytes;
+  slots[slot0 + H_DATA_START] = dataStart;
+  slots[slot0 + H_CONFIG] = config;
+  slots[slot0 + 7] = 0;
+}
+
+/** The error for a heap a handle cannot attach to: its header describes another heap. */
+export function cannotAttach(name: string, what: string): never {
+  throw new HeapIncompatibleError(`${name}: cannot attach: ${what}`, "ERR_HEAP_CONFIG");
+}
+
+/**
+ * On attach, after `validateHeader`: each listed slot must hold exactly the value this handle
+ * computed for the memory (configuration word, metadata size, data start, …). Reads only;
+ * throws `HeapIncompatibleError` (`ERR_HEAP_CONFIG`) naming the first slot that differs.
+ */
+export function expectSlots(
+  slots: Float64Array,
+  slot0: number,
+  name: string,
+  expected: readonly (readonly [slot: number, value: number, what: string])[],
+): void {
+  for (const [slot, value, what] of expected) {
+    const v = slots[slot0 + slot];
+    if (v !== value) cannotAttach(name, `${what} ${v} is not ${value}`);
+  }
+}
+
+/**
+ * On attach: each listed slot must hold an integer in [0, max] (counters and offsets that
+ * garbage would put anywhere). Reads only; throws like `expectSlots`.
+ */
+export function expectCounters(
+  slots: Float64Array,
+  slot0: number,
+  name: string,
+  counters: readonly number[],
+  max: number,
+): void {
+  for (const slot of counters) {
+    const v = slots[slot0 + slot];
+    if (!(Number.isSafeInteger(v) && v >= 0 && v <= max)) {
+      cannotAttach(name, `header slot ${slot} holds ${v}`);
+    }
+  }
 }
 
 /**
  * Validates a header read-only before a handle attaches to it. Throws
  * `HeapIncompatibleError` with a code that says what differs; never writes.
  */
-export function validateHeader(h: Float64Array, base: number, kind: number, name: string): void {
-  if (base + COMMON_SLOTS > h.length) {
+export function validateHeader(
+  slots: Float64Array,
+  slot0: number,
+  kind: number,
+  name: string,
+): void {
+  if (slot0 + COMMON_SLOTS > slots.length) {
     throw new HeapIncompatibleError(`${name}: memory too small to hold a heap header`);
   }
-  if (h[base + H_MAGIC] !== MAGIC) {
+  if (slots[slot0 + H_MAGIC] !== MAGIC) {
     throw new HeapIncompatibleError(`${name}: no memkit heap here (bad magic)`, "ERR_HEAP_MAGIC");
   }
-  const v = h[base + H_VERSION];
+  const v = slots[slot0 + H_VERSION];
   if (Math.floor(v / 65536) !== VERSION_MAJOR) {
     throw new HeapIncompatibleError(
       `${name}: heap format version ${Math.floor(v / 65536)}.${v % 65536} is not ${VERSION_MAJOR}.x`,
       "ERR_HEAP_VERSION",
     );
   }
-  if (h[base + H_KIND] !== kind) {
+  if (slots[slot0 + H_KIND] !== kind) {
     throw new HeapIncompatibleError(
-      `${name}: the heap here is of another strategy (kind ${h[base + H_KIND]})`,
+      `${name}: the heap here is of another strategy (kind ${slots[slot0 + H_KIND]})`,
       "ERR_HEAP_CONFIG",
     );
   }

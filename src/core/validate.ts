@@ -116,3 +116,21 @@ export function checkDeallocSize(size: number | undefined): void {
     throw new LayoutMismatchError(`size ${size} is larger than any block can be`);
   }
 }
+
+/**
+ * `dealloc(ptr, size)`'s size where the strategy knows the most the block can hold: a valid
+ * integer no larger than `most`. Throws `LayoutMismatchError` saying `${what} ${most} bytes`
+ * ("the block holds only 40 bytes") otherwise, and a range or type error for a size that
+ * is not a valid integer.
+ */
+export function checkSizeFits(
+  ptr: number,
+  size: number,
+  most: number,
+  what = "the block holds only",
+): void {
+  if (!isUint32(size)) rejectSize(size);
+  if (size > most) {
+    throw new LayoutMismatchError(`dealloc(${ptr}, ${size}): ${what} ${most} bytes`);
+  }
+}

@@ -1,33 +1,31 @@
 /**
- * `Memory`: the bytes an allocator hands out, and typed views over them that stay valid
- * across growth.
- *
- * A pointer is a byte offset into `buffer` (so `u8[ptr]`, `f64[ptr >> 3]`, or an argument
- * to a wasm function sharing the memory). An allocator manages the region
- * `[start, end)`; `end` moves up when a growable memory grows, never past `maxEnd`.
- *
- *     buffer:  0 ........ start ===== region ===== end ...... maxEnd
- *                         ^ allocator header sits here (in-band memories)
+ * The memory kinds: the implementations of core's `Memory` contract (core/memory.ts), which
+ * says what a memory is; this module says how each kind gets, grows and re-views its bytes.
  *
  * Kinds (DESIGN.md "Memories"):
- * | kind       | bytes | grows            | fresh bytes are zero | views replaced on growth |
- * | ---------- | ----- | ---------------- | -------------------- | ------------------------ |
- * | `fixed`    | yes   | no               | only if told so      | never                    |
- * | `growable` | yes   | `resize()`       | yes                  | no (length-tracking)     |
- * | `shared`   | yes   | `grow()`         | yes                  | no (length-tracking)     |
- * | `wasm`     | yes   | `memory.grow()`  | yes                  | yes: any grow detaches   |
- * | `offset`   | no    | no               | —                    | —                        |
+ * | kind       | bytes | grows            | fresh bytes are zero | views on growth               |
+ * | ---------- | ----- | ---------------- | -------------------- | ----------------------------- |
+ * | `fixed`    | yes   | no               | only if told so      | never change                  |
+ * | `growable` | yes   | `resize()`       | yes                  | kept (length-tracking)        |
+ * | `shared`   | yes   | `grow()`         | yes                  | re-made by `refresh()`        |
+ * | `wasm`     | yes   | `memory.grow()`  | yes                  | re-made: any grow detaches    |
+ * | `offset`   | no    | no               | —                    | —                             |
  *
- * `refresh()` re-derives the views when the buffer object was replaced, which is how a
- * `WebAssembly.Memory` grown by a wasm module's own `memory.grow` is picked up: the old
- * `ArrayBuffer` is detached (its views read `undefined` and drop writes), so an allocator
- * checks `u8.length === 0` on entry and calls `refresh()`; `generation` counts the changes.
+ * A shared memory's views have a fixed length and are re-made when the buffer grew (by this
+ * agent or another one); the old views stay valid for the bytes they cover. A
+ * `WebAssembly.Memory` grown by a wasm module's own `memory.grow` detaches the old
+ * `ArrayBuffer`: its views read `undefined` and drop writes. An allocator notices on entry,
+ * because it reads its header's state slot through such a view: `undefined` is not "in
+ * order", so the call takes the slow way, which calls `refresh()`. `generation` counts the
+ * buffer replacements.
  */
 
 import { alignUp } from "../core/bits.js";
 import { ArgumentRangeError, ArgumentTypeError, StaleViewError } from "../core/errors.js";
+import type { Memory as MemoryContract, MemoryKind } from "../core/memory.js";
+import { checkSize32 } from "../core/validate.js";
 
-export type MemoryKind = "fixed" | "growable" | "shared" | "wasm" | "offset";
+export type { MemoryKind } from "../core/memory.js";
 
 /** Largest region a memory may span: offsets are 32-bit, so 4 GiB. */
 export const MAX_MEMORY_BYTES = 2 ** 32;
@@ -44,7 +42,8 @@ function checkByteCount(n: unknown, what: string, max = MAX_MEMORY_BYTES): numbe
   return n;
 }
 
-export abstract class Memory {
+/** What every memory kind shares: the fields of the contract and sub-regions. */
+export abstract class Memory implements MemoryContract {
   abstract readonly kind: MemoryKind;
   /** Whether the memory has bytes (every kind but `offset`). */
   readonly hasBytes: boolean;
@@ -120,24 +119,24 @@ export abstract class Memory {
     }
     return new RegionMemory(this, start, end);
   }
+}
 
-  /** Installs views over `buffer` (the whole buffer, not only the region). */
-  protected setViews(buffer: ArrayBufferLike, lengthTracking: boolean): void {
-    this.buffer = buffer;
-    if (lengthTracking) {
-      this.u8 = new Uint8Array(buffer);
-      this.i32 = new Int32Array(buffer);
-      this.u32 = new Uint32Array(buffer);
-      this.f64 = new Float64Array(buffer);
-    } else {
-      const n = buffer.byteLength;
-      this.u8 = new Uint8Array(buffer, 0, n);
-      this.i32 = new Int32Array(buffer, 0, n >>> 2);
-      this.u32 = new Uint32Array(buffer, 0, n >>> 2);
-      this.f64 = new Float64Array(buffer, 0, Math.floor(n / 8));
-    }
-    this.generation++;
+/** Installs views over `buffer` (the whole buffer, not only the region). */
+function setViews(mem: Memory, buffer: ArrayBufferLike, lengthTracking: boolean): void {
+  mem.buffer = buffer;
+  if (lengthTracking) {
+    mem.u8 = new Uint8Array(buffer);
+    mem.i32 = new Int32Array(buffer);
+    mem.u32 = new Uint32Array(buffer);
+    mem.f64 = new Float64Array(buffer);
+  } else {
+    const n = buffer.byteLength;
+    mem.u8 = new Uint8Array(buffer, 0, n);
+    mem.i32 = new Int32Array(buffer, 0, n >>> 2);
+    mem.u32 = new Uint32Array(buffer, 0, n >>> 2);
+    mem.f64 = new Float64Array(buffer, 0, Math.floor(n / 8));
   }
+  mem.generation++;
 }
 
 /** A caller's bytes: `[byteOffset, byteOffset + byteLength)` of an ArrayBuffer or SAB. */
@@ -154,7 +153,7 @@ export class FixedMemory extends Memory {
     checkByteCount(length, "byteLength", total - byteOffset);
     const end = byteOffset + length;
     super(true, isSharedArrayBuffer(buffer), zeroed, byteOffset, end, end);
-    this.setViews(buffer, false);
+    setViews(this, buffer, false);
   }
 
   override refresh(): boolean {
@@ -184,7 +183,7 @@ export class GrowableMemory extends Memory {
       );
     }
     super(true, false, true, 0, initialBytes, maxBytes);
-    this.setViews(new ArrayBuffer(initialBytes, { maxByteLength: maxBytes }), true);
+    setViews(this, new ArrayBuffer(initialBytes, { maxByteLength: maxBytes }), true);
   }
 
   override grow(minEnd: number): boolean {
@@ -221,14 +220,14 @@ export class SharedMemory extends Memory {
     // Fixed-length views, re-made when the buffer grew: length-tracking views of a growable
     // SharedArrayBuffer must reload the length on every access (measured: TLSF on W1 ran
     // ~7× slower through them). Old views stay valid for the bytes they cover.
-    this.setViews(sab, false);
+    setViews(this, sab, false);
   }
 
   override refresh(): boolean {
     const n = this.buffer.byteLength;
     if (n === this.end) return false;
     this.end = n; // this or another agent grew it
-    this.setViews(this.buffer, false);
+    setViews(this, this.buffer, false);
     return true;
   }
 
@@ -258,7 +257,7 @@ export class WasmMemory extends Memory {
     }
     super(true, isSharedArrayBuffer(buffer), true, start, buffer.byteLength, maxPages * PAGE_BYTES);
     this.memory = memory;
-    this.setViews(buffer, false);
+    setViews(this, buffer, false);
   }
 
   /** Makes a new `WebAssembly.Memory` of `initialPages` pages (64 KiB each). */
@@ -279,7 +278,7 @@ export class WasmMemory extends Memory {
     const buffer = this.memory.buffer;
     if (buffer === this.buffer && buffer.byteLength === this.end) return false;
     this.end = buffer.byteLength;
-    this.setViews(buffer, false);
+    setViews(this, buffer, false);
     return true;
   }
 
@@ -374,4 +373,18 @@ function growResizable(mem: Memory, minEnd: number, resize: (n: number) => void)
 
 export function isSharedArrayBuffer(x: unknown): x is SharedArrayBuffer {
   return typeof SharedArrayBuffer === "function" && x instanceof SharedArrayBuffer;
+}
+
+/** A fresh, zeroed ArrayBuffer holding `capacity` usable bytes after `metaBytes`. */
+export function ownedMemory(capacity: number, metaBytes: number): FixedMemory {
+  checkSize32(capacity, "capacity");
+  return new FixedMemory(new ArrayBuffer(capacity + metaBytes), 0, undefined, true);
+}
+
+/**
+ * A memory for a program whose peak is unknown (a trace replay): 1 MiB that grows as needed,
+ * up to `maxBytes` (default 4 GiB, the limit of 32-bit offsets, so any trace fits).
+ */
+export function growingMemory(maxBytes = MAX_MEMORY_BYTES): GrowableMemory {
+  return new GrowableMemory(2 ** 20, maxBytes);
 }

@@ -71,6 +71,7 @@
  * at every instant, even while other agents allocate and free.
  */
 
+import { popcount } from "../core/bits.js";
 import {
   AllocatorError,
   DoubleFreeError,
@@ -685,12 +686,6 @@ export class PageCache {
       corrupt(`cache: ${named} descriptors in use but ${entries} page table entries`);
     }
   }
-}
-
-function popcount(x: number): number {
-  let v = x - ((x >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }
 
 /** Thrown by the cache's checks; SharedHeap poisons the heap on it. */

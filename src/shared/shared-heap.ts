@@ -81,9 +81,10 @@ import {
   OutOfMemoryError,
 } from "../core/errors.js";
 import { type Allocation, Layout } from "../core/layout.js";
+import type { Memory } from "../core/memory.js";
 import { checkAlign, DEFAULT_ALIGN, isUint32, isValidAlign, rejectSize } from "../core/validate.js";
-import { type Memory, PAGE_BYTES, SharedMemory, WasmMemory } from "../memory/memory.js";
-import { TlsfAllocator } from "../strategies/tlsf.js";
+import { PAGE_BYTES, SharedMemory, WasmMemory } from "../memory/memory.js";
+import { TlsfAllocator } from "../strategies/tlsf/index.js";
 import {
   PAGE_BYTES as CACHE_PAGE_BYTES,
   type CacheTally,

@@ -113,17 +113,15 @@ import {
   LayoutMismatchError,
 } from "../core/errors.js";
 import {
-  COMMON_SLOTS,
+  declareHeader,
   H_CONFIG,
-  H_STATE,
-  headerBytes,
   headerOffset,
   SLOT_BYTES,
-  STATE_OK,
   StrategyKind,
   validateHeader,
 } from "../core/header.js";
 import { type Allocation, Layout } from "../core/layout.js";
+import type { Memory } from "../core/memory.js";
 import {
   checkAlign,
   checkDeallocSize,
@@ -135,18 +133,20 @@ import {
   rejectPointer,
   rejectSize,
 } from "../core/validate.js";
-import { FixedMemory, type Memory } from "../memory/memory.js";
+import { FixedMemory } from "../memory/memory.js";
 
 // ---- header slots ------------------------------------------------------------------------
 
-const FIRST = COMMON_SLOTS + 0;
-const FREE = COMMON_SLOTS + 1;
-const LIVE = COMMON_SLOTS + 2;
-const PEAK = COMMON_SLOTS + 3;
-const BLOCK_SIZE = COMMON_SLOTS + 4;
-const BLOCK_COUNT = COMMON_SLOTS + 5;
-const BLOCKS_AT = COMMON_SLOTS + 6;
-const BLOCK_SLOTS = 7;
+const BLOCK_HEADER = declareHeader([
+  "FIRST",
+  "FREE",
+  "LIVE",
+  "PEAK",
+  "BLOCK_SIZE",
+  "BLOCK_COUNT",
+  "BLOCKS_AT",
+]);
+const { FIRST, FREE, LIVE, PEAK, BLOCK_SIZE, BLOCK_COUNT, BLOCKS_AT } = BLOCK_HEADER.slot;
 
 // ---- the free run header (in the first block of a run) ------------------------------------
 
@@ -192,7 +192,7 @@ export class BlockAllocator extends BaseAllocator {
   private wNext = 0;
 
   /** Bytes of header a BlockAllocator places at the start of its region. */
-  static readonly metadataSize: number = headerBytes(BLOCK_SLOTS);
+  static readonly metadataSize: number = BLOCK_HEADER.bytes;
 
   /**
    * `new BlockAllocator(L, B)` owns a fresh, zeroed buffer of L blocks of B bytes (stalloc's
@@ -227,16 +227,16 @@ export class BlockAllocator extends BaseAllocator {
       );
     }
     const attach = options.attach === true;
-    super(memory, StrategyKind.block, BLOCK_SLOTS, 0, blockSize, attach, "BlockAllocator");
-    const h = this.h;
-    const hb = this.hb;
+    super(memory, StrategyKind.block, BLOCK_HEADER, 0, blockSize, attach, "BlockAllocator");
+    const slots = this.slots;
+    const slot0 = this.slot0;
     this.blockSize = blockSize;
     this.wide = blockSize >= WIDE_BLOCK_SIZE;
     this.none = this.wide ? WIDE_NONE : NARROW_NONE;
     this.stride = blockSize / (this.wide ? 4 : 2);
     if (attach) {
-      this.blocksAt = h[hb + BLOCKS_AT];
-      this.blockCount = h[hb + BLOCK_COUNT];
+      this.blocksAt = slots[slot0 + BLOCKS_AT];
+      this.blockCount = slots[slot0 + BLOCK_COUNT];
       this.validateAttached(count);
     } else {
       this.blocksAt = alignUp(this.dataStart, blockSize);
@@ -257,10 +257,10 @@ export class BlockAllocator extends BaseAllocator {
     this.firstBlockNumber = this.blocksAt / blockSize;
     this.link = this.makeLinkView();
     if (!attach) {
-      const g = this.h;
-      g[hb + BLOCK_SIZE] = blockSize;
-      g[hb + BLOCK_COUNT] = this.blockCount;
-      g[hb + BLOCKS_AT] = this.blocksAt;
+      const g = this.slots;
+      g[slot0 + BLOCK_SIZE] = blockSize;
+      g[slot0 + BLOCK_COUNT] = this.blockCount;
+      g[slot0 + BLOCKS_AT] = this.blocksAt;
       this.clearBlocks();
     }
   }
@@ -270,9 +270,9 @@ export class BlockAllocator extends BaseAllocator {
     if (!memory.hasBytes) {
       throw new ArgumentTypeError("BlockAllocator: an offset-only memory has no heap to attach to");
     }
-    const hb = headerOffset(memory.start) / SLOT_BYTES;
-    validateHeader(memory.f64, hb, StrategyKind.block, "BlockAllocator");
-    const blockSize = memory.f64[hb + H_CONFIG];
+    const slot0 = headerOffset(memory.start) / SLOT_BYTES;
+    validateHeader(memory.f64, slot0, StrategyKind.block, "BlockAllocator");
+    const blockSize = memory.f64[slot0 + H_CONFIG];
     if (!isBlockSize(blockSize)) {
       throw new HeapIncompatibleError(
         `BlockAllocator: block size ${blockSize} in the header is not a power of two 4 … 65536`,
@@ -285,7 +285,7 @@ export class BlockAllocator extends BaseAllocator {
   // ---- the contract ----------------------------------------------------------------------
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    if (this.h[this.hb + H_STATE] !== STATE_OK) {
+    if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
     }
@@ -302,13 +302,13 @@ export class BlockAllocator extends BaseAllocator {
     if (count > this.blockCount) return 0;
     const k = this.takeFirstFit(count, align <= B ? 1 : align / B);
     if (k < 0) return 0;
-    this.h[this.hb + LIVE]++;
+    this.slots[this.slot0 + LIVE]++;
     return this.blocksAt + k * B;
   }
 
   /** `size` must round to the block's number of blocks (there is no header to check it). */
   dealloc(ptr: number, size?: number): void {
-    if (this.h[this.hb + H_STATE] !== STATE_OK) {
+    if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);
       return;
@@ -387,10 +387,10 @@ export class BlockAllocator extends BaseAllocator {
 
   stats(): AllocatorStats {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const B = this.blockSize;
-    const freeBlocks = h[hb + FREE];
+    const freeBlocks = slots[slot0 + FREE];
     const inUse = (this.blockCount - freeBlocks) * B;
     const free = freeBlocks * B;
     const capacity = this.memory.end - this.memory.start;
@@ -408,8 +408,8 @@ export class BlockAllocator extends BaseAllocator {
       inUse,
       free,
       overhead: capacity - inUse - free,
-      liveBlocks: h[hb + LIVE],
-      peakInUse: Math.max(h[hb + PEAK] * B, inUse),
+      liveBlocks: slots[slot0 + LIVE],
+      peakInUse: Math.max(slots[slot0 + PEAK] * B, inUse),
       largestFree: largest * B,
     };
   }
@@ -427,7 +427,7 @@ export class BlockAllocator extends BaseAllocator {
     if (count > this.blockCount) return 0;
     const k = this.takeFirstFit(count, alignInBlocks);
     if (k < 0) return 0;
-    this.h[this.hb + LIVE]++;
+    this.slots[this.slot0 + LIVE]++;
     return this.blocksAt + k * this.blockSize;
   }
 
@@ -495,19 +495,19 @@ export class BlockAllocator extends BaseAllocator {
   /** True when no block at all is free (stalloc's `is_oom`; O(1)). */
   isOom(): boolean {
     this.enter();
-    return this.h[this.hb + FIRST] === this.none;
+    return this.slots[this.slot0 + FIRST] === this.none;
   }
 
   /** True when every block is free (stalloc's `is_empty`; O(1)). */
   isEmpty(): boolean {
     this.enter();
-    return this.h[this.hb + FREE] === this.blockCount;
+    return this.slots[this.slot0 + FREE] === this.blockCount;
   }
 
   /** Free blocks (O(1)). */
   numFree(): number {
     this.enter();
-    return this.h[this.hb + FREE];
+    return this.slots[this.slot0 + FREE];
   }
 
   /**
@@ -526,7 +526,7 @@ export class BlockAllocator extends BaseAllocator {
       lines.push(`  index ${r}: ${n} free block${n === 1 ? "" : "s"}`);
       min = r + n + 1;
     }
-    const free = this.h[this.hb + FREE];
+    const free = this.slots[this.slot0 + FREE];
     const head =
       `BlockAllocator: ${this.blockCount} blocks of ${B} bytes at ${this.blocksAt}, ` +
       `${free} free in ${lines.length} run${lines.length === 1 ? "" : "s"}`;
@@ -556,23 +556,23 @@ export class BlockAllocator extends BaseAllocator {
   // ---- invariants ------------------------------------------------------------------------
 
   protected checkStrategy(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const B = this.blockSize;
     const L = this.blockCount;
     for (const s of [FIRST, FREE, LIVE, PEAK, BLOCK_SIZE, BLOCK_COUNT, BLOCKS_AT]) {
-      if (!(Number.isSafeInteger(h[hb + s]) && h[hb + s] >= 0)) {
-        this.corrupt(`slot ${s} holds ${h[hb + s]}, not a non-negative integer`);
+      if (!(Number.isSafeInteger(slots[slot0 + s]) && slots[slot0 + s] >= 0)) {
+        this.corrupt(`slot ${s} holds ${slots[slot0 + s]}, not a non-negative integer`);
       }
     }
     if (
-      h[hb + BLOCK_SIZE] !== B ||
-      h[hb + BLOCK_COUNT] !== L ||
-      h[hb + BLOCKS_AT] !== this.blocksAt
+      slots[slot0 + BLOCK_SIZE] !== B ||
+      slots[slot0 + BLOCK_COUNT] !== L ||
+      slots[slot0 + BLOCKS_AT] !== this.blocksAt
     ) {
       this.corrupt(
-        `configuration slots (B ${h[hb + BLOCK_SIZE]}, L ${h[hb + BLOCK_COUNT]}, blocks at ` +
-          `${h[hb + BLOCKS_AT]}) differ from the heap's (${B}, ${L}, ${this.blocksAt})`,
+        `configuration slots (B ${slots[slot0 + BLOCK_SIZE]}, L ${slots[slot0 + BLOCK_COUNT]}, blocks at ` +
+          `${slots[slot0 + BLOCKS_AT]}) differ from the heap's (${B}, ${L}, ${this.blocksAt})`,
       );
     }
     if (this.blocksAt + L * B > this.memory.end) {
@@ -586,15 +586,15 @@ export class BlockAllocator extends BaseAllocator {
       min = r + n + 1;
       if (++runs > L) this.corrupt(`free-run walk from FIRST did not end after ${L} runs`);
     }
-    const free = h[hb + FREE];
+    const free = slots[slot0 + FREE];
     if (sum !== free) this.corrupt(`free runs hold ${sum} blocks, FREE says ${free}`);
-    if ((h[hb + FIRST] === this.none) !== (free === 0)) {
-      this.corrupt(`FIRST is ${h[hb + FIRST]} while FREE is ${free}`);
+    if ((slots[slot0 + FIRST] === this.none) !== (free === 0)) {
+      this.corrupt(`FIRST is ${slots[slot0 + FIRST]} while FREE is ${free}`);
     }
     const used = L - free;
-    if (!(h[hb + LIVE] <= used && used <= h[hb + PEAK] && h[hb + PEAK] <= L)) {
+    if (!(slots[slot0 + LIVE] <= used && used <= slots[slot0 + PEAK] && slots[slot0 + PEAK] <= L)) {
       this.corrupt(
-        `expected LIVE ${h[hb + LIVE]} <= blocks in use ${used} <= PEAK ${h[hb + PEAK]} <= L ${L}`,
+        `expected LIVE ${slots[slot0 + LIVE]} <= blocks in use ${used} <= PEAK ${slots[slot0 + PEAK]} <= L ${L}`,
       );
     }
   }
@@ -624,12 +624,12 @@ export class BlockAllocator extends BaseAllocator {
   }
 
   private firstRun(): number {
-    return this.h[this.hb + FIRST];
+    return this.slots[this.slot0 + FIRST];
   }
 
   /** Points run `prev` (or FIRST, when `prev` is NONE) at run `next`. */
   private linkAfter(prev: number, next: number): void {
-    if (prev === this.none) this.h[this.hb + FIRST] = next;
+    if (prev === this.none) this.slots[this.slot0 + FIRST] = next;
     else this.link[prev * this.stride + F_NEXT] = next;
   }
 
@@ -664,13 +664,13 @@ export class BlockAllocator extends BaseAllocator {
 
   /** One free run of all L blocks; counters back to a fresh heap's. */
   private clearBlocks(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     this.writeRun(0, this.blockCount, this.none);
-    h[hb + FIRST] = 0;
-    h[hb + FREE] = this.blockCount;
-    h[hb + LIVE] = 0;
-    h[hb + PEAK] = 0;
+    slots[slot0 + FIRST] = 0;
+    slots[slot0 + FREE] = this.blockCount;
+    slots[slot0 + LIVE] = 0;
+    slots[slot0 + PEAK] = 0;
   }
 
   /**
@@ -686,7 +686,7 @@ export class BlockAllocator extends BaseAllocator {
     const g0 = this.firstBlockNumber;
     let prev = none;
     let min = 0;
-    for (let r = this.h[this.hb + FIRST]; r !== none; ) {
+    for (let r = this.slots[this.slot0 + FIRST]; r !== none; ) {
       const i = r * stride;
       const end = r + link[i + F_LEN];
       // In order, LEN ≥ 1, inside the blocks (as `checkedRunLen`, inlined for speed).
@@ -717,11 +717,11 @@ export class BlockAllocator extends BaseAllocator {
   }
 
   private takeCounted(count: number): void {
-    const h = this.h;
-    const hb = this.hb;
-    const free = h[hb + FREE] - count;
-    h[hb + FREE] = free;
-    if (this.blockCount - free > h[hb + PEAK]) h[hb + PEAK] = this.blockCount - free;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const free = slots[slot0 + FREE] - count;
+    slots[slot0 + FREE] = free;
+    if (this.blockCount - free > slots[slot0 + PEAK]) slots[slot0 + PEAK] = this.blockCount - free;
   }
 
   /**
@@ -737,7 +737,7 @@ export class BlockAllocator extends BaseAllocator {
     let prev = none;
     let prevEnd = 0;
     let min = 0;
-    let r = this.h[this.hb + FIRST];
+    let r = this.slots[this.slot0 + FIRST];
     while (r !== none) {
       const i = r * stride;
       const end = r + link[i + F_LEN];
@@ -770,10 +770,10 @@ export class BlockAllocator extends BaseAllocator {
   /** Frees validated blocks [k, k + count) (after `locateLive`) and counts the free. */
   private release(k: number, count: number): void {
     this.insertFree(this.wPrev, k, count, this.wNext);
-    const h = this.h;
-    const hb = this.hb;
-    const live = Math.min(h[hb + LIVE] - 1, this.blockCount - h[hb + FREE]);
-    h[hb + LIVE] = Math.max(live, 0);
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const live = Math.min(slots[slot0 + LIVE] - 1, this.blockCount - slots[slot0 + FREE]);
+    slots[slot0 + LIVE] = Math.max(live, 0);
   }
 
   /**
@@ -794,7 +794,7 @@ export class BlockAllocator extends BaseAllocator {
       this.writeRun(k, len, after);
       this.linkAfter(prev, k);
     }
-    this.h[this.hb + FREE] += count;
+    this.slots[this.slot0 + FREE] += count;
   }
 
   /**
@@ -896,7 +896,7 @@ export class BlockAllocator extends BaseAllocator {
     const L = this.blockCount;
     const at = this.blocksAt;
     const ok =
-      this.h[this.hb + BLOCK_SIZE] === B &&
+      this.slots[this.slot0 + BLOCK_SIZE] === B &&
       Number.isSafeInteger(L) &&
       L >= 1 &&
       L <= maxBlocks(B) &&
@@ -907,7 +907,7 @@ export class BlockAllocator extends BaseAllocator {
       at + L * B <= this.memory.end;
     if (!ok) {
       throw new HeapIncompatibleError(
-        `BlockAllocator: the header's configuration (B ${this.h[this.hb + BLOCK_SIZE]}, L ${L}, ` +
+        `BlockAllocator: the header's configuration (B ${this.slots[this.slot0 + BLOCK_SIZE]}, L ${L}, ` +
           `blocks at ${at}) does not describe blocks of ${B} bytes inside ` +
           `[${this.memory.start}, ${this.memory.end})`,
         "ERR_HEAP_CONFIG",

@@ -120,7 +120,7 @@
  */
 
 import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../core/allocator.js";
-import { alignDown, alignUp, isPowerOfTwo, log2Floor } from "../core/bits.js";
+import { alignDown, alignUp, isPowerOfTwo, log2Floor, popcount } from "../core/bits.js";
 import {
   ArgumentRangeError,
   ArgumentTypeError,
@@ -129,14 +129,8 @@ import {
   InvalidPointerError,
   LayoutMismatchError,
 } from "../core/errors.js";
-import {
-  COMMON_SLOTS,
-  H_CONFIG,
-  H_STATE,
-  headerBytes,
-  STATE_OK,
-  StrategyKind,
-} from "../core/header.js";
+import { declareHeader, H_CONFIG, StrategyKind } from "../core/header.js";
+import type { Memory } from "../core/memory.js";
 import {
   checkAlign,
   checkDeallocSize,
@@ -149,19 +143,21 @@ import {
   rejectPointer,
   rejectSize,
 } from "../core/validate.js";
-import { FixedMemory, type Memory } from "../memory/memory.js";
+import { FixedMemory } from "../memory/memory.js";
 
 // ---- header slots --------------------------------------------------------------------------
 
-const ORIGIN = COMMON_SLOTS + 0;
-const LO = COMMON_SLOTS + 1;
-const HI = COMMON_SLOTS + 2;
-const HI_MAX = COMMON_SLOTS + 3;
-const MAX_ORDER = COMMON_SLOTS + 4;
-const FREE_BYTES = COMMON_SLOTS + 5;
-const LIVE = COMMON_SLOTS + 6;
-const PEAK = COMMON_SLOTS + 7;
-const BUDDY_SLOTS = 8;
+const BUDDY_HEADER = declareHeader([
+  "ORIGIN",
+  "LO",
+  "HI",
+  "HI_MAX",
+  "MAX_ORDER",
+  "FREE_BYTES",
+  "LIVE",
+  "PEAK",
+]);
+const { ORIGIN, LO, HI, HI_MAX, MAX_ORDER, FREE_BYTES, LIVE, PEAK } = BUDDY_HEADER.slot;
 
 // ---- metadata words ------------------------------------------------------------------------
 
@@ -212,13 +208,6 @@ export function buddyOrder(bytes: number, log2Unit: number): number {
 /** Index of the lowest set bit of a non-zero 32-bit word. */
 function lowestBit(word: number): number {
   return 31 - Math.clz32(word & -word);
-}
-
-/** Number of set bits of a 32-bit word. */
-function popcount(word: number): number {
-  let v = word - ((word >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /** Where each bitmap lives in the metadata words; derived from the configuration alone. */
@@ -370,7 +359,7 @@ export class BuddyAllocator extends BaseAllocator {
     super(
       memory,
       StrategyKind.buddy,
-      BUDDY_SLOTS,
+      BUDDY_HEADER,
       geo.words * 4,
       geo.config,
       attach,
@@ -384,7 +373,7 @@ export class BuddyAllocator extends BaseAllocator {
     this.levels = geo.levels;
     this.splitAt = geo.splitAt;
     this.raisedAt = geo.raisedAt;
-    this.wordsAt = this.metaAt + headerBytes(BUDDY_SLOTS);
+    this.wordsAt = this.metaAt + BUDDY_HEADER.bytes;
     this.w = new Uint32Array(this.metaBuffer, this.wordsAt, geo.words);
 
     // The span: origin, holes below LO, growth limit HI_MAX, top order.
@@ -418,13 +407,13 @@ export class BuddyAllocator extends BaseAllocator {
     this.minBlockSize = u;
     this.maxBlockSize = u * 2 ** top;
 
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     if (attach) {
       const expect = [this.origin, this.lo, this.hiMax, top];
-      const slots = [ORIGIN, LO, HI_MAX, MAX_ORDER];
-      for (let s = 0; s < slots.length; s++) {
-        if (h[hb + H_CONFIG] !== geo.config || h[hb + slots[s]] !== expect[s]) {
+      const configSlots = [ORIGIN, LO, HI_MAX, MAX_ORDER];
+      for (let s = 0; s < configSlots.length; s++) {
+        if (slots[slot0 + H_CONFIG] !== geo.config || slots[slot0 + configSlots[s]] !== expect[s]) {
           throw new HeapIncompatibleError(
             "BuddyAllocator: the heap here was made with other options (minBlockSize, " +
               "maxBlockSize, maxCapacity) or over another region",
@@ -434,14 +423,14 @@ export class BuddyAllocator extends BaseAllocator {
       }
       return;
     }
-    h[hb + ORIGIN] = this.origin;
-    h[hb + LO] = this.lo;
-    h[hb + HI] = Math.max(
+    slots[slot0 + ORIGIN] = this.origin;
+    slots[slot0 + LO] = this.lo;
+    slots[slot0 + HI] = Math.max(
       this.lo,
       Math.min(this.hiMax, Math.floor((memory.end - this.origin) / u)),
     );
-    h[hb + HI_MAX] = this.hiMax;
-    h[hb + MAX_ORDER] = top;
+    slots[slot0 + HI_MAX] = this.hiMax;
+    slots[slot0 + MAX_ORDER] = top;
     this.clearAndTile();
   }
 
@@ -455,15 +444,15 @@ export class BuddyAllocator extends BaseAllocator {
     checkSize32(capacity, "capacity");
     const { log2Unit, orderCap } = resolveOrders(options);
     const geo = planGeometry(Math.max(capacity, 1), log2Unit, orderCap);
-    return alignUp(headerBytes(BUDDY_SLOTS) + geo.words * 4, 8);
+    return alignUp(BUDDY_HEADER.bytes + geo.words * 4, 8);
   }
 
   // ---- the contract ------------------------------------------------------------------------
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
     }
@@ -482,9 +471,9 @@ export class BuddyAllocator extends BaseAllocator {
   }
 
   dealloc(ptr: number, size?: number): void {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);
       return;
@@ -543,10 +532,10 @@ export class BuddyAllocator extends BaseAllocator {
 
   stats(): AllocatorStats {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
-    const free = h[hb + FREE_BYTES];
-    const inUse = (h[hb + HI] - this.lo) * this.unit - free;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const free = slots[slot0 + FREE_BYTES];
+    const inUse = (slots[slot0 + HI] - this.lo) * this.unit - free;
     const capacity = this.memory.end - this.memory.start;
     const mask = this.w[ORDER_MASK];
     return {
@@ -554,8 +543,8 @@ export class BuddyAllocator extends BaseAllocator {
       inUse,
       free,
       overhead: capacity - inUse - free,
-      liveBlocks: h[hb + LIVE],
-      peakInUse: Math.max(h[hb + PEAK], inUse),
+      liveBlocks: slots[slot0 + LIVE],
+      peakInUse: Math.max(slots[slot0 + PEAK], inUse),
       largestFree: mask === 0 ? 0 : this.unit * 2 ** (31 - Math.clz32(mask)),
     };
   }
@@ -582,8 +571,8 @@ export class BuddyAllocator extends BaseAllocator {
   /** Takes the lowest free block of the smallest order ≥ t that has one, split down to t. */
   private takeBlock(t: number, raised: boolean): number {
     const w = this.w;
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     let o = t + lowestBit(w[ORDER_MASK] >>> t);
     const j = this.findFreeBlock(o);
     this.removeFreeBlock(j, o);
@@ -594,22 +583,22 @@ export class BuddyAllocator extends BaseAllocator {
     }
     if (raised) this.setRaised(j, true);
     const bytes = this.unit * (1 << t);
-    const free = h[hb + FREE_BYTES] - bytes;
-    h[hb + FREE_BYTES] = free;
-    h[hb + LIVE]++;
-    const inUse = (h[hb + HI] - this.lo) * this.unit - free;
-    if (inUse > h[hb + PEAK]) h[hb + PEAK] = inUse;
+    const free = slots[slot0 + FREE_BYTES] - bytes;
+    slots[slot0 + FREE_BYTES] = free;
+    slots[slot0 + LIVE]++;
+    const inUse = (slots[slot0 + HI] - this.lo) * this.unit - free;
+    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
     return this.origin + j * this.unit;
   }
 
   /** Frees the live block (i, k) and merges it with free buddies as far as they go. */
   private releaseBlock(i: number, k: number): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     this.setRaised(i, false);
-    h[hb + FREE_BYTES] += this.unit * (1 << k);
-    h[hb + LIVE]--;
-    this.mergeWithBuddies(i, k, h[hb + HI]);
+    slots[slot0 + FREE_BYTES] += this.unit * (1 << k);
+    slots[slot0 + LIVE]--;
+    this.mergeWithBuddies(i, k, slots[slot0 + HI]);
   }
 
   /** Inserts (i, k) as free after merging it upwards with every free buddy. */
@@ -637,12 +626,12 @@ export class BuddyAllocator extends BaseAllocator {
       this.setSplit(i, o);
       this.insertFreeBlock(i + (1 << (o - 1)), o - 1);
     }
-    this.h[this.hb + FREE_BYTES] += this.unit * ((1 << k) - (1 << t));
+    this.slots[this.slot0 + FREE_BYTES] += this.unit * ((1 << k) - (1 << t));
   }
 
   /** Whether (i, k) can become (i, t) by absorbing free upper buddies. */
   private canGrowInPlace(i: number, k: number, t: number): boolean {
-    const hi = this.h[this.hb + HI];
+    const hi = this.slots[this.slot0 + HI];
     for (let o = k; o < t; o++) {
       const size = 1 << o;
       if ((i & (2 * size - 1)) !== 0) return false; // (i, o) is an upper half
@@ -653,16 +642,16 @@ export class BuddyAllocator extends BaseAllocator {
   }
 
   private growInPlace(i: number, k: number, t: number): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     for (let o = k; o < t; o++) {
       this.removeFreeBlock(i + (1 << o), o);
       this.clearSplit(i, o + 1);
     }
-    const free = h[hb + FREE_BYTES] - this.unit * ((1 << t) - (1 << k));
-    h[hb + FREE_BYTES] = free;
-    const inUse = (h[hb + HI] - this.lo) * this.unit - free;
-    if (inUse > h[hb + PEAK]) h[hb + PEAK] = inUse;
+    const free = slots[slot0 + FREE_BYTES] - this.unit * ((1 << t) - (1 << k));
+    slots[slot0 + FREE_BYTES] = free;
+    const inUse = (slots[slot0 + HI] - this.lo) * this.unit - free;
+    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
   }
 
   // ---- growth ------------------------------------------------------------------------------
@@ -672,7 +661,7 @@ export class BuddyAllocator extends BaseAllocator {
    * else, or grown here). Changes nothing and returns false unless success is certain.
    */
   private growFor(t: number): boolean {
-    const hi = this.h[this.hb + HI];
+    const hi = this.slots[this.slot0 + HI];
     if (hi >= this.hiMax) return false;
     const size = 1 << t;
     const corner = hi & ~(size - 1);
@@ -704,17 +693,17 @@ export class BuddyAllocator extends BaseAllocator {
 
   /** Adds units [HI, newHi) to the span as free blocks, merging them with free blocks below. */
   private adopt(newHi: number): void {
-    const h = this.h;
-    const hb = this.hb;
-    const old = h[hb + HI];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const old = slots[slot0 + HI];
     const lo = this.lo;
     // Nodes straddling the old end exist now; they hold old leaves, so they are split.
     for (let k = 1; k <= this.maxOrder; k++) {
       const j = old & ~((1 << k) - 1);
       if (j !== old && j >= lo && j + (1 << k) <= newHi) this.setSplit(j, k);
     }
-    h[hb + HI] = newHi;
-    h[hb + FREE_BYTES] += (newHi - old) * this.unit;
+    slots[slot0 + HI] = newHi;
+    slots[slot0 + FREE_BYTES] += (newHi - old) * this.unit;
     for (let i = old; i < newHi; ) {
       const k = this.largestBlockAt(i, newHi);
       this.mergeWithBuddies(i, k, newHi);
@@ -731,18 +720,18 @@ export class BuddyAllocator extends BaseAllocator {
 
   /** Clears every bitmap and tiles [LO, HI) with the largest aligned free blocks. */
   private clearAndTile(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     this.w.fill(0);
-    const hi = h[hb + HI];
+    const hi = slots[slot0 + HI];
     for (let i = this.lo; i < hi; ) {
       const k = this.largestBlockAt(i, hi);
       this.insertFreeBlock(i, k);
       i += 1 << k;
     }
-    h[hb + FREE_BYTES] = (hi - this.lo) * this.unit;
-    h[hb + LIVE] = 0;
-    h[hb + PEAK] = 0;
+    slots[slot0 + FREE_BYTES] = (hi - this.lo) * this.unit;
+    slots[slot0 + LIVE] = 0;
+    slots[slot0 + PEAK] = 0;
   }
 
   // ---- validation --------------------------------------------------------------------------
@@ -752,7 +741,7 @@ export class BuddyAllocator extends BaseAllocator {
     if (!isUint32(ptr)) rejectPointer(ptr);
     const u = this.unit;
     const first = this.origin + this.lo * u;
-    const end = this.origin + this.h[this.hb + HI] * u;
+    const end = this.origin + this.slots[this.slot0 + HI] * u;
     if (ptr < first || ptr >= end) {
       throw new InvalidPointerError(
         `invalid pointer ${ptr}: outside this BuddyAllocator's blocks [${first}, ${end})`,
@@ -810,7 +799,7 @@ export class BuddyAllocator extends BaseAllocator {
    */
   private leafOrder(i: number): number {
     const lo = this.lo;
-    const hi = this.h[this.hb + HI];
+    const hi = this.slots[this.slot0 + HI];
     const top = this.maxOrder;
     for (let k = 0; k < top; k++) {
       const size2 = 2 << k;
@@ -917,8 +906,8 @@ export class BuddyAllocator extends BaseAllocator {
   // ---- check -------------------------------------------------------------------------------
 
   protected checkStrategy(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const w = this.w;
     const lo = this.lo;
     const u = this.unit;
@@ -931,7 +920,8 @@ export class BuddyAllocator extends BaseAllocator {
       [H_CONFIG, this.geo.config, "CONFIG"],
     ];
     for (const [slot, value, what] of expect) {
-      if (h[hb + slot] !== value) this.corrupt(`${what} slot holds ${h[hb + slot]}, not ${value}`);
+      if (slots[slot0 + slot] !== value)
+        this.corrupt(`${what} slot holds ${slots[slot0 + slot]}, not ${value}`);
     }
     for (const [slot, what] of [
       [HI, "HI"],
@@ -939,10 +929,10 @@ export class BuddyAllocator extends BaseAllocator {
       [LIVE, "LIVE"],
       [PEAK, "PEAK"],
     ] as const) {
-      const v = h[hb + slot];
+      const v = slots[slot0 + slot];
       if (!(Number.isSafeInteger(v) && v >= 0)) this.corrupt(`${what} slot holds ${v}`);
     }
-    const hi = h[hb + HI];
+    const hi = slots[slot0 + HI];
     const memUnits = Math.floor((this.memory.end - this.origin) / u);
     if (!(lo <= hi && hi <= this.hiMax && hi <= memUnits)) {
       this.corrupt(`HI ${hi} is outside [LO ${lo}, min(HI_MAX ${this.hiMax}, memory ${memUnits})]`);
@@ -1036,10 +1026,13 @@ export class BuddyAllocator extends BaseAllocator {
     if (raisedBits !== raisedLive) {
       this.corrupt(`${raisedBits} raised bits are set but only ${raisedLive} live blocks have one`);
     }
-    if (freeBytes !== h[hb + FREE_BYTES]) {
-      this.corrupt(`FREE_BYTES is ${h[hb + FREE_BYTES]} but the free blocks hold ${freeBytes}`);
+    if (freeBytes !== slots[slot0 + FREE_BYTES]) {
+      this.corrupt(
+        `FREE_BYTES is ${slots[slot0 + FREE_BYTES]} but the free blocks hold ${freeBytes}`,
+      );
     }
-    if (live !== h[hb + LIVE]) this.corrupt(`LIVE is ${h[hb + LIVE]} but ${live} blocks are live`);
+    if (live !== slots[slot0 + LIVE])
+      this.corrupt(`LIVE is ${slots[slot0 + LIVE]} but ${live} blocks are live`);
   }
 
   /** Calls `fn(p)` for every set bit p < `bits` of the bitmap at word `at`. */
@@ -1062,7 +1055,7 @@ export class BuddyAllocator extends BaseAllocator {
  * `capacity` bytes from the origin (the bytes before the region are padding, < 64 KiB).
  */
 function ownedBuddyMemory(capacity: number, geo: Geometry): FixedMemory {
-  const meta = alignUp(headerBytes(BUDDY_SLOTS) + geo.words * 4, 8);
+  const meta = alignUp(BUDDY_HEADER.bytes + geo.words * 4, 8);
   const pad = alignUp(meta, geo.baseAlign) - meta;
   return new FixedMemory(new ArrayBuffer(pad + meta + capacity), pad, meta + capacity, true);
 }

@@ -63,10 +63,10 @@ import {
   LayoutMismatchError,
   OutOfMemoryError,
 } from "../core/errors.js";
-import { COMMON_SLOTS, H_STATE, headerBytes, STATE_OK, StrategyKind } from "../core/header.js";
+import { declareHeader, StrategyKind } from "../core/header.js";
+import type { Memory } from "../core/memory.js";
 import {
   checkAlign,
-  checkSize32,
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
@@ -74,13 +74,10 @@ import {
   rejectPointer,
   rejectSize,
 } from "../core/validate.js";
-import { FixedMemory, type Memory } from "../memory/memory.js";
+import { FixedMemory, ownedMemory } from "../memory/memory.js";
 
-const FRESH = COMMON_SLOTS + 0;
-const TOTAL = COMMON_SLOTS + 1;
-const PEAK = COMMON_SLOTS + 2;
-const EPOCH = COMMON_SLOTS + 3;
-const BUMP_SLOTS = 4;
+const BUMP_HEADER = declareHeader(["FRESH", "TOTAL", "PEAK", "EPOCH"]);
+const { FRESH, TOTAL, PEAK, EPOCH } = BUMP_HEADER.slot;
 
 /**
  * The words every alloc reads or writes are int32, right after the header: in a
@@ -115,7 +112,7 @@ export class BumpAllocator extends BaseAllocator {
   private readonly wb: number;
 
   /** Bytes of metadata a BumpAllocator places at the start of its region. */
-  static readonly metadataSize: number = headerBytes(BUMP_SLOTS) + BUMP_WORDS * 4;
+  static readonly metadataSize: number = BUMP_HEADER.bytes + BUMP_WORDS * 4;
 
   /**
    * `new BumpAllocator(capacity)` owns a fresh, zeroed buffer with `capacity` usable bytes;
@@ -129,7 +126,7 @@ export class BumpAllocator extends BaseAllocator {
     super(
       memory,
       StrategyKind.bump,
-      BUMP_SLOTS,
+      BUMP_HEADER,
       BUMP_WORDS * 4,
       0,
       options.attach === true,
@@ -137,18 +134,18 @@ export class BumpAllocator extends BaseAllocator {
     );
     this.growable = options.grow ?? memory.maxEnd > memory.end;
     this.w = this.inBand ? memory.i32 : new Int32Array(this.metaBuffer);
-    this.wb = (this.metaAt + headerBytes(BUMP_SLOTS)) >>> 2;
+    this.wb = (this.metaAt + BUMP_HEADER.bytes) >>> 2;
     if (!options.attach) {
-      const h = this.h;
-      const hb = this.hb;
+      const slots = this.slots;
+      const slot0 = this.slot0;
       this.setTop(this.dataStart);
       this.setEnd(memory.end);
-      h[hb + FRESH] = this.dataStart;
+      slots[slot0 + FRESH] = this.dataStart;
       this.setLast(0);
       this.w[this.wb + W_LIVE] = 0;
-      h[hb + TOTAL] = 0;
-      h[hb + PEAK] = 0;
-      h[hb + EPOCH] = 0;
+      slots[slot0 + TOTAL] = 0;
+      slots[slot0 + PEAK] = 0;
+      slots[slot0 + EPOCH] = 0;
     }
   }
 
@@ -171,9 +168,9 @@ export class BumpAllocator extends BaseAllocator {
   }
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
     }
@@ -188,19 +185,19 @@ export class BumpAllocator extends BaseAllocator {
     const ptr = alignUp(this.top(), align);
     const top = ptr + (size === 0 ? 1 : size); // alloc(0) still takes a byte: pointers stay unique
     if (top > this.end() && !this.growTo(top)) return 0;
-    const g = this.h; // growth may have replaced the views
+    const g = this.slots; // growth may have replaced the views
     this.setTop(top);
     this.setLast(ptr);
     this.w[this.wb + W_LIVE]++;
-    g[hb + TOTAL] += size;
+    g[slot0 + TOTAL] += size;
     return ptr;
   }
 
   override allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
-    const zeroFrom = Math.max(h[hb + FRESH], this.top());
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const zeroFrom = Math.max(slots[slot0 + FRESH], this.top());
     const ptr = this.alloc(size, align);
     if (ptr !== 0 && ptr < zeroFrom && this.memory.hasBytes) {
       this.memory.u8.fill(0, ptr, Math.min(ptr + size, zeroFrom));
@@ -213,9 +210,9 @@ export class BumpAllocator extends BaseAllocator {
   }
 
   dealloc(ptr: number, size?: number): void {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);
       return;
@@ -233,7 +230,7 @@ export class BumpAllocator extends BaseAllocator {
     const top = this.checkLivePointer(ptr);
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
-    const hb = this.hb;
+    const slot0 = this.slot0;
     const last = this.last();
     if (ptr === last && ptr % Math.max(align, DEFAULT_ALIGN) === 0) {
       const oldSize = top - ptr;
@@ -244,7 +241,7 @@ export class BumpAllocator extends BaseAllocator {
       }
       if (newTop > this.end() && !this.growTo(newTop)) return 0;
       this.setTop(newTop);
-      this.h[hb + TOTAL] += newSize - oldSize;
+      this.slots[slot0 + TOTAL] += newSize - oldSize;
       return ptr;
     }
     const to = this.alloc(newSize, align);
@@ -278,13 +275,13 @@ export class BumpAllocator extends BaseAllocator {
   /** Releases every block; all earlier pointers and marks become invalid. */
   reset(): void {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     this.lowerTop(this.dataStart, 0);
     this.w[this.wb + W_LIVE] = 0;
-    h[hb + TOTAL] = 0;
-    h[hb + PEAK] = 0;
-    h[hb + EPOCH]++;
+    slots[slot0 + TOTAL] = 0;
+    slots[slot0 + PEAK] = 0;
+    slots[slot0 + EPOCH]++;
   }
 
   /**
@@ -299,17 +296,17 @@ export class BumpAllocator extends BaseAllocator {
         "ERR_UNSUPPORTED",
       );
     }
-    const hb = this.hb;
+    const slot0 = this.slot0;
     const at = alignUp(this.top(), 8);
     if (at + MARK_BYTES > this.end() && !this.growTo(at + MARK_BYTES)) {
       throw new OutOfMemoryError("BumpAllocator: no room for a 32-byte mark record");
     }
     const f = this.memory.f64;
     const r = at / 8;
-    const g = this.h;
+    const g = this.slots;
     f[r + MARK_SELF] = at;
     f[r + MARK_LIVE] = this.live();
-    f[r + MARK_EPOCH] = g[hb + EPOCH];
+    f[r + MARK_EPOCH] = g[slot0 + EPOCH];
     f[r + MARK_LAST] = this.last();
     this.setTop(at + MARK_BYTES);
     this.setLast(0);
@@ -324,8 +321,8 @@ export class BumpAllocator extends BaseAllocator {
   rollback(mark: number): void {
     this.enter();
     if (!isUint32(mark)) rejectPointer(mark);
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const f = this.memory.f64;
     const r = mark / 8;
     if (
@@ -334,7 +331,7 @@ export class BumpAllocator extends BaseAllocator {
       mark < this.dataStart ||
       mark + MARK_BYTES > this.top() ||
       f[r + MARK_SELF] !== mark ||
-      f[r + MARK_EPOCH] !== h[hb + EPOCH]
+      f[r + MARK_EPOCH] !== slots[slot0 + EPOCH]
     ) {
       throw new InvalidPointerError(
         `${mark} is not a live mark of this BumpAllocator (stale after a reset or rollback?)`,
@@ -357,13 +354,13 @@ export class BumpAllocator extends BaseAllocator {
   /** Bytes requested since the last reset (the seeds' `total_allocated`). */
   totalAllocated(): number {
     this.enter();
-    return this.h[this.hb + TOTAL];
+    return this.slots[this.slot0 + TOTAL];
   }
 
   stats(): AllocatorStats {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const top = this.top();
     const inUse = top - this.dataStart;
     const free = this.end() - top;
@@ -374,14 +371,14 @@ export class BumpAllocator extends BaseAllocator {
       free,
       overhead: capacity - inUse - free,
       liveBlocks: this.live(),
-      peakInUse: Math.max(h[hb + PEAK], inUse),
+      peakInUse: Math.max(slots[slot0 + PEAK], inUse),
       largestFree: free,
     };
   }
 
   protected checkStrategy(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const top = this.top();
     const end = this.end();
     const last = this.last();
@@ -389,8 +386,8 @@ export class BumpAllocator extends BaseAllocator {
     if (this.live() < 0) this.corrupt(`LIVE word holds ${this.live()}, below 0`);
     const intSlots = [FRESH, TOTAL, PEAK, EPOCH];
     for (const s of intSlots) {
-      if (!(Number.isSafeInteger(h[hb + s]) && h[hb + s] >= 0)) {
-        this.corrupt(`slot ${s} holds ${h[hb + s]}, not a non-negative integer`);
+      if (!(Number.isSafeInteger(slots[slot0 + s]) && slots[slot0 + s] >= 0)) {
+        this.corrupt(`slot ${s} holds ${slots[slot0 + s]}, not a non-negative integer`);
       }
     }
     if (!(ds <= top && top <= end && end <= this.memory.end)) {
@@ -401,7 +398,8 @@ export class BumpAllocator extends BaseAllocator {
     if (last !== 0 && !(last >= ds && last < top && last % 8 === 0)) {
       this.corrupt(`LAST ${last} is not an 8-aligned block start in [${ds}, ${top})`);
     }
-    if (h[hb + FRESH] < ds) this.corrupt(`FRESH ${h[hb + FRESH]} is below dataStart ${ds}`);
+    if (slots[slot0 + FRESH] < ds)
+      this.corrupt(`FRESH ${slots[slot0 + FRESH]} is below dataStart ${ds}`);
   }
 
   // ---- the hot words ---------------------------------------------------------------------
@@ -461,12 +459,12 @@ export class BumpAllocator extends BaseAllocator {
 
   /** Moves TOP down to `to` (folding the high-water marks first) and sets LAST. */
   private lowerTop(to: number, last: number): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const top = this.top();
-    if (top > h[hb + FRESH]) h[hb + FRESH] = top;
+    if (top > slots[slot0 + FRESH]) slots[slot0 + FRESH] = top;
     const used = top - this.dataStart;
-    if (used > h[hb + PEAK]) h[hb + PEAK] = used;
+    if (used > slots[slot0 + PEAK]) slots[slot0 + PEAK] = used;
     this.setTop(to);
     this.setLast(last);
   }
@@ -478,10 +476,4 @@ export class BumpAllocator extends BaseAllocator {
     this.setEnd(this.memory.end);
     return true;
   }
-}
-
-/** A fresh, zeroed ArrayBuffer holding `capacity` usable bytes after `metaBytes`. */
-export function ownedMemory(capacity: number, metaBytes: number): FixedMemory {
-  checkSize32(capacity, "capacity");
-  return new FixedMemory(new ArrayBuffer(capacity + metaBytes), 0, undefined, true);
 }

@@ -156,7 +156,7 @@
  */
 
 import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../core/allocator.js";
-import { alignDown, alignUp } from "../core/bits.js";
+import { alignDown, alignUp, popcount } from "../core/bits.js";
 import {
   ArgumentRangeError,
   ArgumentTypeError,
@@ -164,14 +164,8 @@ import {
   HeapIncompatibleError,
   LayoutMismatchError,
 } from "../core/errors.js";
-import {
-  COMMON_SLOTS,
-  H_CONFIG,
-  H_STATE,
-  headerBytes,
-  STATE_OK,
-  StrategyKind,
-} from "../core/header.js";
+import { declareHeader, H_CONFIG, StrategyKind } from "../core/header.js";
+import type { Memory } from "../core/memory.js";
 import {
   checkAlign,
   checkDeallocSize,
@@ -184,20 +178,23 @@ import {
   rejectPointer,
   rejectSize,
 } from "../core/validate.js";
-import { FixedMemory, type Memory } from "../memory/memory.js";
+import { FixedMemory } from "../memory/memory.js";
 
 // ---- header slots (float64) ------------------------------------------------------------------
 
-const ROOT = COMMON_SLOTS + 0;
-const AREA_END = COMMON_SLOTS + 1;
-const END = COMMON_SLOTS + 2;
-const ROVER = COMMON_SLOTS + 3;
-const LIVE = COMMON_SLOTS + 4;
-const IN_USE = COMMON_SLOTS + 5;
-const FREE_BYTES = COMMON_SLOTS + 6;
-const FREE_BLOCKS = COMMON_SLOTS + 7;
-const PEAK = COMMON_SLOTS + 8;
-const FREE_LIST_SLOTS = 9;
+const FREE_LIST_HEADER = declareHeader([
+  "ROOT",
+  "AREA_END",
+  "END",
+  "ROVER",
+  "LIVE",
+  "IN_USE",
+  "FREE_BYTES",
+  "FREE_BLOCKS",
+  "PEAK",
+]);
+const { ROOT, AREA_END, END, ROVER, LIVE, IN_USE, FREE_BYTES, FREE_BLOCKS, PEAK } =
+  FREE_LIST_HEADER.slot;
 
 // ---- blocks ------------------------------------------------------------------------------------
 
@@ -300,7 +297,7 @@ export class FreeListAllocator extends BaseAllocator {
   /** The fit policy this heap was made with. */
   readonly fit: FitPolicy;
   /** Bytes of header a FreeListAllocator places at the start of its region. */
-  static readonly metadataSize: number = headerBytes(FREE_LIST_SLOTS);
+  static readonly metadataSize: number = FREE_LIST_HEADER.bytes;
   /** The smallest block (24 bytes): what `alloc(0)` … `alloc(20)` take. */
   static readonly minBlockSize: number = MIN_BLOCK;
 
@@ -337,12 +334,12 @@ export class FreeListAllocator extends BaseAllocator {
     }
     const attach = options.attach === true;
     const fitCode = FIT_CODES[fitName ?? "first"];
-    super(memory, StrategyKind.freeList, FREE_LIST_SLOTS, 0, fitCode, attach, "FreeListAllocator");
+    super(memory, StrategyKind.freeList, FREE_LIST_HEADER, 0, fitCode, attach, "FreeListAllocator");
     this.org = this.dataStart + SIZE_WORD_BYTES;
     this.u = memory.u32;
     this.growable = options.grow ?? memory.maxEnd > memory.end;
     if (attach) {
-      const stored = this.h[this.hb + H_CONFIG];
+      const stored = this.slots[this.slot0 + H_CONFIG];
       if (!(stored === FIT_FIRST || stored === FIT_BEST || stored === FIT_NEXT)) {
         throw new HeapIncompatibleError(
           `FreeListAllocator: unknown fit policy code ${stored}`,
@@ -381,9 +378,9 @@ export class FreeListAllocator extends BaseAllocator {
   // ---- the contract -----------------------------------------------------------------------
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
     }
@@ -406,9 +403,9 @@ export class FreeListAllocator extends BaseAllocator {
   }
 
   dealloc(ptr: number, size?: number): void {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);
       return;
@@ -460,7 +457,7 @@ export class FreeListAllocator extends BaseAllocator {
   /** Frees every block: the area is one free block again (the memory keeps its size). */
   reset(): void {
     this.enter();
-    this.formatArea(this.h[this.hb + AREA_END] - this.org);
+    this.formatArea(this.slots[this.slot0 + AREA_END] - this.org);
   }
 
   /**
@@ -469,9 +466,9 @@ export class FreeListAllocator extends BaseAllocator {
    */
   totalAllocated(): number {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
-    return h[hb + IN_USE] + SIZE_WORD_BYTES * h[hb + LIVE];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    return slots[slot0 + IN_USE] + SIZE_WORD_BYTES * slots[slot0 + LIVE];
   }
 
   /**
@@ -482,24 +479,24 @@ export class FreeListAllocator extends BaseAllocator {
    */
   remaining(): number {
     this.enter();
-    return this.h[this.hb + FREE_BYTES];
+    return this.slots[this.slot0 + FREE_BYTES];
   }
 
   stats(): AllocatorStats {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
-    const inUse = h[hb + IN_USE];
-    const free = h[hb + FREE_BYTES] - SIZE_WORD_BYTES * h[hb + FREE_BLOCKS];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const inUse = slots[slot0 + IN_USE];
+    const free = slots[slot0 + FREE_BYTES] - SIZE_WORD_BYTES * slots[slot0 + FREE_BLOCKS];
     const capacity = this.memory.end - this.memory.start;
-    const root = h[hb + ROOT];
+    const root = slots[slot0 + ROOT];
     return {
       capacity,
       inUse,
       free,
       overhead: capacity - inUse - free,
-      liveBlocks: h[hb + LIVE],
-      peakInUse: Math.max(h[hb + PEAK], inUse),
+      liveBlocks: slots[slot0 + LIVE],
+      peakInUse: Math.max(slots[slot0 + PEAK], inUse),
       largestFree: root === 0 ? 0 : this.u[(root >>> 2) + F_MAXSUB] - SIZE_WORD_BYTES,
     };
   }
@@ -534,27 +531,27 @@ export class FreeListAllocator extends BaseAllocator {
       this.syncViews();
     }
     const end = alignDown(this.memory.end, GRANULE);
-    const h = this.h;
-    const hb = this.hb;
-    h[hb + END] = end;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    slots[slot0 + END] = end;
     this.formatArea(areaFor(end - this.org - SIZE_WORD_BYTES));
   }
 
   /** One free block over `area` bytes from ORG, the sentinel, a clear bitmap, zero counters. */
   private formatArea(area: number): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const u = this.u;
     const org = this.org;
     const areaEnd = org + area;
-    h[hb + AREA_END] = areaEnd;
-    h[hb + ROOT] = 0;
-    h[hb + ROVER] = org;
-    h[hb + LIVE] = 0;
-    h[hb + IN_USE] = 0;
-    h[hb + PEAK] = 0;
-    h[hb + FREE_BYTES] = area;
-    h[hb + FREE_BLOCKS] = area > 0 ? 1 : 0;
+    slots[slot0 + AREA_END] = areaEnd;
+    slots[slot0 + ROOT] = 0;
+    slots[slot0 + ROVER] = org;
+    slots[slot0 + LIVE] = 0;
+    slots[slot0 + IN_USE] = 0;
+    slots[slot0 + PEAK] = 0;
+    slots[slot0 + FREE_BYTES] = area;
+    slots[slot0 + FREE_BLOCKS] = area > 0 ? 1 : 0;
     const bm = areaEnd + SIZE_WORD_BYTES;
     this.memory.u8.fill(0, bm, bm + bitmapBytes(area));
     u[areaEnd >>> 2] = area > 0 ? USED : USED + PREV_USED;
@@ -569,13 +566,14 @@ export class FreeListAllocator extends BaseAllocator {
 
   /** A free block that can hold a block of `need` bytes at `align`, by the fit policy; or 0. */
   private findFreeBlock(need: number, align: number): number {
-    const root = this.h[this.hb + ROOT];
+    const root = this.slots[this.slot0 + ROOT];
     if (root === 0 || this.u[(root >>> 2) + F_MAXSUB] < need) return 0;
     if (this.fitCode === FIT_FIRST) {
       const b = this.leftmostFit(root, need);
       return align === DEFAULT_ALIGN ? b : this.alignedFrom(b, need, align, 0);
     }
-    if (this.fitCode === FIT_NEXT) return this.nextFitFrom(this.h[this.hb + ROVER], need, align);
+    if (this.fitCode === FIT_NEXT)
+      return this.nextFitFrom(this.slots[this.slot0 + ROVER], need, align);
     return this.bestFit(root, need, align);
   }
 
@@ -619,7 +617,7 @@ export class FreeListAllocator extends BaseAllocator {
     const u = this.u;
     // The lowest block starting at or after `from`.
     let lb = 0;
-    let x = this.h[this.hb + ROOT];
+    let x = this.slots[this.slot0 + ROOT];
     while (x !== 0) {
       if (x >= from) {
         lb = x;
@@ -637,7 +635,12 @@ export class FreeListAllocator extends BaseAllocator {
       );
       if (b !== 0) return b;
     }
-    return this.alignedFrom(this.leftmostFit(this.h[this.hb + ROOT], need), need, align, from);
+    return this.alignedFrom(
+      this.leftmostFit(this.slots[this.slot0 + ROOT], need),
+      need,
+      align,
+      from,
+    );
   }
 
   /**
@@ -697,8 +700,8 @@ export class FreeListAllocator extends BaseAllocator {
   /** Hands out `need` bytes of free block `b` at `align`; returns the payload pointer. */
   private splitBlock(b: number, need: number, align: number): number {
     const u = this.u;
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const s = this.sizeOf(b);
     const p = align === DEFAULT_ALIGN ? b + SIZE_WORD_BYTES : this.payloadIn(b, align);
     const a = p - SIZE_WORD_BYTES;
@@ -712,7 +715,7 @@ export class FreeListAllocator extends BaseAllocator {
     if (gap === 0) {
       if (tail === 0) {
         this.removeFreeBlock(b);
-        h[hb + FREE_BLOCKS]--;
+        slots[slot0 + FREE_BLOCKS]--;
       } else {
         this.setBit(t);
         this.replaceFreeBlock(b, t, tail);
@@ -727,24 +730,24 @@ export class FreeListAllocator extends BaseAllocator {
         this.writeFree(t, tail);
         this.setBit(t);
         this.insertFreeBlock(t);
-        h[hb + FREE_BLOCKS]++;
+        slots[slot0 + FREE_BLOCKS]++;
       }
     }
     if (tail === 0) u[t >>> 2] |= PREV_USED;
-    h[hb + ROVER] = t;
-    h[hb + LIVE]++;
-    h[hb + FREE_BYTES] -= need;
-    const inUse = h[hb + IN_USE] + need - SIZE_WORD_BYTES;
-    h[hb + IN_USE] = inUse;
-    if (inUse > h[hb + PEAK]) h[hb + PEAK] = inUse;
+    slots[slot0 + ROVER] = t;
+    slots[slot0 + LIVE]++;
+    slots[slot0 + FREE_BYTES] -= need;
+    const inUse = slots[slot0 + IN_USE] + need - SIZE_WORD_BYTES;
+    slots[slot0 + IN_USE] = inUse;
+    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
     return p;
   }
 
   /** Frees live block `b`, merging it with free neighbours on both sides. */
   private freeBlock(b: number): void {
     const u = this.u;
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const bi = b >>> 2;
     const hdr = u[bi];
     const s = hdr - (hdr & FLAG_BITS);
@@ -752,9 +755,9 @@ export class FreeListAllocator extends BaseAllocator {
     const ri = r >>> 2;
     const rh = u[ri];
     const rightFree = (rh & USED) === 0;
-    h[hb + LIVE]--;
-    h[hb + IN_USE] -= s - SIZE_WORD_BYTES;
-    h[hb + FREE_BYTES] += s;
+    slots[slot0 + LIVE]--;
+    slots[slot0 + IN_USE] -= s - SIZE_WORD_BYTES;
+    slots[slot0 + FREE_BYTES] += s;
     let start = b;
     let size = s;
     if ((hdr & PREV_USED) !== 0) {
@@ -762,7 +765,7 @@ export class FreeListAllocator extends BaseAllocator {
         this.writeFree(b, s);
         u[ri] = rh - PREV_USED;
         this.insertFreeBlock(b);
-        h[hb + FREE_BLOCKS]++;
+        slots[slot0 + FREE_BLOCKS]++;
       } else {
         size = s + rh - (rh & FLAG_BITS);
         this.clearBit(r);
@@ -783,11 +786,11 @@ export class FreeListAllocator extends BaseAllocator {
         this.clearBit(r);
         this.removeFreeBlock(start);
         this.replaceFreeBlock(r, start, size); // r's end, r's priority
-        h[hb + FREE_BLOCKS]--;
+        slots[slot0 + FREE_BLOCKS]--;
       }
     }
-    const rover = h[hb + ROVER];
-    if (rover > start && rover < start + size) h[hb + ROVER] = start;
+    const rover = slots[slot0 + ROVER];
+    if (rover > start && rover < start + size) slots[slot0 + ROVER] = start;
   }
 
   /** realloc's shrink: block `b` of size `s` keeps `need` bytes. */
@@ -795,8 +798,8 @@ export class FreeListAllocator extends BaseAllocator {
     const slack = s - need;
     if (slack === 0) return;
     const u = this.u;
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const bi = b >>> 2;
     const r = b + s;
     const rh = u[r >>> 2];
@@ -811,20 +814,20 @@ export class FreeListAllocator extends BaseAllocator {
       this.writeFree(t, slack);
       this.setBit(t);
       this.insertFreeBlock(t);
-      h[hb + FREE_BLOCKS]++;
+      slots[slot0 + FREE_BLOCKS]++;
     } else {
       return; // a sliver under 24 bytes stays with the block
     }
     u[bi] = need + (u[bi] & FLAG_BITS);
-    h[hb + IN_USE] -= slack;
-    h[hb + FREE_BYTES] += slack;
+    slots[slot0 + IN_USE] -= slack;
+    slots[slot0 + FREE_BYTES] += slack;
   }
 
   /** realloc's grow: takes `need − s` bytes from a free right neighbour if it has them. */
   private growInPlace(b: number, s: number, need: number): boolean {
     const u = this.u;
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const bi = b >>> 2;
     const r = b + s;
     const rh = u[r >>> 2];
@@ -840,17 +843,17 @@ export class FreeListAllocator extends BaseAllocator {
       this.replaceFreeBlock(r, t, rem); // same end: a rename
     } else {
       this.removeFreeBlock(r);
-      h[hb + FREE_BLOCKS]--;
+      slots[slot0 + FREE_BLOCKS]--;
       need = total;
       u[(b + total) >>> 2] |= PREV_USED;
     }
     u[bi] = need + (u[bi] & FLAG_BITS);
-    h[hb + FREE_BYTES] -= need - s;
-    const inUse = h[hb + IN_USE] + need - s;
-    h[hb + IN_USE] = inUse;
-    if (inUse > h[hb + PEAK]) h[hb + PEAK] = inUse;
-    const rover = h[hb + ROVER];
-    if (rover > b && rover < b + need) h[hb + ROVER] = b + need;
+    slots[slot0 + FREE_BYTES] -= need - s;
+    const inUse = slots[slot0 + IN_USE] + need - s;
+    slots[slot0 + IN_USE] = inUse;
+    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
+    const rover = slots[slot0 + ROVER];
+    if (rover > b && rover < b + need) slots[slot0 + ROVER] = b + need;
     return true;
   }
 
@@ -863,11 +866,11 @@ export class FreeListAllocator extends BaseAllocator {
    */
   private growFor(need: number, align: number): boolean {
     if (!this.growable) return false;
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const u = this.u;
     const org = this.org;
-    const areaEnd = h[hb + AREA_END];
+    const areaEnd = slots[slot0 + AREA_END];
     const sentinel = u[areaEnd >>> 2];
     const lastFree = (sentinel & PREV_USED) === 0;
     const top = lastFree ? areaEnd - u[(areaEnd >>> 2) - 1] : areaEnd;
@@ -882,12 +885,12 @@ export class FreeListAllocator extends BaseAllocator {
 
   /** Takes the memory's bytes up to its (8-aligned) end into the heap. */
   private adoptGrowth(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const u = this.u;
     const org = this.org;
     const end = alignDown(this.memory.end, GRANULE);
-    const oldAreaEnd = h[hb + AREA_END];
+    const oldAreaEnd = slots[slot0 + AREA_END];
     const oldArea = oldAreaEnd - org;
     const area = areaFor(end - org - SIZE_WORD_BYTES);
     const lastFree = (u[oldAreaEnd >>> 2] & PREV_USED) === 0;
@@ -899,11 +902,11 @@ export class FreeListAllocator extends BaseAllocator {
     const oldBmBytes = bitmapBytes(oldArea);
     u8.copyWithin(bm, oldBm, oldBm + oldBmBytes); // memmove: the two may overlap
     u8.fill(0, bm + oldBmBytes, bm + bitmapBytes(area));
-    h[hb + AREA_END] = areaEnd;
-    h[hb + END] = end;
+    slots[slot0 + AREA_END] = areaEnd;
+    slots[slot0 + END] = end;
     u[areaEnd >>> 2] = USED; // the new sentinel; the block before it is free
     const added = area - oldArea;
-    h[hb + FREE_BYTES] += added;
+    slots[slot0 + FREE_BYTES] += added;
     if (lastFree) {
       const last = oldAreaEnd - u[(oldAreaEnd >>> 2) - 1];
       this.writeFree(last, this.sizeOf(last) + added);
@@ -912,14 +915,14 @@ export class FreeListAllocator extends BaseAllocator {
       this.writeFree(oldAreaEnd, added);
       this.setBit(oldAreaEnd);
       this.insertFreeBlock(oldAreaEnd);
-      h[hb + FREE_BLOCKS]++;
+      slots[slot0 + FREE_BLOCKS]++;
     }
   }
 
   // ---- the tree of free blocks ---------------------------------------------------------------
 
   private root(): number {
-    return this.h[this.hb + ROOT];
+    return this.slots[this.slot0 + ROOT];
   }
 
   private sizeOf(b: number): number {
@@ -992,7 +995,7 @@ export class FreeListAllocator extends BaseAllocator {
   /** Points `parent`'s link to `from` (or the root, when parent is 0) at `to`. */
   private replaceChild(parent: number, from: number, to: number): void {
     if (parent === 0) {
-      this.h[this.hb + ROOT] = to;
+      this.slots[this.slot0 + ROOT] = to;
       return;
     }
     const u = this.u;
@@ -1012,7 +1015,7 @@ export class FreeListAllocator extends BaseAllocator {
     let x = this.root();
     if (x === 0) {
       u[bi + F_PARENT] = 0;
-      this.h[this.hb + ROOT] = b;
+      this.slots[this.slot0 + ROOT] = b;
       return;
     }
     for (;;) {
@@ -1136,7 +1139,7 @@ export class FreeListAllocator extends BaseAllocator {
 
   /** Index in `u` of bitmap word 0. */
   private bitmapIndex(): number {
-    return (this.h[this.hb + AREA_END] + SIZE_WORD_BYTES) >>> 2;
+    return (this.slots[this.slot0 + AREA_END] + SIZE_WORD_BYTES) >>> 2;
   }
 
   private setBit(b: number): void {
@@ -1160,7 +1163,7 @@ export class FreeListAllocator extends BaseAllocator {
   private liveBlock(ptr: number): number {
     if (!isUint32(ptr)) rejectPointer(ptr);
     const b = ptr - SIZE_WORD_BYTES;
-    if ((ptr & (GRANULE - 1)) !== 0 || b < this.org || ptr >= this.h[this.hb + AREA_END]) {
+    if ((ptr & (GRANULE - 1)) !== 0 || b < this.org || ptr >= this.slots[this.slot0 + AREA_END]) {
       throw this.notALiveBlock(ptr);
     }
     if (!this.testBit(b)) throw this.notALiveBlock(ptr);
@@ -1173,7 +1176,7 @@ export class FreeListAllocator extends BaseAllocator {
   /** The error for a pointer that is not a live block's payload (the slow path). */
   private notALiveBlock(ptr: number): Error {
     const org = this.org;
-    const areaEnd = this.h[this.hb + AREA_END];
+    const areaEnd = this.slots[this.slot0 + AREA_END];
     if ((ptr & (GRANULE - 1)) !== 0) return invalidPointer(ptr, "every block starts 8-aligned");
     if (ptr < org + SIZE_WORD_BYTES || ptr >= areaEnd) {
       return invalidPointer(
@@ -1219,18 +1222,19 @@ export class FreeListAllocator extends BaseAllocator {
   // ---- check --------------------------------------------------------------------------------
 
   protected checkStrategy(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const u = this.u;
     const org = this.org;
     for (const s of [ROOT, AREA_END, END, ROVER, LIVE, IN_USE, FREE_BYTES, FREE_BLOCKS, PEAK]) {
-      if (!(Number.isSafeInteger(h[hb + s]) && h[hb + s] >= 0)) {
-        this.corrupt(`slot ${s} holds ${h[hb + s]}, not a non-negative integer`);
+      if (!(Number.isSafeInteger(slots[slot0 + s]) && slots[slot0 + s] >= 0)) {
+        this.corrupt(`slot ${s} holds ${slots[slot0 + s]}, not a non-negative integer`);
       }
     }
-    if (h[hb + H_CONFIG] !== this.fitCode) this.corrupt(`CONFIG ${h[hb + H_CONFIG]} changed`);
-    const areaEnd = h[hb + AREA_END];
-    const end = h[hb + END];
+    if (slots[slot0 + H_CONFIG] !== this.fitCode)
+      this.corrupt(`CONFIG ${slots[slot0 + H_CONFIG]} changed`);
+    const areaEnd = slots[slot0 + AREA_END];
+    const end = slots[slot0 + END];
     const area = areaEnd - org;
     if (!(area >= 0 && area % GRANULE === 0)) {
       this.corrupt(`AREA_END ${areaEnd} is not ORG ${org} + a multiple of 8`);
@@ -1286,15 +1290,17 @@ export class FreeListAllocator extends BaseAllocator {
     let bits = 0;
     for (let i = 0; i < words; i++) bits += popcount(u[bm + i]);
     if (bits !== blocks) this.corrupt(`bitmap has ${bits} bits set for ${blocks} blocks`);
-    if (live !== h[hb + LIVE]) this.corrupt(`LIVE ${h[hb + LIVE]} != ${live} live blocks`);
-    if (inUse !== h[hb + IN_USE]) this.corrupt(`IN_USE ${h[hb + IN_USE]} != ${inUse}`);
-    if (freeBytes !== h[hb + FREE_BYTES]) {
-      this.corrupt(`FREE_BYTES ${h[hb + FREE_BYTES]} != ${freeBytes} bytes of free blocks`);
+    if (live !== slots[slot0 + LIVE])
+      this.corrupt(`LIVE ${slots[slot0 + LIVE]} != ${live} live blocks`);
+    if (inUse !== slots[slot0 + IN_USE])
+      this.corrupt(`IN_USE ${slots[slot0 + IN_USE]} != ${inUse}`);
+    if (freeBytes !== slots[slot0 + FREE_BYTES]) {
+      this.corrupt(`FREE_BYTES ${slots[slot0 + FREE_BYTES]} != ${freeBytes} bytes of free blocks`);
     }
-    if (freeBlocks !== h[hb + FREE_BLOCKS]) {
-      this.corrupt(`FREE_BLOCKS ${h[hb + FREE_BLOCKS]} != ${freeBlocks} free blocks`);
+    if (freeBlocks !== slots[slot0 + FREE_BLOCKS]) {
+      this.corrupt(`FREE_BLOCKS ${slots[slot0 + FREE_BLOCKS]} != ${freeBlocks} free blocks`);
     }
-    const rover = h[hb + ROVER];
+    const rover = slots[slot0 + ROVER];
     if (!(rover >= org && rover <= areaEnd)) this.corrupt(`ROVER ${rover} outside the area`);
     this.checkTree(freeBlocks, areaEnd);
   }
@@ -1348,12 +1354,6 @@ export class FreeListAllocator extends BaseAllocator {
     }
     if (seen !== count) this.corrupt(`tree holds ${seen} blocks, the heap ${count} free blocks`);
   }
-}
-
-function popcount(x: number): number {
-  let v = x - ((x >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }
 
 /** A fresh zeroed buffer holding the header and a block area of `capacity` bytes. */

@@ -112,18 +112,16 @@ import {
   LayoutMismatchError,
 } from "../core/errors.js";
 import {
-  COMMON_SLOTS,
+  declareHeader,
   H_CONFIG,
   H_DATA_START,
   H_META_BYTES,
-  headerBytes,
   headerOffset,
-  H_STATE as IMPORTED_H_STATE,
-  STATE_OK as IMPORTED_STATE_OK,
   SLOT_BYTES,
   StrategyKind,
   validateHeader,
 } from "../core/header.js";
+import type { Memory } from "../core/memory.js";
 import {
   checkDeallocSize,
   checkSize32,
@@ -135,25 +133,19 @@ import {
   rejectPointer,
   rejectSize,
 } from "../core/validate.js";
-import { FixedMemory, type Memory } from "../memory/memory.js";
-import { ownedMemory } from "./bump.js";
+import { FixedMemory, ownedMemory } from "../memory/memory.js";
 
 // Module-local copies of the imported values the hot path uses. V8 reads an imported binding
 // from its module cell on every use, but folds a module-local const: on W2 the copies made
 // alloc + dealloc about 1 ns faster per call.
-const H_STATE = IMPORTED_H_STATE;
-const STATE_OK = IMPORTED_STATE_OK;
 const DEFAULT_ALIGN = IMPORTED_DEFAULT_ALIGN;
 const isUint32 = importedIsUint32;
 
 // ---- header slots (float64): the configuration ---------------------------------------------
 
-const BLOCK_SIZE = COMMON_SLOTS + 0;
-const NUM_BLOCKS = COMMON_SLOTS + 1;
-const BASE = COMMON_SLOTS + 2;
-const BLOCK_ALIGN = COMMON_SLOTS + 3;
-const POOL_SLOTS = 4;
-const HEADER_BYTES = headerBytes(POOL_SLOTS);
+const POOL_HEADER = declareHeader(["BLOCK_SIZE", "NUM_BLOCKS", "BASE", "BLOCK_ALIGN"]);
+const { BLOCK_SIZE, NUM_BLOCKS, BASE, BLOCK_ALIGN } = POOL_HEADER.slot;
+const HEADER_BYTES = POOL_HEADER.bytes;
 
 // ---- out-of-line metadata (int32 words after the header) -----------------------------------
 
@@ -290,11 +282,6 @@ export class PoolAllocator extends BaseAllocator {
   /** Offset of block 0. */
   private readonly base: number;
   private readonly growable: boolean;
-  /**
-   * The out-of-line metadata as int32 words: pool words, then the free stack (entry i at
-   * STACK + i), then the live bitmap (block b is bit b & 31 of word bitsAt + (b >> 5)).
-   */
-  private words: Int32Array;
   /** Word index of the live bitmap in `words`. */
   private readonly bitsAt: number;
 
@@ -357,24 +344,23 @@ export class PoolAllocator extends BaseAllocator {
       );
     }
     const attach = options.attach === true;
-    super(memory, StrategyKind.pool, POOL_SLOTS, extraMetaBytes(n), size, attach, "PoolAllocator");
+    super(memory, StrategyKind.pool, POOL_HEADER, extraMetaBytes(n), size, attach, "PoolAllocator");
     this.blockSize = size;
     this.blockAlign = poolBlockAlign(size);
     this.numBlocks = n;
     this.base = plan.base;
     this.growable = growable;
     this.bitsAt = STACK + n;
-    this.words = this.wordsView();
     if (attach) {
       this.checkAttachedConfig();
       return;
     }
-    const h = this.h;
-    const hb = this.hb;
-    h[hb + BLOCK_SIZE] = size;
-    h[hb + NUM_BLOCKS] = n;
-    h[hb + BASE] = plan.base;
-    h[hb + BLOCK_ALIGN] = this.blockAlign;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    slots[slot0 + BLOCK_SIZE] = size;
+    slots[slot0 + NUM_BLOCKS] = n;
+    slots[slot0 + BASE] = plan.base;
+    slots[slot0 + BLOCK_ALIGN] = this.blockAlign;
     // The free stack and bitmap are left as they are: nothing is listed yet (O(1) creation).
     const m = this.words;
     m[NFREE] = 0;
@@ -412,10 +398,10 @@ export class PoolAllocator extends BaseAllocator {
     }
     memory.refresh();
     const f = memory.f64;
-    const hb = headerOffset(memory.start) / SLOT_BYTES;
-    validateHeader(f, hb, StrategyKind.pool, "PoolAllocator");
-    const size = f[hb + BLOCK_SIZE];
-    const n = f[hb + NUM_BLOCKS];
+    const slot0 = headerOffset(memory.start) / SLOT_BYTES;
+    validateHeader(f, slot0, StrategyKind.pool, "PoolAllocator");
+    const size = f[slot0 + BLOCK_SIZE];
+    const n = f[slot0 + NUM_BLOCKS];
     if (!(Number.isSafeInteger(size) && size >= 8 && size <= MAX_BLOCK_SIZE && size % 8 === 0)) {
       throw new HeapIncompatibleError(
         `PoolAllocator: header block size ${size} is not a multiple of 8 in 8 … 2^31`,
@@ -438,9 +424,9 @@ export class PoolAllocator extends BaseAllocator {
    * is full or `size` exceeds the block size. `alloc(0)` takes a whole block.
    */
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
     }
@@ -469,9 +455,9 @@ export class PoolAllocator extends BaseAllocator {
 
   /** The seeds' `alloc()`: one block, or 0 when the pool is full. No size to check. */
   allocBlock(): number {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       return this.allocBlock();
     }
@@ -483,9 +469,9 @@ export class PoolAllocator extends BaseAllocator {
    * (LayoutMismatchError). A pointer that is not a live block's start throws before any change.
    */
   dealloc(ptr: number, size?: number): void {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);
       return;
@@ -612,20 +598,20 @@ export class PoolAllocator extends BaseAllocator {
   }
 
   protected checkStrategy(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const size = this.blockSize;
     const n = this.numBlocks;
     if (
-      h[hb + BLOCK_SIZE] !== size ||
-      h[hb + H_CONFIG] !== size ||
-      h[hb + NUM_BLOCKS] !== n ||
-      h[hb + BASE] !== this.base ||
-      h[hb + BLOCK_ALIGN] !== this.blockAlign
+      slots[slot0 + BLOCK_SIZE] !== size ||
+      slots[slot0 + H_CONFIG] !== size ||
+      slots[slot0 + NUM_BLOCKS] !== n ||
+      slots[slot0 + BASE] !== this.base ||
+      slots[slot0 + BLOCK_ALIGN] !== this.blockAlign
     ) {
       this.corrupt(
-        `configuration slots (block size ${h[hb + BLOCK_SIZE]}, config ${h[hb + H_CONFIG]}, ` +
-          `blocks ${h[hb + NUM_BLOCKS]}, base ${h[hb + BASE]}, align ${h[hb + BLOCK_ALIGN]}) ` +
+        `configuration slots (block size ${slots[slot0 + BLOCK_SIZE]}, config ${slots[slot0 + H_CONFIG]}, ` +
+          `blocks ${slots[slot0 + NUM_BLOCKS]}, base ${slots[slot0 + BASE]}, align ${slots[slot0 + BLOCK_ALIGN]}) ` +
           `differ from this handle's (${size}, ${size}, ${n}, ${this.base}, ${this.blockAlign})`,
       );
     }
@@ -674,19 +660,7 @@ export class PoolAllocator extends BaseAllocator {
     }
   }
 
-  protected override onViews(): void {
-    // The metadata moves only if it is in-band and the memory's buffer was replaced.
-    if (this.words !== undefined && this.words.buffer !== this.metaBuffer) {
-      this.words = this.wordsView();
-    }
-  }
-
   // ---- helpers -------------------------------------------------------------------------
-
-  /** The int32 view of the out-of-line metadata (pool words, free stack, live bitmap). */
-  private wordsView(): Int32Array {
-    return new Int32Array(this.metaBuffer, this.metaAt + HEADER_BYTES, metaWords(this.numBlocks));
-  }
 
   /** Whether block `b`'s live bit is set. */
   private isLive(b: number): boolean {
@@ -789,20 +763,20 @@ export class PoolAllocator extends BaseAllocator {
 
   /** On attach: the header must describe exactly the pool this handle computed. */
   private checkAttachedConfig(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     if (
-      h[hb + H_CONFIG] !== this.blockSize ||
-      h[hb + BLOCK_SIZE] !== this.blockSize ||
-      h[hb + NUM_BLOCKS] !== this.numBlocks ||
-      h[hb + BASE] !== this.base ||
-      h[hb + BLOCK_ALIGN] !== this.blockAlign ||
-      h[hb + H_META_BYTES] !== this.metaBytes ||
-      h[hb + H_DATA_START] !== this.dataStart
+      slots[slot0 + H_CONFIG] !== this.blockSize ||
+      slots[slot0 + BLOCK_SIZE] !== this.blockSize ||
+      slots[slot0 + NUM_BLOCKS] !== this.numBlocks ||
+      slots[slot0 + BASE] !== this.base ||
+      slots[slot0 + BLOCK_ALIGN] !== this.blockAlign ||
+      slots[slot0 + H_META_BYTES] !== this.metaBytes ||
+      slots[slot0 + H_DATA_START] !== this.dataStart
     ) {
       throw new HeapIncompatibleError(
-        `PoolAllocator: the pool in this memory has blocks of ${h[hb + BLOCK_SIZE]} × ` +
-          `${h[hb + NUM_BLOCKS]} at ${h[hb + BASE]}, not ${this.blockSize} × ${this.numBlocks} ` +
+        `PoolAllocator: the pool in this memory has blocks of ${slots[slot0 + BLOCK_SIZE]} × ` +
+          `${slots[slot0 + NUM_BLOCKS]} at ${slots[slot0 + BASE]}, not ${this.blockSize} × ${this.numBlocks} ` +
           `at ${this.base}`,
         "ERR_HEAP_CONFIG",
       );

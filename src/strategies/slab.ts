@@ -132,7 +132,7 @@
 
 import type { Allocator, AllocatorStats } from "../core/allocator.js";
 import { BaseAllocator } from "../core/allocator.js";
-import { alignUp, isPowerOfTwo, log2Floor } from "../core/bits.js";
+import { alignUp, isPowerOfTwo, log2Floor, popcount } from "../core/bits.js";
 import {
   AllocatorError,
   ArgumentRangeError,
@@ -143,11 +143,9 @@ import {
 } from "../core/errors.js";
 import {
   COMMON_SLOTS,
+  declareHeader,
   H_META_BYTES,
-  H_STATE,
-  headerBytes,
   SLOT_BYTES,
-  STATE_OK,
   StrategyKind,
   validateHeader,
 } from "../core/header.js";
@@ -179,21 +177,38 @@ import {
 } from "./slab/classes.js";
 
 // ---- header slots (float64) ---------------------------------------------------------------
-const PAGE_SIZE = COMMON_SLOTS + 0;
-const CLASSES = COMMON_SLOTS + 1;
-const EMPTY_LIMIT = COMMON_SLOTS + 2;
-const TABLE_AT = COMMON_SLOTS + 3;
-const TABLE_FIRST = COMMON_SLOTS + 4;
-const TABLE_LEN = COMMON_SLOTS + 5;
-const LIVE = COMMON_SLOTS + 6;
-const IN_USE = COMMON_SLOTS + 7;
-const PEAK = COMMON_SLOTS + 8;
-const LARGE_HEAD = COMMON_SLOTS + 9;
-const LARGE_LIVE = COMMON_SLOTS + 10;
-const LARGE_BYTES = COMMON_SLOTS + 11;
-const PAGES = COMMON_SLOTS + 12;
-const META_AT = COMMON_SLOTS + 13;
-const SLAB_SLOTS = 14;
+const SLAB_HEADER = declareHeader([
+  "PAGE_SIZE",
+  "CLASSES",
+  "EMPTY_LIMIT",
+  "TABLE_AT",
+  "TABLE_FIRST",
+  "TABLE_LEN",
+  "LIVE",
+  "IN_USE",
+  "PEAK",
+  "LARGE_HEAD",
+  "LARGE_LIVE",
+  "LARGE_BYTES",
+  "PAGES",
+  "META_AT",
+]);
+const {
+  PAGE_SIZE,
+  CLASSES,
+  EMPTY_LIMIT,
+  TABLE_AT,
+  TABLE_FIRST,
+  TABLE_LEN,
+  LIVE,
+  IN_USE,
+  PEAK,
+  LARGE_HEAD,
+  LARGE_LIVE,
+  LARGE_BYTES,
+  PAGES,
+  META_AT,
+} = SLAB_HEADER.slot;
 
 // ---- class record (u32 words); list heads and counts are indexed by list tag -----------------
 const LIST_PARTIAL = 1;
@@ -289,14 +304,8 @@ function largeCheck(ptr: number, base: number, psize: number): number {
   );
 }
 
-function popcount32(x: number): number {
-  let v = x - ((x >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
-}
-
 function metadataBytes(classCount: number): number {
-  return alignUp(headerBytes(SLAB_SLOTS) + classCount * CLASS_RECORD_BYTES, SLOT_BYTES);
+  return alignUp(SLAB_HEADER.bytes + classCount * CLASS_RECORD_BYTES, SLOT_BYTES);
 }
 
 function isAllocator(x: unknown): x is Allocator {
@@ -377,7 +386,7 @@ function planAttach(parent: Allocator, metaAt: number): SlabPlan {
       isUint32(metaAt) &&
       metaAt % SLOT_BYTES === 0 &&
       metaAt >= memory.start &&
-      metaAt + headerBytes(SLAB_SLOTS) <= memory.end
+      metaAt + SLAB_HEADER.bytes <= memory.end
     )
   ) {
     throw new HeapIncompatibleError(
@@ -385,11 +394,11 @@ function planAttach(parent: Allocator, metaAt: number): SlabPlan {
     );
   }
   const f = memory.f64;
-  const hb = metaAt / SLOT_BYTES;
-  validateHeader(f, hb, StrategyKind.slab, "SlabAllocator");
-  const pageSize = f[hb + PAGE_SIZE];
-  const classCount = f[hb + CLASSES];
-  const emptyLimit = f[hb + EMPTY_LIMIT];
+  const slot0 = metaAt / SLOT_BYTES;
+  validateHeader(f, slot0, StrategyKind.slab, "SlabAllocator");
+  const pageSize = f[slot0 + PAGE_SIZE];
+  const classCount = f[slot0 + CLASSES];
+  const emptyLimit = f[slot0 + EMPTY_LIMIT];
   if (
     !(
       isPowerOfTwo(pageSize) &&
@@ -400,9 +409,9 @@ function planAttach(parent: Allocator, metaAt: number): SlabPlan {
       classCount <= CLASS_COUNT &&
       Number.isSafeInteger(emptyLimit) &&
       emptyLimit >= 0 &&
-      f[hb + META_AT] === metaAt &&
-      f[hb + H_META_BYTES] === metadataBytes(classCount) &&
-      f[hb + TABLE_FIRST] === Math.floor(memory.start / pageSize)
+      f[slot0 + META_AT] === metaAt &&
+      f[slot0 + H_META_BYTES] === metadataBytes(classCount) &&
+      f[slot0 + TABLE_FIRST] === Math.floor(memory.start / pageSize)
     )
   ) {
     throw new HeapIncompatibleError(
@@ -458,7 +467,7 @@ export class SlabAllocator extends BaseAllocator {
     super(
       parent.memory,
       StrategyKind.slab,
-      SLAB_SLOTS,
+      SLAB_HEADER,
       plan.classCount * CLASS_RECORD_BYTES,
       plan.pageSize,
       plan.attach,
@@ -472,7 +481,7 @@ export class SlabAllocator extends BaseAllocator {
     this.classCount = plan.classCount;
     this.maxSmall = classSize(plan.classCount - 1);
     this.tableFirst = Math.floor(parent.memory.start / plan.pageSize);
-    this.recBase = (this.metaAt + headerBytes(SLAB_SLOTS)) / 4;
+    this.recBase = (this.metaAt + SLAB_HEADER.bytes) / 4;
     this.sizes = new Uint32Array(plan.classCount);
     this.caps = new Uint32Array(plan.classCount);
     this.trailerOffsets = new Uint32Array(plan.classCount);
@@ -517,22 +526,22 @@ export class SlabAllocator extends BaseAllocator {
     }
     this.u8.fill(NOT_A_PAGE, tableAt, tableAt + tableLen);
     this.u32.fill(0, this.recBase, this.recBase + this.classCount * CLASS_RECORD_WORDS);
-    const h = this.h;
-    const hb = this.hb;
-    h[hb + PAGE_SIZE] = this.pageSize;
-    h[hb + CLASSES] = this.classCount;
-    h[hb + EMPTY_LIMIT] = emptyLimit;
-    h[hb + TABLE_AT] = tableAt;
-    h[hb + TABLE_FIRST] = this.tableFirst;
-    h[hb + TABLE_LEN] = tableLen;
-    h[hb + LIVE] = 0;
-    h[hb + IN_USE] = 0;
-    h[hb + PEAK] = 0;
-    h[hb + LARGE_HEAD] = 0;
-    h[hb + LARGE_LIVE] = 0;
-    h[hb + LARGE_BYTES] = 0;
-    h[hb + PAGES] = 0;
-    h[hb + META_AT] = this.metaAt;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    slots[slot0 + PAGE_SIZE] = this.pageSize;
+    slots[slot0 + CLASSES] = this.classCount;
+    slots[slot0 + EMPTY_LIMIT] = emptyLimit;
+    slots[slot0 + TABLE_AT] = tableAt;
+    slots[slot0 + TABLE_FIRST] = this.tableFirst;
+    slots[slot0 + TABLE_LEN] = tableLen;
+    slots[slot0 + LIVE] = 0;
+    slots[slot0 + IN_USE] = 0;
+    slots[slot0 + PEAK] = 0;
+    slots[slot0 + LARGE_HEAD] = 0;
+    slots[slot0 + LARGE_LIVE] = 0;
+    slots[slot0 + LARGE_BYTES] = 0;
+    slots[slot0 + PAGES] = 0;
+    slots[slot0 + META_AT] = this.metaAt;
   }
 
   protected override onViews(): void {
@@ -543,9 +552,9 @@ export class SlabAllocator extends BaseAllocator {
   // ---- alloc -------------------------------------------------------------------------------
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
     }
@@ -602,12 +611,12 @@ export class SlabAllocator extends BaseAllocator {
       this.unlinkPage(c, page, t);
       this.pushPage(c, page, t, LIST_FULL);
     }
-    const h = this.h;
-    const hb = this.hb;
-    h[hb + LIVE]++;
-    const inUse = h[hb + IN_USE] + size;
-    h[hb + IN_USE] = inUse;
-    if (inUse > h[hb + PEAK]) h[hb + PEAK] = inUse;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    slots[slot0 + LIVE]++;
+    const inUse = slots[slot0 + IN_USE] + size;
+    slots[slot0 + IN_USE] = inUse;
+    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
     return block;
   }
 
@@ -637,7 +646,7 @@ export class SlabAllocator extends BaseAllocator {
       );
     }
     const i = (page >>> this.pageShift) - this.tableFirst;
-    if (i >= this.h[this.hb + TABLE_LEN] && !this.growTable(i + 1)) {
+    if (i >= this.slots[this.slot0 + TABLE_LEN] && !this.growTable(i + 1)) {
       this.parent.dealloc(page, P);
       return 0;
     }
@@ -649,9 +658,9 @@ export class SlabAllocator extends BaseAllocator {
     u32[t + T_FREE] = 0;
     u32[t + T_CARVED] = 0;
     u32.fill(0, t + T_BITMAP, t + T_BITMAP + Math.ceil(this.caps[c] / BITMAP_WORD_BITS));
-    this.u8[this.h[this.hb + TABLE_AT] + i] = c + 1;
+    this.u8[this.slots[this.slot0 + TABLE_AT] + i] = c + 1;
     this.pushPage(c, page, t, LIST_PARTIAL);
-    this.h[this.hb + PAGES]++;
+    this.slots[this.slot0 + PAGES]++;
     return page;
   }
 
@@ -660,8 +669,8 @@ export class SlabAllocator extends BaseAllocator {
    * memory's maximum), copied from the old one, which goes back to the parent.
    */
   private growTable(minLen: number): boolean {
-    const oldAt = this.h[this.hb + TABLE_AT];
-    const oldLen = this.h[this.hb + TABLE_LEN];
+    const oldAt = this.slots[this.slot0 + TABLE_AT];
+    const oldLen = this.slots[this.slot0 + TABLE_LEN];
     const maxLen = Math.max(
       minLen,
       Math.ceil(this.memory.maxEnd / this.pageSize) - this.tableFirst,
@@ -673,8 +682,8 @@ export class SlabAllocator extends BaseAllocator {
     const u8 = this.u8;
     u8.copyWithin(at, oldAt, oldAt + oldLen);
     u8.fill(NOT_A_PAGE, at + oldLen, at + len);
-    this.h[this.hb + TABLE_AT] = at;
-    this.h[this.hb + TABLE_LEN] = len;
+    this.slots[this.slot0 + TABLE_AT] = at;
+    this.slots[this.slot0 + TABLE_LEN] = len;
     this.forgetReleasedPages(at, len);
     this.parent.dealloc(oldAt, oldLen);
     return true;
@@ -693,10 +702,10 @@ export class SlabAllocator extends BaseAllocator {
     if (base === 0) return 0;
     const ptr = base + pad;
     const u32 = this.u32;
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const hd = (ptr - LARGE_HEADER_BYTES) >>> 2;
-    const head = h[hb + LARGE_HEAD];
+    const head = slots[slot0 + LARGE_HEAD];
     u32.fill(0, hd, hd + LARGE_HEADER_WORDS);
     u32[hd + L_STATE] = LARGE_LIVE_TAG;
     u32[hd + L_BASE] = base;
@@ -706,13 +715,13 @@ export class SlabAllocator extends BaseAllocator {
     u32[hd + L_CHECK] = largeCheck(ptr, base, psize);
     if (head !== 0) u32[((head - LARGE_HEADER_BYTES) >>> 2) + L_PREV] = ptr;
     this.forgetReleasedPages(base, psize);
-    h[hb + LARGE_HEAD] = ptr;
-    h[hb + LARGE_LIVE]++;
-    h[hb + LARGE_BYTES] += usable;
-    h[hb + LIVE]++;
-    const inUse = h[hb + IN_USE] + usable;
-    h[hb + IN_USE] = inUse;
-    if (inUse > h[hb + PEAK]) h[hb + PEAK] = inUse;
+    slots[slot0 + LARGE_HEAD] = ptr;
+    slots[slot0 + LARGE_LIVE]++;
+    slots[slot0 + LARGE_BYTES] += usable;
+    slots[slot0 + LIVE]++;
+    const inUse = slots[slot0 + IN_USE] + usable;
+    slots[slot0 + IN_USE] = inUse;
+    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
     return ptr;
   }
 
@@ -722,8 +731,8 @@ export class SlabAllocator extends BaseAllocator {
    * go from RELEASED to NOT_A_PAGE; O(bytes / pageSize)).
    */
   private forgetReleasedPages(base: number, bytes: number): void {
-    const tableAt = this.h[this.hb + TABLE_AT];
-    const len = this.h[this.hb + TABLE_LEN];
+    const tableAt = this.slots[this.slot0 + TABLE_AT];
+    const len = this.slots[this.slot0 + TABLE_LEN];
     const first = (base >>> this.pageShift) - this.tableFirst;
     const last = Math.min(len - 1, ((base + bytes - 1) >>> this.pageShift) - this.tableFirst);
     const u8 = this.u8;
@@ -735,9 +744,9 @@ export class SlabAllocator extends BaseAllocator {
   // ---- dealloc -----------------------------------------------------------------------------
 
   dealloc(ptr: number, size?: number): void {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const _slots = this.slots;
+    const _slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);
       return;
@@ -767,10 +776,10 @@ export class SlabAllocator extends BaseAllocator {
     const live = u32[t + T_LIVE] - 1;
     u32[t + T_LIVE] = live;
     u32[this.recBase + c * CLASS_RECORD_WORDS + C_LIVE]--;
-    const h = this.h;
-    const hb = this.hb;
-    h[hb + LIVE]--;
-    h[hb + IN_USE] -= cs;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    slots[slot0 + LIVE]--;
+    slots[slot0 + IN_USE] -= cs;
     if (u32[t + T_LIST] === LIST_FULL) {
       this.unlinkPage(c, page, t);
       this.pushPage(c, page, t, LIST_PARTIAL);
@@ -782,7 +791,7 @@ export class SlabAllocator extends BaseAllocator {
   private pageEmptied(c: number, page: number, t: number): void {
     this.unlinkPage(c, page, t);
     const rec = this.recBase + c * CLASS_RECORD_WORDS;
-    if (this.u32[rec + C_N_EMPTY] < this.h[this.hb + EMPTY_LIMIT]) {
+    if (this.u32[rec + C_N_EMPTY] < this.slots[this.slot0 + EMPTY_LIMIT]) {
       this.pushPage(c, page, t, LIST_EMPTY);
     } else {
       this.releasePage(c, page, t);
@@ -793,8 +802,8 @@ export class SlabAllocator extends BaseAllocator {
   private releasePage(c: number, page: number, t: number): void {
     this.u32[t + T_MAGIC] = 0;
     const i = (page >>> this.pageShift) - this.tableFirst;
-    this.u8[this.h[this.hb + TABLE_AT] + i] = RELEASED_PAGE + c;
-    this.h[this.hb + PAGES]--;
+    this.u8[this.slots[this.slot0 + TABLE_AT] + i] = RELEASED_PAGE + c;
+    this.slots[this.slot0 + PAGES]--;
     this.parent.dealloc(page, this.pageSize);
   }
 
@@ -809,27 +818,27 @@ export class SlabAllocator extends BaseAllocator {
         `SlabAllocator: dealloc(${ptr}, ${size}): the block holds ${usable} bytes`,
       );
     }
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const next = u32[hd + L_NEXT];
     const prev = u32[hd + L_PREV];
     const prevOk =
       prev === 0
-        ? h[hb + LARGE_HEAD] === ptr
+        ? slots[slot0 + LARGE_HEAD] === ptr
         : u32[((prev - LARGE_HEADER_BYTES) >>> 2) + L_NEXT] === ptr;
     const nextOk = next === 0 || u32[((next - LARGE_HEADER_BYTES) >>> 2) + L_PREV] === ptr;
     if (!(prevOk && nextOk)) {
       this.corrupt(`large block ${ptr}: list links (prev ${prev}, next ${next}) do not point back`);
     }
     // ---- validated; mutate ----
-    if (prev === 0) h[hb + LARGE_HEAD] = next;
+    if (prev === 0) slots[slot0 + LARGE_HEAD] = next;
     else u32[((prev - LARGE_HEADER_BYTES) >>> 2) + L_NEXT] = next;
     if (next !== 0) u32[((next - LARGE_HEADER_BYTES) >>> 2) + L_PREV] = prev;
     u32[hd + L_STATE] = LARGE_FREED_TAG;
-    h[hb + LARGE_LIVE]--;
-    h[hb + LARGE_BYTES] -= usable;
-    h[hb + LIVE]--;
-    h[hb + IN_USE] -= usable;
+    slots[slot0 + LARGE_LIVE]--;
+    slots[slot0 + LARGE_BYTES] -= usable;
+    slots[slot0 + LIVE]--;
+    slots[slot0 + IN_USE] -= usable;
     this.parent.dealloc(base, psize);
   }
 
@@ -848,8 +857,8 @@ export class SlabAllocator extends BaseAllocator {
       );
     }
     const i = (ptr >>> this.pageShift) - this.tableFirst;
-    if (i >= this.h[this.hb + TABLE_LEN]) return NOT_A_PAGE;
-    return this.u8[this.h[this.hb + TABLE_AT] + i];
+    if (i >= this.slots[this.slot0 + TABLE_LEN]) return NOT_A_PAGE;
+    return this.u8[this.slots[this.slot0 + TABLE_AT] + i];
   }
 
   /** Checks that `ptr` is a live block of a page of class `c`; returns its trailer's index. */
@@ -986,7 +995,8 @@ export class SlabAllocator extends BaseAllocator {
     this.enter();
     if (!(isUint32(ptr) && ptr >= this.memory.start && ptr < this.memory.end)) return false;
     const i = (ptr >>> this.pageShift) - this.tableFirst;
-    const entry = i < this.h[this.hb + TABLE_LEN] ? this.u8[this.h[this.hb + TABLE_AT] + i] : 0;
+    const entry =
+      i < this.slots[this.slot0 + TABLE_LEN] ? this.u8[this.slots[this.slot0 + TABLE_AT] + i] : 0;
     if (entry !== NOT_A_PAGE && entry <= this.classCount) return true;
     if ((ptr & (DEFAULT_ALIGN - 1)) !== 0 || ptr - LARGE_HEADER_BYTES < this.memory.start) {
       return false;
@@ -1006,7 +1016,7 @@ export class SlabAllocator extends BaseAllocator {
   reset(): void {
     this.enter();
     this.releaseAll();
-    this.h[this.hb + PEAK] = 0;
+    this.slots[this.slot0 + PEAK] = 0;
   }
 
   /** Gives every cached empty page back to the parent; returns the bytes given back. */
@@ -1023,8 +1033,8 @@ export class SlabAllocator extends BaseAllocator {
   override drop(): void {
     this.enter();
     this.releaseAll();
-    const tableAt = this.h[this.hb + TABLE_AT];
-    const tableLen = this.h[this.hb + TABLE_LEN];
+    const tableAt = this.slots[this.slot0 + TABLE_AT];
+    const tableLen = this.slots[this.slot0 + TABLE_LEN];
     const metaAt = this.metaAt;
     const metaBytes = this.metaBytes;
     super.drop();
@@ -1039,10 +1049,10 @@ export class SlabAllocator extends BaseAllocator {
       this.releaseList(c, LIST_EMPTY);
       this.u32[this.recBase + c * CLASS_RECORD_WORDS + C_LIVE] = 0;
     }
-    const h = this.h;
-    const hb = this.hb;
-    let ptr = h[hb + LARGE_HEAD];
-    let n = h[hb + LARGE_LIVE];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    let ptr = slots[slot0 + LARGE_HEAD];
+    let n = slots[slot0 + LARGE_LIVE];
     while (ptr !== 0) {
       if (n-- <= 0) this.corrupt(`the large-block list is longer than LARGE_LIVE (cycle?)`);
       const u32 = this.u32;
@@ -1056,14 +1066,14 @@ export class SlabAllocator extends BaseAllocator {
       }
       const next = u32[hd + L_NEXT];
       u32[hd + L_STATE] = LARGE_FREED_TAG;
-      h[hb + LARGE_HEAD] = next;
+      slots[slot0 + LARGE_HEAD] = next;
       this.parent.dealloc(u32[hd + L_BASE], u32[hd + L_PSIZE]);
       ptr = next;
     }
-    h[hb + LARGE_LIVE] = 0;
-    h[hb + LARGE_BYTES] = 0;
-    h[hb + LIVE] = 0;
-    h[hb + IN_USE] = 0;
+    slots[slot0 + LARGE_LIVE] = 0;
+    slots[slot0 + LARGE_BYTES] = 0;
+    slots[slot0 + LIVE] = 0;
+    slots[slot0 + IN_USE] = 0;
   }
 
   /** Gives every page of list `tag` of class `c` back to the parent; returns how many. */
@@ -1098,18 +1108,18 @@ export class SlabAllocator extends BaseAllocator {
     }
     // A request above maxSmall goes to the parent with a 32-byte header.
     const viaParent = parentStats.largestFree - LARGE_HEADER_BYTES;
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const capacity = this.memory.end - this.memory.start;
-    const inUse = h[hb + IN_USE];
+    const inUse = slots[slot0 + IN_USE];
     const free = slabFree + parentStats.free;
     return {
       capacity,
       inUse,
       free,
       overhead: capacity - inUse - free,
-      liveBlocks: h[hb + LIVE],
-      peakInUse: h[hb + PEAK],
+      liveBlocks: slots[slot0 + LIVE],
+      peakInUse: slots[slot0 + PEAK],
       largestFree: Math.max(largestClass, viaParent > this.maxSmall ? viaParent : 0),
     };
   }
@@ -1146,26 +1156,26 @@ export class SlabAllocator extends BaseAllocator {
   protected checkStrategy(): void {
     this.parent.check();
     this.syncViews();
-    const h = this.h;
-    const hb = this.hb;
-    for (let s = PAGE_SIZE; s < COMMON_SLOTS + SLAB_SLOTS; s++) {
-      if (!(Number.isSafeInteger(h[hb + s]) && h[hb + s] >= 0)) {
-        this.corrupt(`slot ${s} holds ${h[hb + s]}, not a non-negative integer`);
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    for (let s = PAGE_SIZE; s < COMMON_SLOTS + SLAB_HEADER.slotCount; s++) {
+      if (!(Number.isSafeInteger(slots[slot0 + s]) && slots[slot0 + s] >= 0)) {
+        this.corrupt(`slot ${s} holds ${slots[slot0 + s]}, not a non-negative integer`);
       }
     }
     if (
-      h[hb + META_AT] !== this.metaAt ||
-      h[hb + PAGE_SIZE] !== this.pageSize ||
-      h[hb + CLASSES] !== this.classCount ||
-      h[hb + TABLE_FIRST] !== this.tableFirst
+      slots[slot0 + META_AT] !== this.metaAt ||
+      slots[slot0 + PAGE_SIZE] !== this.pageSize ||
+      slots[slot0 + CLASSES] !== this.classCount ||
+      slots[slot0 + TABLE_FIRST] !== this.tableFirst
     ) {
       this.corrupt(
-        `configuration slots (meta ${h[hb + META_AT]}, page size ${h[hb + PAGE_SIZE]}, ` +
-          `classes ${h[hb + CLASSES]}, table first ${h[hb + TABLE_FIRST]}) changed`,
+        `configuration slots (meta ${slots[slot0 + META_AT]}, page size ${slots[slot0 + PAGE_SIZE]}, ` +
+          `classes ${slots[slot0 + CLASSES]}, table first ${slots[slot0 + TABLE_FIRST]}) changed`,
       );
     }
-    const tableAt = h[hb + TABLE_AT];
-    const tableLen = h[hb + TABLE_LEN];
+    const tableAt = slots[slot0 + TABLE_AT];
+    const tableLen = slots[slot0 + TABLE_LEN];
     if (!(tableAt >= this.memory.start && tableAt + tableLen <= this.memory.end && tableLen >= 1)) {
       this.corrupt(`page table [${tableAt}, ${tableAt + tableLen}) is outside the memory`);
     }
@@ -1222,9 +1232,9 @@ export class SlabAllocator extends BaseAllocator {
           `class ${size}: ${classPages} pages on its lists, ${tablePages[c]} in the page table`,
         );
       }
-      if (u32[rec + C_N_EMPTY] > h[hb + EMPTY_LIMIT]) {
+      if (u32[rec + C_N_EMPTY] > slots[slot0 + EMPTY_LIMIT]) {
         this.corrupt(
-          `class ${size}: ${u32[rec + C_N_EMPTY]} empty pages cached, limit ${h[hb + EMPTY_LIMIT]}`,
+          `class ${size}: ${u32[rec + C_N_EMPTY]} empty pages cached, limit ${slots[slot0 + EMPTY_LIMIT]}`,
         );
       }
       live += classLive;
@@ -1232,14 +1242,20 @@ export class SlabAllocator extends BaseAllocator {
       pages += classPages;
     }
     const [largeLive, largeBytes] = this.checkLargeList();
-    if (live + largeLive !== h[hb + LIVE]) {
-      this.corrupt(`LIVE is ${h[hb + LIVE]}, blocks counted ${live} small + ${largeLive} large`);
+    if (live + largeLive !== slots[slot0 + LIVE]) {
+      this.corrupt(
+        `LIVE is ${slots[slot0 + LIVE]}, blocks counted ${live} small + ${largeLive} large`,
+      );
     }
-    if (inUse + largeBytes !== h[hb + IN_USE]) {
-      this.corrupt(`IN_USE is ${h[hb + IN_USE]}, blocks hold ${inUse} + ${largeBytes} bytes`);
+    if (inUse + largeBytes !== slots[slot0 + IN_USE]) {
+      this.corrupt(
+        `IN_USE is ${slots[slot0 + IN_USE]}, blocks hold ${inUse} + ${largeBytes} bytes`,
+      );
     }
-    if (pages !== h[hb + PAGES]) this.corrupt(`PAGES is ${h[hb + PAGES]}, lists hold ${pages}`);
-    if (h[hb + PEAK] < h[hb + IN_USE]) this.corrupt(`PEAK ${h[hb + PEAK]} is below IN_USE`);
+    if (pages !== slots[slot0 + PAGES])
+      this.corrupt(`PAGES is ${slots[slot0 + PAGES]}, lists hold ${pages}`);
+    if (slots[slot0 + PEAK] < slots[slot0 + IN_USE])
+      this.corrupt(`PEAK ${slots[slot0 + PEAK]} is below IN_USE`);
   }
 
   /** Checks one page on list `tag` of class `c`; returns its live blocks. */
@@ -1256,8 +1272,10 @@ export class SlabAllocator extends BaseAllocator {
       this.corrupt(`${where}: not a page-aligned page inside the memory`);
     }
     const i = (page >>> this.pageShift) - this.tableFirst;
-    if (this.u8[this.h[this.hb + TABLE_AT] + i] !== c + 1) {
-      this.corrupt(`${where}: page table entry is ${this.u8[this.h[this.hb + TABLE_AT] + i]}`);
+    if (this.u8[this.slots[this.slot0 + TABLE_AT] + i] !== c + 1) {
+      this.corrupt(
+        `${where}: page table entry is ${this.u8[this.slots[this.slot0 + TABLE_AT] + i]}`,
+      );
     }
     const t = (page + this.trailerOffsets[c]) >>> 2;
     if (u32[t + T_MAGIC] !== PAGE_MAGIC || u32[t + T_CLASS] !== c) this.corruptTrailer(page, c, t);
@@ -1275,7 +1293,7 @@ export class SlabAllocator extends BaseAllocator {
     const words = Math.ceil(cap / BITMAP_WORD_BITS);
     for (let w = 0; w < words; w++) {
       const word = u32[t + T_BITMAP + w];
-      bits += popcount32(word);
+      bits += popcount(word);
       // Bits of blocks at or above CARVED must be clear: no such block was handed out.
       const valid = Math.min(BITMAP_WORD_BITS, Math.max(0, carved - w * BITMAP_WORD_BITS));
       const above = valid === BITMAP_WORD_BITS ? 0 : valid === 0 ? word : word >>> valid;
@@ -1313,14 +1331,14 @@ export class SlabAllocator extends BaseAllocator {
 
   /** Walks the live large blocks; returns [count, usable bytes]. */
   private checkLargeList(): [number, number] {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const u32 = this.u32;
-    const count = h[hb + LARGE_LIVE];
+    const count = slots[slot0 + LARGE_LIVE];
     let n = 0;
     let bytes = 0;
     let prev = 0;
-    let ptr = h[hb + LARGE_HEAD];
+    let ptr = slots[slot0 + LARGE_HEAD];
     while (ptr !== 0) {
       if (++n > count) this.corrupt(`large-block list is longer than LARGE_LIVE ${count} (cycle?)`);
       if (
@@ -1357,8 +1375,10 @@ export class SlabAllocator extends BaseAllocator {
       ptr = u32[hd + L_NEXT];
     }
     if (n !== count) this.corrupt(`large-block list has ${n} blocks, LARGE_LIVE says ${count}`);
-    if (bytes !== h[hb + LARGE_BYTES]) {
-      this.corrupt(`large blocks hold ${bytes} bytes, LARGE_BYTES says ${h[hb + LARGE_BYTES]}`);
+    if (bytes !== slots[slot0 + LARGE_BYTES]) {
+      this.corrupt(
+        `large blocks hold ${bytes} bytes, LARGE_BYTES says ${slots[slot0 + LARGE_BYTES]}`,
+      );
     }
     return [n, bytes];
   }

@@ -99,14 +99,8 @@ import {
   InvalidPointerError,
   LayoutMismatchError,
 } from "../core/errors.js";
-import {
-  COMMON_SLOTS,
-  H_CONFIG,
-  H_STATE,
-  headerBytes,
-  STATE_OK,
-  StrategyKind,
-} from "../core/header.js";
+import { declareHeader, H_CONFIG, StrategyKind } from "../core/header.js";
+import type { Memory } from "../core/memory.js";
 import {
   checkAlign,
   checkDeallocSize,
@@ -117,17 +111,10 @@ import {
   rejectPointer,
   rejectSize,
 } from "../core/validate.js";
-import { FixedMemory, type Memory } from "../memory/memory.js";
-import { ownedMemory } from "./bump.js";
+import { FixedMemory, ownedMemory } from "../memory/memory.js";
 
-const TOP = COMMON_SLOTS + 0;
-const END = COMMON_SLOTS + 1;
-const FRESH = COMMON_SLOTS + 2;
-const LAST = COMMON_SLOTS + 3;
-const LIVE = COMMON_SLOTS + 4;
-const INUSE = COMMON_SLOTS + 5;
-const PEAK = COMMON_SLOTS + 6;
-const STACK_SLOTS = 7;
+const STACK_HEADER = declareHeader(["TOP", "END", "FRESH", "LAST", "LIVE", "INUSE", "PEAK"]);
+const { TOP, END, FRESH, LAST, LIVE, INUSE, PEAK } = STACK_HEADER.slot;
 
 /** Block header: two u32 words just below the block. */
 const HDR_PREV = 0;
@@ -156,7 +143,7 @@ export class StackAllocator extends BaseAllocator {
   private u32: Uint32Array;
 
   /** Bytes of metadata a StackAllocator places at the start of its region. */
-  static readonly metadataSize: number = headerBytes(STACK_SLOTS);
+  static readonly metadataSize: number = STACK_HEADER.bytes;
   /** Bytes of header below every block (plus alignment padding before it). */
   static readonly blockHeaderSize: number = BLOCK_HEADER_BYTES;
 
@@ -178,27 +165,35 @@ export class StackAllocator extends BaseAllocator {
       );
     }
     const attach = options.attach === true;
-    super(memory, StrategyKind.stack, STACK_SLOTS, 0, BLOCK_HEADER_BYTES, attach, "StackAllocator");
+    super(
+      memory,
+      StrategyKind.stack,
+      STACK_HEADER,
+      0,
+      BLOCK_HEADER_BYTES,
+      attach,
+      "StackAllocator",
+    );
     this.growable = options.grow ?? memory.maxEnd > memory.end;
     this.u32 = memory.u32;
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     if (attach) {
-      if (h[hb + H_CONFIG] !== BLOCK_HEADER_BYTES) {
+      if (slots[slot0 + H_CONFIG] !== BLOCK_HEADER_BYTES) {
         throw new HeapIncompatibleError(
-          `StackAllocator: the heap's block header size is ${h[hb + H_CONFIG]}, not ${BLOCK_HEADER_BYTES}`,
+          `StackAllocator: the heap's block header size is ${slots[slot0 + H_CONFIG]}, not ${BLOCK_HEADER_BYTES}`,
           "ERR_HEAP_CONFIG",
         );
       }
       return;
     }
-    h[hb + TOP] = this.dataStart;
-    h[hb + END] = memory.end;
-    h[hb + FRESH] = this.dataStart;
-    h[hb + LAST] = 0;
-    h[hb + LIVE] = 0;
-    h[hb + INUSE] = 0;
-    h[hb + PEAK] = 0;
+    slots[slot0 + TOP] = this.dataStart;
+    slots[slot0 + END] = memory.end;
+    slots[slot0 + FRESH] = this.dataStart;
+    slots[slot0 + LAST] = 0;
+    slots[slot0 + LIVE] = 0;
+    slots[slot0 + INUSE] = 0;
+    slots[slot0 + PEAK] = 0;
   }
 
   /**
@@ -224,9 +219,9 @@ export class StackAllocator extends BaseAllocator {
   }
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
     }
@@ -238,28 +233,28 @@ export class StackAllocator extends BaseAllocator {
       if (!isValidAlign(align)) rejectAlign(align);
       if (align < BLOCK_ALIGN) align = BLOCK_ALIGN;
     }
-    const ptr = alignUp(h[hb + TOP] + BLOCK_HEADER_BYTES, align);
+    const ptr = alignUp(slots[slot0 + TOP] + BLOCK_HEADER_BYTES, align);
     const end = ptr + size;
     // An empty block still starts below END, so it is owned and its pointer is < 2^32.
     const need = size === 0 ? ptr + 1 : end;
-    if (need > h[hb + END] && !this.growTo(need)) return 0;
-    const g = this.h; // growth may have replaced the views
+    if (need > slots[slot0 + END] && !this.growTo(need)) return 0;
+    const g = this.slots; // growth may have replaced the views
     const u = this.u32;
     const w = headerWord(ptr);
-    u[w + HDR_PREV] = g[hb + LAST];
+    u[w + HDR_PREV] = g[slot0 + LAST];
     u[w + HDR_SIZE] = size;
-    g[hb + TOP] = end;
-    g[hb + LAST] = ptr;
-    g[hb + LIVE]++;
-    g[hb + INUSE] += size;
+    g[slot0 + TOP] = end;
+    g[slot0 + LAST] = ptr;
+    g[slot0 + LIVE]++;
+    g[slot0 + INUSE] += size;
     return ptr;
   }
 
   override allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
-    const zeroFrom = Math.max(h[hb + FRESH], h[hb + TOP]);
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const zeroFrom = Math.max(slots[slot0 + FRESH], slots[slot0 + TOP]);
     const ptr = this.alloc(size, align);
     if (ptr === 0) return 0;
     const u8 = this.memory.u8;
@@ -276,15 +271,15 @@ export class StackAllocator extends BaseAllocator {
    * live block below the top, `ERR_INVALID_POINTER` for anything else (see the header).
    */
   dealloc(ptr: number, size?: number): void {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + H_STATE] !== STATE_OK) {
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;
-    if (ptr !== h[hb + LAST]) this.rejectNotTop(ptr);
+    if (ptr !== slots[slot0 + LAST]) this.rejectNotTop(ptr);
     if (size !== undefined) this.checkSize(ptr, size);
     this.popTop(ptr);
   }
@@ -295,7 +290,7 @@ export class StackAllocator extends BaseAllocator {
    */
   pop(): number {
     this.enter();
-    const ptr = this.h[this.hb + LAST];
+    const ptr = this.slots[this.slot0 + LAST];
     if (ptr !== 0) this.popTop(ptr);
     return ptr;
   }
@@ -308,9 +303,9 @@ export class StackAllocator extends BaseAllocator {
   override realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
     if (ptr === 0) return this.alloc(newSize, align);
-    const h = this.h;
-    const hb = this.hb;
-    const isTop = ptr === h[hb + LAST];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const isTop = ptr === slots[slot0 + LAST];
     if (!isTop) this.checkLiveBlock(ptr);
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
@@ -321,30 +316,30 @@ export class StackAllocator extends BaseAllocator {
     if (!isTop) {
       if (!(aligned && newSize <= oldSize)) {
         throw new InvalidPointerError(
-          `realloc(${ptr}, ${newSize}): only the top block (${h[hb + LAST]}) can grow or move; ` +
+          `realloc(${ptr}, ${newSize}): only the top block (${slots[slot0 + LAST]}) can grow or move; ` +
             "a block below it can only shrink in place, since a moved block could not be freed",
           "ERR_NOT_TOP",
         );
       }
       this.foldPeak();
       this.u32[w + HDR_SIZE] = newSize;
-      h[hb + INUSE] -= oldSize - newSize;
+      slots[slot0 + INUSE] -= oldSize - newSize;
       return ptr;
     }
     if (aligned) {
       const end = ptr + newSize;
-      if (end > h[hb + END] && !this.growTo(end)) return 0;
+      if (end > slots[slot0 + END] && !this.growTo(end)) return 0;
       this.foldHighWater();
       this.u32[w + HDR_SIZE] = newSize;
-      this.h[hb + TOP] = end;
-      this.h[hb + INUSE] += newSize - oldSize;
+      this.slots[slot0 + TOP] = end;
+      this.slots[slot0 + INUSE] += newSize - oldSize;
       return ptr;
     }
     // The top block needs a stricter alignment: place it afresh on the block below it.
     const prev = this.u32[w + HDR_PREV];
     const to = alignUp(this.endOfBlockBelow(ptr, prev) + BLOCK_HEADER_BYTES, align);
     const end = to + newSize;
-    if (end > h[hb + END] && !this.growTo(end)) return 0;
+    if (end > slots[slot0 + END] && !this.growTo(end)) return 0;
     this.foldHighWater();
     // Copy first: the new header may land on the old block's bytes (copyWithin is a memmove).
     this.memory.u8.copyWithin(to, ptr, ptr + Math.min(oldSize, newSize));
@@ -352,37 +347,37 @@ export class StackAllocator extends BaseAllocator {
     const t = headerWord(to);
     u[t + HDR_PREV] = prev;
     u[t + HDR_SIZE] = newSize;
-    const g = this.h;
-    g[hb + TOP] = end;
-    g[hb + LAST] = to;
-    g[hb + INUSE] += newSize - oldSize;
+    const g = this.slots;
+    g[slot0 + TOP] = end;
+    g[slot0 + LAST] = to;
+    g[slot0 + INUSE] += newSize - oldSize;
     return to;
   }
 
   /** The size of a live block: O(1) for the top block, else a walk down to it. */
   usableSize(ptr: number): number {
     this.enter();
-    if (ptr === 0 || ptr !== this.h[this.hb + LAST]) this.checkLiveBlock(ptr);
+    if (ptr === 0 || ptr !== this.slots[this.slot0 + LAST]) this.checkLiveBlock(ptr);
     return this.u32[headerWord(ptr) + HDR_SIZE];
   }
 
   /** Frees every block; every earlier pointer and marker becomes invalid. */
   reset(): void {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     this.foldHighWater();
-    h[hb + TOP] = this.dataStart;
-    h[hb + LAST] = 0;
-    h[hb + LIVE] = 0;
-    h[hb + INUSE] = 0;
-    h[hb + PEAK] = 0;
+    slots[slot0 + TOP] = this.dataStart;
+    slots[slot0 + LAST] = 0;
+    slots[slot0 + LIVE] = 0;
+    slots[slot0 + INUSE] = 0;
+    slots[slot0 + PEAK] = 0;
   }
 
   /** A marker to roll back to: the current top of the stack (a byte offset). */
   marker(): number {
     this.enter();
-    return this.h[this.hb + TOP];
+    return this.slots[this.slot0 + TOP];
   }
 
   /**
@@ -393,15 +388,15 @@ export class StackAllocator extends BaseAllocator {
   rollback(marker: number): void {
     this.enter();
     if (!isUint32(marker)) rejectPointer(marker);
-    const h = this.h;
-    const hb = this.hb;
-    const top = h[hb + TOP];
-    const live = h[hb + LIVE];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const top = slots[slot0 + TOP];
+    const live = slots[slot0 + LIVE];
     if (!(marker >= this.dataStart && marker <= top)) {
       throw this.staleMarker(marker, `outside the stack's range [${this.dataStart}, ${top}]`);
     }
     const u = this.u32;
-    let cur = h[hb + LAST];
+    let cur = slots[slot0 + LAST];
     let freed = 0;
     let bytes = 0;
     while (cur !== 0 && cur - BLOCK_HEADER_BYTES >= marker) {
@@ -418,26 +413,26 @@ export class StackAllocator extends BaseAllocator {
       throw this.staleMarker(marker, "not at a block boundary (popped below and rebuilt?)");
     }
     this.foldHighWater();
-    h[hb + TOP] = marker;
-    h[hb + LAST] = cur;
-    h[hb + LIVE] = live - freed;
-    h[hb + INUSE] -= bytes;
+    slots[slot0 + TOP] = marker;
+    slots[slot0 + LAST] = cur;
+    slots[slot0 + LIVE] = live - freed;
+    slots[slot0 + INUSE] -= bytes;
   }
 
   /** Bytes between the top and the end (up to the memory's maximum for a growing stack). */
   remaining(): number {
     this.enter();
-    const end = this.growable ? this.memory.maxEnd : this.h[this.hb + END];
-    return end - this.h[this.hb + TOP];
+    const end = this.growable ? this.memory.maxEnd : this.slots[this.slot0 + END];
+    return end - this.slots[this.slot0 + TOP];
   }
 
   stats(): AllocatorStats {
     this.enter();
-    const h = this.h;
-    const hb = this.hb;
-    const top = h[hb + TOP];
-    const end = h[hb + END];
-    const inUse = h[hb + INUSE];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const top = slots[slot0 + TOP];
+    const end = slots[slot0 + END];
+    const inUse = slots[slot0 + INUSE];
     const free = end - top;
     const capacity = this.memory.end - this.memory.start;
     return {
@@ -445,37 +440,38 @@ export class StackAllocator extends BaseAllocator {
       inUse,
       free,
       overhead: capacity - inUse - free,
-      liveBlocks: h[hb + LIVE],
-      peakInUse: Math.max(h[hb + PEAK], inUse),
+      liveBlocks: slots[slot0 + LIVE],
+      peakInUse: Math.max(slots[slot0 + PEAK], inUse),
       largestFree: Math.max(0, end - alignUp(top + BLOCK_HEADER_BYTES, BLOCK_ALIGN)),
     };
   }
 
   protected checkStrategy(): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const ds = this.dataStart;
     for (const s of [TOP, END, FRESH, LAST, LIVE, INUSE, PEAK]) {
-      if (!(Number.isSafeInteger(h[hb + s]) && h[hb + s] >= 0)) {
-        this.corrupt(`slot ${s} holds ${h[hb + s]}, not a non-negative integer`);
+      if (!(Number.isSafeInteger(slots[slot0 + s]) && slots[slot0 + s] >= 0)) {
+        this.corrupt(`slot ${s} holds ${slots[slot0 + s]}, not a non-negative integer`);
       }
     }
-    if (h[hb + H_CONFIG] !== BLOCK_HEADER_BYTES) {
-      this.corrupt(`CONFIG slot holds ${h[hb + H_CONFIG]}, not ${BLOCK_HEADER_BYTES}`);
+    if (slots[slot0 + H_CONFIG] !== BLOCK_HEADER_BYTES) {
+      this.corrupt(`CONFIG slot holds ${slots[slot0 + H_CONFIG]}, not ${BLOCK_HEADER_BYTES}`);
     }
-    const top = h[hb + TOP];
-    const end = h[hb + END];
-    const live = h[hb + LIVE];
+    const top = slots[slot0 + TOP];
+    const end = slots[slot0 + END];
+    const live = slots[slot0 + LIVE];
     if (!(ds <= top && top <= end && end <= this.memory.end)) {
       this.corrupt(
         `expected dataStart ${ds} <= TOP ${top} <= END ${end} <= memory end ${this.memory.end}`,
       );
     }
-    if (h[hb + FRESH] < ds) this.corrupt(`FRESH ${h[hb + FRESH]} is below dataStart ${ds}`);
+    if (slots[slot0 + FRESH] < ds)
+      this.corrupt(`FRESH ${slots[slot0 + FRESH]} is below dataStart ${ds}`);
     // Walk the chain from the top. Each step moves at least 8 bytes down and stays at or
     // above dataStart + 8, and at most LIVE steps are taken: no cycle can loop.
     const u = this.u32;
-    let cur = h[hb + LAST];
+    let cur = slots[slot0 + LAST];
     let ceiling = top;
     let count = 0;
     let bytes = 0;
@@ -505,8 +501,8 @@ export class StackAllocator extends BaseAllocator {
       this.corrupt(`the stack is empty (LAST 0) but TOP ${top} is not dataStart ${ds}`);
     }
     if (count !== live) this.corrupt(`the chain holds ${count} blocks, LIVE says ${live}`);
-    if (bytes !== h[hb + INUSE]) {
-      this.corrupt(`the blocks' sizes sum to ${bytes}, INUSE says ${h[hb + INUSE]}`);
+    if (bytes !== slots[slot0 + INUSE]) {
+      this.corrupt(`the blocks' sizes sum to ${bytes}, INUSE says ${slots[slot0 + INUSE]}`);
     }
   }
 
@@ -518,20 +514,20 @@ export class StackAllocator extends BaseAllocator {
    * TOP to a wrong place.
    */
   private popTop(ptr: number): void {
-    const h = this.h;
-    const hb = this.hb;
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const w = headerWord(ptr);
     const prev = this.u32[w + HDR_PREV];
     const size = this.u32[w + HDR_SIZE];
-    if (ptr + size !== h[hb + TOP]) {
-      this.corrupt(`the top block ${ptr} has size ${size} but TOP is ${h[hb + TOP]}`);
+    if (ptr + size !== slots[slot0 + TOP]) {
+      this.corrupt(`the top block ${ptr} has size ${size} but TOP is ${slots[slot0 + TOP]}`);
     }
     const newTop = this.endOfBlockBelow(ptr, prev);
     this.foldHighWater();
-    h[hb + TOP] = newTop;
-    h[hb + LAST] = prev;
-    h[hb + LIVE]--;
-    h[hb + INUSE] -= size;
+    slots[slot0 + TOP] = newTop;
+    slots[slot0 + LAST] = prev;
+    slots[slot0 + LIVE]--;
+    slots[slot0 + INUSE] -= size;
   }
 
   /**
@@ -555,16 +551,16 @@ export class StackAllocator extends BaseAllocator {
 
   /** Folds the high-water marks in before TOP or INUSE go down. */
   private foldHighWater(): void {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + TOP] > h[hb + FRESH]) h[hb + FRESH] = h[hb + TOP];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    if (slots[slot0 + TOP] > slots[slot0 + FRESH]) slots[slot0 + FRESH] = slots[slot0 + TOP];
     this.foldPeak();
   }
 
   private foldPeak(): void {
-    const h = this.h;
-    const hb = this.hb;
-    if (h[hb + INUSE] > h[hb + PEAK]) h[hb + PEAK] = h[hb + INUSE];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    if (slots[slot0 + INUSE] > slots[slot0 + PEAK]) slots[slot0 + PEAK] = slots[slot0 + INUSE];
   }
 
   /**
@@ -573,11 +569,11 @@ export class StackAllocator extends BaseAllocator {
    */
   private checkLiveBlock(ptr: number): void {
     if (!isUint32(ptr)) rejectPointer(ptr);
-    const h = this.h;
-    const hb = this.hb;
-    const last = h[hb + LAST];
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const last = slots[slot0 + LAST];
     if (ptr === last && ptr !== 0) return;
-    const top = h[hb + TOP];
+    const top = slots[slot0 + TOP];
     const lowest = this.dataStart + BLOCK_HEADER_BYTES;
     if (ptr < lowest || ptr >= top) {
       throw new InvalidPointerError(
@@ -589,7 +585,7 @@ export class StackAllocator extends BaseAllocator {
       throw new InvalidPointerError(`invalid pointer ${ptr}: every block starts 8-aligned`);
     }
     const u = this.u32;
-    const live = h[hb + LIVE];
+    const live = slots[slot0 + LIVE];
     let cur = last;
     let steps = 0;
     while (cur > ptr) {
@@ -611,7 +607,7 @@ export class StackAllocator extends BaseAllocator {
   private rejectNotTop(ptr: number): never {
     this.checkLiveBlock(ptr);
     throw new InvalidPointerError(
-      `dealloc(${ptr}): not the top block (${this.h[this.hb + LAST]}); a stack frees only its ` +
+      `dealloc(${ptr}): not the top block (${this.slots[this.slot0 + LAST]}); a stack frees only its ` +
         "newest block (pop it first, or use rollback/reset)",
       "ERR_NOT_TOP",
     );
@@ -637,7 +633,7 @@ export class StackAllocator extends BaseAllocator {
   private growTo(end: number): boolean {
     if (!this.growable || !this.memory.grow(end)) return false;
     this.syncViews();
-    this.h[this.hb + END] = this.memory.end;
+    this.slots[this.slot0 + END] = this.memory.end;
     return true;
   }
 }

@@ -2,7 +2,7 @@
 
 import type { Io } from "../../src/cli/main.js";
 import { RecordingAllocator } from "../../src/compose/recording.js";
-import { Heap } from "../../src/heap.js";
+import { Heap } from "../../src/heap/index.js";
 
 /**
  * The text of a small trace, recorded from a program that keeps up to 400 blocks of

@@ -14,7 +14,7 @@ import {
 import { runReplays } from "../../src/cli/replays.js";
 import { type BenchFile, barChart, renderReport, type TraceReplay } from "../../src/cli/report.js";
 import { FixedMemory } from "../../src/memory/memory.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import type { ReplayResult } from "../../src/trace/replay.js";
 import { parseTrace } from "../../src/trace/trace.js";
 import { smallTraceText } from "./helpers.js";

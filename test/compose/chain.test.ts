@@ -11,7 +11,7 @@ import {
   InvalidPointerError,
 } from "../../src/core/errors.js";
 import { Layout } from "../../src/core/layout.js";
-import { Heap } from "../../src/heap.js";
+import { Heap } from "../../src/heap/index.js";
 import { FixedMemory, type Memory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
 import { BuddyAllocator } from "../../src/strategies/buddy.js";
@@ -20,7 +20,7 @@ import { FreeListAllocator } from "../../src/strategies/free-list.js";
 import { PoolAllocator } from "../../src/strategies/pool.js";
 import { SlabAllocator } from "../../src/strategies/slab.js";
 import { StackAllocator } from "../../src/strategies/stack.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 
 function expectCode(fn: () => unknown, cls: abstract new (...a: never[]) => Error, code: string) {
   let thrown: unknown;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CheckedAllocator } from "../../src/compose/checked.js";
 import { HeapCorruptedError, HeapPoisonedError } from "../../src/core/errors.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 
 describe("CheckedAllocator", () => {
   it("passes calls through while the heap is sound", () => {

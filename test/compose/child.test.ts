@@ -15,7 +15,7 @@ import {
   InvalidPointerError,
   OutOfMemoryError,
 } from "../../src/core/errors.js";
-import { Heap } from "../../src/heap.js";
+import { Heap } from "../../src/heap/index.js";
 import { type Memory, OffsetMemory, type WasmMemory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
 import { BuddyAllocator } from "../../src/strategies/buddy.js";
@@ -24,7 +24,7 @@ import { FreeListAllocator } from "../../src/strategies/free-list.js";
 import { PoolAllocator } from "../../src/strategies/pool.js";
 import { SlabAllocator } from "../../src/strategies/slab.js";
 import { StackAllocator } from "../../src/strategies/stack.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { instantiateGrowModule } from "../helpers/wasm.js";
 
 /** Every strategy, built on the region it is given. */

@@ -4,7 +4,7 @@ import type { Memory } from "../../src/memory/memory.js";
 import { BuddyAllocator } from "../../src/strategies/buddy.js";
 import { BumpAllocator } from "../../src/strategies/bump.js";
 import { PoolAllocator } from "../../src/strategies/pool.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { runConformance } from "./kit.js";
 
 /**

@@ -1,4 +1,4 @@
-import { Heap } from "../../src/heap.js";
+import { Heap } from "../../src/heap/index.js";
 import { runConformance } from "./kit.js";
 
 runConformance({

@@ -1,4 +1,4 @@
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { runConformance } from "./kit.js";
 
 runConformance({

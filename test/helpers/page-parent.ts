@@ -17,7 +17,8 @@ import {
   InvalidPointerError,
   LayoutMismatchError,
 } from "../../src/core/errors.js";
-import { COMMON_SLOTS, H_STATE, headerBytes, STATE_OK } from "../../src/core/header.js";
+import { declareHeader } from "../../src/core/header.js";
+import type { Memory } from "../../src/core/memory.js";
 import {
   checkDeallocSize,
   DEFAULT_ALIGN,
@@ -27,12 +28,9 @@ import {
   rejectPointer,
   rejectSize,
 } from "../../src/core/validate.js";
-import type { Memory } from "../../src/memory/memory.js";
 
-const UNIT = COMMON_SLOTS + 0;
-const FIRST = COMMON_SLOTS + 1;
-const UNITS = COMMON_SLOTS + 2;
-const PARENT_SLOTS = 3;
+const PARENT_HEADER = declareHeader(["UNIT", "FIRST", "UNITS"]);
+const { UNIT, FIRST, UNITS } = PARENT_HEADER.slot;
 /** A kind number no strategy uses. */
 const PAGE_PARENT_KIND = 250;
 
@@ -43,15 +41,15 @@ export class PageParent extends BaseAllocator {
 
   constructor(memory: Memory, unit = 4096) {
     const maxUnits = Math.max(0, Math.floor((memory.end - memory.start) / unit));
-    super(memory, PAGE_PARENT_KIND, PARENT_SLOTS, maxUnits * 5, unit, false, "PageParent");
-    const h = this.h;
-    const hb = this.hb;
+    super(memory, PAGE_PARENT_KIND, PARENT_HEADER, maxUnits * 5, unit, false, "PageParent");
+    const slots = this.slots;
+    const slot0 = this.slot0;
     const first = alignUp(this.dataStart, unit);
     const units = first >= memory.end ? 0 : Math.floor((memory.end - first) / unit);
-    h[hb + UNIT] = unit;
-    h[hb + FIRST] = first;
-    h[hb + UNITS] = units;
-    const metaStart = this.metaAt + headerBytes(PARENT_SLOTS);
+    slots[slot0 + UNIT] = unit;
+    slots[slot0 + FIRST] = first;
+    slots[slot0 + UNITS] = units;
+    const metaStart = this.extraMetaAt;
     this.runAt = metaStart / 4;
     this.usedAt = metaStart + maxUnits * 4;
     this.reset();
@@ -65,16 +63,16 @@ export class PageParent extends BaseAllocator {
   }
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    if (this.h[this.hb + H_STATE] !== STATE_OK) this.enterSlow();
+    if (this.blocked()) this.enterSlow();
     if (!isUint32(size)) {
       rejectSize(size);
       return 0;
     }
     if (!isValidAlign(align)) rejectAlign(align);
-    const h = this.h;
-    const unit = h[this.hb + UNIT];
-    const first = h[this.hb + FIRST];
-    const units = h[this.hb + UNITS];
+    const slots = this.slots;
+    const unit = slots[this.slot0 + UNIT];
+    const first = slots[this.slot0 + FIRST];
+    const units = slots[this.slot0 + UNITS];
     const n = Math.max(1, Math.ceil(size / unit));
     const used = this.u8;
     for (let u = 0; u + n <= units; u++) {
@@ -101,7 +99,7 @@ export class PageParent extends BaseAllocator {
     checkDeallocSize(size);
     const u = this.unitOf(ptr);
     const n = this.u32[this.runAt + u];
-    if (size !== undefined && size > n * this.h[this.hb + UNIT]) {
+    if (size !== undefined && size > n * this.slots[this.slot0 + UNIT]) {
       throw new LayoutMismatchError(`PageParent: ${size} bytes is more than block ${ptr} holds`);
     }
     const used = this.u8;
@@ -112,15 +110,15 @@ export class PageParent extends BaseAllocator {
   usableSize(ptr: number): number {
     this.enter();
     if (!isUint32(ptr)) rejectPointer(ptr);
-    return this.u32[this.runAt + this.unitOf(ptr)] * this.h[this.hb + UNIT];
+    return this.u32[this.runAt + this.unitOf(ptr)] * this.slots[this.slot0 + UNIT];
   }
 
   /** The unit index of a live run's start; throws for anything else. */
   private unitOf(ptr: number): number {
-    const unit = this.h[this.hb + UNIT];
-    const first = this.h[this.hb + FIRST];
+    const unit = this.slots[this.slot0 + UNIT];
+    const first = this.slots[this.slot0 + FIRST];
     const u = (ptr - first) / unit;
-    if (!(Number.isInteger(u) && u >= 0 && u < this.h[this.hb + UNITS])) {
+    if (!(Number.isInteger(u) && u >= 0 && u < this.slots[this.slot0 + UNITS])) {
       throw new InvalidPointerError(`PageParent: ${ptr} is not a unit start`);
     }
     if (this.u32[this.runAt + u] === 0) {
@@ -134,15 +132,15 @@ export class PageParent extends BaseAllocator {
 
   reset(): void {
     this.enter();
-    const units = this.h[this.hb + UNITS];
+    const units = this.slots[this.slot0 + UNITS];
     this.u8.fill(0, this.usedAt, this.usedAt + units);
     this.u32.fill(0, this.runAt, this.runAt + units);
   }
 
   stats(): AllocatorStats {
     this.enter();
-    const unit = this.h[this.hb + UNIT];
-    const units = this.h[this.hb + UNITS];
+    const unit = this.slots[this.slot0 + UNIT];
+    const units = this.slots[this.slot0 + UNITS];
     const used = this.u8;
     let usedUnits = 0;
     let live = 0;
@@ -170,7 +168,7 @@ export class PageParent extends BaseAllocator {
   }
 
   protected checkStrategy(): void {
-    const units = this.h[this.hb + UNITS];
+    const units = this.slots[this.slot0 + UNITS];
     const used = this.u8;
     let u = 0;
     while (u < units) {

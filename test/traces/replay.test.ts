@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { Allocator } from "../../src/core/allocator.js";
-import { Heap } from "../../src/heap.js";
+import { Heap } from "../../src/heap/index.js";
 import { FixedMemory, GrowableMemory, OffsetMemory } from "../../src/memory/memory.js";
 import { BuddyAllocator } from "../../src/strategies/buddy.js";
 import { FreeListAllocator } from "../../src/strategies/free-list.js";
 import { OffsetAllocator } from "../../src/strategies/offset/offset-allocator.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { replay } from "../../src/trace/replay.js";
 import { loadTrace, TRACE_NAMES } from "./load.js";
 

@@ -35,7 +35,7 @@ import {
   SL_COUNT,
   SL_LOG2,
   searchListOf,
-} from "../tlsf.js";
+} from "../tlsf/mapping.js";
 
 export { GRANULE, GRANULE_LOG2 };
 /** Bins in all: FIRST_LEVELS ranges of BINS_PER_LEVEL each. */

@@ -79,7 +79,7 @@ import {
   InvalidPointerError,
   LayoutMismatchError,
 } from "../../core/errors.js";
-import { H_STATE, STATE_OK, StrategyKind } from "../../core/header.js";
+import { declareHeader, StrategyKind } from "../../core/header.js";
 import {
   checkAlign,
   checkDeallocSize,
@@ -116,14 +116,15 @@ import {
 } from "./nodes.js";
 import { type FreeSpaceReport, freeSpaceReport } from "./report.js";
 
-// The hot path reads these as module-local constants (an imported binding is a load from its
+// The hot path compares with a module-local constant (an imported binding is a load from its
 // module cell on every use).
-const STATE_SLOT = 3;
-const OK = 0;
 const ALIGN8 = 8;
-if (STATE_SLOT !== H_STATE || OK !== STATE_OK || ALIGN8 !== DEFAULT_ALIGN) {
+if (ALIGN8 !== DEFAULT_ALIGN) {
   throw new Error("offset-allocator.ts: local constants disagree with core/");
 }
+
+/** No header slots of its own: the books are in its side buffers (nodes.ts, live-table.ts). */
+const OFFSET_HEADER = declareHeader([]);
 
 /** FIRST is aligned to this; requests aligned up to it round their size to it instead. */
 const FIRST_ALIGN = 16;
@@ -178,7 +179,15 @@ export class OffsetAllocator extends BaseAllocator {
         "ERR_ALLOC_SIZE",
       );
     }
-    super(memory, StrategyKind.offset, 0, 0, BINS_PER_LEVEL_LOG2, false, "OffsetAllocator");
+    super(
+      memory,
+      StrategyKind.offset,
+      OFFSET_HEADER,
+      0,
+      BINS_PER_LEVEL_LOG2,
+      false,
+      "OffsetAllocator",
+    );
     this.growable = options.grow ?? memory.maxEnd > memory.end;
     const firstByte = alignUp(this.dataStart, FIRST_ALIGN);
     if (
@@ -197,7 +206,7 @@ export class OffsetAllocator extends BaseAllocator {
   // ---- the contract ------------------------------------------------------------------------
 
   alloc(size: number, align: number = ALIGN8): number {
-    if (this.h[this.hb + STATE_SLOT] !== OK) {
+    if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
     }
@@ -219,7 +228,7 @@ export class OffsetAllocator extends BaseAllocator {
   }
 
   dealloc(ptr: number, size?: number): void {
-    if (this.h[this.hb + STATE_SLOT] !== OK) {
+    if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);
       return;

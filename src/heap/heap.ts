@@ -15,16 +15,18 @@
  * Blocks are 8-aligned; `memalign` up to 64 KiB.
  */
 
-import { ArgumentRangeError, ArgumentTypeError } from "./core/errors.js";
+import { ArgumentRangeError, ArgumentTypeError } from "../core/errors.js";
+import type { Memory } from "../core/memory.js";
 import {
   checkSize32,
   DEFAULT_ALIGN,
   isUint32,
   MAX_ALLOC_SIZE,
   rejectSize,
-} from "./core/validate.js";
-import { type Memory, PAGE_BYTES, WasmMemory } from "./memory/memory.js";
-import { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf.js";
+} from "../core/validate.js";
+import { PAGE_BYTES, WasmMemory } from "../memory/memory.js";
+import { TlsfAllocator, type TlsfOptions } from "../strategies/tlsf/index.js";
+import { checkArrayCtor, HeapArray, type TypedArray, type TypedArrayConstructor } from "./array.js";
 
 export interface HeapOptions extends TlsfOptions {
   /** Bytes the heap starts with (default 64 KiB, rounded up to whole 64 KiB pages). */
@@ -33,59 +35,6 @@ export interface HeapOptions extends TlsfOptions {
   maxBytes?: number;
   /** Run on this memory instead of a new `WebAssembly.Memory`. */
   memory?: Memory;
-}
-
-/** A typed-array constructor memkit can lay out in a heap. */
-export type TypedArrayConstructor<T extends TypedArray> = {
-  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
-  readonly BYTES_PER_ELEMENT: number;
-};
-export type TypedArray =
-  | Int8Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array;
-
-/**
- * A typed array living in a heap block. `view` is always valid: it is re-made when the heap's
- * memory was replaced by growth. Keep the `HeapArray`, not the view.
- */
-export class HeapArray<T extends TypedArray> {
-  private cached: T;
-  private generation: number;
-
-  constructor(
-    readonly heap: Heap,
-    readonly ctor: TypedArrayConstructor<T>,
-    readonly ptr: number,
-    readonly length: number,
-  ) {
-    this.generation = heap.memory.generation;
-    this.cached = new ctor(heap.memory.buffer, ptr, length);
-  }
-
-  /** The typed array over the block, valid now. */
-  get view(): T {
-    const m = this.heap.memory;
-    if (this.cached.length !== this.length || this.generation !== m.generation) {
-      m.refresh();
-      this.cached = new this.ctor(m.buffer, this.ptr, this.length);
-      this.generation = m.generation;
-    }
-    return this.cached;
-  }
-
-  /** Frees the block; the HeapArray must not be used afterwards. */
-  free(): void {
-    this.heap.free(this.ptr);
-  }
 }
 
 const encoder = new TextEncoder();
@@ -235,13 +184,6 @@ export function byteLengthUtf8(text: string): number {
   return encoder.encode(text).length;
 }
 
-function checkArrayCtor(ctor: unknown): void {
-  const c = ctor as { BYTES_PER_ELEMENT?: unknown } | null;
-  if (typeof ctor !== "function" || c === null || typeof c.BYTES_PER_ELEMENT !== "number") {
-    throw new ArgumentTypeError("expected a typed-array constructor such as Float64Array");
-  }
-}
-
 /**
  * The memory a Heap makes for itself: a `WebAssembly.Memory` of whole 64 KiB pages. It grows
  * like a resizable ArrayBuffer but its views are plain ones, which the engine accesses faster
@@ -261,12 +203,4 @@ function defaultMemory(options: HeapOptions): Memory {
   const pages = Math.ceil(initial / PAGE_BYTES);
   const maxPages = Math.max(pages, Math.floor(max / PAGE_BYTES));
   return WasmMemory.create(pages, maxPages);
-}
-
-let defaultHeap: Heap | undefined;
-
-/** The ready default heap (made on first use: 64 KiB, growing to 1 GiB). */
-export function getDefaultHeap(): Heap {
-  defaultHeap ??= new Heap();
-  return defaultHeap;
 }
