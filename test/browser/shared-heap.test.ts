@@ -1,10 +1,9 @@
 /**
  * SharedHeap in a real browser: Web Workers in headless Chromium share one heap with the
- * page (issue 6, "Real use"). Chromium is Debian's `chromium` package at /usr/bin/chromium,
- * driven by the `playwright-core` devDependency; the page comes from a tiny HTTP server on
- * 127.0.0.1 (a random free port) that sends the cross-origin isolation headers
- * SharedArrayBuffer needs, and serves the library compiled by `tsc` into a temporary
- * directory in `beforeAll` (as test/shared/workers.test.ts does) as ES modules.
+ * page (issue 6, "Real use"). Chromium comes from test/helpers/browser.ts; the page comes
+ * from a tiny HTTP server on 127.0.0.1 (a random free port) that sends the cross-origin
+ * isolation headers SharedArrayBuffer needs, and serves the library compiled by `tsc` into a
+ * temporary directory in `beforeAll` (as test/shared/workers.test.ts does) as ES modules.
  *
  * If Chromium is missing, `beforeAll` installs it with apt-get when it can (root, apt-get
  * present); only if that is impossible do the tests skip, saying why. With
@@ -13,33 +12,21 @@
  * Every wait is bounded; the whole file takes a few seconds plus the `tsc` build.
  */
 
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
+import {
+  type Chromium,
+  ensureChromium,
+  ISOLATION_HEADERS,
+  launchChromium,
+} from "../helpers/browser.js";
 import { buildLibrary } from "../helpers/build.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const ISOLATION_HEADERS = {
-  "Cross-Origin-Opener-Policy": "same-origin",
-  "Cross-Origin-Embedder-Policy": "require-corp",
-  "Cross-Origin-Resource-Policy": "same-origin",
-};
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
@@ -50,31 +37,10 @@ const pageDir = fileURLToPath(new URL("./page/", import.meta.url));
 
 let skipReason = "";
 let outDir = "";
-let profileDir = "";
 let server: Server | undefined;
 let base = "";
 let context: BrowserContext | undefined;
-
-/** Finds Chromium, installing Debian's package when it is missing and we may. */
-function ensureChromium(): string {
-  if (existsSync(CHROMIUM)) return "";
-  const root = process.getuid?.() === 0;
-  const apt = existsSync("/usr/bin/apt-get");
-  if (!(root && apt)) {
-    return `${CHROMIUM} is missing and cannot be installed here (${root ? "no apt-get" : "not root"}); install Debian's chromium package`;
-  }
-  process.stderr.write(`browser test: ${CHROMIUM} missing, running apt-get install chromium\n`);
-  try {
-    execFileSync("sh", ["-c", "apt-get update && apt-get install -y chromium"], {
-      stdio: "pipe",
-      timeout: 300_000,
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    });
-  } catch (e) {
-    return `${CHROMIUM} is missing and apt-get install chromium failed: ${String(e).slice(0, 300)}`;
-  }
-  return existsSync(CHROMIUM) ? "" : `${CHROMIUM} still missing after apt-get install chromium`;
-}
+let browser: Chromium | undefined;
 
 /** Serves page/ (isolated at /, not isolated under /plain/) and the built library at /lib/. */
 function serve(): Promise<string> {
@@ -114,31 +80,18 @@ function serve(): Promise<string> {
 }
 
 beforeAll(async () => {
-  skipReason = ensureChromium();
-  if (skipReason !== "") {
-    if (process.env.MEMKIT_REQUIRE_BROWSER === "1") throw new Error(skipReason);
-    process.stderr.write(`browser test SKIPPED: ${skipReason}\n`);
-    return;
-  }
+  skipReason = ensureChromium("browser test");
+  if (skipReason !== "") return;
   outDir = buildLibrary("memkit-browser-lib-");
   base = await serve();
-  profileDir = mkdtempSync(join(tmpdir(), "memkit-chromium-profile-"));
-  // A persistent context is how Playwright takes a --user-data-dir (a fresh one, here).
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    timeout: 20_000,
-  });
-  context.setDefaultTimeout(15_000);
+  browser = await launchChromium();
+  context = browser.context;
 }, 360_000);
 
 afterAll(async () => {
-  await context?.close().catch(() => {});
+  await browser?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  for (const dir of [outDir, profileDir]) {
-    if (dir !== "") rmSync(dir, { recursive: true, force: true });
-  }
+  if (outDir !== "") rmSync(outDir, { recursive: true, force: true });
 }, 30_000);
 
 type Scenario = "stress" | "fault" | "unisolated";
