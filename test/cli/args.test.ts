@@ -149,7 +149,7 @@ describe("allocator names", () => {
       const a = c.make();
       const p = a.alloc(100);
       expect(p, c.name).not.toBe(0);
-      a.dealloc(p);
+      a.dealloc(p, 100); // with the size: a BlockAllocator keeps none
     }
   });
 

@@ -1,8 +1,10 @@
 import type { Memory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
+import { slabRegistration } from "../../src/strategies/slab/registration.js";
 import { SlabAllocator, type SlabOptions } from "../../src/strategies/slab.js";
 import { PageParent } from "../helpers/page-parent.js";
 import { runConformance } from "./kit.js";
+import { subjectOf } from "./subject.js";
 
 /**
  * The kit's memories are 128 KiB, so the slab uses 4 KiB pages and classes up to 1024 bytes;
@@ -17,26 +19,9 @@ function parentMemory(memory: Memory): Memory {
 
 const small: SlabOptions = { pageSize: 4096, maxSmall: 1024 };
 
-const common = {
-  kinds: ["fixed", "growable", "shared", "wasm"],
-  freeOrder: "any",
-  deallocNeedsSize: false,
-  detectsDoubleFree: true,
-  detectsInteriorPointers: true,
-  knowsSizes: true,
-  sizes: { min: 0, max: 4096 },
-  maxAlign: 4096,
-  hasReset: true,
-} as const;
-
-// The default configuration keeps one empty page per class, so after everything is freed
-// those pages are still out of the parent: the kit's reclaim check does not apply.
-runConformance({
-  ...common,
-  name: "SlabAllocator over BlockAllocator (B = 64)",
-  make: (memory) => new SlabAllocator(new BlockAllocator(parentMemory(memory), 64), small),
-  reclaimsAll: false,
-});
+// The registry's slab (over BlockAllocator, B = 64, with the default page cache) runs in
+// registry.conformance.test.ts.
+const common = subjectOf(slabRegistration);
 
 // Without the cache every empty page goes straight back, so the parent is whole again.
 runConformance({

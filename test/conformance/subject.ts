@@ -1,49 +1,47 @@
 /**
  * The adapter a strategy gives the conformance kit: how to make one, and what it promises.
  * The kit (kit.ts) runs the same model-based property tests for every subject on every
- * memory kind it supports; a flag set to false turns off only the checks that need it.
+ * memory kind it supports; a capability set to false turns off only the checks that need
+ * it. Every registered strategy is a subject (`subjectOf`, registry.conformance.test.ts);
+ * the per-strategy files add configurations of their own.
  */
 
 import type { Allocator } from "../../src/core/allocator.js";
-import type { Memory } from "../../src/memory/memory.js";
+import type { Memory, MemoryKind } from "../../src/core/memory.js";
+import {
+  type Capabilities,
+  type Configuration,
+  REGISTRY,
+  type Registration,
+} from "../../src/registry.js";
 
 /** The memory kinds the kit can make (see memories.ts). */
-export type KitMemoryKind = "fixed" | "growable" | "shared" | "wasm" | "offset";
+export type KitMemoryKind = MemoryKind;
 
-export interface Subject {
+export interface Subject extends Capabilities {
   /** Name shown in test titles. */
   readonly name: string;
   /** The memory kinds this strategy supports. */
   readonly kinds: readonly KitMemoryKind[];
-  /** A fresh allocator managing `memory` (the kit makes the memory, about 64 KiB). */
+  /** A fresh allocator managing `memory` (the kit makes the memory, about 128 KiB). */
   make(memory: Memory): Allocator;
-  /**
-   * How blocks may be freed: `any` order; `lifo` (only the newest live block, others throw
-   * `InvalidPointerError` ERR_NOT_TOP); `none` (dealloc accepted, memory back only on reset).
-   */
-  readonly freeOrder: "any" | "lifo" | "none";
-  /** `dealloc` must be given the block's size (no per-block size is kept). */
-  readonly deallocNeedsSize: boolean;
-  /** A second free of a block (not reused since) throws `DoubleFreeError`. */
-  readonly detectsDoubleFree: boolean;
-  /** A pointer inside a live block (not its start) is rejected by dealloc. */
-  readonly detectsInteriorPointers: boolean;
-  /** `usableSize(ptr)` answers for every live block. */
-  readonly knowsSizes: boolean;
-  /** Request sizes the generator uses: every size in [min, max] must be valid to ask for. */
-  readonly sizes: { readonly min: number; readonly max: number };
-  /** The largest alignment it serves (alloc with align ≤ this must succeed when space allows). */
-  readonly maxAlign: number;
-  /**
-   * After every block is freed (or `reset`), `alloc(stats().largestFree, 1)` succeeds and
-   * `largestFree` equals the fresh allocator's: proof of full coalescing.
-   */
-  readonly reclaimsAll: boolean;
-  /** Calls the strategy's own `reset()`; false where reset is not offered. */
-  readonly hasReset: boolean;
-  /**
-   * How the kit resizes a block, for strategies whose resize needs more than the contract's
-   * `realloc(ptr, newSize, align)` (a block allocator must be told the old size).
-   */
-  realloc?(a: Allocator, ptr: number, oldSize: number, newSize: number, align: number): number;
+}
+
+/**
+ * The subject of a registered strategy, or of one of its variants (which differ only in a
+ * policy, so the kit runs them on the first two of the strategy's memories).
+ */
+export function subjectOf(r: Registration, variant?: Configuration): Subject {
+  const c = variant ?? r;
+  return {
+    ...r.capabilities,
+    name: `${r.strategy} [${c.name}]`,
+    kinds: variant === undefined ? r.memories : r.memories.slice(0, 2),
+    make: (memory) => c.make(memory),
+  };
+}
+
+/** Every registered strategy and variant, as the kit runs them. */
+export function registeredSubjects(): Subject[] {
+  return REGISTRY.flatMap((r) => [subjectOf(r), ...(r.variants ?? []).map((v) => subjectOf(r, v))]);
 }

@@ -1,0 +1,44 @@
+/** FreeListAllocator in the registry (src/registry.ts): see core/registration.ts. */
+
+import { StrategyKind } from "../../core/header.js";
+import type { Registration } from "../../core/registration.js";
+import { growingMemory } from "../../memory/memory.js";
+import { FreeListAllocator } from "../free-list.js";
+
+export const freeListRegistration: Registration = {
+  name: "freelist",
+  label: "FreeListAllocator, first fit",
+  strategy: "FreeListAllocator",
+  kind: StrategyKind.freeList,
+  memories: ["fixed", "growable", "shared", "wasm"],
+  general: true,
+  capabilities: {
+    freeOrder: "any",
+    deallocNeedsSize: false,
+    detectsDoubleFree: true,
+    detectsInteriorPointers: true,
+    knowsSizes: true,
+    sizes: { min: 0, max: 8192 },
+    maxAlign: 4096,
+    reclaimsAll: true,
+    hasReset: true,
+  },
+  make: (memory) => new FreeListAllocator(memory),
+  forTrace: () => new FreeListAllocator(growingMemory(), { fit: "first" }),
+  variants: [
+    {
+      name: "freelist-best",
+      label: "FreeListAllocator, best fit",
+      general: true,
+      make: (memory) => new FreeListAllocator(memory, { fit: "best" }),
+      forTrace: () => new FreeListAllocator(growingMemory(), { fit: "best" }),
+    },
+    {
+      name: "freelist-next",
+      label: "FreeListAllocator, next fit",
+      general: false,
+      make: (memory) => new FreeListAllocator(memory, { fit: "next" }),
+      forTrace: () => new FreeListAllocator(growingMemory(), { fit: "next" }),
+    },
+  ],
+};

@@ -1,0 +1,35 @@
+/** PoolAllocator in the registry (src/registry.ts): see core/registration.ts. */
+
+import { StrategyKind } from "../../core/header.js";
+import type { Registration } from "../../core/registration.js";
+import { growingMemory } from "../../memory/memory.js";
+import { PoolAllocator } from "../pool.js";
+
+/** Blocks of the pool a trace replay gets: larger requests fail (out of memory). */
+const TRACE_BLOCK = 256;
+/** As many as 256 MiB holds. */
+const TRACE_BLOCKS = 2 ** 20;
+
+export const poolRegistration: Registration = {
+  name: "pool",
+  label: `PoolAllocator (${TRACE_BLOCK}-byte blocks: larger requests fail)`,
+  strategy: "PoolAllocator",
+  kind: StrategyKind.pool,
+  memories: ["fixed", "growable", "shared", "wasm", "offset"],
+  general: false,
+  capabilities: {
+    freeOrder: "any",
+    deallocNeedsSize: false,
+    detectsDoubleFree: true,
+    detectsInteriorPointers: true,
+    knowsSizes: true,
+    sizes: { min: 0, max: 48 },
+    maxAlign: 16,
+    reclaimsAll: true,
+    hasReset: true,
+  },
+  // 20 blocks of 48 bytes (16-aligned): a kit program of 40 commands runs the pool dry, so
+  // the out-of-memory answers and the reuse of freed blocks are exercised.
+  make: (memory) => new PoolAllocator(48, 20, { memory }),
+  forTrace: () => new PoolAllocator(TRACE_BLOCK, TRACE_BLOCKS, { memory: growingMemory() }),
+};

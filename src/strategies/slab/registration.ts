@@ -1,0 +1,38 @@
+/** SlabAllocator in the registry (src/registry.ts): see core/registration.ts. */
+
+import { StrategyKind } from "../../core/header.js";
+import type { Registration } from "../../core/registration.js";
+import { growingMemory } from "../../memory/memory.js";
+import { BlockAllocator } from "../block.js";
+import { SlabAllocator } from "../slab.js";
+import { TlsfAllocator } from "../tlsf/index.js";
+
+export const slabRegistration: Registration = {
+  name: "slab",
+  label: "SlabAllocator over a TLSF",
+  strategy: "SlabAllocator",
+  kind: StrategyKind.slab,
+  memories: ["fixed", "growable", "shared", "wasm"],
+  general: true,
+  capabilities: {
+    freeOrder: "any",
+    deallocNeedsSize: false,
+    detectsDoubleFree: true,
+    detectsInteriorPointers: true,
+    knowsSizes: true,
+    // Up to 4096: requests above the largest class (1024 here) take the large path.
+    sizes: { min: 0, max: 4096 },
+    maxAlign: 4096,
+    // One empty page per class stays cached, out of the parent, after everything is freed.
+    reclaimsAll: false,
+    hasReset: true,
+  },
+  // The kit's memories are 128 KiB, so 4 KiB pages and classes up to 1024 bytes, over a
+  // parent that manages the whole memory: growable kinds are grown to their maximum first,
+  // because a block parent does not grow afterwards.
+  make: (memory) => {
+    memory.grow(memory.maxEnd);
+    return new SlabAllocator(new BlockAllocator(memory, 64), { pageSize: 4096, maxSmall: 1024 });
+  },
+  forTrace: () => new SlabAllocator(new TlsfAllocator(growingMemory())),
+};

@@ -1,0 +1,28 @@
+/** TLSF in the registry (src/registry.ts): see core/registration.ts. */
+
+import { StrategyKind } from "../../core/header.js";
+import type { Registration } from "../../core/registration.js";
+import { growingMemory } from "../../memory/memory.js";
+import { TlsfAllocator } from "./allocator.js";
+
+export const tlsfRegistration: Registration = {
+  name: "tlsf",
+  label: "TlsfAllocator (grows from 1 MiB)",
+  strategy: "TlsfAllocator",
+  kind: StrategyKind.tlsf,
+  memories: ["fixed", "growable", "shared", "wasm"],
+  general: true,
+  capabilities: {
+    freeOrder: "any",
+    deallocNeedsSize: false,
+    detectsDoubleFree: true,
+    detectsInteriorPointers: true,
+    knowsSizes: true,
+    sizes: { min: 0, max: 8192 },
+    maxAlign: 4096,
+    reclaimsAll: true,
+    hasReset: true,
+  },
+  make: (memory) => new TlsfAllocator(memory),
+  forTrace: () => new TlsfAllocator(growingMemory()),
+};

@@ -1,0 +1,63 @@
+/**
+ * The registry is what makes a strategy part of memkit: every entry runs the conformance
+ * kit, is offered by the CLI, and builds for a trace on the memories it declares.
+ */
+
+import { describe, expect, it } from "vitest";
+import { ALLOCATOR_NAMES, allocatorChoice, GENERAL_NAMES } from "../src/cli/allocators.js";
+import type { BaseAllocator } from "../src/core/allocator.js";
+import { H_KIND } from "../src/core/header.js";
+import { configurations, REGISTRY } from "../src/registry.js";
+import { makeMemory } from "./conformance/memories.js";
+import { registeredSubjects } from "./conformance/subject.js";
+
+const names = configurations().map((c) => c.name);
+
+describe("the registry", () => {
+  it("names every configuration once, and every strategy's kind once", () => {
+    expect(new Set(names).size).toBe(names.length);
+    const kinds = REGISTRY.filter((r) => r.strategy !== "Heap").map((r) => r.kind);
+    expect(new Set(kinds).size).toBe(kinds.length);
+  });
+
+  it("every entry and variant runs the conformance kit, on every memory it declares", () => {
+    const subjects = registeredSubjects().map((s) => s.name);
+    for (const r of REGISTRY) {
+      expect(subjects).toContain(`${r.strategy} [${r.name}]`);
+      for (const v of r.variants ?? []) expect(subjects).toContain(`${r.strategy} [${v.name}]`);
+    }
+    for (const s of registeredSubjects()) {
+      for (const kind of s.kinds) {
+        const a = s.make(makeMemory(kind));
+        const p = a.alloc(16);
+        expect(p, `${s.name} on ${kind}`).not.toBe(0);
+        a.dealloc(p, 16);
+        a.check();
+      }
+    }
+  });
+
+  it("every entry and variant is offered by the CLI, `all` being the general ones", () => {
+    expect(ALLOCATOR_NAMES).toEqual(names);
+    expect(GENERAL_NAMES).toEqual(
+      configurations()
+        .filter((c) => c.general)
+        .map((c) => c.name),
+    );
+    for (const name of names) expect(allocatorChoice(name).name).toBe(name);
+  });
+
+  it("builds every entry for a trace, as a heap of its own kind that grows", () => {
+    for (const r of REGISTRY) {
+      for (const c of [r, ...(r.variants ?? [])]) {
+        const a = c.forTrace();
+        const p = a.alloc(64);
+        expect(p, c.name).not.toBe(0);
+        expect(a.memory.maxEnd, c.name).toBeGreaterThan(a.memory.end);
+        const header = new Float64Array((a as BaseAllocator).metadataBytes().slice(0, 64).buffer);
+        expect(header[H_KIND], c.name).toBe(r.kind);
+        a.dealloc(p, 64);
+      }
+    }
+  });
+});
