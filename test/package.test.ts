@@ -21,6 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { rolldown } from "rolldown";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as src from "../src/index.js";
 
@@ -316,6 +317,43 @@ describe("npx memkit in a project that installed memkit", () => {
     expect(benchLines[0]).toMatch(/ships with the repository, not the npm package/);
 
     expect(snapshot(modules)).toEqual(before);
+  });
+});
+
+describe("a bundle of a program that uses only Heap", () => {
+  it("carries TLSF and the Heap, and no other strategy", async () => {
+    const dir = projects.esm;
+    writeFileSync(
+      join(dir, "heap-only.mjs"),
+      `import { Heap } from "memkit";\nconst h = new Heap();\nconsole.log(h.malloc(8));\n`,
+    );
+    const bundle = await rolldown({
+      input: join(dir, "heap-only.mjs"),
+      cwd: dir,
+      logLevel: "silent",
+    });
+    const { output } = await bundle.generate({ format: "esm" });
+    await bundle.close();
+    const chunk = output[0];
+    const dist = join(dir, "node_modules", "memkit", "dist") + sep;
+    const included = Object.entries(chunk.modules)
+      .filter(([, m]) => m.renderedLength > 0)
+      .map(([id]) => id)
+      .filter((id) => id.startsWith(dist))
+      .map((id) => id.slice(dist.length).split(sep).join("/"));
+    expect(included.some((f) => /^strategies\/tlsf/.test(f))).toBe(true);
+    const others = included.filter(
+      (f) => f.startsWith("strategies/") && !/^strategies\/tlsf/.test(f),
+    );
+    expect(others, "strategy modules in a Heap-only bundle").toEqual([]);
+    // No other strategy class is defined in the bundle.
+    const classes = listFiles(join(repoRoot, "src", "strategies"))
+      .filter((f) => !/^tlsf\b/.test(relative(join(repoRoot, "src", "strategies"), f)))
+      .flatMap((f) =>
+        [...readFileSync(f, "utf8").matchAll(/^export class (\w+)/gm)].map((m) => m[1]),
+      );
+    expect(classes.length).toBeGreaterThan(5);
+    expect(classes.filter((c) => new RegExp(`\\bclass ${c}\\b`).test(chunk.code))).toEqual([]);
   });
 });
 
