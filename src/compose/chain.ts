@@ -84,6 +84,7 @@
  */
 
 import type { Allocator, AllocatorStats } from "../core/allocator.js";
+import { dumpOf, dumpState, INSPECT, summarize } from "../core/describe.js";
 import {
   AllocatorError,
   ArgumentRangeError,
@@ -127,7 +128,8 @@ function isRefusal(e: unknown): boolean {
   );
 }
 
-function isAllocator(x: unknown): x is Allocator {
+/** Whether `x` has the contract's methods and a `Memory` (a duck-typed `Allocator`). */
+export function isAllocator(x: unknown): x is Allocator {
   const a = x as Allocator | null;
   return (
     typeof a === "object" &&
@@ -440,6 +442,16 @@ export class ChainAllocator implements Allocator {
     // Regions first: a child whose block its parent freed has metadata nobody can trust.
     for (let i = 0; i < ms.length; i++) if (this.nested[i] === 1) this.checkNested(i);
     for (let i = 0; i < ms.length; i++) ms[i].check();
+  }
+
+  /** The one-line summary `console.log` and `util.inspect` print (core/describe.ts). */
+  [INSPECT](): string {
+    return summarize(`ChainAllocator of ${this.members.length}`, this);
+  }
+
+  /** The chain's figures, then each member's `dump()`, indented. */
+  dump(): string {
+    return dumpState(this.name, this, this.members.map(dumpOf));
   }
 
   /** The members' header and metadata bytes, one after another (for tests, as strategies'). */

@@ -6,14 +6,17 @@
  */
 
 import type { Allocator, AllocatorStats } from "../core/allocator.js";
+import { dumpOf, dumpState, INSPECT, kindOf, summarize } from "../core/describe.js";
 import type { Allocation, Layout } from "../core/layout.js";
 import type { Memory } from "../core/memory.js";
 
 export class CheckedAllocator implements Allocator {
   readonly memory: Memory;
+  readonly name: string;
 
   constructor(readonly inner: Allocator) {
     this.memory = inner.memory;
+    this.name = `CheckedAllocator(${kindOf(inner, "allocator")})`;
   }
 
   private around<T>(f: () => T): T {
@@ -32,8 +35,9 @@ export class CheckedAllocator implements Allocator {
   dealloc(ptr: number, size?: number): void {
     this.around(() => this.inner.dealloc(ptr, size));
   }
-  realloc(ptr: number, newSize: number, align?: number): number {
-    return this.around(() => this.inner.realloc(ptr, newSize, align));
+  /** `oldSize` goes through to allocators that need it (BlockAllocator). */
+  realloc(ptr: number, newSize: number, align?: number, oldSize?: number): number {
+    return this.around(() => this.inner.realloc(ptr, newSize, align, oldSize));
   }
   allocate(layout: Layout): Allocation | null {
     return this.around(() => this.inner.allocate(layout));
@@ -61,5 +65,11 @@ export class CheckedAllocator implements Allocator {
   }
   check(): void {
     this.inner.check();
+  }
+  [INSPECT](): string {
+    return summarize(this.name, this);
+  }
+  dump(): string {
+    return dumpState(this.name, this, [dumpOf(this.inner)]);
   }
 }

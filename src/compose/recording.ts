@@ -41,6 +41,7 @@
  */
 
 import type { Allocator, AllocatorStats } from "../core/allocator.js";
+import { dumpOf, dumpState, INSPECT, summarize } from "../core/describe.js";
 import { ArgumentTypeError, OutOfMemoryError } from "../core/errors.js";
 import { type Allocation, Layout } from "../core/layout.js";
 import type { Memory } from "../core/memory.js";
@@ -117,8 +118,9 @@ export class RecordingAllocator implements Allocator {
     if (ptr !== 0) this.recordFree(ptr);
   }
 
-  realloc(ptr: number, newSize: number, align?: number): number {
-    const to = this.inner.realloc(ptr, newSize, align);
+  /** `oldSize` goes through to allocators that need it (BlockAllocator). */
+  realloc(ptr: number, newSize: number, align?: number, oldSize?: number): number {
+    const to = this.inner.realloc(ptr, newSize, align, oldSize);
     if (to === 0) {
       this.failedAllocations++;
       return 0;
@@ -185,6 +187,12 @@ export class RecordingAllocator implements Allocator {
   }
   check(): void {
     this.inner.check();
+  }
+  [INSPECT](): string {
+    return summarize(this.name, this);
+  }
+  dump(): string {
+    return dumpState(this.name, this, [dumpOf(this.inner)]);
   }
 
   // ---- the trace ---------------------------------------------------------------------------

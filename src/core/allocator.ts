@@ -18,6 +18,7 @@
 
 import type { Memory } from "../core/memory.js";
 import { alignUp } from "./bits.js";
+import { dumpState, INSPECT, summarize } from "./describe.js";
 import {
   AllocatorError,
   ArgumentRangeError,
@@ -70,8 +71,12 @@ export interface Allocator {
   allocZeroed(size: number, align?: number): number;
   /** Releases a block. `size` is checked against the block where the strategy knows it. */
   dealloc(ptr: number, size?: number): void;
-  /** Resizes in place when possible, else moves; 0 when out of memory, old block intact. */
-  realloc(ptr: number, newSize: number, align?: number): number;
+  /**
+   * Resizes in place when possible, else moves; 0 when out of memory, old block intact.
+   * `oldSize` is the block's size for strategies that keep none (BlockAllocator); the
+   * others ignore it, and wrappers pass it through.
+   */
+  realloc(ptr: number, newSize: number, align?: number, oldSize?: number): number;
   /** The `Layout` form: the block and its usable size, or `null` when out of memory. */
   allocate(layout: Layout): Allocation | null;
   /** As `allocate`, zero-filled. */
@@ -421,6 +426,16 @@ export abstract class BaseAllocator implements Allocator {
     this.dropped = true;
     this.slots = DROPPED;
     this.slot0 = 0;
+  }
+
+  /** The one-line summary `console.log` and `util.inspect` print (core/describe.ts). */
+  [INSPECT](): string {
+    return summarize(this.name, this);
+  }
+
+  /** The state, one figure a line; strategies with more to show (free runs) override it. */
+  dump(): string {
+    return dumpState(this.name, this);
   }
 
   /** A copy of the header and out-of-line metadata bytes (for tests and attach checks). */

@@ -71,6 +71,7 @@
  */
 
 import { type Allocator, type AllocatorStats, BaseAllocator } from "../core/allocator.js";
+import { dumpState, INSPECT, summarize } from "../core/describe.js";
 import {
   AllocatorError,
   ArgumentRangeError,
@@ -226,6 +227,7 @@ function u32Arg(x: unknown): number {
 }
 
 export class SharedHeap implements Allocator {
+  readonly name = "SharedHeap";
   readonly memory: Memory;
   /** The wrapped allocator (use it only through this handle). */
   readonly inner: Allocator;
@@ -703,6 +705,20 @@ export class SharedHeap implements Allocator {
     }
     this.end(0);
     return r;
+  }
+
+  /** The one-line summary `console.log` and `util.inspect` print (core/describe.ts). */
+  [INSPECT](): string {
+    return summarize(`SharedHeap agent ${this.agentId}`, this);
+  }
+
+  /**
+   * The heap's figures (cache pages seen through), read under the lock. The wrapped
+   * allocator is not dumped: reading it outside the lock could see another agent's torn
+   * update.
+   */
+  dump(): string {
+    return dumpState(`SharedHeap agent ${this.agentId}`, this);
   }
 
   /** The cache pages and their blocks (`pages` 0 without caches). */

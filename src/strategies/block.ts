@@ -16,7 +16,8 @@
  *     region.start (8-aligned)
  *     | header: 8 common + 7 block slots, float64 (120 bytes) | pad | block 0 | … | block L−1 | tail |
  *                                                                   ^ BLOCKS_AT (a multiple of B)
- *     pad  < B bytes, so that block k starts at BLOCKS_AT + k·B, B-aligned (0 when B ≤ 8)
+ *     pad  < max(B, align) bytes, so that block k starts at BLOCKS_AT + k·B, B-aligned, and
+ *          block 0 at a multiple of `options.align` (default B; 0 pad when both are ≤ 8)
  *     tail bytes of the region after the last whole block (unused)
  *
  *     slot  8 FIRST        index of the first free run (the lowest), NONE when no block is free
@@ -66,9 +67,10 @@
  *
  * Overhead: per block and per allocation, zero bytes (a free run's header lives in its own
  * free block). The allocator's state beside the blocks is the header: 64 common bytes + 7
- * slots = 120 bytes, plus the pad before block 0 (< B) and the tail (< B). stalloc's state is
- * the 4 bytes of its first-run index; FIRST is ours, and FREE, LIVE, PEAK are counters for
- * O(1) `numFree`/`isEmpty` and for `stats()`, and B, L, BLOCKS_AT the configuration.
+ * slots = 120 bytes, plus the pad before block 0 (< max(B, align)) and the tail (< B).
+ * stalloc's state is the 4 bytes of its first-run index; FIRST is ours, and FREE, LIVE, PEAK
+ * are counters for O(1) `numFree`/`isEmpty` and for `stats()`, and B, L, BLOCKS_AT the
+ * configuration.
  *
  * ## Rules where the contract leaves room
  * - `dealloc(ptr, size)` needs the size (any size that rounds to the same number of blocks);
@@ -169,6 +171,11 @@ const MAX_REGION_BYTES = 2 ** 32;
 export interface BlockOptions extends AllocatorOptions {
   /** Number of blocks L (default: as many as fit the memory, up to the format's limit). */
   blockCount?: number;
+  /**
+   * Block 0's address is a multiple of this power of two (default B). With B = 4 and
+   * `align: 16`, the 8 blocks of a 32-byte heap hold two 16-aligned 16-byte values.
+   */
+  align?: number;
 }
 
 export class BlockAllocator extends BaseAllocator {
@@ -201,12 +208,13 @@ export class BlockAllocator extends BaseAllocator {
    */
   constructor(memoryOrBlockCount: Memory | number, blockSize: number, options: BlockOptions = {}) {
     checkBlockSize(blockSize);
+    const firstAlign = blockAlignOf(options.align, blockSize);
     let memory: Memory;
     let count = options.blockCount;
     if (typeof memoryOrBlockCount === "number") {
       checkBlockCount(memoryOrBlockCount, blockSize);
       count = memoryOrBlockCount;
-      const blocksAt = alignUp(BlockAllocator.metadataSize, blockSize);
+      const blocksAt = alignUp(BlockAllocator.metadataSize, firstAlign);
       const bytes = blocksAt + count * blockSize;
       if (!(bytes <= MAX_REGION_BYTES)) {
         throw new ArgumentRangeError(
@@ -239,7 +247,7 @@ export class BlockAllocator extends BaseAllocator {
       this.blockCount = slots[slot0 + BLOCK_COUNT];
       this.validateAttached(count);
     } else {
-      this.blocksAt = alignUp(this.dataStart, blockSize);
+      this.blocksAt = alignUp(this.dataStart, firstAlign);
       const room = Math.floor((memory.end - this.blocksAt) / blockSize);
       if (count === undefined) count = Math.max(0, Math.min(room, maxBlocks(blockSize)));
       const end = this.blocksAt + count * blockSize;
@@ -517,7 +525,7 @@ export class BlockAllocator extends BaseAllocator {
    *       index 2: 2 free blocks
    *       index 7: 1 free block
    */
-  dump(): string {
+  override dump(): string {
     this.enter();
     const B = this.blockSize;
     const lines: string[] = [];
@@ -955,6 +963,13 @@ function checkCount(n: number, what: string): void {
     throw new ArgumentRangeError(`${what} must be below 2^32, got ${n}`, "ERR_ALLOC_SIZE");
   }
   if (n === 0) throw new ArgumentRangeError(`${what} must be at least 1 block`, "ERR_ALLOC_SIZE");
+}
+
+/** The alignment of block 0: `align` (validated) or B, whichever is larger. */
+function blockAlignOf(align: number | undefined, blockSize: number): number {
+  if (align === undefined) return blockSize;
+  if (!isValidAlign(align)) rejectAlign(align);
+  return Math.max(align, blockSize);
 }
 
 function checkAlignInBlocks(a: number): void {

@@ -107,6 +107,38 @@ describe("BlockAllocator: stalloc's example", () => {
   });
 });
 
+describe("BlockAllocator: block 0 at the alignment asked for", () => {
+  it("stalloc's 32-byte heap holds two 16-aligned u128s when its blocks start at 16", () => {
+    const a = new BlockAllocator(8, 4, { align: 16 }); // Stalloc::<8, 4>, 16-aligned
+    expect(a.blocksAt % 16).toBe(0);
+    expect(a.memory.end - a.blocksAt).toBe(32);
+    const u128s = [a.alloc(16, 16), a.alloc(16, 16)];
+    for (const p of u128s) expect(p !== 0 && p % 16 === 0).toBe(true);
+    expect(a.isOom()).toBe(true);
+    for (const p of u128s) a.dealloc(p, 16);
+    // Without the option block 0 follows the 120-byte header: only one 16-aligned run fits.
+    const b = new BlockAllocator(8, 4);
+    expect(b.blocksAt % 16).toBe(8);
+    expect(b.alloc(16, 16)).not.toBe(0);
+    expect(b.alloc(16, 16)).toBe(0);
+    a.check();
+  });
+
+  it("on a caller's memory too; align below B is B; a bad align is ERR_ALLOC_ALIGN", () => {
+    const m = new FixedMemory(new ArrayBuffer(4096), 8);
+    const a = new BlockAllocator(m, 8, { align: 64 });
+    expect(a.blocksAt % 64).toBe(0);
+    expect(BlockAllocator.attach(m).blocksAt).toBe(a.blocksAt);
+    expect(new BlockAllocator(8, 32, { align: 8 }).blocksAt % 32).toBe(0);
+    for (const bad of [3, 0, 2 ** 17, 1.5, Number.NaN]) {
+      expect(() => new BlockAllocator(8, 4, { align: bad })).toThrow(ArgumentRangeError);
+    }
+    expect(() => new BlockAllocator(8, 4, { align: "16" as unknown as number })).toThrow(
+      ArgumentTypeError,
+    );
+  });
+});
+
 describe("BlockAllocator: layout and overhead", () => {
   it("keeps a free run's header in its first block and nothing per block", () => {
     const a = new BlockAllocator(8, 4);
