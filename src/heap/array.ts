@@ -4,52 +4,28 @@
  */
 
 import { ArgumentTypeError } from "../core/errors.js";
+import { type TypedArray, type TypedArrayConstructor, viewAt } from "../memory/views.js";
 import type { Heap } from "./heap.js";
 
-/** A typed-array constructor memkit can lay out in a heap. */
-export type TypedArrayConstructor<T extends TypedArray> = {
-  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
-  readonly BYTES_PER_ELEMENT: number;
-};
-export type TypedArray =
-  | Int8Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array;
+export type { TypedArray, TypedArrayConstructor } from "../memory/views.js";
 
 /**
  * A typed array living in a heap block. `view` is always valid: it is re-made when the heap's
  * memory was replaced by growth. Keep the `HeapArray`, not the view.
  */
 export class HeapArray<T extends TypedArray> {
-  private cached: T;
-  private generation: number;
+  private cached: T | null = null;
 
   constructor(
     readonly heap: Heap,
     readonly ctor: TypedArrayConstructor<T>,
     readonly ptr: number,
     readonly length: number,
-  ) {
-    this.generation = heap.memory.generation;
-    this.cached = new ctor(heap.memory.buffer, ptr, length);
-  }
+  ) {}
 
   /** The typed array over the block, valid now. */
   get view(): T {
-    const m = this.heap.memory;
-    if (this.cached.length !== this.length || this.generation !== m.generation) {
-      m.refresh();
-      this.cached = new this.ctor(m.buffer, this.ptr, this.length);
-      this.generation = m.generation;
-    }
+    this.cached = viewAt(this.heap.memory, this.ctor, this.ptr, this.length, this.cached);
     return this.cached;
   }
 

@@ -26,6 +26,7 @@ import {
 } from "../core/validate.js";
 import { PAGE_BYTES, WasmMemory } from "../memory/memory.js";
 import { TlsfAllocator, type TlsfOptions } from "../strategies/tlsf/index.js";
+import { readString, writeString } from "../memory/strings.js";
 import { checkArrayCtor, HeapArray, type TypedArray, type TypedArrayConstructor } from "./array.js";
 
 export interface HeapOptions extends TlsfOptions {
@@ -37,8 +38,7 @@ export interface HeapOptions extends TlsfOptions {
   memory?: Memory;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: false });
+export { byteLengthUtf8 } from "../memory/strings.js";
 
 export class Heap extends TlsfAllocator {
   override readonly name = "Heap";
@@ -140,14 +140,7 @@ export class Heap extends TlsfAllocator {
    * the 0.
    */
   writeString(text: string): number {
-    if (typeof text !== "string") throw new ArgumentTypeError("writeString takes a string");
-    const bytes = encoder.encode(text);
-    const ptr = this.alloc(bytes.length + 1, DEFAULT_ALIGN);
-    if (ptr === 0) return 0;
-    const u8 = this.u8;
-    u8.set(bytes, ptr);
-    u8[ptr + bytes.length] = 0;
-    return ptr;
+    return writeString(this, text);
   }
 
   /**
@@ -155,21 +148,7 @@ export class Heap extends TlsfAllocator {
    * block. Invalid UTF-8 becomes U+FFFD.
    */
   readString(ptr: number, byteLength?: number): string {
-    const usable = this.usableSize(ptr); // validates ptr
-    const u8 = this.u8;
-    let n: number;
-    if (byteLength === undefined) {
-      const zero = u8.subarray(ptr, ptr + usable).indexOf(0);
-      n = zero < 0 ? usable : zero;
-    } else {
-      checkSize32(byteLength, "byteLength");
-      if (byteLength > usable)
-        throw new RangeError(`byteLength ${byteLength} exceeds the block's ${usable}`);
-      n = byteLength;
-    }
-    // TextDecoder refuses views of a SharedArrayBuffer; copy those first.
-    const bytes = this.memory.shared ? u8.slice(ptr, ptr + n) : u8.subarray(ptr, ptr + n);
-    return decoder.decode(bytes);
+    return readString(this, ptr, byteLength);
   }
 
   private freshMemory(): Memory {
@@ -177,11 +156,6 @@ export class Heap extends TlsfAllocator {
     if (m.u8.length === 0 || m.kind === "wasm" || m.kind === "shared") m.refresh();
     return m;
   }
-}
-
-/** The number of bytes `text` takes in UTF-8. */
-export function byteLengthUtf8(text: string): number {
-  return encoder.encode(text).length;
 }
 
 /**
