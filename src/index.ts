@@ -105,3 +105,34 @@ export {
   TraceFormatError,
   TraceParser,
 } from "./trace/trace.js";
+export { Box, box } from "./typed/box.js";
+export { getDefaultAllocator, setDefaultAllocator } from "./typed/global.js";
+export {
+  allocSliceCopy,
+  allocStr,
+  leak,
+  readString,
+  Slice,
+  writeString,
+} from "./typed/place.js";
+export { DISPOSE } from "./typed/raw.js";
+export { addressOf, type StructRef } from "./typed/ref.js";
+export type { ElementOf, Scalar, ScalarArray, ScalarValue } from "./typed/scalars.js";
+export {
+  type AnyStruct,
+  type ArrayType,
+  array,
+  type FieldInfo,
+  type Fields,
+  type FieldType,
+  type InitOf,
+  type RefOf,
+  type ScalarKeys,
+  type StructInit,
+  StructType,
+  type StructValue,
+  struct,
+  type ValueOf,
+} from "./typed/struct.js";
+export { StructVec } from "./typed/struct-vec.js";
+export { Vec } from "./typed/vec.js";

@@ -36,7 +36,20 @@ export type ErrorCode =
   | "ERR_DESTROYED"
   | "ERR_UNSUPPORTED"
   | "ERR_SAB_UNAVAILABLE"
-  | "ERR_MEMORY";
+  | "ERR_MEMORY"
+  // The typed layer (src/typed/): caller errors, thrown before anything changes.
+  /** A value of the wrong type for an element or field (`"5"` into a Float64 vector), or not a typed-array type. */
+  | "ERR_ELEMENT_TYPE"
+  /** A number the element or field type cannot hold (`300` into a u8, `1.5` into an i32). */
+  | "ERR_ELEMENT_RANGE"
+  /** An index outside `[0, length)`. */
+  | "ERR_INDEX"
+  /** A struct field name the struct does not have. */
+  | "ERR_UNKNOWN_FIELD"
+  /** A struct declared with a duplicate or invalid field name, or an invalid field type. */
+  | "ERR_STRUCT_DEFINITION"
+  /** A vector, box or slice used after `free()`, or a view or accessor kept across it. */
+  | "ERR_FREED";
 
 /** A wrong type where a number (or a Layout) was required: `'16'`, `8n`, `null`, `{}`. */
 export class ArgumentTypeError extends TypeError {

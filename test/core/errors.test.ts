@@ -170,6 +170,13 @@ describe("error classes", () => {
     expect(new HeapIncompatibleError("m", "ERR_HEAP_CONFIG").code).toBe("ERR_HEAP_CONFIG");
     expect(new StaleViewError("m", "ERR_DETACHED").code).toBe("ERR_DETACHED");
     expect(new ArgumentRangeError("m", "ERR_ALLOC_ALIGN").code).toBe("ERR_ALLOC_ALIGN");
+    // The typed layer's codes (src/typed/).
+    expect(new ArgumentTypeError("m", "ERR_ELEMENT_TYPE").code).toBe("ERR_ELEMENT_TYPE");
+    expect(new ArgumentRangeError("m", "ERR_ELEMENT_RANGE").code).toBe("ERR_ELEMENT_RANGE");
+    expect(new ArgumentRangeError("m", "ERR_INDEX").code).toBe("ERR_INDEX");
+    expect(new ArgumentTypeError("m", "ERR_UNKNOWN_FIELD").code).toBe("ERR_UNKNOWN_FIELD");
+    expect(new ArgumentTypeError("m", "ERR_STRUCT_DEFINITION").code).toBe("ERR_STRUCT_DEFINITION");
+    expect(new StaleViewError("m", "ERR_FREED").code).toBe("ERR_FREED");
   });
 
   it("a thrown error keeps class, name and code through catch", () => {

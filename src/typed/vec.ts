@@ -1,0 +1,335 @@
+/**
+ * `Vec`: a growable vector of numbers (or bigints) of one typed-array type, in a block of any
+ * allocator (stalloc's `Vec::new_in(&alloc)`, Rust's `Vec<T, A>`).
+ *
+ *     const v = new Vec(Uint32Array, blocks);   // or no allocator: the default one
+ *     v.push(25);                               // false when out of memory, v unchanged
+ *     v.view;                                   // a Uint32Array over the elements, valid now
+ *
+ * ## Memory picture
+ * One block of `capacity × BYTES_PER_ELEMENT` bytes (none while the capacity is 0), aligned
+ * to the element size and at least 8; the elements `[0, length)` at its start, the rest
+ * unused. Nothing else lives in the allocator: length, capacity and the pointer are fields
+ * of the JS object.
+ *
+ *     ptr                                          ptr + capacity × size
+ *     | e0 | e1 | … | e(length−1) |   room to grow  |
+ *
+ * ## Rules
+ * - Values are checked, never coerced (scalars.ts): `push("5")` on a Float64 vector is
+ *   `ArgumentTypeError` ERR_ELEMENT_TYPE, `push(300)` on a Uint8 one `ArgumentRangeError`
+ *   ERR_ELEMENT_RANGE; indices are integers (ERR_INDEX). A rejected call changes nothing.
+ * - Out of memory is an answer: `push`, `extend` and `reserve` return false and leave the
+ *   vector (and the allocator) exactly as they were; `Vec.from`/`withCapacity`/`filled`
+ *   return null. Growth is raw.ts's: in place where the strategy can.
+ * - `view` is a typed array of the elements, made again whenever the block moved or the
+ *   memory's buffer changed, so reading `v.view` is always valid; a typed array taken from it
+ *   is valid until the next call that can grow the vector or the memory. Keep the `Vec`.
+ * - `free()` gives the block back; every later use of the vector throws `StaleViewError`
+ *   ERR_FREED, and a second `free()` `DoubleFreeError`. `using v = new Vec(…)` frees it at the
+ *   end of the scope (disposing a vector freed already does nothing).
+ * - The allocator must outlive the vector; after its `reset()` the vector's block is gone
+ *   (the allocator reports the stale pointer when the vector next grows or is freed).
+ *
+ * ## Cost
+ * `push`, `pop`, `at`, `set`: O(1) (push amortised: capacity doubles, one `realloc` per
+ * doubling, O(n) bytes copied over n pushes, none when growing in place). No JS object is
+ * allocated per element; the element is read and written through one typed array over the
+ * whole memory, re-made only when the index passes its end (after growth).
+ */
+
+import type { Allocator } from "../core/allocator.js";
+import { INSPECT } from "../core/describe.js";
+import { ArgumentRangeError, ArgumentTypeError } from "../core/errors.js";
+import { checkSize32, isUint32, MAX_ALLOC_SIZE } from "../core/validate.js";
+import { type TypedArray, type TypedArrayConstructor, viewAt } from "../memory/views.js";
+import { allocatorOr } from "./global.js";
+import { DISPOSE, freedError, RawBlock } from "./raw.js";
+import {
+  type Check,
+  checkOfCtor,
+  describe,
+  type ElementOf,
+  isValue,
+  rejectValue,
+} from "./scalars.js";
+
+/** What indexing a typed array of unknown kind gives and takes. */
+type Indexable<E> = { [i: number]: E; readonly length: number };
+
+/** At most this many elements are shown by `console.log`. */
+const INSPECT_ELEMENTS = 20;
+
+export class Vec<A extends TypedArray> implements Iterable<ElementOf<A>> {
+  /** The element type (the typed-array constructor). */
+  readonly type: TypedArrayConstructor<A>;
+  private readonly raw: RawBlock;
+  private readonly check: Check;
+  /** log2(BYTES_PER_ELEMENT): element i of the block is whole[(ptr >>> shift) + i]. */
+  private readonly shift: number;
+  private len = 0;
+  /** A typed array of this element type over the memory's whole buffer. */
+  private whole: Indexable<ElementOf<A>>;
+  private cached: A | null = null;
+
+  /** An empty vector of `type` elements in `allocator` (default: the default allocator). */
+  constructor(type: TypedArrayConstructor<A>, allocator?: Allocator) {
+    this.check = checkOfCtor(type);
+    const alloc = allocatorOr(allocator);
+    this.type = type;
+    const size = type.BYTES_PER_ELEMENT;
+    this.shift = Math.log2(size);
+    this.raw = new RawBlock(alloc, size, Math.max(size, 8), `Vec<${type.name}>`);
+    this.whole = this.wholeView();
+  }
+
+  /** A vector with room for `capacity` elements, or null when out of memory. */
+  static withCapacity<A extends TypedArray>(
+    type: TypedArrayConstructor<A>,
+    capacity: number,
+    allocator?: Allocator,
+  ): Vec<A> | null {
+    checkSize32(capacity, "capacity");
+    const v = new Vec(type, allocator);
+    return v.raw.grow(capacity, true) ? v : null;
+  }
+
+  /** A vector holding `values` (checked first), or null when out of memory. */
+  static from<A extends TypedArray>(
+    type: TypedArrayConstructor<A>,
+    values: ArrayLike<ElementOf<A>> | Iterable<ElementOf<A>>,
+    allocator?: Allocator,
+  ): Vec<A> | null {
+    const v = new Vec(type, allocator);
+    return v.extend(values) ? v : null;
+  }
+
+  /** `count` copies of `value` (Rust's `vec![value; count]`), or null when out of memory. */
+  static filled<A extends TypedArray>(
+    type: TypedArrayConstructor<A>,
+    value: ElementOf<A>,
+    count: number,
+    allocator?: Allocator,
+  ): Vec<A> | null {
+    checkSize32(count, "count");
+    const v = new Vec(type, allocator);
+    if (!isValue(v.check, value)) rejectValue(v.check, value, `${v.raw.what} element`);
+    if (!v.raw.grow(count, true)) return null;
+    v.len = count;
+    if (count > 0) v.view.fill(value as never);
+    return v;
+  }
+
+  /** The allocator holding the block. */
+  get allocator(): Allocator {
+    return this.raw.allocator;
+  }
+
+  /** Elements in the vector. */
+  get length(): number {
+    return this.len;
+  }
+
+  /** Elements the block has room for without growing. */
+  get capacity(): number {
+    return this.raw.capacity;
+  }
+
+  /** The block's address (0 while the capacity is 0): pass it, with `length`, to wasm code. */
+  get ptr(): number {
+    this.raw.live();
+    return this.raw.ptr;
+  }
+
+  /** Bytes the elements take: `length × BYTES_PER_ELEMENT`. */
+  get byteLength(): number {
+    return this.len << this.shift;
+  }
+
+  /** Whether `free()` was called. */
+  get freed(): boolean {
+    return this.raw.freed;
+  }
+
+  /** A typed array over the `length` elements, valid now (see the module comment). */
+  get view(): A {
+    this.raw.live();
+    const m = this.raw.allocator.memory;
+    this.cached = viewAt(m, this.type, this.raw.ptr, this.len, this.cached);
+    return this.cached;
+  }
+
+  /** Appends `value`; false (nothing changed) when the allocator is out of memory. */
+  push(value: ElementOf<A>): boolean {
+    const raw = this.raw;
+    if (raw.freed) throw freedError(raw.what);
+    if (!isValue(this.check, value)) rejectValue(this.check, value, `${raw.what} element`);
+    const n = this.len;
+    if (n === raw.capacity && !raw.grow(n + 1)) return false;
+    this.write(n, value);
+    this.len = n + 1;
+    return true;
+  }
+
+  /** Removes and returns the last element; undefined when empty. */
+  pop(): ElementOf<A> | undefined {
+    this.raw.live();
+    if (this.len === 0) return undefined;
+    const v = this.read(this.len - 1);
+    this.len--;
+    return v;
+  }
+
+  /** Element `index` (negative counts from the end, as `Array.prototype.at`); undefined outside. */
+  at(index: number): ElementOf<A> | undefined {
+    this.raw.live();
+    if (!Number.isInteger(index)) rejectIndex(index);
+    const i = index < 0 ? this.len + index : index;
+    return i >= 0 && i < this.len ? this.read(i) : undefined;
+  }
+
+  /** Writes element `index` (0 … length − 1, else `ArgumentRangeError` ERR_INDEX). */
+  set(index: number, value: ElementOf<A>): void {
+    const raw = this.raw;
+    if (raw.freed) throw freedError(raw.what);
+    if (!(isUint32(index) && index < this.len)) rejectIndex(index, this.len);
+    if (!isValue(this.check, value)) rejectValue(this.check, value, `${raw.what} element`);
+    this.write(index, value);
+  }
+
+  /** Appends every value (all checked first); false, nothing changed, when out of memory. */
+  extend(values: ArrayLike<ElementOf<A>> | Iterable<ElementOf<A>>): boolean {
+    const raw = this.raw;
+    raw.live();
+    let list = toList(values);
+    // Values read from this memory (this vector's own view) could move or be overwritten
+    // when the block grows: copy them first.
+    if (ArrayBuffer.isView(list) && list.buffer === raw.allocator.memory.buffer) {
+      list = Array.from(list);
+    }
+    for (let i = 0; i < list.length; i++) {
+      if (!isValue(this.check, list[i])) rejectValue(this.check, list[i], `${raw.what} element`);
+    }
+    const n = this.len;
+    if (n + list.length > raw.capacity && !raw.grow(n + list.length)) return false;
+    for (let i = 0; i < list.length; i++) this.write(n + i, list[i]);
+    this.len = n + list.length;
+    return true;
+  }
+
+  /** Room for at least `additional` more elements; false, nothing changed, when out of memory. */
+  reserve(additional: number): boolean {
+    this.raw.live();
+    checkSize32(additional, "additional");
+    const want = this.len + additional;
+    if (want * this.type.BYTES_PER_ELEMENT > MAX_ALLOC_SIZE) return false;
+    return this.raw.grow(want);
+  }
+
+  /** Gives back the room above `length` (all of the block when empty). */
+  shrinkToFit(): void {
+    this.raw.live();
+    this.raw.shrink(this.len);
+  }
+
+  /** Keeps the first `length` elements (no-op when already shorter); capacity unchanged. */
+  truncate(length: number): void {
+    this.raw.live();
+    checkSize32(length, "length");
+    if (length < this.len) this.len = length;
+  }
+
+  /** Removes every element; capacity unchanged. */
+  clear(): void {
+    this.raw.live();
+    this.len = 0;
+  }
+
+  /** The elements as a plain array. */
+  toArray(): ElementOf<A>[] {
+    this.raw.live();
+    const out: ElementOf<A>[] = [];
+    for (let i = 0; i < this.len; i++) out.push(this.read(i));
+    return out;
+  }
+
+  *[Symbol.iterator](): IterableIterator<ElementOf<A>> {
+    this.raw.live();
+    for (let i = 0; i < this.len; i++) {
+      this.raw.live();
+      yield this.read(i);
+    }
+  }
+
+  /** Gives the block back; the vector can no longer be used. */
+  free(): void {
+    this.raw.free();
+    this.len = 0;
+    this.cached = null;
+  }
+
+  /** `using v = …` frees the vector at the end of the scope (nothing if freed already). */
+  [DISPOSE](): void {
+    if (!this.raw.freed) this.free();
+  }
+
+  [INSPECT](): string {
+    const name = this.raw.what;
+    if (this.raw.freed) return `${name} <freed>`;
+    const shown = this.toArray().slice(0, INSPECT_ELEMENTS).map(describe);
+    if (this.len > INSPECT_ELEMENTS) shown.push(`… ${this.len - INSPECT_ELEMENTS} more`);
+    return `${name}(${this.len}) [${shown.join(", ")}] (capacity ${this.capacity}, at ${this.raw.ptr})`;
+  }
+
+  private read(i: number): ElementOf<A> {
+    let w = this.whole;
+    const k = (this.raw.ptr >>> this.shift) + i;
+    if (!(k < w.length)) w = this.sync();
+    return w[k];
+  }
+
+  private write(i: number, value: ElementOf<A>): void {
+    let w = this.whole;
+    const k = (this.raw.ptr >>> this.shift) + i;
+    if (!(k < w.length)) w = this.sync();
+    w[k] = value;
+  }
+
+  /** The whole-memory view after the memory's buffer was replaced or grew. */
+  private sync(): Indexable<ElementOf<A>> {
+    this.raw.allocator.memory.refresh();
+    this.whole = this.wholeView();
+    return this.whole;
+  }
+
+  private wholeView(): Indexable<ElementOf<A>> {
+    const b = this.raw.allocator.memory.buffer;
+    const n = Math.floor(b.byteLength / this.type.BYTES_PER_ELEMENT);
+    return new this.type(b, 0, n) as unknown as Indexable<ElementOf<A>>;
+  }
+}
+
+/** `values` as something indexable (an array-like as is, an iterable copied). */
+export function toList<E>(values: ArrayLike<E> | Iterable<E>): ArrayLike<E> {
+  if (values === null || typeof values !== "object") {
+    throw new ArgumentTypeError(`expected an array or iterable of values, got ${describe(values)}`);
+  }
+  if (typeof (values as ArrayLike<E>).length === "number") return values as ArrayLike<E>;
+  if (typeof (values as Iterable<E>)[Symbol.iterator] === "function") {
+    return Array.from(values as Iterable<E>);
+  }
+  throw new ArgumentTypeError("expected an array or iterable of values");
+}
+
+/** Throws the error for an index that is not an integer, or not in `[0, length)`. */
+export function rejectIndex(index: unknown, length?: number): never {
+  if (typeof index !== "number") {
+    throw new ArgumentTypeError(`index must be a number, got ${describe(index)}`, "ERR_INDEX");
+  }
+  throw new ArgumentRangeError(
+    length === undefined
+      ? `index must be an integer, got ${describe(index)}`
+      : `index ${describe(index)} is outside [0, ${length})`,
+    "ERR_INDEX",
+  );
+}
