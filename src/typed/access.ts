@@ -13,115 +13,86 @@
 
 import { InvalidPointerError } from "../core/errors.js";
 import type { MemoryViews } from "../memory/views.js";
-import { describe, type ScalarInfo } from "./scalars.js";
-
-/** Which `MemoryViews` field a scalar is read through. */
-export const View = {
-  I8: 0,
-  U8: 1,
-  I16: 2,
-  U16: 3,
-  I32: 4,
-  U32: 5,
-  F32: 6,
-  F64: 7,
-  I64: 8,
-  U64: 9,
-} as const;
-export type View = (typeof View)[keyof typeof View];
-
-const VIEW_OF_NAME: Record<ScalarInfo["view"], View> = {
-  i8: View.I8,
-  u8: View.U8,
-  i16: View.I16,
-  u16: View.U16,
-  i32: View.I32,
-  u32: View.U32,
-  f32: View.F32,
-  f64: View.F64,
-  i64: View.I64,
-  u64: View.U64,
-};
-
-/** The view kind of a scalar. */
-export function viewOf(s: ScalarInfo): View {
-  return VIEW_OF_NAME[s.view];
-}
+import { describe, Kind } from "./scalars.js";
 
 /** The scalar at byte address `a` (aligned, checked by the caller), or undefined past the view. */
-function tryLoad(v: MemoryViews, kind: View, a: number): number | bigint | undefined {
+function tryLoad(v: MemoryViews, kind: Kind, a: number): number | bigint | undefined {
   switch (kind) {
-    case View.I8:
+    case Kind.I8:
       return a < v.i8.length ? v.i8[a] : undefined;
-    case View.U8:
+    case Kind.U8:
       return a < v.u8.length ? v.u8[a] : undefined;
-    case View.I16:
+    case Kind.I16:
       return a >>> 1 < v.i16.length ? v.i16[a >>> 1] : undefined;
-    case View.U16:
+    case Kind.U16:
       return a >>> 1 < v.u16.length ? v.u16[a >>> 1] : undefined;
-    case View.I32:
+    case Kind.I32:
       return a >>> 2 < v.i32.length ? v.i32[a >>> 2] : undefined;
-    case View.U32:
+    case Kind.U32:
       return a >>> 2 < v.u32.length ? v.u32[a >>> 2] : undefined;
-    case View.F32:
+    case Kind.F32:
       return a >>> 2 < v.f32.length ? v.f32[a >>> 2] : undefined;
-    case View.F64:
+    case Kind.F64:
       return a >>> 3 < v.f64.length ? v.f64[a >>> 3] : undefined;
-    case View.I64:
+    case Kind.I64:
       return a >>> 3 < v.i64.length ? v.i64[a >>> 3] : undefined;
-    case View.U64:
+    case Kind.U64:
       return a >>> 3 < v.u64.length ? v.u64[a >>> 3] : undefined;
+    default:
+      return undefined; // U8C: vectors only, never a struct field
   }
 }
 
 /** Writes `x` (checked by the caller) at byte address `a`; false when past the view. */
-function tryStore(v: MemoryViews, kind: View, a: number, x: number | bigint): boolean {
+function tryStore(v: MemoryViews, kind: Kind, a: number, x: number | bigint): boolean {
   switch (kind) {
-    case View.I8:
+    case Kind.I8:
       if (!(a < v.i8.length)) return false;
       v.i8[a] = x as number;
       return true;
-    case View.U8:
+    case Kind.U8:
       if (!(a < v.u8.length)) return false;
       v.u8[a] = x as number;
       return true;
-    case View.I16:
+    case Kind.I16:
       if (!(a >>> 1 < v.i16.length)) return false;
       v.i16[a >>> 1] = x as number;
       return true;
-    case View.U16:
+    case Kind.U16:
       if (!(a >>> 1 < v.u16.length)) return false;
       v.u16[a >>> 1] = x as number;
       return true;
-    case View.I32:
+    case Kind.I32:
       if (!(a >>> 2 < v.i32.length)) return false;
       v.i32[a >>> 2] = x as number;
       return true;
-    case View.U32:
+    case Kind.U32:
       if (!(a >>> 2 < v.u32.length)) return false;
       v.u32[a >>> 2] = x as number;
       return true;
-    case View.F32:
+    case Kind.F32:
       if (!(a >>> 2 < v.f32.length)) return false;
       v.f32[a >>> 2] = x as number;
       return true;
-    case View.F64:
+    case Kind.F64:
       if (!(a >>> 3 < v.f64.length)) return false;
       v.f64[a >>> 3] = x as number;
       return true;
-    case View.I64:
+    case Kind.I64:
       if (!(a >>> 3 < v.i64.length)) return false;
       v.i64[a >>> 3] = x as bigint;
       return true;
-    case View.U64:
+    case Kind.U64:
       if (!(a >>> 3 < v.u64.length)) return false;
       v.u64[a >>> 3] = x as bigint;
       return true;
+    default:
+      return false; // U8C: vectors only, never a struct field
   }
 }
 
 /** The scalar at byte address `a` (an aligned integer: see `checkAddress`). */
-export function load(v: MemoryViews, kind: View, a: number): number | bigint {
+export function load(v: MemoryViews, kind: Kind, a: number): number | bigint {
   const x = tryLoad(v, kind, a);
   if (x !== undefined) return x;
   v.sync();
@@ -131,7 +102,7 @@ export function load(v: MemoryViews, kind: View, a: number): number | bigint {
 }
 
 /** Writes `x` (already checked against the field's type) at byte address `a`. */
-export function store(v: MemoryViews, kind: View, a: number, x: number | bigint): void {
+export function store(v: MemoryViews, kind: Kind, a: number, x: number | bigint): void {
   if (tryStore(v, kind, a, x)) return;
   v.sync();
   if (!tryStore(v, kind, a, x)) throw outside(v, a);

@@ -19,7 +19,7 @@ import type { Allocator } from "../core/allocator.js";
 import { INSPECT } from "../core/describe.js";
 import { DoubleFreeError } from "../core/errors.js";
 import { type MemoryViews, viewAt, viewsOf } from "../memory/views.js";
-import { load, viewOf } from "./access.js";
+import { load } from "./access.js";
 import { allocatorOr } from "./global.js";
 import { DISPOSE, freedError } from "./raw.js";
 import { checkField, makeRef, type Owner, readValue, writeField } from "./ref.js";
@@ -89,7 +89,7 @@ export class Box<T extends FieldType> implements Owner {
     if (f.kind === "array") {
       return viewAt(this.allocator.memory, f.scalar!.ctor, ptr, f.count, null) as RefOf<T>;
     }
-    return load(this.views, viewOf(f.scalar!), ptr) as RefOf<T>;
+    return load(this.views, f.scalar!.kind, ptr) as RefOf<T>;
   }
 
   /** Writes the value (a struct partially: the fields given). */
@@ -107,7 +107,7 @@ export class Box<T extends FieldType> implements Owner {
         viewAt(this.allocator.memory, f.scalar!.ctor, ptr, f.count, null) as ArrayLike<unknown>,
       ) as ValueOf<T>;
     }
-    return load(this.views, viewOf(f.scalar!), ptr) as ValueOf<T>;
+    return load(this.views, f.scalar!.kind, ptr) as ValueOf<T>;
   }
 
   /** Writes `value` (checked first; for a struct, the fields it gives). */

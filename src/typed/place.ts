@@ -29,7 +29,7 @@ import { type TypedArray, type TypedArrayConstructor, viewAt, viewsOf } from "..
 import { allocatorOr } from "./global.js";
 import { DISPOSE, freedError } from "./raw.js";
 import { checkInit, makeRef, type StructRef, writeInit } from "./ref.js";
-import { checkOfCtor, describe } from "./scalars.js";
+import { describe, kindOfCtor } from "./scalars.js";
 import { type Fields, type StructInit, StructType } from "./struct.js";
 
 /** A fixed-length typed array in a block of an allocator (what `allocSliceCopy` makes). */
@@ -109,7 +109,7 @@ export function allocSliceCopy<A extends TypedArray>(
       "ERR_ELEMENT_TYPE",
     );
   }
-  checkOfCtor(type);
+  kindOfCtor(type);
   const a = allocatorOr(allocator);
   // Copy first: growing the memory below may detach or reuse the bytes `values` is over.
   const length = values.length;

@@ -23,7 +23,7 @@
 
 import type { Allocator } from "../core/allocator.js";
 import { DoubleFreeError, StaleViewError } from "../core/errors.js";
-import { MAX_ALLOC_SIZE } from "../core/validate.js";
+import { checkSize32, MAX_ALLOC_SIZE } from "../core/validate.js";
 
 /**
  * The key `using` calls on leaving a block: `Symbol.dispose` where the engine has it (Node 20
@@ -126,6 +126,84 @@ export class RawBlock {
     this.ptr = p;
     this.capacity = cap;
     return true;
+  }
+}
+
+/**
+ * What `Vec` and `StructVec` share: the block, the length, and the calls that only move
+ * them (capacity, length, freeing). Element access is the subclasses'.
+ */
+export abstract class VecBase {
+  protected readonly raw: RawBlock;
+  protected len = 0;
+
+  protected constructor(raw: RawBlock) {
+    this.raw = raw;
+  }
+
+  /** The allocator holding the block. */
+  get allocator(): Allocator {
+    return this.raw.allocator;
+  }
+
+  /** Elements in the vector. */
+  get length(): number {
+    return this.len;
+  }
+
+  /** Elements the block has room for without growing. */
+  get capacity(): number {
+    return this.raw.capacity;
+  }
+
+  /** The block's address (0 while the capacity is 0): pass it, with `length`, to wasm code. */
+  get ptr(): number {
+    this.raw.live();
+    return this.raw.ptr;
+  }
+
+  /** Whether `free()` was called. */
+  get freed(): boolean {
+    return this.raw.freed;
+  }
+
+  /** Room for at least `additional` more elements; false, nothing changed, when out of memory. */
+  reserve(additional: number): boolean {
+    this.raw.live();
+    checkSize32(additional, "additional");
+    const want = this.len + additional;
+    if (want * this.raw.elemSize > MAX_ALLOC_SIZE) return false;
+    return this.raw.grow(want);
+  }
+
+  /** Gives back the room above `length` (all of the block when empty). */
+  shrinkToFit(): void {
+    this.raw.live();
+    this.raw.shrink(this.len);
+  }
+
+  /** Keeps the first `length` elements (no-op when already shorter); capacity unchanged. */
+  truncate(length: number): void {
+    this.raw.live();
+    checkSize32(length, "length");
+    if (length < this.len) this.len = length;
+  }
+
+  /** Removes every element; capacity unchanged. */
+  clear(): void {
+    this.raw.live();
+    this.len = 0;
+  }
+
+  /** Gives the block back; the vector can no longer be used (a second call: DoubleFreeError). */
+  free(): void {
+    this.raw.free();
+    this.len = 0;
+  }
+
+  /** `using v = …` frees the vector at the end of the scope (nothing if freed already). */
+  [DISPOSE](): void {
+    if (!this.raw.freed) this.free();
   }
 }
 

@@ -18,7 +18,7 @@
 import { INSPECT } from "../core/describe.js";
 import { ArgumentTypeError } from "../core/errors.js";
 import { type MemoryViews, type TypedArray, viewAt } from "../memory/views.js";
-import { load, store, viewOf } from "./access.js";
+import { load, store } from "./access.js";
 import { checkValue, describe, type Scalar, type ScalarValue } from "./scalars.js";
 import type { AnyStruct, FieldInfo, Fields, RefOf, StructInit, StructValue } from "./struct.js";
 
@@ -112,7 +112,7 @@ function buildProto(type: AnyStruct): object {
       };
     } else {
       const s = f.scalar!;
-      const kind = viewOf(s);
+      const kind = s.kind;
       const what = `${type.name}.${f.name}`;
       desc = {
         get(this: Ref) {
@@ -120,7 +120,7 @@ function buildProto(type: AnyStruct): object {
           return load(h.views, kind, h.address() + off);
         },
         set(this: Ref, x: number | bigint) {
-          checkValue(s.check, x, what);
+          checkValue(s.kind, x, what);
           const h = this[HOME];
           store(h.views, kind, h.address() + off, x);
         },
@@ -157,12 +157,12 @@ export function readValue(type: AnyStruct, v: MemoryViews, a: number): StructVal
       out[f.name] = readValue(f.struct, v, at);
     } else if (f.kind === "array") {
       const s = f.scalar!;
-      const kind = viewOf(s);
+      const kind = s.kind;
       const items: (number | bigint)[] = [];
       for (let i = 0; i < f.count; i++) items.push(load(v, kind, at + i * s.size));
       out[f.name] = items;
     } else {
-      out[f.name] = load(v, viewOf(f.scalar!), at);
+      out[f.name] = load(v, f.scalar!.kind, at);
     }
   }
   return out as StructValue<Fields>;
@@ -187,8 +187,8 @@ export function checkInit(type: AnyStruct, init: unknown, path = type.name): voi
 /** Throws unless `x` is a valid value of field `f` (a struct's partially). */
 export function checkField(f: FieldInfo, x: unknown, what: string): void {
   if (f.struct !== null) checkInit(f.struct, x, what);
-  else if (f.kind === "array") checkItems(f.scalar!.check, f.count, x, what);
-  else checkValue(f.scalar!.check, x, what);
+  else if (f.kind === "array") checkItems(f.scalar!.kind, f.count, x, what);
+  else checkValue(f.scalar!.kind, x, what);
 }
 
 /** Throws unless `x` is an array-like of exactly `count` values passing `check`. */
@@ -227,10 +227,10 @@ export function writeField(f: FieldInfo, v: MemoryViews, a: number, x: unknown):
     writeInit(f.struct, v, a, x as StructInit<Fields>);
   } else if (f.kind === "array") {
     const s = f.scalar!;
-    const kind = viewOf(s);
+    const kind = s.kind;
     const items = x as ArrayLike<number | bigint>;
     for (let i = 0; i < items.length; i++) store(v, kind, a + i * s.size, items[i]);
   } else {
-    store(v, viewOf(f.scalar!), a, x as number | bigint);
+    store(v, f.scalar!.kind, a, x as number | bigint);
   }
 }

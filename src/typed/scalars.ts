@@ -70,56 +70,53 @@ export type ElementOf<A extends TypedArray> = A extends BigInt64Array | BigUint6
   ? bigint
   : number;
 
-/** Which check a value goes through (small integers: monomorphic `switch`es on the hot path). */
-export const Check = {
+/**
+ * The element kinds as small integers: which check a value goes through and which view reads
+ * it (monomorphic `switch`es on the hot path). U8C is Uint8ClampedArray's (vectors only).
+ */
+export const Kind = {
   I8: 0,
   U8: 1,
   I16: 2,
   U16: 3,
   I32: 4,
   U32: 5,
-  /** Any number: f32, f64, and Uint8ClampedArray (which clamps by design). */
-  Number: 6,
-  I64: 7,
-  U64: 8,
+  F32: 6,
+  F64: 7,
+  I64: 8,
+  U64: 9,
+  U8C: 10,
 } as const;
-export type Check = (typeof Check)[keyof typeof Check];
-
-/** The `MemoryViews` field that reads a scalar. */
-export type ViewName = "i8" | "u8" | "i16" | "u16" | "i32" | "u32" | "f32" | "f64" | "i64" | "u64";
+export type Kind = (typeof Kind)[keyof typeof Kind];
 
 export interface ScalarInfo {
   readonly name: Scalar;
   readonly size: number;
-  /** log2(size): element index = byte address >>> shift. */
-  readonly shift: number;
-  readonly check: Check;
-  readonly view: ViewName;
+  readonly kind: Kind;
   readonly ctor: TypedArrayConstructor<TypedArray>;
 }
 
 function info(
   name: Scalar,
   size: number,
-  check: Check,
-  view: ViewName,
+  kind: Kind,
   ctor: TypedArrayConstructor<TypedArray>,
 ): ScalarInfo {
-  return Object.freeze({ name, size, shift: Math.log2(size), check, view, ctor });
+  return Object.freeze({ name, size, kind, ctor });
 }
 
 export const SCALARS: Readonly<Record<Scalar, ScalarInfo>> = Object.freeze({
-  i8: info("i8", 1, Check.I8, "i8", Int8Array),
-  u8: info("u8", 1, Check.U8, "u8", Uint8Array),
-  i16: info("i16", 2, Check.I16, "i16", Int16Array),
-  u16: info("u16", 2, Check.U16, "u16", Uint16Array),
-  i32: info("i32", 4, Check.I32, "i32", Int32Array),
-  u32: info("u32", 4, Check.U32, "u32", Uint32Array),
-  ptr: info("ptr", 4, Check.U32, "u32", Uint32Array),
-  f32: info("f32", 4, Check.Number, "f32", Float32Array),
-  f64: info("f64", 8, Check.Number, "f64", Float64Array),
-  i64: info("i64", 8, Check.I64, "i64", BigInt64Array),
-  u64: info("u64", 8, Check.U64, "u64", BigUint64Array),
+  i8: info("i8", 1, Kind.I8, Int8Array),
+  u8: info("u8", 1, Kind.U8, Uint8Array),
+  i16: info("i16", 2, Kind.I16, Int16Array),
+  u16: info("u16", 2, Kind.U16, Uint16Array),
+  i32: info("i32", 4, Kind.I32, Int32Array),
+  u32: info("u32", 4, Kind.U32, Uint32Array),
+  ptr: info("ptr", 4, Kind.U32, Uint32Array),
+  f32: info("f32", 4, Kind.F32, Float32Array),
+  f64: info("f64", 8, Kind.F64, Float64Array),
+  i64: info("i64", 8, Kind.I64, BigInt64Array),
+  u64: info("u64", 8, Kind.U64, BigUint64Array),
 });
 
 /** Whether `x` names a scalar type. */
@@ -127,83 +124,78 @@ export function isScalar(x: unknown): x is Scalar {
   return typeof x === "string" && Object.hasOwn(SCALARS, x);
 }
 
-/** The check of each typed-array constructor (anything else is not an element type). */
-const CHECK_OF_CTOR = new Map<unknown, Check>([
-  [Int8Array, Check.I8],
-  [Uint8Array, Check.U8],
-  [Uint8ClampedArray, Check.Number],
-  [Int16Array, Check.I16],
-  [Uint16Array, Check.U16],
-  [Int32Array, Check.I32],
-  [Uint32Array, Check.U32],
-  [Float32Array, Check.Number],
-  [Float64Array, Check.Number],
-  [BigInt64Array, Check.I64],
-  [BigUint64Array, Check.U64],
+/** The kind of each typed-array constructor (anything else is not an element type). */
+const KIND_OF_CTOR = new Map<unknown, Kind>([
+  ...Object.values(SCALARS).map((s) => [s.ctor, s.kind] as const),
+  [Uint8ClampedArray, Kind.U8C],
 ]);
 
-/** The value check of a typed-array constructor; `ERR_ELEMENT_TYPE` for anything else. */
-export function checkOfCtor(ctor: unknown): Check {
-  const c = CHECK_OF_CTOR.get(ctor);
-  if (c === undefined) {
+/** The kind of a typed-array constructor; `ERR_ELEMENT_TYPE` for anything else. */
+export function kindOfCtor(ctor: unknown): Kind {
+  const k = KIND_OF_CTOR.get(ctor);
+  if (k === undefined) {
     throw new ArgumentTypeError(
       `expected a typed-array constructor (Int8Array … BigUint64Array), got ${describe(ctor)}`,
       "ERR_ELEMENT_TYPE",
     );
   }
-  return c;
+  return k;
 }
 
-/** Whether `x` passes `check` (no exception: the hot path calls this, then `rejectValue`). */
-export function isValue(check: Check, x: unknown): boolean {
+/** Whether `x` is a value of `kind` (no exception: the hot path calls this, then `rejectValue`). */
+export function isValue(kind: Kind, x: unknown): boolean {
   // `typeof` first: a bit operation on a bigint throws the engine's own TypeError.
-  if (check < Check.Number) {
+  if (kind <= Kind.U32) {
     if (typeof x !== "number") return false;
-    switch (check) {
-      case Check.I8:
+    switch (kind) {
+      case Kind.I8:
         return (x << 24) >> 24 === x;
-      case Check.U8:
+      case Kind.U8:
         return (x & 0xff) === x;
-      case Check.I16:
+      case Kind.I16:
         return (x << 16) >> 16 === x;
-      case Check.U16:
+      case Kind.U16:
         return (x & 0xffff) === x;
-      case Check.I32:
+      case Kind.I32:
         return (x | 0) === x;
       default:
         return x >>> 0 === x;
     }
   }
-  if (check === Check.Number) return typeof x === "number";
-  if (typeof x !== "bigint") return false;
-  return check === Check.I64 ? BigInt.asIntN(64, x) === x : BigInt.asUintN(64, x) === x;
+  if (kind === Kind.I64 || kind === Kind.U64) {
+    if (typeof x !== "bigint") return false;
+    return kind === Kind.I64 ? BigInt.asIntN(64, x) === x : BigInt.asUintN(64, x) === x;
+  }
+  return typeof x === "number"; // f32, f64, and Uint8ClampedArray (which clamps by design)
 }
 
-const RANGES: Record<number, string> = {
-  [Check.I8]: "an integer −128 … 127",
-  [Check.U8]: "an integer 0 … 255",
-  [Check.I16]: "an integer −32768 … 32767",
-  [Check.U16]: "an integer 0 … 65535",
-  [Check.I32]: "an integer −2^31 … 2^31−1",
-  [Check.U32]: "an integer 0 … 2^32−1",
-  [Check.Number]: "a number",
-  [Check.I64]: "a bigint −2^63 … 2^63−1",
-  [Check.U64]: "a bigint 0 … 2^64−1",
+const RANGES: Record<Kind, string> = {
+  [Kind.I8]: "an integer −128 … 127",
+  [Kind.U8]: "an integer 0 … 255",
+  [Kind.I16]: "an integer −32768 … 32767",
+  [Kind.U16]: "an integer 0 … 65535",
+  [Kind.I32]: "an integer −2^31 … 2^31−1",
+  [Kind.U32]: "an integer 0 … 2^32−1",
+  [Kind.F32]: "a number",
+  [Kind.F64]: "a number",
+  [Kind.I64]: "a bigint −2^63 … 2^63−1",
+  [Kind.U64]: "a bigint 0 … 2^64−1",
+  [Kind.U8C]: "a number",
 };
 
-/** Throws the error for a value that failed `isValue(check, x)`; `what` names the slot. */
-export function rejectValue(check: Check, x: unknown, what: string): never {
-  const big = check === Check.I64 || check === Check.U64;
-  const want = RANGES[check];
+/** Throws the error for a value that failed `isValue(kind, x)`; `what` names the slot. */
+export function rejectValue(kind: Kind, x: unknown, what: string): never {
+  const big = kind === Kind.I64 || kind === Kind.U64;
+  const want = RANGES[kind];
   if (typeof x !== (big ? "bigint" : "number")) {
     throw new ArgumentTypeError(`${what} must be ${want}, got ${describe(x)}`, "ERR_ELEMENT_TYPE");
   }
   throw new ArgumentRangeError(`${what} must be ${want}, got ${describe(x)}`, "ERR_ELEMENT_RANGE");
 }
 
-/** Throws unless `x` passes `check`. */
-export function checkValue(check: Check, x: unknown, what: string): void {
-  if (!isValue(check, x)) rejectValue(check, x, what);
+/** Throws unless `x` is a value of `kind`. */
+export function checkValue(kind: Kind, x: unknown, what: string): void {
+  if (!isValue(kind, x)) rejectValue(kind, x, what);
 }
 
 /** A value in an error message. */

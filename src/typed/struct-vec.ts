@@ -25,11 +25,11 @@
 import type { Allocator } from "../core/allocator.js";
 import { INSPECT } from "../core/describe.js";
 import { StaleViewError } from "../core/errors.js";
-import { checkSize32, isUint32, MAX_ALLOC_SIZE } from "../core/validate.js";
+import { isUint32 } from "../core/validate.js";
 import { type MemoryViews, viewsOf } from "../memory/views.js";
-import { load, store, viewOf } from "./access.js";
+import { load, store } from "./access.js";
 import { allocatorOr } from "./global.js";
-import { DISPOSE, freedError, RawBlock } from "./raw.js";
+import { freedError, RawBlock, VecBase } from "./raw.js";
 import { checkInit, makeRef, type Owner, readValue, type StructRef, writeInit } from "./ref.js";
 import { isValue, rejectValue, type Scalar, type ScalarValue } from "./scalars.js";
 import {
@@ -42,42 +42,18 @@ import {
 } from "./struct.js";
 import { rejectIndex } from "./vec.js";
 
-export class StructVec<F extends Fields> implements Owner, Iterable<StructRef<F>> {
+export class StructVec<F extends Fields> extends VecBase implements Owner, Iterable<StructRef<F>> {
   readonly type: StructType<F>;
-  private readonly raw: RawBlock;
   private readonly views: MemoryViews;
   private readonly size: number;
-  private len = 0;
 
   /** An empty array of `type` values in `allocator` (default: the default allocator). */
   constructor(type: StructType<F>, allocator?: Allocator) {
     const a = allocatorOr(allocator);
+    super(new RawBlock(a, type.size, type.align, `StructVec<${type.name}>`));
     this.type = type;
     this.size = type.size;
-    this.raw = new RawBlock(a, type.size, type.align, `StructVec<${type.name}>`);
     this.views = viewsOf(a.memory);
-  }
-
-  get allocator(): Allocator {
-    return this.raw.allocator;
-  }
-
-  get length(): number {
-    return this.len;
-  }
-
-  get capacity(): number {
-    return this.raw.capacity;
-  }
-
-  /** The block's address (0 while the capacity is 0). */
-  get ptr(): number {
-    this.raw.live();
-    return this.raw.ptr;
-  }
-
-  get freed(): boolean {
-    return this.raw.freed;
   }
 
   /** Appends a value (fields not given are 0); false, nothing changed, when out of memory. */
@@ -130,7 +106,7 @@ export class StructVec<F extends Fields> implements Owner, Iterable<StructRef<F>
    */
   reader<K extends ScalarKeys<F>>(name: K): (index: number) => ScalarValue<Extract<F[K], Scalar>> {
     const f = scalarField(this.type, name);
-    const kind = viewOf(f.scalar);
+    const kind = f.scalar.kind;
     const off = f.offset;
     return (index: number) =>
       load(this.views, kind, this.addressAt(index) + off) as ScalarValue<Extract<F[K], Scalar>>;
@@ -142,12 +118,12 @@ export class StructVec<F extends Fields> implements Owner, Iterable<StructRef<F>
   ): (index: number, value: ScalarValue<Extract<F[K], Scalar>>) => void {
     const f = scalarField(this.type, name);
     const s = f.scalar;
-    const kind = viewOf(s);
+    const kind = s.kind;
     const off = f.offset;
     const what = `${this.type.name}.${f.name}`;
     return (index: number, value: ScalarValue<Extract<F[K], Scalar>>) => {
       const a = this.addressAt(index) + off;
-      if (!isValue(s.check, value)) rejectValue(s.check, value, what);
+      if (!isValue(s.kind, value)) rejectValue(s.kind, value, what);
       store(this.views, kind, a, value);
     };
   }
@@ -168,31 +144,6 @@ export class StructVec<F extends Fields> implements Owner, Iterable<StructRef<F>
     return true;
   }
 
-  /** Room for at least `additional` more elements; false, nothing changed, when out of memory. */
-  reserve(additional: number): boolean {
-    this.raw.live();
-    checkSize32(additional, "additional");
-    const want = this.len + additional;
-    if (want * this.size > MAX_ALLOC_SIZE) return false;
-    return this.raw.grow(want);
-  }
-
-  shrinkToFit(): void {
-    this.raw.live();
-    this.raw.shrink(this.len);
-  }
-
-  truncate(length: number): void {
-    this.raw.live();
-    checkSize32(length, "length");
-    if (length < this.len) this.len = length;
-  }
-
-  clear(): void {
-    this.raw.live();
-    this.len = 0;
-  }
-
   /** The values as plain objects. */
   toArray(): StructValue<F>[] {
     this.raw.live();
@@ -206,15 +157,6 @@ export class StructVec<F extends Fields> implements Owner, Iterable<StructRef<F>
     this.raw.live();
     for (let i = 0; i < this.len; i++)
       yield makeRef(this.type, this.views, this, i) as StructRef<F>;
-  }
-
-  free(): void {
-    this.raw.free();
-    this.len = 0;
-  }
-
-  [DISPOSE](): void {
-    if (!this.raw.freed) this.free();
   }
 
   /** @internal Where element `index` is now (for accessors); throws when it is gone. */

@@ -41,7 +41,7 @@ import { ArgumentTypeError, InvalidPointerError } from "../core/errors.js";
 import { Layout } from "../core/layout.js";
 import { isUint32, rejectPointer } from "../core/validate.js";
 import { viewsOf } from "../memory/views.js";
-import { badPointer, isAddress, load, store, viewOf } from "./access.js";
+import { badPointer, isAddress, load, store } from "./access.js";
 import { allocatorOr } from "./global.js";
 import { checkInit, makeRef, readValue, type StructRef, writeInit } from "./ref.js";
 import {
@@ -346,7 +346,7 @@ export class StructType<F extends Fields> implements AnyStruct {
     const f = scalarField(this, name);
     const v = viewsOf(allocatorOr(allocator).memory);
     const off = f.offset;
-    const kind = viewOf(f.scalar);
+    const kind = f.scalar.kind;
     const mask = f.scalar.size - 1;
     return (ptr: number) => {
       const a = ptr + off;
@@ -363,12 +363,11 @@ export class StructType<F extends Fields> implements AnyStruct {
     const f = scalarField(this, name);
     const v = viewsOf(allocatorOr(allocator).memory);
     const off = f.offset;
-    const kind = viewOf(f.scalar);
-    const check = f.scalar.check;
+    const kind = f.scalar.kind;
     const mask = f.scalar.size - 1;
     const what = `${this.name}.${f.name}`;
     return (ptr: number, value: ScalarValue<Extract<F[K], Scalar>>) => {
-      if (!isValue(check, value)) rejectValue(check, value, what);
+      if (!isValue(kind, value)) rejectValue(kind, value, what);
       const a = ptr + off;
       if (!isAddress(a, mask)) throw badPointer(ptr, mask + 1);
       store(v, kind, a, value);

@@ -41,16 +41,16 @@
 import type { Allocator } from "../core/allocator.js";
 import { INSPECT } from "../core/describe.js";
 import { ArgumentRangeError, ArgumentTypeError } from "../core/errors.js";
-import { checkSize32, isUint32, MAX_ALLOC_SIZE } from "../core/validate.js";
+import { checkSize32, isUint32 } from "../core/validate.js";
 import { type TypedArray, type TypedArrayConstructor, viewAt } from "../memory/views.js";
 import { allocatorOr } from "./global.js";
-import { DISPOSE, freedError, RawBlock } from "./raw.js";
+import { freedError, RawBlock, VecBase } from "./raw.js";
 import {
-  type Check,
-  checkOfCtor,
   describe,
   type ElementOf,
   isValue,
+  type Kind,
+  kindOfCtor,
   rejectValue,
 } from "./scalars.js";
 
@@ -60,26 +60,24 @@ type Indexable<E> = { [i: number]: E; readonly length: number };
 /** At most this many elements are shown by `console.log`. */
 const INSPECT_ELEMENTS = 20;
 
-export class Vec<A extends TypedArray> implements Iterable<ElementOf<A>> {
+export class Vec<A extends TypedArray> extends VecBase implements Iterable<ElementOf<A>> {
   /** The element type (the typed-array constructor). */
   readonly type: TypedArrayConstructor<A>;
-  private readonly raw: RawBlock;
-  private readonly check: Check;
+  private readonly kind: Kind;
   /** log2(BYTES_PER_ELEMENT): element i of the block is whole[(ptr >>> shift) + i]. */
   private readonly shift: number;
-  private len = 0;
   /** A typed array of this element type over the memory's whole buffer. */
   private whole: Indexable<ElementOf<A>>;
   private cached: A | null = null;
 
   /** An empty vector of `type` elements in `allocator` (default: the default allocator). */
   constructor(type: TypedArrayConstructor<A>, allocator?: Allocator) {
-    this.check = checkOfCtor(type);
-    const alloc = allocatorOr(allocator);
-    this.type = type;
+    const kind = kindOfCtor(type);
     const size = type.BYTES_PER_ELEMENT;
+    super(new RawBlock(allocatorOr(allocator), size, Math.max(size, 8), `Vec<${type.name}>`));
+    this.kind = kind;
+    this.type = type;
     this.shift = Math.log2(size);
-    this.raw = new RawBlock(alloc, size, Math.max(size, 8), `Vec<${type.name}>`);
     this.whole = this.wholeView();
   }
 
@@ -113,42 +111,16 @@ export class Vec<A extends TypedArray> implements Iterable<ElementOf<A>> {
   ): Vec<A> | null {
     checkSize32(count, "count");
     const v = new Vec(type, allocator);
-    if (!isValue(v.check, value)) rejectValue(v.check, value, `${v.raw.what} element`);
+    if (!isValue(v.kind, value)) rejectValue(v.kind, value, `${v.raw.what} element`);
     if (!v.raw.grow(count, true)) return null;
     v.len = count;
     if (count > 0) v.view.fill(value as never);
     return v;
   }
 
-  /** The allocator holding the block. */
-  get allocator(): Allocator {
-    return this.raw.allocator;
-  }
-
-  /** Elements in the vector. */
-  get length(): number {
-    return this.len;
-  }
-
-  /** Elements the block has room for without growing. */
-  get capacity(): number {
-    return this.raw.capacity;
-  }
-
-  /** The block's address (0 while the capacity is 0): pass it, with `length`, to wasm code. */
-  get ptr(): number {
-    this.raw.live();
-    return this.raw.ptr;
-  }
-
   /** Bytes the elements take: `length × BYTES_PER_ELEMENT`. */
   get byteLength(): number {
     return this.len << this.shift;
-  }
-
-  /** Whether `free()` was called. */
-  get freed(): boolean {
-    return this.raw.freed;
   }
 
   /** A typed array over the `length` elements, valid now (see the module comment). */
@@ -163,7 +135,7 @@ export class Vec<A extends TypedArray> implements Iterable<ElementOf<A>> {
   push(value: ElementOf<A>): boolean {
     const raw = this.raw;
     if (raw.freed) throw freedError(raw.what);
-    if (!isValue(this.check, value)) rejectValue(this.check, value, `${raw.what} element`);
+    if (!isValue(this.kind, value)) rejectValue(this.kind, value, `${raw.what} element`);
     const n = this.len;
     if (n === raw.capacity && !raw.grow(n + 1)) return false;
     this.write(n, value);
@@ -193,7 +165,7 @@ export class Vec<A extends TypedArray> implements Iterable<ElementOf<A>> {
     const raw = this.raw;
     if (raw.freed) throw freedError(raw.what);
     if (!(isUint32(index) && index < this.len)) rejectIndex(index, this.len);
-    if (!isValue(this.check, value)) rejectValue(this.check, value, `${raw.what} element`);
+    if (!isValue(this.kind, value)) rejectValue(this.kind, value, `${raw.what} element`);
     this.write(index, value);
   }
 
@@ -208,41 +180,13 @@ export class Vec<A extends TypedArray> implements Iterable<ElementOf<A>> {
       list = Array.from(list);
     }
     for (let i = 0; i < list.length; i++) {
-      if (!isValue(this.check, list[i])) rejectValue(this.check, list[i], `${raw.what} element`);
+      if (!isValue(this.kind, list[i])) rejectValue(this.kind, list[i], `${raw.what} element`);
     }
     const n = this.len;
     if (n + list.length > raw.capacity && !raw.grow(n + list.length)) return false;
     for (let i = 0; i < list.length; i++) this.write(n + i, list[i]);
     this.len = n + list.length;
     return true;
-  }
-
-  /** Room for at least `additional` more elements; false, nothing changed, when out of memory. */
-  reserve(additional: number): boolean {
-    this.raw.live();
-    checkSize32(additional, "additional");
-    const want = this.len + additional;
-    if (want * this.type.BYTES_PER_ELEMENT > MAX_ALLOC_SIZE) return false;
-    return this.raw.grow(want);
-  }
-
-  /** Gives back the room above `length` (all of the block when empty). */
-  shrinkToFit(): void {
-    this.raw.live();
-    this.raw.shrink(this.len);
-  }
-
-  /** Keeps the first `length` elements (no-op when already shorter); capacity unchanged. */
-  truncate(length: number): void {
-    this.raw.live();
-    checkSize32(length, "length");
-    if (length < this.len) this.len = length;
-  }
-
-  /** Removes every element; capacity unchanged. */
-  clear(): void {
-    this.raw.live();
-    this.len = 0;
   }
 
   /** The elements as a plain array. */
@@ -261,16 +205,9 @@ export class Vec<A extends TypedArray> implements Iterable<ElementOf<A>> {
     }
   }
 
-  /** Gives the block back; the vector can no longer be used. */
-  free(): void {
-    this.raw.free();
-    this.len = 0;
+  override free(): void {
+    super.free();
     this.cached = null;
-  }
-
-  /** `using v = …` frees the vector at the end of the scope (nothing if freed already). */
-  [DISPOSE](): void {
-    if (!this.raw.freed) this.free();
   }
 
   [INSPECT](): string {
