@@ -15,7 +15,7 @@
  * Blocks are 8-aligned; `memalign` up to 64 KiB.
  */
 
-import { ArgumentRangeError, ArgumentTypeError } from "../core/errors.js";
+import { ArgumentRangeError } from "../core/errors.js";
 import type { Memory } from "../core/memory.js";
 import {
   checkSize32,
@@ -25,8 +25,8 @@ import {
   rejectSize,
 } from "../core/validate.js";
 import { PAGE_BYTES, WasmMemory } from "../memory/memory.js";
-import { TlsfAllocator, type TlsfOptions } from "../strategies/tlsf/index.js";
 import { readString, writeString } from "../memory/strings.js";
+import { TlsfAllocator, type TlsfOptions } from "../strategies/tlsf/index.js";
 import { checkArrayCtor, HeapArray, type TypedArray, type TypedArrayConstructor } from "./array.js";
 
 export interface HeapOptions extends TlsfOptions {

@@ -11,8 +11,8 @@
 
 import type { Allocator } from "../core/allocator.js";
 import { ArgumentRangeError, ArgumentTypeError, InvalidPointerError } from "../core/errors.js";
-import { checkSize32, DEFAULT_ALIGN, isUint32, rejectPointer } from "../core/validate.js";
 import type { Memory } from "../core/memory.js";
+import { checkSize32, DEFAULT_ALIGN, isUint32, rejectPointer } from "../core/validate.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: false });

@@ -12,7 +12,7 @@
 import { isAllocator } from "../compose/chain.js";
 import type { Allocator } from "../core/allocator.js";
 import { ArgumentTypeError } from "../core/errors.js";
-import { getDefaultHeap } from "../heap.js";
+import { getDefaultHeap } from "../heap/index.js";
 
 let current: Allocator | null = null;
 

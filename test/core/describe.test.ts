@@ -12,7 +12,7 @@ import { RecordingAllocator } from "../../src/compose/recording.js";
 import type { Allocator } from "../../src/core/allocator.js";
 import { formatBytes, fragmentation, INSPECT } from "../../src/core/describe.js";
 import { H_STATE, headerOffset, SLOT_BYTES } from "../../src/core/header.js";
-import { Heap } from "../../src/heap.js";
+import { Heap } from "../../src/heap/index.js";
 import { SharedHeap } from "../../src/shared/shared-heap.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
 import { BuddyAllocator } from "../../src/strategies/buddy.js";
@@ -21,7 +21,7 @@ import { FreeListAllocator } from "../../src/strategies/free-list.js";
 import { PoolAllocator } from "../../src/strategies/pool.js";
 import { SlabAllocator } from "../../src/strategies/slab.js";
 import { StackAllocator } from "../../src/strategies/stack.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 
 /** A share as the summary prints it: whole percents from 10% (and 0%), else one decimal. */
 function percent(x: number): string {

@@ -3,8 +3,8 @@
 import fc from "fast-check";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { StaleViewError } from "../../src/core/errors.js";
-import { Heap } from "../../src/heap.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { Heap } from "../../src/heap/index.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import type { StructRef } from "../../src/typed/ref.js";
 import { array, type StructType, struct } from "../../src/typed/struct.js";
 import { StructVec } from "../../src/typed/struct-vec.js";

@@ -6,9 +6,9 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { InvalidPointerError, StaleViewError } from "../../src/core/errors.js";
 import { Layout } from "../../src/core/layout.js";
-import { Heap } from "../../src/heap.js";
+import { Heap } from "../../src/heap/index.js";
 import { SharedMemory, WasmMemory } from "../../src/memory/memory.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { type Box, box } from "../../src/typed/box.js";
 import type { StructRef } from "../../src/typed/ref.js";
 import { array, struct } from "../../src/typed/struct.js";

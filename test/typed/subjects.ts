@@ -8,13 +8,13 @@ import { CheckedAllocator } from "../../src/compose/checked.js";
 import { childOf } from "../../src/compose/child.js";
 import type { Allocator, AllocatorStats } from "../../src/core/allocator.js";
 import type { Allocation, Layout } from "../../src/core/layout.js";
-import { Heap } from "../../src/heap.js";
+import { Heap } from "../../src/heap/index.js";
 import type { Memory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
 import { BumpAllocator } from "../../src/strategies/bump.js";
 import { FreeListAllocator } from "../../src/strategies/free-list.js";
 import { PoolAllocator } from "../../src/strategies/pool.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 
 export interface TypedSubject {
   readonly name: string;

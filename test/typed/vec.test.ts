@@ -10,13 +10,13 @@ import {
   DoubleFreeError,
   StaleViewError,
 } from "../../src/core/errors.js";
-import { getDefaultHeap, Heap } from "../../src/heap.js";
+import { getDefaultHeap, Heap } from "../../src/heap/index.js";
 import { SharedMemory, WasmMemory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
 import { BumpAllocator } from "../../src/strategies/bump.js";
 import { PoolAllocator } from "../../src/strategies/pool.js";
 import { StackAllocator } from "../../src/strategies/stack.js";
-import { TlsfAllocator } from "../../src/strategies/tlsf.js";
+import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { Vec } from "../../src/typed/vec.js";
 import { FailingAllocator, SUBJECTS, snapshot, unchanged } from "./subjects.js";
 
