@@ -121,6 +121,8 @@ async function main() {
 
   const results = [];
   const warnings = [];
+  /** The 1-minute load average at the start of every interleaved round, per workload. */
+  const rounds = {};
   let libc = null;
   const sections =
     workloadIds.length + traceIds.length + (growth ? 1 : 0) + (shared ? 1 : 0) + (profile ? 1 : 0);
@@ -129,7 +131,8 @@ async function main() {
   for (const id of workloadIds) {
     progress.next(id);
     const exp = expected(id);
-    const { rows } = await measure(id, measuring(RUNS, progress, {}));
+    const { rows, rounds: r } = await measure(id, measuring(RUNS, progress, {}));
+    rounds[id] = r;
     results.push(...rowResults(id, "workload", rows, exp, DEADLINE_MS, warnings));
     if (native.workloads?.bin && (!keys || keys.includes("c"))) {
       progress.step("C malloc");
@@ -146,7 +149,8 @@ async function main() {
     const t = loadTraceBinary(file, name);
     const exp = { ops: t.count + t.liveAtEnd, peakLive: t.peakLive };
     const wl = `trace ${name}`;
-    const { rows } = await measure(name, measuring(TRACE_RUNS, progress, { file }));
+    const { rows, rounds: r } = await measure(name, measuring(TRACE_RUNS, progress, { file }));
+    rounds[wl] = r;
     results.push(...rowResults(wl, "trace", rows, exp, DEADLINE_MS, warnings));
     if (native.replay?.bin && (!keys || keys.includes("c"))) {
       progress.step("C malloc");
@@ -231,6 +235,7 @@ async function main() {
     },
     profile: profiled?.error ? null : profiled && { file: profiled.file, top: profiled.top },
     sections: { growth: GROWTH_NOTE, shared: SHARED_NOTE },
+    rounds,
     notes,
     warnings,
   };
