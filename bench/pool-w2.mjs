@@ -1,4 +1,4 @@
-// W2 (fixed-64 churn, shared/WORKLOADS.md) for PoolAllocator against a minimal JS pool and an
+// W2 (fixed-64 churn, the team's WORKLOADS.md) for PoolAllocator against a minimal JS pool and an
 // empty-loop baseline: the quick local check that the pool's hot path stays close to the
 // minimal one. Not the benchmark suite; no assertions.
 //

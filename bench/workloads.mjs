@@ -1,4 +1,4 @@
-// The anchor workloads of shared/WORKLOADS.md (W1-W4), exactly: the same xorshift32 PRNG
+// The anchor workloads of the team's WORKLOADS.md (W1-W4), exactly: the same xorshift32 PRNG
 // seeded with 2463534242 at the start of every run, the same slot counts, sizes and
 // iteration counts, for every allocator.
 //
