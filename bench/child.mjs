@@ -13,6 +13,7 @@
 // (workloads.mjs for the fields; footprint is from the allocator's region start; reserved is
 // the bytes the allocator's memory holds after the run, for growable memories).
 
+import { mk } from "./lib.mjs";
 import { dist } from "./paths.mjs";
 import { rowsFor } from "./rows.mjs";
 import { loadTraceBinary } from "./traces.mjs";
@@ -59,7 +60,6 @@ async function traceRun(mk, id, row, file) {
   };
 }
 
-const mk = await import(dist("index.js"));
 let run = null;
 process.on("message", async (m) => {
   try {

@@ -137,8 +137,11 @@ const TRACE_METHOD =
   "process; each replay ends by freeing the blocks the trace leaves live (inside the clock, " +
   "one op each, for every row, C included), so the next run starts from an empty heap. The " +
   "footprint is the first replay's, on the fresh allocator. Memory: fixed 128 MiB for the " +
-  "strategies on a fixed buffer, the Heap growing from 64 KiB, peers over 128 MiB " +
-  "(AssemblyScript grows its own). Every allocation asks for the alignment the trace gives. " +
+  "strategies on a fixed buffer, the Heap growing from 64 KiB (as `memkit replay` builds it), " +
+  "peers over 128 MiB (AssemblyScript grows its own). `memkit replay` gives the other " +
+  "strategies a memory that grows, as a program whose peak is unknown would: their times " +
+  "there include the growable memory's cost. Every allocation asks for the alignment the " +
+  "trace gives. " +
   "Baseline: the same replay loop against a fake allocator. The garbage collector replays in " +
   "its own loop (bench/peers/gc.mjs) with the same semantics.";
 

@@ -11,12 +11,12 @@
 //   make    called once per row process, before anything is timed; `mk` is dist/index.js
 //   passSize  dealloc(p, size) instead of dealloc(p)
 //
-// memkit's rows come from MEMKIT_ROWS: one entry per strategy, saying on which workloads it
-// runs and how it builds itself for one (`make`). That is the shape a strategy registry gives;
-// the entries can be generated from one without touching the rest of this file.
+// memkit's rows come from the strategy registry (src/registry.ts): one row per registered
+// configuration, built for the workloads as BENCH below says (MEMKIT_ROWS).
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { configurations } from "./lib.mjs";
 import { ROOT } from "./paths.mjs";
 import { asTlsf, codemixMalloc, thingMalloc } from "./peers/adapters.mjs";
 import { MinimalBump, MinimalPool } from "./reference.mjs";
@@ -42,84 +42,107 @@ const fixed = (mk, n) => new mk.FixedMemory(new ArrayBuffer(n));
 const ALL = ["W1", "W2", "W3", "W4", "trace"];
 
 /**
- * memkit's strategies as rows, in table order. `on`: the workloads they run on ("trace":
- * every trace replay); `kind` defaults to "alloc".
+ * How the bench builds a registered strategy (src/registry.ts) for the workloads, by its
+ * registry name: on which workloads it runs (`on`; "trace": every trace replay, "growth": the
+ * growth trace), with what `kind` of loop, and `make(mk, heapBytes, id)` on the workload's
+ * memory (WORKLOADS.md: a fixed 64 MiB for W1-W3, 256 MiB for W4, 128 MiB for the traces;
+ * or growing where the allocator only grows). `first`: listed before the general allocators
+ * (the specialists their workload is about).
  */
-export const MEMKIT_ROWS = [
-  {
-    key: "pool",
-    label: "memkit PoolAllocator (64 B)",
-    short: "Pool",
-    on: ["W2"],
-    make: (mk) => new mk.PoolAllocator(64, POOL_BLOCKS),
-  },
-  {
-    key: "bump",
-    label: "memkit BumpAllocator (reset)",
-    short: "Bump",
-    on: ["W3"],
-    kind: "reset",
-    make: (mk, n) => new mk.BumpAllocator(n),
-  },
-  {
-    key: "stack",
-    label: "memkit StackAllocator (reset)",
-    short: "Stack",
-    on: ["W3"],
-    kind: "reset",
-    make: (mk, n) => new mk.StackAllocator(n),
-  },
-  {
-    key: "heap",
+const BENCH = {
+  heap: {
     label: "memkit Heap (default: TLSF, grows from 64 KiB)",
     short: "Heap",
     on: [...ALL, "growth"],
     make: (mk) => new mk.Heap(),
   },
-  {
-    key: "tlsf",
+  tlsf: {
     label: "memkit TlsfAllocator",
     short: "TLSF",
     on: ALL,
     make: (mk, n) => new mk.TlsfAllocator(fixed(mk, n)),
   },
-  {
-    key: "freelist",
+  freelist: {
     label: "memkit FreeListAllocator (first fit)",
     short: "FreeList",
     on: ALL,
     make: (mk, n) => new mk.FreeListAllocator(fixed(mk, n)),
   },
-  {
-    key: "buddy",
+  buddy: {
     label: "memkit BuddyAllocator (16-byte blocks)",
     short: "Buddy",
     on: ALL,
     make: (mk, n) => new mk.BuddyAllocator(fixed(mk, n), { minBlockSize: 16 }),
   },
-  {
-    key: "offset",
+  offset: {
     label: "memkit OffsetAllocator (offset-only memory)",
     short: "Offset",
     on: ALL,
     make: (mk, n) => new mk.OffsetAllocator(new mk.OffsetMemory(0, n)),
   },
-  {
-    key: "slab",
+  slab: {
     label: "memkit SlabAllocator (over TlsfAllocator)",
     short: "Slab",
     on: ["W1", "W2", "W3", "trace"],
     make: (mk, n) => new mk.SlabAllocator(new mk.TlsfAllocator(fixed(mk, n))),
   },
-  {
-    key: "block",
+  bump: {
+    label: "memkit BumpAllocator (reset)",
+    short: "Bump",
+    on: ["W3"],
+    kind: "reset",
+    first: true,
+    make: (mk, n) => new mk.BumpAllocator(n),
+  },
+  stack: {
+    label: "memkit StackAllocator (reset)",
+    short: "Stack",
+    on: ["W3"],
+    kind: "reset",
+    first: true,
+    make: (mk, n) => new mk.StackAllocator(n),
+  },
+  pool: {
+    label: "memkit PoolAllocator (64 B)",
+    short: "Pool",
+    on: ["W2"],
+    first: true,
+    make: (mk) => new mk.PoolAllocator(64, POOL_BLOCKS),
+  },
+  block: {
     label: "memkit BlockAllocator (16-byte blocks)",
     short: "Block",
     on: ["W1"],
     make: (mk, n) => new mk.BlockAllocator(Math.floor(n / 16) - 64, 16),
-    passSize: true,
   },
-];
+};
+
+/** Registered configurations the bench does not run, and why (the results say so). */
+export const NOT_BENCHED = {
+  "freelist-best": "a fit policy of FreeListAllocator: the bench runs first fit",
+  "freelist-next": "a fit policy of FreeListAllocator: the bench runs first fit",
+};
+
+/**
+ * memkit's rows: every configuration of the registry, in the registry's order (specialists
+ * first), built for the workloads as BENCH says; a registered strategy BENCH does not know yet
+ * runs as its registration builds it for a trace (`forTrace`, on a growing memory) on every
+ * workload and trace when it is general. `passSize` when its contract needs the size on
+ * dealloc.
+ */
+export const MEMKIT_ROWS = configurations()
+  .filter((c) => !(c.name in NOT_BENCHED))
+  .map((c) => {
+    const b = BENCH[c.name] ?? {
+      label: `memkit ${c.label}`,
+      short: c.name,
+      on: c.general ? ALL : [],
+      make: () => c.forTrace(),
+    };
+    const passSize = c.capabilities?.deallocNeedsSize === true;
+    return { key: c.name, ...b, ...(passSize ? { passSize } : {}) };
+  })
+  .sort((a, b) => (b.first === true) - (a.first === true));
 
 /** The peers a user would pick instead, on every workload and trace. */
 function peerRows(trace) {
@@ -213,7 +236,7 @@ const EXTRA = {
 export function rowsFor(id) {
   const trace = !id.startsWith("W");
   const on = id === "growth" ? "growth" : trace ? "trace" : id;
-  const memkit = MEMKIT_ROWS.filter((r) => r.on.includes(on)).map(({ on: _, ...r }) => ({
+  const memkit = MEMKIT_ROWS.filter((r) => r.on.includes(on)).map(({ on: _, first: __, ...r }) => ({
     group: "memkit",
     ...r,
   }));

@@ -48,7 +48,7 @@ import { Progress } from "./progress.mjs";
 import { publish } from "./publish.mjs";
 import { renderMarkdown, renderSummary, wrap } from "./render.mjs";
 import { nativeResult, rowResults, sharedResults } from "./results.mjs";
-import { versionOf } from "./rows.mjs";
+import { NOT_BENCHED, versionOf } from "./rows.mjs";
 import { measure } from "./runner.mjs";
 import { computeTargets } from "./targets.mjs";
 import { loadTraceBinary, traceBinary } from "./traces.mjs";
@@ -108,7 +108,11 @@ async function main() {
   const growth = only ? only.includes(GROWTH_ID) : !quick;
   const shared = only ? only.includes("shared") : !quick;
   const profile = !quick && !only && !keys;
-  const notes = [];
+  const notes = [
+    `Registered configurations not benchmarked: ${Object.entries(NOT_BENCHED)
+      .map(([name, why]) => `${name} (${why})`)
+      .join("; ")}.`,
+  ];
 
   const asNote = buildAssemblyScript();
   if (asNote) notes.push(asNote);

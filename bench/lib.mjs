@@ -1,0 +1,7 @@
+// The built library as the bench uses it: its entry point (`mk`: every class a row makes) and
+// the strategy registry (src/registry.ts), from dist/ (`npm run bench` builds it first).
+
+import { dist } from "./paths.mjs";
+
+export const mk = await import(dist("index.js"));
+export const { configurations } = await import(dist("registry.js"));
