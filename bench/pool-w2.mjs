@@ -178,7 +178,7 @@ async function child(v) {
   const dist = resolve(
     process.env.MEMKIT_DIST ?? fileURLToPath(new URL("../dist", import.meta.url)),
   );
-  const { PoolAllocator } = await import(pathToFileURL(`${dist}/strategies/pool.js`).href);
+  const { PoolAllocator } = await import(pathToFileURL(`${dist}/strategies/pool/index.js`).href);
   const [, fn, make] = VARIANTS[v];
   baseline(null);
   fn(make(PoolAllocator));

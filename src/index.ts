@@ -71,7 +71,7 @@ export {
 } from "./shared/shared-heap.js";
 export { BlockAllocator, type BlockOptions } from "./strategies/block.js";
 export { BuddyAllocator, type BuddyOptions, buddyOrder } from "./strategies/buddy.js";
-export { BumpAllocator, type BumpOptions } from "./strategies/bump.js";
+export { BumpAllocator, type BumpOptions } from "./strategies/bump/index.js";
 export { type FitPolicy, FreeListAllocator, type FreeListOptions } from "./strategies/free-list.js";
 export {
   type FreeBin,
@@ -85,9 +85,9 @@ export {
   type PoolOptions,
   poolBlockAlign,
   poolBlockSize,
-} from "./strategies/pool.js";
+} from "./strategies/pool/index.js";
 export { SlabAllocator, type SlabClassStats, type SlabOptions } from "./strategies/slab.js";
-export { StackAllocator, type StackOptions } from "./strategies/stack.js";
+export { StackAllocator, type StackOptions } from "./strategies/stack/index.js";
 export { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf/index.js";
 export {
   type ReplayOptions,

@@ -15,11 +15,11 @@ import { Heap } from "../../src/heap/index.js";
 import { FixedMemory, type Memory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
 import { BuddyAllocator } from "../../src/strategies/buddy.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import { FreeListAllocator } from "../../src/strategies/free-list.js";
-import { PoolAllocator } from "../../src/strategies/pool.js";
+import { PoolAllocator } from "../../src/strategies/pool/index.js";
 import { SlabAllocator } from "../../src/strategies/slab.js";
-import { StackAllocator } from "../../src/strategies/stack.js";
+import { StackAllocator } from "../../src/strategies/stack/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 
 function expectCode(fn: () => unknown, cls: abstract new (...a: never[]) => Error, code: string) {

@@ -24,7 +24,7 @@ import {
   SharedMemory,
   WasmMemory,
 } from "../../src/memory/memory.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
 
 const PAGE = 65536;
 

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { MAGIC } from "../../src/core/header.js";
 import { WasmMemory } from "../../src/memory/memory.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import { growModuleBytes, instantiateGrowModule, uleb128 } from "../helpers/wasm.js";
 
 const PAGE = 65536;

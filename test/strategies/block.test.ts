@@ -14,7 +14,7 @@ import {
 import { Layout } from "../../src/core/layout.js";
 import { FixedMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
 
 const HEADER = 120; // 8 common + 7 block slots, float64
 

@@ -11,7 +11,7 @@ import {
 import { COMMON_SLOTS } from "../../src/core/header.js";
 import { Layout, layoutArray, layoutForI32, layoutForI64 } from "../../src/core/layout.js";
 import { FixedMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
 
 const HEADER = BumpAllocator.metadataSize; // 128: blocks start right after it
 

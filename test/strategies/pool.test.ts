@@ -17,13 +17,13 @@ import {
   LayoutMismatchError,
 } from "../../src/core/errors.js";
 import { FixedMemory, GrowableMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import {
   MAX_BLOCK_ALIGN,
   PoolAllocator,
   poolBlockAlign,
   poolBlockSize,
-} from "../../src/strategies/pool.js";
+} from "../../src/strategies/pool/index.js";
 
 /** Pool words and where the free stack and bitmap start (see the picture in pool.ts). */
 const NFREE = 0;

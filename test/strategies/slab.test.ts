@@ -23,7 +23,7 @@ import {
 } from "../../src/core/errors.js";
 import { FixedMemory, GrowableMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import {
   CLASS_COUNT,
   classAlign,

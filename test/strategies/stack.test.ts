@@ -26,8 +26,8 @@ import {
   SharedMemory,
   WasmMemory,
 } from "../../src/memory/memory.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
-import { StackAllocator } from "../../src/strategies/stack.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
+import { StackAllocator } from "../../src/strategies/stack/index.js";
 import { instantiateGrowModule } from "../helpers/wasm.js";
 
 /** dataStart of a stack made with `new StackAllocator(capacity)`: right after its header. */

@@ -5,7 +5,7 @@ import { ArgumentTypeError, InvalidPointerError } from "../../src/core/errors.js
 import { getDefaultHeap } from "../../src/heap/index.js";
 import { WasmMemory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { box } from "../../src/typed/box.js";
 import { getDefaultAllocator, setDefaultAllocator } from "../../src/typed/global.js";

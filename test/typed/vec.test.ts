@@ -13,9 +13,9 @@ import {
 import { getDefaultHeap, Heap } from "../../src/heap/index.js";
 import { SharedMemory, WasmMemory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
-import { BumpAllocator } from "../../src/strategies/bump.js";
-import { PoolAllocator } from "../../src/strategies/pool.js";
-import { StackAllocator } from "../../src/strategies/stack.js";
+import { BumpAllocator } from "../../src/strategies/bump/index.js";
+import { PoolAllocator } from "../../src/strategies/pool/index.js";
+import { StackAllocator } from "../../src/strategies/stack/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { Vec } from "../../src/typed/vec.js";
 import { FailingAllocator, SUBJECTS, snapshot, unchanged } from "./subjects.js";

@@ -3,7 +3,7 @@
 import { StrategyKind } from "../../core/header.js";
 import type { Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
-import { BumpAllocator } from "../bump.js";
+import { BumpAllocator } from "./allocator.js";
 
 export const bumpRegistration: Registration = {
   name: "bump",

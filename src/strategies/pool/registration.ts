@@ -3,7 +3,7 @@
 import { StrategyKind } from "../../core/header.js";
 import type { Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
-import { PoolAllocator } from "../pool.js";
+import { PoolAllocator } from "./allocator.js";
 
 /** Blocks of the pool a trace replay gets: larger requests fail (out of memory). */
 const TRACE_BLOCK = 256;

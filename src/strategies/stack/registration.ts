@@ -4,7 +4,7 @@ import { StrategyKind } from "../../core/header.js";
 import type { Registration } from "../../core/registration.js";
 import { MAX_ALIGN } from "../../core/validate.js";
 import { growingMemory } from "../../memory/memory.js";
-import { StackAllocator } from "../stack.js";
+import { StackAllocator } from "./allocator.js";
 
 export const stackRegistration: Registration = {
   name: "stack",

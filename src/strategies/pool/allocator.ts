@@ -8,56 +8,10 @@
  * num_blocks)`, `alloc`, `dealloc`, `num_free_blocks`, `num_allocated`, `drop`; LIFO reuse)
  * and acid_alloc's Slab (no per-block header, blocks carved on demand).
  *
- * ## Blocks and alignment
- * The block size is rounded up to a multiple of 8 (so at least 8). Blocks are aligned to the
- * block size's natural alignment A: the largest power of two dividing the block size, capped
- * at MAX_BLOCK_ALIGN (4096), so A ≥ 8. 64-byte blocks are 64-aligned, 48-byte blocks
- * 16-aligned, 24-byte blocks 8-aligned, 8192-byte blocks 4096-aligned. `alloc(size, align)`
- * serves 0 ≤ size ≤ block size and align ≤ A; a larger size answers 0 (no block can ever hold
- * it, as C answers NULL), a larger alignment throws RangeError ERR_ALLOC_ALIGN (B7).
+ * Blocks are the block size rounded up to 8, aligned to its largest power-of-two divisor (at
+ * most 4096); layout.ts has the rules and the memory picture:
  *
- * ## Memory picture (N blocks of S bytes, alignment A)
- *
- *     region.start (rounded up to 8)
- *     | header | pool words | free stack | live bitmap  | pad | pad | block 0 | … | block N−1 |
- *     | 96 B   | i32 × 4    | i32 × N    | i32 × ⌈N/32⌉ | →8  | →A  | S bytes |   | S bytes   |
- *     ^ metaAt                                                ^ dataStart
- *                                                                        ^ BASE (block 0)
- *
- * For an offset-only memory the header, pool words, free stack and bitmap live in a side
- * buffer, and BASE is the region start (at least 8, as 0 is null) rounded up to A.
- *
- *     header slots (float64; 0–7 are the common header, CONFIG = S): the configuration
- *     slot  8 BLOCK_SIZE  S, bytes per block (a multiple of 8)
- *     slot  9 NUM_BLOCKS  N (at most 2^29: 4 GiB of 8-byte blocks)
- *     slot 10 BASE        offset of block 0, a multiple of A
- *     slot 11 BLOCK_ALIGN A
- *
- *     pool words (int32, right after the header): the state that changes on every call.
- *     They are int32, not float64 header slots, so that the hot path indexes the free stack
- *     and bitmap, which share their Int32Array, with no float-to-int conversion (measured:
- *     about 1 ns per call less).
- *     word 0 NFREE   entries on the free stack
- *     word 1 CARVED  blocks [0, CARVED) have been handed out since the last reset or rewind;
- *                    [CARVED, N) were not, and are free without being listed anywhere
- *     word 2 LIMIT   blocks [0, LIMIT) lie inside the memory now (LIMIT < N only on a
- *                    growable memory that has not grown that far yet)
- *     word 3 FRESH   high-water mark of CARVED since creation, folded in at each reset or
- *                    rewind: blocks at or above max(FRESH, CARVED) were never handed out
- *                    (zero on a fresh memory, so `allocZeroed` skips the fill)
- *
- *     free stack (int32 per entry; the top entry is handed out next: LIFO, as in Vais):
- *     entry:  0        1              NFREE−1     NFREE  …  N−1
- *           | block# | block# | … | block#    | (stale, never read) |
- *
- *     live bitmap (int32 words, bit b of word w is block 32w + b; 1 = live):
- *     bit:  31                                   1         0
- *         | block 32w+31 | …              | block 32w+1 | block 32w |
- *     Bits of blocks at or above CARVED are stale and never read, so reset writes none.
- *
- *     block index:  0 ………… CARVED ………… LIMIT ………… N
- *                  | live or on the | never handed | beyond the memory's end
- *                  | free stack     | out: free    | (growable memory, carved after growth)
+ *     | header + pool words | free stack | live bitmap | pad | block 0 | … | block N−1 |
  *
  * ## Cost
  * | operation              | best | worst | notes                                            |
@@ -88,12 +42,9 @@
  * pool: the 96-byte header, 16 bytes of pool words, up to 7 bytes to round the metadata to
  * 8, and the pad to A.
  *
- * ## Invariants (`check()`)
- * 0 ≤ NFREE ≤ CARVED ≤ LIMIT ≤ N; 0 ≤ FRESH ≤ N; BASE is a multiple of A, at or above
- * dataStart, and BASE + LIMIT × S ≤ memory end; the free-stack entries
- * [0, NFREE) are distinct block numbers below CARVED whose live bit is clear; the live bits
- * of [0, CARVED) number CARVED − NFREE (so free + live = carved, and no block is both); the
- * configuration slots match the handle.
+ * ## Invariants (`check()`, check.ts)
+ * The free stack holds distinct carved blocks whose live bit is clear, and live + free =
+ * carved; the configuration slots match the handle.
  *
  * ## Misuse
  * Every check is O(1) and made before any write (no header needed): a pointer outside the
@@ -102,17 +53,16 @@
  * creation → InvalidPointerError; `dealloc(ptr, size)` with size > S → LayoutMismatchError.
  */
 
-import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../core/allocator.js";
-import { alignUp } from "../core/bits.js";
+import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../../core/allocator.js";
+import { alignUp } from "../../core/bits.js";
 import {
   ArgumentRangeError,
   ArgumentTypeError,
   DoubleFreeError,
   HeapIncompatibleError,
   LayoutMismatchError,
-} from "../core/errors.js";
+} from "../../core/errors.js";
 import {
-  declareHeader,
   H_CONFIG,
   H_DATA_START,
   H_META_BYTES,
@@ -120,11 +70,10 @@ import {
   SLOT_BYTES,
   StrategyKind,
   validateHeader,
-} from "../core/header.js";
-import type { Memory } from "../core/memory.js";
+} from "../../core/header.js";
+import type { Memory } from "../../core/memory.js";
 import {
   checkDeallocSize,
-  checkSize32,
   DEFAULT_ALIGN as IMPORTED_DEFAULT_ALIGN,
   isUint32 as importedIsUint32,
   invalidPointer,
@@ -132,130 +81,34 @@ import {
   rejectAlign,
   rejectPointer,
   rejectSize,
-} from "../core/validate.js";
-import { FixedMemory, ownedMemory } from "../memory/memory.js";
+} from "../../core/validate.js";
+import { FixedMemory, ownedMemory } from "../../memory/memory.js";
+import { checkPool } from "./check.js";
+import {
+  BITS_PER_WORD,
+  blocksThatFit,
+  checkBlockSize,
+  checkNumBlocks,
+  extraMetaBytes,
+  MAX_BLOCK_SIZE,
+  MAX_BLOCKS,
+  MAX_POOL_BYTES,
+  POOL_HEADER,
+  planPool,
+  poolBlockAlign,
+  poolBlockSize,
+  STACK,
+  WORD_SHIFT,
+} from "./layout.js";
+
+const { BLOCK_SIZE, NUM_BLOCKS, BASE, BLOCK_ALIGN } = POOL_HEADER.slot;
+const { NFREE, CARVED, LIMIT, PEAK_CARVED } = POOL_HEADER.word;
 
 // Module-local copies of the imported values the hot path uses. V8 reads an imported binding
 // from its module cell on every use, but folds a module-local const: on W2 the copies made
 // alloc + dealloc about 1 ns faster per call.
 const DEFAULT_ALIGN = IMPORTED_DEFAULT_ALIGN;
 const isUint32 = importedIsUint32;
-
-// ---- header slots (float64): the configuration ---------------------------------------------
-
-const POOL_HEADER = declareHeader(["BLOCK_SIZE", "NUM_BLOCKS", "BASE", "BLOCK_ALIGN"]);
-const { BLOCK_SIZE, NUM_BLOCKS, BASE, BLOCK_ALIGN } = POOL_HEADER.slot;
-const HEADER_BYTES = POOL_HEADER.bytes;
-
-// ---- out-of-line metadata (int32 words after the header) -----------------------------------
-
-/** Pool words: the state every call changes. */
-const NFREE = 0;
-const CARVED = 1;
-const LIMIT = 2;
-const FRESH = 3;
-const POOL_WORDS = 4;
-/** Word index of free-stack entry 0. */
-const STACK = POOL_WORDS;
-/** Bytes of an int32 word (pool word, free-stack entry, bitmap word). */
-const WORD_BYTES = 4;
-/** Blocks per live-bitmap word. */
-const BITS_PER_WORD = 32;
-const WORD_SHIFT = 5;
-
-/** Words of the live bitmap for `n` blocks. */
-function bitmapWords(n: number): number {
-  return Math.ceil(n / BITS_PER_WORD);
-}
-
-/** Words of out-of-line metadata for `n` blocks: pool words, free stack, live bitmap. */
-function metaWords(n: number): number {
-  return POOL_WORDS + n + bitmapWords(n);
-}
-
-/** Bytes of out-of-line metadata after the header. */
-function extraMetaBytes(n: number): number {
-  return metaWords(n) * WORD_BYTES;
-}
-
-// ---- block size and alignment ------------------------------------------------------------
-
-/** Blocks are never aligned to more than a page: a bigger block size aligns to 4096. */
-export const MAX_BLOCK_ALIGN = 4096;
-/** Largest block size (before rounding to 8): 2^31 bytes, half of a 4 GiB heap. */
-export const MAX_BLOCK_SIZE = 2 ** 31;
-/** Largest number of blocks: 4 GiB of 8-byte blocks, so block numbers fit in int32. */
-const MAX_BLOCKS = 2 ** 29;
-/** Largest span of blocks: offsets are 32-bit. */
-const MAX_POOL_BYTES = 2 ** 32;
-
-/** The block size actually used: `blockSize` rounded up to a multiple of 8. */
-export function poolBlockSize(blockSize: number): number {
-  return alignUp(blockSize, DEFAULT_ALIGN);
-}
-
-/**
- * The alignment of blocks of `blockSize` (already rounded to 8): the largest power of two
- * dividing it, capped at MAX_BLOCK_ALIGN. Always ≥ 8.
- */
-export function poolBlockAlign(blockSize: number): number {
-  let a = DEFAULT_ALIGN;
-  while (a < MAX_BLOCK_ALIGN && blockSize % (a * 2) === 0) a *= 2;
-  return a;
-}
-
-/** Where the pieces of a pool of `n` blocks of `size` go in a memory (pure arithmetic). */
-interface PoolPlan {
-  /** Offset of block 0. */
-  readonly base: number;
-  /** One past the last byte of block n − 1. */
-  readonly end: number;
-}
-
-/**
- * Mirrors BaseAllocator's placement: in-band, the header at the region start rounded to 8 and
- * the metadata after it; offset-only, the metadata elsewhere and blocks from max(start, 8).
- */
-function planPool(start: number, hasBytes: boolean, size: number, n: number): PoolPlan {
-  const align = poolBlockAlign(size);
-  const dataStart = hasBytes
-    ? headerOffset(start) + alignUp(HEADER_BYTES + extraMetaBytes(n), SLOT_BYTES)
-    : Math.max(start, DEFAULT_ALIGN);
-  const base = alignUp(dataStart, align);
-  return { base, end: base + n * size };
-}
-
-/** The most blocks of `size` (rounded to 8) that fit in `[start, end)`; 0 when none do. */
-function blocksThatFit(start: number, end: number, hasBytes: boolean, size: number): number {
-  // Each block costs `size` bytes plus 4.125 of metadata when in-band: start from the
-  // estimate, then step to the exact answer (a few steps at most).
-  const perBlock = hasBytes ? size + WORD_BYTES + WORD_BYTES / BITS_PER_WORD : size;
-  let n = Math.max(0, Math.min(MAX_BLOCKS, Math.floor((end - start) / perBlock)));
-  while (n > 0 && planPool(start, hasBytes, size, n).end > end) n--;
-  while (n < MAX_BLOCKS && planPool(start, hasBytes, size, n + 1).end <= end) n++;
-  return n;
-}
-
-function checkBlockSize(blockSize: number): void {
-  checkSize32(blockSize, "blockSize");
-  if (!(blockSize >= 1 && blockSize <= MAX_BLOCK_SIZE)) {
-    throw new ArgumentRangeError(
-      `PoolAllocator: blockSize must be 1 … 2^31, got ${blockSize}`,
-      "ERR_ALLOC_SIZE",
-    );
-  }
-}
-
-function checkNumBlocks(numBlocks: number, size: number): void {
-  checkSize32(numBlocks, "numBlocks");
-  if (!(numBlocks >= 1 && numBlocks * size <= MAX_POOL_BYTES)) {
-    throw new ArgumentRangeError(
-      `PoolAllocator: numBlocks must be at least 1, and blocks at most 4 GiB in all ` +
-        `(${numBlocks} × ${size} bytes)`,
-      "ERR_ALLOC_SIZE",
-    );
-  }
-}
 
 export interface PoolOptions extends AllocatorOptions {
   /**
@@ -286,7 +139,7 @@ export class PoolAllocator extends BaseAllocator {
   private readonly bitsAt: number;
 
   /** Bytes of header a PoolAllocator places before its free stack and bitmap. */
-  static readonly headerSize: number = HEADER_BYTES;
+  static readonly headerSize: number = POOL_HEADER.wordsAt;
 
   /**
    * Bytes of memory, from an offset aligned to the block alignment (such as 0), that a pool of
@@ -328,7 +181,7 @@ export class PoolAllocator extends BaseAllocator {
     }
     let memory: Memory;
     if (given === undefined) {
-      const meta = alignUp(HEADER_BYTES + extraMetaBytes(n), SLOT_BYTES);
+      const meta = alignUp(POOL_HEADER.bytes + extraMetaBytes(n), SLOT_BYTES);
       memory = ownedMemory(planPool(0, true, size, n).end - meta, meta);
     } else {
       memory = given;
@@ -362,11 +215,11 @@ export class PoolAllocator extends BaseAllocator {
     slots[slot0 + BASE] = plan.base;
     slots[slot0 + BLOCK_ALIGN] = this.blockAlign;
     // The free stack and bitmap are left as they are: nothing is listed yet (O(1) creation).
-    const m = this.words;
-    m[NFREE] = 0;
-    m[CARVED] = 0;
-    m[LIMIT] = this.blocksInMemory();
-    m[FRESH] = 0;
+    const words = this.words;
+    words[NFREE] = 0;
+    words[CARVED] = 0;
+    words[LIMIT] = this.blocksInMemory();
+    words[PEAK_CARVED] = 0;
   }
 
   /**
@@ -438,18 +291,18 @@ export class PoolAllocator extends BaseAllocator {
     if (size > this.blockSize) return 0; // no block can ever hold it
     // takeBlock(), written out: the engine inlines the call, yet on W2 the written-out form
     // measured about 1 ns per call faster.
-    const m = this.words;
-    const nfree = m[NFREE];
+    const words = this.words;
+    const nfree = words[NFREE];
     let block: number;
     if (nfree !== 0) {
-      block = m[STACK + nfree - 1];
-      m[NFREE] = nfree - 1;
+      block = words[STACK + nfree - 1];
+      words[NFREE] = nfree - 1;
     } else {
-      block = m[CARVED];
-      if (block >= m[LIMIT]) return this.carveSlow();
-      m[CARVED] = block + 1;
+      block = words[CARVED];
+      if (block >= words[LIMIT]) return this.carveSlow();
+      words[CARVED] = block + 1;
     }
-    m[this.bitsAt + (block >> WORD_SHIFT)] |= 1 << (block & (BITS_PER_WORD - 1));
+    words[this.bitsAt + (block >> WORD_SHIFT)] |= 1 << (block & (BITS_PER_WORD - 1));
     return this.base + block * this.blockSize;
   }
 
@@ -478,8 +331,8 @@ export class PoolAllocator extends BaseAllocator {
     }
     if (ptr === 0) return;
     if (!isUint32(ptr)) rejectPointer(ptr);
-    const m = this.words;
-    const carved = m[CARVED];
+    const words = this.words;
+    const carved = words[CARVED];
     const q = (ptr - this.base) / this.blockSize;
     // |q| < 2^29 (ptr < 2^32, blocks of 8 bytes or more), so `q | 0` is exact for an integer q
     // and the block number is an int32 from here on. One test for "a block start in
@@ -489,33 +342,33 @@ export class PoolAllocator extends BaseAllocator {
     if (block !== q || block < 0 || block >= carved) this.liveBlock(ptr); // throws the error
     const word = this.bitsAt + (block >> WORD_SHIFT);
     const mask = 1 << (block & (BITS_PER_WORD - 1));
-    const w = m[word];
+    const w = words[word];
     if ((w & mask) === 0) this.liveBlock(ptr); // not live: throws DoubleFreeError
     if (size !== undefined && size !== this.blockSize) this.checkDeallocSize(ptr, size);
-    m[word] = w ^ mask;
-    const nfree = m[NFREE];
+    words[word] = w ^ mask;
+    const nfree = words[NFREE];
     if (nfree + 1 === carved) {
       this.rewind(); // the last live block: back to a fresh pool
       return;
     }
-    m[STACK + nfree] = block;
-    m[NFREE] = nfree + 1;
+    words[STACK + nfree] = block;
+    words[NFREE] = nfree + 1;
   }
 
   /** Pops the free stack, else carves the next never-used block. */
   private takeBlock(): number {
-    const m = this.words;
-    const nfree = m[NFREE];
+    const words = this.words;
+    const nfree = words[NFREE];
     let block: number;
     if (nfree !== 0) {
-      block = m[STACK + nfree - 1];
-      m[NFREE] = nfree - 1;
+      block = words[STACK + nfree - 1];
+      words[NFREE] = nfree - 1;
     } else {
-      block = m[CARVED];
-      if (block >= m[LIMIT]) return this.carveSlow();
-      m[CARVED] = block + 1;
+      block = words[CARVED];
+      if (block >= words[LIMIT]) return this.carveSlow();
+      words[CARVED] = block + 1;
     }
-    m[this.bitsAt + (block >> WORD_SHIFT)] |= 1 << (block & (BITS_PER_WORD - 1));
+    words[this.bitsAt + (block >> WORD_SHIFT)] |= 1 << (block & (BITS_PER_WORD - 1));
     return this.base + block * this.blockSize;
   }
 
@@ -523,7 +376,7 @@ export class PoolAllocator extends BaseAllocator {
 
   override allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
-    const untouchedFrom = Math.max(this.words[FRESH], this.words[CARVED]);
+    const untouchedFrom = Math.max(this.words[PEAK_CARVED], this.words[CARVED]);
     const ptr = this.alloc(size, align);
     if (ptr === 0 || !this.memory.hasBytes) return ptr;
     const block = (ptr - this.base) / this.blockSize;
@@ -577,10 +430,10 @@ export class PoolAllocator extends BaseAllocator {
 
   stats(): AllocatorStats {
     this.enter();
-    const m = this.words;
+    const words = this.words;
     const size = this.blockSize;
     const live = this.live();
-    const freeBlocks = m[NFREE] + m[LIMIT] - m[CARVED];
+    const freeBlocks = words[NFREE] + words[LIMIT] - words[CARVED];
     const capacity = this.memory.end - this.memory.start;
     const inUse = live * size;
     const free = freeBlocks * size;
@@ -592,72 +445,27 @@ export class PoolAllocator extends BaseAllocator {
       liveBlocks: live,
       // Blocks are carved only when none is free, so the most ever live at once since the
       // last reset or rewind is CARVED.
-      peakInUse: m[CARVED] * size,
+      peakInUse: words[CARVED] * size,
       largestFree: freeBlocks > 0 ? size : 0,
     };
   }
 
   protected checkStrategy(): void {
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const size = this.blockSize;
-    const n = this.numBlocks;
-    if (
-      slots[slot0 + BLOCK_SIZE] !== size ||
-      slots[slot0 + H_CONFIG] !== size ||
-      slots[slot0 + NUM_BLOCKS] !== n ||
-      slots[slot0 + BASE] !== this.base ||
-      slots[slot0 + BLOCK_ALIGN] !== this.blockAlign
-    ) {
-      this.corrupt(
-        `configuration slots (block size ${slots[slot0 + BLOCK_SIZE]}, config ${slots[slot0 + H_CONFIG]}, ` +
-          `blocks ${slots[slot0 + NUM_BLOCKS]}, base ${slots[slot0 + BASE]}, align ${slots[slot0 + BLOCK_ALIGN]}) ` +
-          `differ from this handle's (${size}, ${size}, ${n}, ${this.base}, ${this.blockAlign})`,
-      );
-    }
-    const m = this.words;
-    const nfree = m[NFREE];
-    const carved = m[CARVED];
-    const limit = m[LIMIT];
-    if (!(0 <= nfree && nfree <= carved && carved <= limit && limit <= n)) {
-      this.corrupt(`expected 0 <= NFREE ${nfree} <= CARVED ${carved} <= LIMIT ${limit} <= N ${n}`);
-    }
-    if (!(m[FRESH] >= 0 && m[FRESH] <= n)) this.corrupt(`FRESH ${m[FRESH]} is not in 0 … N ${n}`);
-    if (!(this.base >= this.dataStart && this.base % this.blockAlign === 0)) {
-      this.corrupt(`BASE ${this.base} is below dataStart ${this.dataStart} or not A-aligned`);
-    }
-    const limitEnd = this.base + limit * size;
-    if (limitEnd > this.memory.end) {
-      this.corrupt(`LIMIT ${limit} blocks end at ${limitEnd}, past memory end ${this.memory.end}`);
-    }
-    // Free stack: distinct carved blocks whose live bit is clear. The stack is an array, so it
-    // cannot cycle; a duplicate would hand one block out twice.
-    const seen = new Int32Array(bitmapWords(n));
-    for (let i = 0; i < nfree; i++) {
-      const b = m[STACK + i];
-      if (!(b >= 0 && b < carved)) {
-        this.corrupt(`free-stack entry ${i} is block ${b}, not in 0 … CARVED ${carved} − 1`);
-      }
-      const word = b >> WORD_SHIFT;
-      const mask = 1 << (b & (BITS_PER_WORD - 1));
-      if ((m[this.bitsAt + word] & mask) !== 0) {
-        this.corrupt(`free-stack entry ${i}: block ${b} at ${this.base + b * size} is marked live`);
-      }
-      if ((seen[word] & mask) !== 0) {
-        this.corrupt(`free-stack entry ${i}: block ${b} is listed twice`);
-      }
-      seen[word] |= mask;
-    }
-    let live = 0;
-    for (let b = 0; b < carved; b++) {
-      if (this.isLive(b)) live++;
-    }
-    if (live !== carved - nfree) {
-      this.corrupt(
-        `${live} blocks are marked live, but CARVED ${carved} − NFREE ${nfree} = ` +
-          `${carved - nfree}`,
-      );
-    }
+    checkPool(
+      {
+        slots: this.slots,
+        slot0: this.slot0,
+        words: this.words,
+        blockSize: this.blockSize,
+        numBlocks: this.numBlocks,
+        blockAlign: this.blockAlign,
+        base: this.base,
+        bitsAt: this.bitsAt,
+        dataStart: this.dataStart,
+        memoryEnd: this.memory.end,
+      },
+      (what) => this.corrupt(what),
+    );
   }
 
   // ---- helpers -------------------------------------------------------------------------
@@ -678,12 +486,12 @@ export class PoolAllocator extends BaseAllocator {
     return room <= 0 ? 0 : Math.min(this.numBlocks, Math.floor(room / this.blockSize));
   }
 
-  /** Back to a fresh pool: nothing carved, nothing listed. Folds CARVED into FRESH first. */
+  /** Back to a fresh pool: nothing carved, nothing listed. Folds CARVED into PEAK_CARVED first. */
   private rewind(): void {
-    const m = this.words;
-    if (m[CARVED] > m[FRESH]) m[FRESH] = m[CARVED];
-    m[CARVED] = 0;
-    m[NFREE] = 0;
+    const words = this.words;
+    if (words[CARVED] > words[PEAK_CARVED]) words[PEAK_CARVED] = words[CARVED];
+    words[CARVED] = 0;
+    words[NFREE] = 0;
   }
 
   /**
@@ -703,10 +511,10 @@ export class PoolAllocator extends BaseAllocator {
       }
     }
     if (limit <= block) return 0;
-    const m = this.words; // growth may have replaced the views
-    m[LIMIT] = limit;
-    m[CARVED] = block + 1;
-    m[this.bitsAt + (block >> WORD_SHIFT)] |= 1 << (block & (BITS_PER_WORD - 1));
+    const words = this.words; // growth may have replaced the views
+    words[LIMIT] = limit;
+    words[CARVED] = block + 1;
+    words[this.bitsAt + (block >> WORD_SHIFT)] |= 1 << (block & (BITS_PER_WORD - 1));
     return this.base + block * this.blockSize;
   }
 
@@ -750,7 +558,7 @@ export class PoolAllocator extends BaseAllocator {
       );
     }
     const carved = this.words[CARVED];
-    if (block >= Math.max(carved, this.words[FRESH])) {
+    if (block >= Math.max(carved, this.words[PEAK_CARVED])) {
       throw invalidPointer(ptr, `block ${block} was never handed out`);
     }
     if (block >= carved || !this.isLive(block)) {

@@ -8,27 +8,10 @@
  * `drop`), acid_alloc Bump, static-alloc (a bump over memory it does not own) and mini-alloc
  * (grows a wasm memory; zeroed allocation skips the fill on pages never handed out).
  *
- * ## Memory picture
+ * ## Memory picture (layout.ts has the slots and words)
  *
- *     region.start (8-aligned)
- *     | header: 8 common + 4 bump slots (float64) | 4 hot words (int32) |  (112 bytes)
- *     | block | pad | block | block | mark record | block |     free ...   | END
- *     ^ dataStart                                          ^ TOP
- *
- *     slot  8 FRESH   high-water mark of TOP since creation: bytes at or above
- *                     max(FRESH, TOP) were never handed out (zero on a fresh memory)
- *     slot  9 TOTAL   bytes requested since the last reset (the seeds' total_allocated)
- *     slot 10 PEAK    highest TOP − dataStart since the last reset (folded in lazily)
- *     slot 11 EPOCH   number of resets; stamps mark records so stale marks are caught
- *     word  0 TOP     next free byte; blocks lie in [dataStart, TOP)
- *     word  1 END     end of usable bytes (memory end, at most 2^32 − 8; moves up when the
- *                     memory grows)
- *     word  2 LAST    pointer of the newest block, 0 when unknown (after a free or rollback)
- *     word  3 LIVE    blocks allocated and not freed
- *     (words hold offsets up to 2^32 − 8 as int32 and are read back with `>>> 0`)
- *
- *     mark record (32 bytes, 8-aligned, inside the arena; `mark()` returns its address):
- *     | self address | LIVE at mark | EPOCH at mark | LAST at mark |
+ *     | header + state words | block | pad | block | mark record | block |  free ...  | END
+ *                            ^ dataStart                                  ^ TOP
  *
  * No per-block header: a block is exactly its bytes plus alignment padding before it.
  *
@@ -46,7 +29,7 @@
  *
  * ## Invariants (`check()`)
  * dataStart ≤ TOP ≤ END ≤ memory end; LAST is 0 or an 8-aligned block start in
- * [dataStart, TOP); LIVE, TOTAL, EPOCH are non-negative integers; FRESH ≥ dataStart.
+ * [dataStart, TOP); LIVE, TOTAL, EPOCH are non-negative integers; HIGH_WATER ≥ dataStart.
  *
  * ## dealloc
  * Validates the pointer (inside [dataStart, TOP), 8-aligned; else `InvalidPointerError`,
@@ -55,49 +38,34 @@
  * block cannot be detected (there is no per-block state).
  */
 
-import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../core/allocator.js";
-import { alignUp } from "../core/bits.js";
-import {
-  AllocatorError,
-  InvalidPointerError,
-  LayoutMismatchError,
-  OutOfMemoryError,
-} from "../core/errors.js";
-import { declareHeader, StrategyKind } from "../core/header.js";
-import type { Memory } from "../core/memory.js";
+import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../../core/allocator.js";
+import { alignUp } from "../../core/bits.js";
+import { AllocatorError, InvalidPointerError, OutOfMemoryError } from "../../core/errors.js";
+import { StrategyKind } from "../../core/header.js";
+import type { Memory } from "../../core/memory.js";
 import {
   checkAlign,
+  checkSizeFits,
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
   rejectAlign,
   rejectPointer,
   rejectSize,
-} from "../core/validate.js";
-import { FixedMemory, ownedMemory } from "../memory/memory.js";
+} from "../../core/validate.js";
+import { FixedMemory, ownedMemory } from "../../memory/memory.js";
+import {
+  BUMP_HEADER,
+  MARK_BYTES,
+  MARK_EPOCH,
+  MARK_LAST,
+  MARK_LIVE,
+  MARK_SELF,
+  MAX_END,
+} from "./layout.js";
 
-const BUMP_HEADER = declareHeader(["FRESH", "TOTAL", "PEAK", "EPOCH"]);
-const { FRESH, TOTAL, PEAK, EPOCH } = BUMP_HEADER.slot;
-
-/**
- * The words every alloc reads or writes are int32, right after the header: in a
- * micro-benchmark of this bump step alone, float64 slots cost about 4 ns more per alloc than
- * int32 words. Offsets up to 2^32 − 8 are stored as int32 and read back with `>>> 0`.
- */
-const W_TOP = 0;
-const W_END = 1;
-const W_LAST = 2;
-const W_LIVE = 3;
-const BUMP_WORDS = 4;
-/** The highest END a 32-bit word holds: a 4 GiB memory gives up its last 8 bytes. */
-const MAX_END = 2 ** 32 - 8;
-
-/** Mark record fields (float64 slots) and size. */
-const MARK_SELF = 0;
-const MARK_LIVE = 1;
-const MARK_EPOCH = 2;
-const MARK_LAST = 3;
-const MARK_BYTES = 4 * 8;
+const { HIGH_WATER, TOTAL, PEAK, EPOCH } = BUMP_HEADER.slot;
+const { TOP, END, LAST, LIVE } = BUMP_HEADER.word;
 
 export interface BumpOptions extends AllocatorOptions {
   /** Grow the memory when the arena is full (default: whenever the memory can grow). */
@@ -107,12 +75,9 @@ export interface BumpOptions extends AllocatorOptions {
 export class BumpAllocator extends BaseAllocator {
   readonly name = "BumpAllocator";
   private readonly growable: boolean;
-  /** The hot words (int32) and the index of the first. */
-  private w: Int32Array;
-  private readonly wb: number;
 
   /** Bytes of metadata a BumpAllocator places at the start of its region. */
-  static readonly metadataSize: number = BUMP_HEADER.bytes + BUMP_WORDS * 4;
+  static readonly metadataSize: number = BUMP_HEADER.bytes;
 
   /**
    * `new BumpAllocator(capacity)` owns a fresh, zeroed buffer with `capacity` usable bytes;
@@ -123,26 +88,16 @@ export class BumpAllocator extends BaseAllocator {
       typeof memoryOrCapacity === "number"
         ? ownedMemory(memoryOrCapacity, BumpAllocator.metadataSize)
         : memoryOrCapacity;
-    super(
-      memory,
-      StrategyKind.bump,
-      BUMP_HEADER,
-      BUMP_WORDS * 4,
-      0,
-      options.attach === true,
-      "BumpAllocator",
-    );
+    super(memory, StrategyKind.bump, BUMP_HEADER, 0, 0, options.attach === true, "BumpAllocator");
     this.growable = options.grow ?? memory.maxEnd > memory.end;
-    this.w = this.inBand ? memory.i32 : new Int32Array(this.metaBuffer);
-    this.wb = (this.metaAt + BUMP_HEADER.bytes) >>> 2;
     if (!options.attach) {
       const slots = this.slots;
       const slot0 = this.slot0;
       this.setTop(this.dataStart);
       this.setEnd(memory.end);
-      slots[slot0 + FRESH] = this.dataStart;
+      slots[slot0 + HIGH_WATER] = this.dataStart;
       this.setLast(0);
-      this.w[this.wb + W_LIVE] = 0;
+      this.words[LIVE] = 0;
       slots[slot0 + TOTAL] = 0;
       slots[slot0 + PEAK] = 0;
       slots[slot0 + EPOCH] = 0;
@@ -188,7 +143,7 @@ export class BumpAllocator extends BaseAllocator {
     const g = this.slots; // growth may have replaced the views
     this.setTop(top);
     this.setLast(ptr);
-    this.w[this.wb + W_LIVE]++;
+    this.words[LIVE]++;
     g[slot0 + TOTAL] += size;
     return ptr;
   }
@@ -197,7 +152,7 @@ export class BumpAllocator extends BaseAllocator {
     this.enter();
     const slots = this.slots;
     const slot0 = this.slot0;
-    const zeroFrom = Math.max(slots[slot0 + FRESH], this.top());
+    const zeroFrom = Math.max(slots[slot0 + HIGH_WATER], this.top());
     const ptr = this.alloc(size, align);
     if (ptr !== 0 && ptr < zeroFrom && this.memory.hasBytes) {
       this.memory.u8.fill(0, ptr, Math.min(ptr + size, zeroFrom));
@@ -219,9 +174,9 @@ export class BumpAllocator extends BaseAllocator {
     }
     if (ptr === 0) return;
     const top = this.checkLivePointer(ptr);
-    if (size !== undefined) this.checkSize(ptr, size, top);
+    if (size !== undefined) checkSizeFits(ptr, size, top - ptr, "the block cannot be larger than");
     if (ptr === this.last()) this.lowerTop(ptr, 0);
-    this.w[this.wb + W_LIVE]--;
+    this.words[LIVE]--;
   }
 
   override realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
@@ -252,7 +207,7 @@ export class BumpAllocator extends BaseAllocator {
     if (this.memory.hasBytes) {
       this.memory.u8.copyWithin(to, ptr, ptr + Math.min(newSize, top - ptr));
     }
-    this.w[this.wb + W_LIVE]--; // the old block is freed
+    this.words[LIVE]--; // the old block is freed
     return to;
   }
 
@@ -278,7 +233,7 @@ export class BumpAllocator extends BaseAllocator {
     const slots = this.slots;
     const slot0 = this.slot0;
     this.lowerTop(this.dataStart, 0);
-    this.w[this.wb + W_LIVE] = 0;
+    this.words[LIVE] = 0;
     slots[slot0 + TOTAL] = 0;
     slots[slot0 + PEAK] = 0;
     slots[slot0 + EPOCH]++;
@@ -341,7 +296,7 @@ export class BumpAllocator extends BaseAllocator {
     const live = f[r + MARK_LIVE];
     const last = f[r + MARK_LAST];
     this.lowerTop(mark, last);
-    this.w[this.wb + W_LIVE] = live;
+    this.words[LIVE] = live;
   }
 
   /** Bytes that can still be allocated (up to the memory's maximum for a growing bump). */
@@ -384,7 +339,7 @@ export class BumpAllocator extends BaseAllocator {
     const last = this.last();
     const ds = this.dataStart;
     if (this.live() < 0) this.corrupt(`LIVE word holds ${this.live()}, below 0`);
-    const intSlots = [FRESH, TOTAL, PEAK, EPOCH];
+    const intSlots = [HIGH_WATER, TOTAL, PEAK, EPOCH];
     for (const s of intSlots) {
       if (!(Number.isSafeInteger(slots[slot0 + s]) && slots[slot0 + s] >= 0)) {
         this.corrupt(`slot ${s} holds ${slots[slot0 + s]}, not a non-negative integer`);
@@ -398,36 +353,32 @@ export class BumpAllocator extends BaseAllocator {
     if (last !== 0 && !(last >= ds && last < top && last % 8 === 0)) {
       this.corrupt(`LAST ${last} is not an 8-aligned block start in [${ds}, ${top})`);
     }
-    if (slots[slot0 + FRESH] < ds)
-      this.corrupt(`FRESH ${slots[slot0 + FRESH]} is below dataStart ${ds}`);
+    if (slots[slot0 + HIGH_WATER] < ds)
+      this.corrupt(`HIGH_WATER ${slots[slot0 + HIGH_WATER]} is below dataStart ${ds}`);
   }
 
   // ---- the hot words ---------------------------------------------------------------------
 
   private top(): number {
-    return this.w[this.wb + W_TOP] >>> 0;
+    return this.words[TOP] >>> 0;
   }
   private setTop(v: number): void {
-    this.w[this.wb + W_TOP] = v;
+    this.words[TOP] = v;
   }
   private end(): number {
-    return this.w[this.wb + W_END] >>> 0;
+    return this.words[END] >>> 0;
   }
   private setEnd(v: number): void {
-    this.w[this.wb + W_END] = Math.min(v, MAX_END);
+    this.words[END] = Math.min(v, MAX_END);
   }
   private last(): number {
-    return this.w[this.wb + W_LAST] >>> 0;
+    return this.words[LAST] >>> 0;
   }
   private setLast(v: number): void {
-    this.w[this.wb + W_LAST] = v;
+    this.words[LAST] = v;
   }
   private live(): number {
-    return this.w[this.wb + W_LIVE];
-  }
-
-  protected override onViews(): void {
-    if (this.inBand) this.w = this.memory.i32;
+    return this.words[LIVE];
   }
 
   // ---- helpers -------------------------------------------------------------------------
@@ -448,21 +399,12 @@ export class BumpAllocator extends BaseAllocator {
     return top;
   }
 
-  private checkSize(ptr: number, size: number, top: number): void {
-    if (!isUint32(size)) rejectSize(size);
-    if (size > top - ptr) {
-      throw new LayoutMismatchError(
-        `dealloc(${ptr}, ${size}): the block cannot be larger than ${top - ptr} bytes`,
-      );
-    }
-  }
-
   /** Moves TOP down to `to` (folding the high-water marks first) and sets LAST. */
   private lowerTop(to: number, last: number): void {
     const slots = this.slots;
     const slot0 = this.slot0;
     const top = this.top();
-    if (top > slots[slot0 + FRESH]) slots[slot0 + FRESH] = top;
+    if (top > slots[slot0 + HIGH_WATER]) slots[slot0 + HIGH_WATER] = top;
     const used = top - this.dataStart;
     if (used > slots[slot0 + PEAK]) slots[slot0 + PEAK] = used;
     this.setTop(to);

@@ -1,7 +1,7 @@
 /**
  * StackAllocator: blocks come and go in LIFO order. Allocation moves the top up; `pop` (or
  * `dealloc` of the newest block) moves it back down to the end of the block below, and
- * `rollback(marker)` or `reset` free many blocks at once.
+ * `rollback(mark)` or `reset` free many blocks at once.
  *
  * Choose it for memory whose lifetimes nest: function call frames, expression evaluation,
  * recursive descent, scratch buffers inside a scope. It is nearly as fast as a bump and,
@@ -11,34 +11,10 @@
  * `pop` left the top where it was; here every block's header links to the block below, so
  * each `pop` restores the previous top exactly.
  *
- * ## Memory picture
+ * ## Memory picture (layout.ts has the slots and the block header)
  *
- *     region.start (8-aligned)
- *     | header: 8 common + 7 stack slots, float64 each (120 bytes) |
- *     | hdr | block a | pad | hdr | block b | hdr | block c |        free ...        | END
- *     ^ dataStart                               ^ LAST      ^ TOP
- *
- *     slot  8 TOP     end of the newest block (dataStart when the stack is empty)
- *     slot  9 END     end of usable bytes (memory end; moves up when the memory grows)
- *     slot 10 FRESH   high-water mark of TOP: bytes at or above max(FRESH, TOP) were never
- *                     handed out (zero on a fresh memory), so allocZeroed skips them
- *     slot 11 LAST    pointer of the newest (top) block, 0 when the stack is empty
- *     slot 12 LIVE    blocks on the stack
- *     slot 13 INUSE   sum of the live blocks' sizes
- *     slot 14 PEAK    highest INUSE since the last reset (folded in lazily)
- *     common CONFIG   BLOCK_HEADER_BYTES (8): the block format, checked on attach
- *
- *     block header: 8 bytes, 8-aligned, directly below every block (two u32 words)
- *     byte  0          4          8
- *           | PREV     | SIZE     | block bytes ... (ptr, 8-aligned or more)
- *     PREV  pointer of the block below (the top before this block was pushed), 0 for the
- *           bottom block
- *     SIZE  the block's size as requested (0 … 2^32−1); it is also its usable size
- *
- * A block is placed at ptr = alignUp(TOP + 8, align) with its header at ptr − 8; the new TOP
- * is ptr + size. Popping it sets TOP to the end of the block below (PREV + SIZE(PREV)), or
- * to dataStart. A marker is simply a TOP value: `marker()` returns TOP, `rollback(m)` pops
- * every block whose header lies at or above m.
+ *     | header | hdr | block a | pad | hdr | block b | hdr | block c |      free ...      | END
+ *              ^ dataStart                             ^ LAST      ^ TOP
  *
  * ## Cost
  * | operation            | best | worst | notes                                                 |
@@ -61,13 +37,9 @@
  * default alignment (the previous block's size rounded up to 8), up to align − 1 for larger
  * alignments. `stats().overhead` counts both (and the 120-byte allocator header).
  *
- * ## Invariants (`check()`)
- * dataStart ≤ TOP ≤ END ≤ memory end; FRESH ≥ dataStart; every slot is a non-negative
- * integer; CONFIG is 8. The chain from LAST through PREV is walked (at most LIVE steps, and
- * pointers strictly decrease, so a cycle cannot loop): every block pointer is 8-aligned and
- * ≥ dataStart + 8; the newest block ends exactly at TOP; every other block ends at or before
- * the header (ptr − 8) of the block above it; the chain ends with PREV = 0 after exactly LIVE
- * blocks whose sizes sum to INUSE. An empty stack (LAST = 0) has TOP = dataStart.
+ * ## Invariants (`check()`, check.ts)
+ * TOP and END inside the region; the chain of blocks from LAST down holds exactly LIVE
+ * blocks whose sizes sum to INUSE, each ending at or below the header of the one above.
  *
  * ## Rules where the contract leaves a choice
  * - `dealloc(ptr)` frees only the top block. A live block below it → `InvalidPointerError`
@@ -83,24 +55,24 @@
  *   stricter alignment is asked for); of a block below the top, it shrinks in place when it
  *   can, and otherwise throws `ERR_NOT_TOP` before changing anything: a move would leave the
  *   old block live, since only the top can be freed.
- * - `rollback(marker)` with a marker above TOP (its blocks were popped) or not at a block
- *   boundary throws `InvalidPointerError` `ERR_STALE_POINTER` and changes nothing. A marker
+ * - `rollback(mark)` with a mark above TOP (its blocks were popped) or not at a block
+ *   boundary throws `InvalidPointerError` `ERR_STALE_POINTER` and changes nothing. A mark
  *   is an offset, so one whose offset is a block boundary again (the stack was popped below
  *   it and rebuilt to end exactly there) is accepted; the rollback then frees only blocks
- *   above it, all of which were allocated after the marker was taken.
+ *   above it, all of which were allocated after the mark was taken.
  * - No offset-only memories: the headers need bytes.
  */
 
-import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../core/allocator.js";
-import { alignUp } from "../core/bits.js";
+import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../../core/allocator.js";
+import { alignUp } from "../../core/bits.js";
 import {
   ArgumentTypeError,
   HeapIncompatibleError,
   InvalidPointerError,
   LayoutMismatchError,
-} from "../core/errors.js";
-import { declareHeader, H_CONFIG, StrategyKind } from "../core/header.js";
-import type { Memory } from "../core/memory.js";
+} from "../../core/errors.js";
+import { H_CONFIG, StrategyKind } from "../../core/header.js";
+import type { Memory } from "../../core/memory.js";
 import {
   checkAlign,
   checkDeallocSize,
@@ -110,26 +82,19 @@ import {
   rejectAlign,
   rejectPointer,
   rejectSize,
-} from "../core/validate.js";
-import { FixedMemory, ownedMemory } from "../memory/memory.js";
+} from "../../core/validate.js";
+import { FixedMemory, ownedMemory } from "../../memory/memory.js";
+import { checkStack } from "./check.js";
+import {
+  BLOCK_ALIGN,
+  BLOCK_HEADER_BYTES,
+  HDR_PREV,
+  HDR_SIZE,
+  headerWord,
+  STACK_HEADER,
+} from "./layout.js";
 
-const STACK_HEADER = declareHeader(["TOP", "END", "FRESH", "LAST", "LIVE", "INUSE", "PEAK"]);
-const { TOP, END, FRESH, LAST, LIVE, INUSE, PEAK } = STACK_HEADER.slot;
-
-/** Block header: two u32 words just below the block. */
-const HDR_PREV = 0;
-const HDR_SIZE = 1;
-const HDR_WORDS = 2;
-const U32_BYTES = 4;
-/** Bytes of the header below every block (stored in the common CONFIG slot). */
-const BLOCK_HEADER_BYTES = HDR_WORDS * U32_BYTES;
-/** Every block pointer (and so every header) is aligned to at least this. */
-const BLOCK_ALIGN = DEFAULT_ALIGN;
-
-/** Index in a u32 view of the first header word of the block at `ptr` (ptr ≥ 8, < 2^32). */
-function headerWord(ptr: number): number {
-  return (ptr - BLOCK_HEADER_BYTES) >>> 2;
-}
+const { TOP, END, HIGH_WATER, LAST, LIVE, INUSE, PEAK } = STACK_HEADER.slot;
 
 export interface StackOptions extends AllocatorOptions {
   /** Grow the memory when the stack is full (default: whenever the memory can grow). */
@@ -189,7 +154,7 @@ export class StackAllocator extends BaseAllocator {
     }
     slots[slot0 + TOP] = this.dataStart;
     slots[slot0 + END] = memory.end;
-    slots[slot0 + FRESH] = this.dataStart;
+    slots[slot0 + HIGH_WATER] = this.dataStart;
     slots[slot0 + LAST] = 0;
     slots[slot0 + LIVE] = 0;
     slots[slot0 + INUSE] = 0;
@@ -254,7 +219,7 @@ export class StackAllocator extends BaseAllocator {
     this.enter();
     const slots = this.slots;
     const slot0 = this.slot0;
-    const zeroFrom = Math.max(slots[slot0 + FRESH], slots[slot0 + TOP]);
+    const zeroFrom = Math.max(slots[slot0 + HIGH_WATER], slots[slot0 + TOP]);
     const ptr = this.alloc(size, align);
     if (ptr === 0) return 0;
     const u8 = this.memory.u8;
@@ -361,7 +326,7 @@ export class StackAllocator extends BaseAllocator {
     return this.u32[headerWord(ptr) + HDR_SIZE];
   }
 
-  /** Frees every block; every earlier pointer and marker becomes invalid. */
+  /** Frees every block; every earlier pointer and mark becomes invalid. */
   reset(): void {
     this.enter();
     const slots = this.slots;
@@ -374,32 +339,37 @@ export class StackAllocator extends BaseAllocator {
     slots[slot0 + PEAK] = 0;
   }
 
-  /** A marker to roll back to: the current top of the stack (a byte offset). */
-  marker(): number {
+  /** A mark to roll back to: the current top of the stack (a byte offset). */
+  mark(): number {
     this.enter();
     return this.slots[this.slot0 + TOP];
   }
 
+  /** @deprecated Use `mark()` (the name BumpAllocator uses too); kept for one release. */
+  marker(): number {
+    return this.mark();
+  }
+
   /**
-   * Frees every block allocated after `marker` was taken. A marker above the top (its blocks
+   * Frees every block allocated after `mark` was taken. A mark above the top (its blocks
    * were popped) or not at a block boundary throws `InvalidPointerError`
    * `ERR_STALE_POINTER`; the whole walk is validated before anything changes.
    */
-  rollback(marker: number): void {
+  rollback(mark: number): void {
     this.enter();
-    if (!isUint32(marker)) rejectPointer(marker);
+    if (!isUint32(mark)) rejectPointer(mark);
     const slots = this.slots;
     const slot0 = this.slot0;
     const top = slots[slot0 + TOP];
     const live = slots[slot0 + LIVE];
-    if (!(marker >= this.dataStart && marker <= top)) {
-      throw this.staleMarker(marker, `outside the stack's range [${this.dataStart}, ${top}]`);
+    if (!(mark >= this.dataStart && mark <= top)) {
+      throw this.staleMark(mark, `outside the stack's range [${this.dataStart}, ${top}]`);
     }
     const u = this.u32;
     let cur = slots[slot0 + LAST];
     let freed = 0;
     let bytes = 0;
-    while (cur !== 0 && cur - BLOCK_HEADER_BYTES >= marker) {
+    while (cur !== 0 && cur - BLOCK_HEADER_BYTES >= mark) {
       const w = headerWord(cur);
       const prev = u[w + HDR_PREV];
       bytes += u[w + HDR_SIZE];
@@ -409,11 +379,11 @@ export class StackAllocator extends BaseAllocator {
       cur = prev;
     }
     const boundary = cur === 0 ? this.dataStart : cur + u[headerWord(cur) + HDR_SIZE];
-    if (boundary !== marker) {
-      throw this.staleMarker(marker, "not at a block boundary (popped below and rebuilt?)");
+    if (boundary !== mark) {
+      throw this.staleMark(mark, "not at a block boundary (popped below and rebuilt?)");
     }
     this.foldHighWater();
-    slots[slot0 + TOP] = marker;
+    slots[slot0 + TOP] = mark;
     slots[slot0 + LAST] = cur;
     slots[slot0 + LIVE] = live - freed;
     slots[slot0 + INUSE] -= bytes;
@@ -447,63 +417,16 @@ export class StackAllocator extends BaseAllocator {
   }
 
   protected checkStrategy(): void {
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const ds = this.dataStart;
-    for (const s of [TOP, END, FRESH, LAST, LIVE, INUSE, PEAK]) {
-      if (!(Number.isSafeInteger(slots[slot0 + s]) && slots[slot0 + s] >= 0)) {
-        this.corrupt(`slot ${s} holds ${slots[slot0 + s]}, not a non-negative integer`);
-      }
-    }
-    if (slots[slot0 + H_CONFIG] !== BLOCK_HEADER_BYTES) {
-      this.corrupt(`CONFIG slot holds ${slots[slot0 + H_CONFIG]}, not ${BLOCK_HEADER_BYTES}`);
-    }
-    const top = slots[slot0 + TOP];
-    const end = slots[slot0 + END];
-    const live = slots[slot0 + LIVE];
-    if (!(ds <= top && top <= end && end <= this.memory.end)) {
-      this.corrupt(
-        `expected dataStart ${ds} <= TOP ${top} <= END ${end} <= memory end ${this.memory.end}`,
-      );
-    }
-    if (slots[slot0 + FRESH] < ds)
-      this.corrupt(`FRESH ${slots[slot0 + FRESH]} is below dataStart ${ds}`);
-    // Walk the chain from the top. Each step moves at least 8 bytes down and stays at or
-    // above dataStart + 8, and at most LIVE steps are taken: no cycle can loop.
-    const u = this.u32;
-    let cur = slots[slot0 + LAST];
-    let ceiling = top;
-    let count = 0;
-    let bytes = 0;
-    while (cur !== 0) {
-      if (count >= live) this.corrupt(`the chain from LAST has more than LIVE = ${live} blocks`);
-      if (!(cur % BLOCK_ALIGN === 0 && cur >= ds + BLOCK_HEADER_BYTES && cur <= ceiling)) {
-        this.corrupt(
-          `block ${cur} (#${count} from the top) is not an 8-aligned pointer in ` +
-            `[${ds + BLOCK_HEADER_BYTES}, ${ceiling}]`,
-        );
-      }
-      const w = headerWord(cur);
-      const blockEnd = cur + u[w + HDR_SIZE];
-      if (count === 0 ? blockEnd !== top : blockEnd > ceiling) {
-        this.corrupt(
-          count === 0
-            ? `the top block ${cur} ends at ${blockEnd}, not at TOP ${top}`
-            : `block ${cur} ends at ${blockEnd}, past the header at ${ceiling} of the block above`,
-        );
-      }
-      bytes += u[w + HDR_SIZE];
-      count++;
-      ceiling = cur - BLOCK_HEADER_BYTES;
-      cur = u[w + HDR_PREV];
-    }
-    if (count === 0 && top !== ds) {
-      this.corrupt(`the stack is empty (LAST 0) but TOP ${top} is not dataStart ${ds}`);
-    }
-    if (count !== live) this.corrupt(`the chain holds ${count} blocks, LIVE says ${live}`);
-    if (bytes !== slots[slot0 + INUSE]) {
-      this.corrupt(`the blocks' sizes sum to ${bytes}, INUSE says ${slots[slot0 + INUSE]}`);
-    }
+    checkStack(
+      {
+        slots: this.slots,
+        slot0: this.slot0,
+        u32: this.u32,
+        dataStart: this.dataStart,
+        memoryEnd: this.memory.end,
+      },
+      (what) => this.corrupt(what),
+    );
   }
 
   // ---- helpers -------------------------------------------------------------------------
@@ -553,7 +476,8 @@ export class StackAllocator extends BaseAllocator {
   private foldHighWater(): void {
     const slots = this.slots;
     const slot0 = this.slot0;
-    if (slots[slot0 + TOP] > slots[slot0 + FRESH]) slots[slot0 + FRESH] = slots[slot0 + TOP];
+    if (slots[slot0 + TOP] > slots[slot0 + HIGH_WATER])
+      slots[slot0 + HIGH_WATER] = slots[slot0 + TOP];
     this.foldPeak();
   }
 
@@ -622,9 +546,9 @@ export class StackAllocator extends BaseAllocator {
     }
   }
 
-  private staleMarker(marker: number, why: string): InvalidPointerError {
+  private staleMark(mark: number, why: string): InvalidPointerError {
     return new InvalidPointerError(
-      `${marker} is not a live marker of this StackAllocator: ${why}`,
+      `${mark} is not a live mark of this StackAllocator: ${why}`,
       "ERR_STALE_POINTER",
     );
   }

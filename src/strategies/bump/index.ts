@@ -1,0 +1,3 @@
+/** BumpAllocator: the public surface of the folder (see allocator.ts). */
+
+export { BumpAllocator, type BumpOptions } from "./allocator.js";

@@ -1,0 +1,51 @@
+/**
+ * BumpAllocator's bytes: the header, its state words and the mark record. The strategy and
+ * its costs: allocator.ts.
+ *
+ * ## Memory picture
+ *
+ *     region.start (8-aligned)
+ *     | header: 8 common + 4 bump slots (float64) | 4 state words (int32) |  (112 bytes)
+ *     | block | pad | block | block | mark record | block |     free ...   | END
+ *     ^ dataStart                                          ^ TOP
+ *
+ *     slot  8 HIGH_WATER  the highest TOP since creation, folded in when TOP moves down:
+ *                         bytes at or above max(HIGH_WATER, TOP) were never handed out
+ *                         (zero on a fresh memory)
+ *     slot  9 TOTAL       bytes requested since the last reset (the seeds' total_allocated)
+ *     slot 10 PEAK        highest TOP − dataStart since the last reset (folded in lazily)
+ *     slot 11 EPOCH       number of resets; stamps mark records so stale marks are caught
+ *     word  0 TOP         next free byte; blocks lie in [dataStart, TOP)
+ *     word  1 END         end of usable bytes (memory end, at most 2^32 − 8; moves up when
+ *                         the memory grows)
+ *     word  2 LAST        pointer of the newest block, 0 when unknown (after a free or
+ *                         rollback)
+ *     word  3 LIVE        blocks allocated and not freed
+ *
+ * TOP, END, LAST and LIVE, which every alloc and dealloc reads, are int32 words (offsets up
+ * to 2^32 − 8 stored as int32, read back with `>>> 0`). TOTAL, which every alloc adds the
+ * request to, is a float64 slot: it counts bytes requested since the last reset, which can
+ * pass 2^32.
+ *
+ *     mark record (32 bytes, 8-aligned, inside the arena; `mark()` returns its address):
+ *     | self address | LIVE at mark | EPOCH at mark | LAST at mark |
+ *
+ * No per-block header: a block is exactly its bytes plus alignment padding before it.
+ */
+
+import { declareHeader } from "../../core/header.js";
+
+export const BUMP_HEADER = declareHeader(
+  ["HIGH_WATER", "TOTAL", "PEAK", "EPOCH"],
+  ["TOP", "END", "LAST", "LIVE"],
+);
+
+/** The highest END a 32-bit word holds: a 4 GiB memory gives up its last 8 bytes. */
+export const MAX_END = 2 ** 32 - 8;
+
+/** Mark record fields (float64 slots) and size. */
+export const MARK_SELF = 0;
+export const MARK_LIVE = 1;
+export const MARK_EPOCH = 2;
+export const MARK_LAST = 3;
+export const MARK_BYTES = 4 * 8;
