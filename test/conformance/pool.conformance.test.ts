@@ -1,5 +1,5 @@
-import { poolRegistration } from "../../src/strategies/pool/registration.js";
 import { PoolAllocator } from "../../src/strategies/pool/index.js";
+import { poolRegistration } from "../../src/strategies/pool/registration.js";
 import { runConformance } from "./kit.js";
 import { subjectOf } from "./subject.js";
 
