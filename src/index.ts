@@ -86,7 +86,7 @@ export {
   poolBlockAlign,
   poolBlockSize,
 } from "./strategies/pool/index.js";
-export { SlabAllocator, type SlabClassStats, type SlabOptions } from "./strategies/slab.js";
+export { SlabAllocator, type SlabClassStats, type SlabOptions } from "./strategies/slab/index.js";
 export { StackAllocator, type StackOptions } from "./strategies/stack/index.js";
 export { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf/index.js";
 export {

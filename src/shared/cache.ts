@@ -80,6 +80,7 @@ import {
   InvalidPointerError,
   LayoutMismatchError,
 } from "../core/errors.js";
+import { classSize, searchClass } from "../core/size-classes.js";
 import { isUint32, rejectSize } from "../core/validate.js";
 
 export const CACHE_MAGIC = 0x4d4b5043;
@@ -92,28 +93,18 @@ export const PAGE_USABLE = PAGE_BYTES - 8;
 /** The largest request served from pages. */
 export const SMALL_MAX = 1024;
 
-/** Block sizes of the classes: 16-byte steps to 128, then four per power of two. */
-export const CLASS_SIZE = Int32Array.of(
-  16,
-  32,
-  48,
-  64,
-  80,
-  96,
-  112,
-  128,
-  160,
-  192,
-  224,
-  256,
-  320,
-  384,
-  448,
-  512,
-  640,
-  768,
-  896,
-  1024,
+/**
+ * The page classes: core/size-classes.ts's scheme (4, 7, 2), 16-byte steps to 128, then
+ * four per power of two, up to SMALL_MAX; class k is the module's class k + 1.
+ */
+const GRANULE_LOG2 = 4;
+const LINEAR_LOG2 = 7;
+const MANTISSA_BITS = 2;
+const classFor = (size: number): number =>
+  searchClass(Math.max(size, 1), GRANULE_LOG2, LINEAR_LOG2, MANTISSA_BITS) - 1;
+/** Block sizes of the classes: 16, 32, … 128, 160, 192, … 1024. */
+export const CLASS_SIZE = Int32Array.from({ length: classFor(SMALL_MAX) + 1 }, (_, k) =>
+  classSize(k + 1, GRANULE_LOG2, LINEAR_LOG2, MANTISSA_BITS),
 );
 export const CLASS_COUNT = CLASS_SIZE.length;
 /** Blocks of each class in a page, bitmap words they need, and the last word's tail bits. */
@@ -130,10 +121,7 @@ for (let k = 0; k < CLASS_COUNT; k++) {
   CLASS_TAIL[k] = n % 32 === 0 ? 0 : ~((1 << (n % 32)) - 1);
   classSum = (classSum * 31 + CLASS_SIZE[k]) & 0xffff;
 }
-for (let i = 0, k = 0; i < CLASS_OF16.length; i++) {
-  while (CLASS_SIZE[k] < i * 16) k++;
-  CLASS_OF16[i] = k;
-}
+for (let i = 0; i < CLASS_OF16.length; i++) CLASS_OF16[i] = classFor(i * 16);
 const CLASS_CONFIG = CLASS_COUNT | (classSum << 8);
 
 // Header words.

@@ -22,7 +22,7 @@ import { BuddyAllocator } from "../../src/strategies/buddy.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import { FreeListAllocator } from "../../src/strategies/free-list.js";
 import { PoolAllocator } from "../../src/strategies/pool/index.js";
-import { SlabAllocator } from "../../src/strategies/slab.js";
+import { SlabAllocator } from "../../src/strategies/slab/index.js";
 import { StackAllocator } from "../../src/strategies/stack/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { instantiateGrowModule } from "../helpers/wasm.js";

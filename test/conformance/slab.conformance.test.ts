@@ -1,7 +1,7 @@
 import type { Memory } from "../../src/memory/memory.js";
 import { BlockAllocator } from "../../src/strategies/block.js";
+import { SlabAllocator, type SlabOptions } from "../../src/strategies/slab/index.js";
 import { slabRegistration } from "../../src/strategies/slab/registration.js";
-import { SlabAllocator, type SlabOptions } from "../../src/strategies/slab.js";
 import { PageParent } from "../helpers/page-parent.js";
 import { runConformance } from "./kit.js";
 import { subjectOf } from "./subject.js";

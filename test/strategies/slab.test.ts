@@ -38,7 +38,7 @@ import {
   trailerOffset,
   worstCaseWaste,
 } from "../../src/strategies/slab/classes.js";
-import { SlabAllocator, type SlabOptions } from "../../src/strategies/slab.js";
+import { SlabAllocator, type SlabOptions } from "../../src/strategies/slab/index.js";
 import { PageParent } from "../helpers/page-parent.js";
 
 /** The classes and worst-case waste exactly as the header of slab/classes.ts lists them. */

@@ -1,12 +1,15 @@
 /**
  * The SlabAllocator's size classes and page geometry, as pure functions (STYLE habit 6:
- * the mapping is written once, here, and tested exhaustively for every size).
+ * the mapping is core/size-classes.ts's scheme (3, 6, 2), tested exhaustively there; what
+ * the slab adds is tested here for every size).
  *
  * ## Size classes
  * 28 classes, 8 … 2048 bytes. Up to 64 bytes the classes are 8 bytes apart (every
  * multiple of 8, the minimum alignment); above, each power-of-two range (2^e, 2^(e+1)] is
  * cut into CLASSES_PER_DOUBLING = 4 classes 2^(e-2) apart (a "small float": 2 mantissa
- * bits), so a request never wastes more than a quarter of the range it falls in.
+ * bits), so a request never wastes more than a quarter of the range it falls in. A request
+ * takes the smallest class at least as large; slab class c is the size-class module's class
+ * c + 1 (whose class 0, size 0, holds no request).
  *
  *     class   0   1   2   3   4   5   6   7 |  8   9  10  11 | 12  13  14  15 | 16  17  18  19
  *     size    8  16  24  32  40  48  56  64 | 80  96 112 128 |160 192 224 256 |320 384 448 512
@@ -42,6 +45,7 @@
  */
 
 import { alignUp, log2Floor } from "../../core/bits.js";
+import { searchClass, classSize as sizeOfClass } from "../../core/size-classes.js";
 
 /** The smallest class: every block is at least 8 bytes and 8-aligned. */
 export const MIN_CLASS_SIZE = 8;
@@ -54,10 +58,10 @@ export const CLASS_MANTISSA_BITS = 2;
 export const CLASSES_PER_DOUBLING = 1 << CLASS_MANTISSA_BITS;
 /** The largest class. */
 export const MAX_CLASS_SIZE = 2048;
+const GRANULE_LOG2 = log2Floor(MIN_CLASS_SIZE);
+const LOG2_LINEAR_LIMIT = log2Floor(LINEAR_CLASS_LIMIT);
 /** Number of classes: the linear ones, then 4 per doubling from 64 to MAX_CLASS_SIZE. */
-export const CLASS_COUNT =
-  LINEAR_CLASSES +
-  CLASSES_PER_DOUBLING * (log2Floor(MAX_CLASS_SIZE) - log2Floor(LINEAR_CLASS_LIMIT));
+export const CLASS_COUNT = sizeToClass(MAX_CLASS_SIZE) + 1;
 
 /** Smallest and largest page sizes (the largest is MAX_ALIGN: pages are aligned to their size). */
 export const MIN_PAGE_SIZE = 1024;
@@ -67,24 +71,15 @@ export const TRAILER_FIXED_BYTES = 32;
 /** Bits per bitmap word. */
 export const BITMAP_WORD_BITS = 32;
 const BITMAP_WORD_BYTES = BITMAP_WORD_BITS / 8;
-const LOG2_LINEAR_LIMIT = log2Floor(LINEAR_CLASS_LIMIT);
 
 /** The block size of class `c` (0 ≤ c < CLASS_COUNT). */
 export function classSize(c: number): number {
-  if (c < LINEAR_CLASSES) return (c + 1) * MIN_CLASS_SIZE;
-  const k = c - LINEAR_CLASSES;
-  const e = LOG2_LINEAR_LIMIT + (k >>> CLASS_MANTISSA_BITS);
-  const step = 2 ** (e - CLASS_MANTISSA_BITS);
-  return 2 ** e + ((k & (CLASSES_PER_DOUBLING - 1)) + 1) * step;
+  return sizeOfClass(c + 1, GRANULE_LOG2, LOG2_LINEAR_LIMIT, CLASS_MANTISSA_BITS);
 }
 
 /** The smallest class whose blocks hold `size` bytes (0 ≤ size ≤ MAX_CLASS_SIZE). */
 export function sizeToClass(size: number): number {
-  if (size <= LINEAR_CLASS_LIMIT) return size <= MIN_CLASS_SIZE ? 0 : ((size + 7) >>> 3) - 1;
-  const e = log2Floor(size - 1); // size lies in (2^e, 2^(e+1)]
-  const step = 2 ** (e - CLASS_MANTISSA_BITS);
-  const sub = Math.ceil((size - 2 ** e) / step) - 1; // 0 … 3
-  return LINEAR_CLASSES + (e - LOG2_LINEAR_LIMIT) * CLASSES_PER_DOUBLING + sub;
+  return searchClass(Math.max(size, 1), GRANULE_LOG2, LOG2_LINEAR_LIMIT, CLASS_MANTISSA_BITS) - 1;
 }
 
 /** The alignment every block of class `c` has: the largest power of two dividing its size. */

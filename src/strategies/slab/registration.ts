@@ -4,8 +4,8 @@ import { StrategyKind } from "../../core/header.js";
 import type { Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
 import { BlockAllocator } from "../block.js";
-import { SlabAllocator } from "../slab.js";
 import { TlsfAllocator } from "../tlsf/index.js";
+import { SlabAllocator } from "./allocator.js";
 
 export const slabRegistration: Registration = {
   name: "slab",

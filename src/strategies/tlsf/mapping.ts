@@ -1,7 +1,7 @@
 /**
  * TLSF's size classes: which free list holds a block of a given size, and which list a
- * search for a size starts at. Pure functions over numbers, tested exhaustively
- * (test/strategies/tlsf/mapping.test.ts).
+ * search for a size starts at: core/size-classes.ts's scheme (3, 8, 5), tested exhaustively
+ * there and here (test/strategies/tlsf/mapping.test.ts).
  *
  * First level = power-of-two range, second level = SL_COUNT (32) equal slices of it. Block
  * sizes below SMALL_LIMIT (256) map one list per 8 bytes (first level 0). Above, a block of
@@ -21,6 +21,7 @@
  */
 
 import { alignUp } from "../../core/bits.js";
+import { classOf, classSize, searchClass } from "../../core/size-classes.js";
 
 /** Every block size and address is a multiple of GRANULE. */
 export const GRANULE_LOG2 = 3;
@@ -29,7 +30,8 @@ export const GRANULE = 1 << GRANULE_LOG2;
 export const SL_LOG2 = 5;
 export const SL_COUNT = 1 << SL_LOG2;
 /** Below this block size every list is one granule wide (first level 0). */
-export const SMALL_LIMIT = 1 << (SL_LOG2 + GRANULE_LOG2);
+export const SMALL_LOG2 = SL_LOG2 + GRANULE_LOG2;
+export const SMALL_LIMIT = 1 << SMALL_LOG2;
 /** First-level ranges: level 0 for small blocks, then one per power of two up to 2^31. */
 export const FL_COUNT = 32 - (SL_LOG2 + GRANULE_LOG2) + 1;
 export const LIST_COUNT = FL_COUNT * SL_COUNT;
@@ -42,12 +44,7 @@ export const MAX_BLOCK = 2 ** 32 - GRANULE;
 
 /** The list (fl × SL_COUNT + sl) that holds free blocks of `size` (a multiple of 8). */
 export function listOf(size: number): number {
-  if (size < SMALL_LIMIT) return size >>> GRANULE_LOG2;
-  const msb = 31 - Math.clz32(size);
-  return (
-    ((msb - (SL_LOG2 + GRANULE_LOG2) + 1) << SL_LOG2) |
-    ((size >>> (msb - SL_LOG2)) & (SL_COUNT - 1))
-  );
+  return classOf(size, GRANULE_LOG2, SMALL_LOG2, SL_LOG2);
 }
 
 /**
@@ -55,19 +52,12 @@ export function listOf(size: number): number {
  * boundary, then mapped. LIST_COUNT when no list can (size too close to 4 GiB).
  */
 export function searchListOf(size: number): number {
-  if (size < SMALL_LIMIT) return size >>> GRANULE_LOG2;
-  const msb = 31 - Math.clz32(size);
-  const rounded = size + (1 << (msb - SL_LOG2)) - 1;
-  if (rounded > MAX_BLOCK) return LIST_COUNT;
-  return listOf(rounded - (rounded & ((1 << (msb - SL_LOG2)) - 1)));
+  return searchClass(size, GRANULE_LOG2, SMALL_LOG2, SL_LOG2);
 }
 
 /** The smallest block size list `li` holds. */
 export function listMinSize(li: number): number {
-  const fl = li >>> SL_LOG2;
-  const sl = li & (SL_COUNT - 1);
-  if (fl === 0) return sl << GRANULE_LOG2;
-  return 2 ** (fl + SL_LOG2 + GRANULE_LOG2 - 1) + sl * 2 ** (fl + GRANULE_LOG2 - 1);
+  return classSize(li, GRANULE_LOG2, SMALL_LOG2, SL_LOG2);
 }
 
 /** The block size serving a request of `size` bytes (size word included, at least MIN_BLOCK). */
