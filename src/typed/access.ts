@@ -13,7 +13,22 @@
 
 import { InvalidPointerError } from "../core/errors.js";
 import type { MemoryViews } from "../memory/views.js";
-import { describe, Kind } from "./scalars.js";
+import { describe, isValue, Kind, rejectValue } from "./scalars.js";
+
+/** Bytes of a scalar of each kind (its alignment too). */
+const SIZE: Record<Kind, number> = {
+  [Kind.I8]: 1,
+  [Kind.U8]: 1,
+  [Kind.I16]: 2,
+  [Kind.U16]: 2,
+  [Kind.I32]: 4,
+  [Kind.U32]: 4,
+  [Kind.F32]: 4,
+  [Kind.F64]: 8,
+  [Kind.I64]: 8,
+  [Kind.U64]: 8,
+  [Kind.U8C]: 1,
+};
 
 /** The scalar at byte address `a` (aligned, checked by the caller), or undefined past the view. */
 function tryLoad(v: MemoryViews, kind: Kind, a: number): number | bigint | undefined {
@@ -106,6 +121,31 @@ export function store(v: MemoryViews, kind: Kind, a: number, x: number | bigint)
   if (tryStore(v, kind, a, x)) return;
   v.sync();
   if (!tryStore(v, kind, a, x)) throw outside(v, a);
+}
+
+/**
+ * The slow half of a field reader (fields.ts): `ptr + off` failed the fast checks. Throws
+ * for a bad pointer; else the views were stale (growth) and the read is tried once more.
+ */
+export function slowLoad(v: MemoryViews, kind: Kind, ptr: number, off: number): number | bigint {
+  const a = ptr + off;
+  if (!(isAddress(ptr, 0) && isAddress(a, SIZE[kind] - 1))) throw badPointer(ptr, SIZE[kind]);
+  return load(v, kind, a);
+}
+
+/** The slow half of a field writer: checks the value and the pointer, then `store`s. */
+export function slowStore(
+  v: MemoryViews,
+  kind: Kind,
+  ptr: number,
+  off: number,
+  x: unknown,
+  what: string,
+): void {
+  if (!isValue(kind, x)) rejectValue(kind, x, what);
+  const a = ptr + off;
+  if (!(isAddress(ptr, 0) && isAddress(a, SIZE[kind] - 1))) throw badPointer(ptr, SIZE[kind]);
+  store(v, kind, a, x as number | bigint);
 }
 
 /** Whether `a` is an integer address 0 … 2^32−1 that is a multiple of `mask + 1`. */

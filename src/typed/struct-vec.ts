@@ -27,11 +27,11 @@ import { INSPECT } from "../core/describe.js";
 import { StaleViewError } from "../core/errors.js";
 import { isUint32 } from "../core/validate.js";
 import { type MemoryViews, viewsOf } from "../memory/views.js";
-import { load, store } from "./access.js";
+import { fieldReader, fieldWriter } from "./fields.js";
 import { allocatorOr } from "./global.js";
 import { freedError, RawBlock, VecBase } from "./raw.js";
 import { checkInit, makeRef, type Owner, readValue, type StructRef, writeInit } from "./ref.js";
-import { isValue, rejectValue, type Scalar, type ScalarValue } from "./scalars.js";
+import type { Scalar, ScalarValue } from "./scalars.js";
 import {
   type Fields,
   type ScalarKeys,
@@ -106,10 +106,8 @@ export class StructVec<F extends Fields> extends VecBase implements Owner, Itera
    */
   reader<K extends ScalarKeys<F>>(name: K): (index: number) => ScalarValue<Extract<F[K], Scalar>> {
     const f = scalarField(this.type, name);
-    const kind = f.scalar.kind;
-    const off = f.offset;
-    return (index: number) =>
-      load(this.views, kind, this.addressAt(index) + off) as ScalarValue<Extract<F[K], Scalar>>;
+    const read = fieldReader(this.views, f.scalar.kind, f.offset);
+    return (index: number) => read(this.addressAt(index)) as ScalarValue<Extract<F[K], Scalar>>;
   }
 
   /** A plain function writing scalar field `name` of element i: `(i, value) => void`. */
@@ -117,15 +115,9 @@ export class StructVec<F extends Fields> extends VecBase implements Owner, Itera
     name: K,
   ): (index: number, value: ScalarValue<Extract<F[K], Scalar>>) => void {
     const f = scalarField(this.type, name);
-    const s = f.scalar;
-    const kind = s.kind;
-    const off = f.offset;
-    const what = `${this.type.name}.${f.name}`;
-    return (index: number, value: ScalarValue<Extract<F[K], Scalar>>) => {
-      const a = this.addressAt(index) + off;
-      if (!isValue(s.kind, value)) rejectValue(s.kind, value, what);
-      store(this.views, kind, a, value);
-    };
+    const write = fieldWriter(this.views, f.scalar.kind, f.offset, `${this.type.name}.${f.name}`);
+    return (index: number, value: ScalarValue<Extract<F[K], Scalar>>) =>
+      write(this.addressAt(index), value);
   }
 
   /** Appends every value (all checked first); false, nothing changed, when out of memory. */

@@ -41,14 +41,13 @@ import { ArgumentTypeError, InvalidPointerError } from "../core/errors.js";
 import { Layout } from "../core/layout.js";
 import { isUint32, rejectPointer } from "../core/validate.js";
 import { viewsOf } from "../memory/views.js";
-import { badPointer, isAddress, load, store } from "./access.js";
+import { badPointer } from "./access.js";
+import { fieldReader, fieldWriter } from "./fields.js";
 import { allocatorOr } from "./global.js";
 import { checkInit, makeRef, readValue, type StructRef, writeInit } from "./ref.js";
 import {
   describe,
   isScalar,
-  isValue,
-  rejectValue,
   SCALARS,
   type Scalar,
   type ScalarArray,
@@ -328,6 +327,26 @@ export class StructType<F extends Fields> implements AnyStruct {
     writeInit(this, viewsOf(a.memory), ptr, value);
   }
 
+  /**
+   * A new value in `allocator` (zero-filled, then `value`'s fields written: checked first):
+   * its pointer, or 0 when out of memory. No JS object is made: for records kept by pointer
+   * (in a typed array of pointers, or in other structs), read with `reader`/`at`.
+   */
+  alloc(value?: StructInit<F>, allocator?: Allocator): number {
+    const a = allocatorOr(allocator);
+    if (value !== undefined) checkInit(this, value);
+    const ptr = a.allocZeroed(this.size, this.align);
+    if (ptr !== 0 && value !== undefined) writeInit(this, viewsOf(a.memory), ptr, value);
+    return ptr;
+  }
+
+  /** Frees a value made by `alloc` (the allocator is told its size). */
+  free(ptr: number, allocator?: Allocator): void {
+    const a = allocatorOr(allocator);
+    this.checkPlace(a, ptr);
+    a.dealloc(ptr, this.size);
+  }
+
   /** An accessor object for the value at `ptr`: its properties read and write the fields. */
   at(ptr: number, allocator?: Allocator): StructRef<F> {
     const a = allocatorOr(allocator);
@@ -345,14 +364,9 @@ export class StructType<F extends Fields> implements AnyStruct {
   ): (ptr: number) => ScalarValue<Extract<F[K], Scalar>> {
     const f = scalarField(this, name);
     const v = viewsOf(allocatorOr(allocator).memory);
-    const off = f.offset;
-    const kind = f.scalar.kind;
-    const mask = f.scalar.size - 1;
-    return (ptr: number) => {
-      const a = ptr + off;
-      if (!isAddress(a, mask)) throw badPointer(ptr, mask + 1);
-      return load(v, kind, a) as ScalarValue<Extract<F[K], Scalar>>;
-    };
+    return fieldReader(v, f.scalar.kind, f.offset) as (
+      ptr: number,
+    ) => ScalarValue<Extract<F[K], Scalar>>;
   }
 
   /** A plain function writing scalar field `name` of the value at a pointer (value checked). */
@@ -362,16 +376,7 @@ export class StructType<F extends Fields> implements AnyStruct {
   ): (ptr: number, value: ScalarValue<Extract<F[K], Scalar>>) => void {
     const f = scalarField(this, name);
     const v = viewsOf(allocatorOr(allocator).memory);
-    const off = f.offset;
-    const kind = f.scalar.kind;
-    const mask = f.scalar.size - 1;
-    const what = `${this.name}.${f.name}`;
-    return (ptr: number, value: ScalarValue<Extract<F[K], Scalar>>) => {
-      if (!isValue(kind, value)) rejectValue(kind, value, what);
-      const a = ptr + off;
-      if (!isAddress(a, mask)) throw badPointer(ptr, mask + 1);
-      store(v, kind, a, value);
-    };
+    return fieldWriter(v, f.scalar.kind, f.offset, `${this.name}.${f.name}`);
   }
 
   toString(): string {

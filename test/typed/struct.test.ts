@@ -333,3 +333,69 @@ describe("seeds: Box<u32> and stalloc's 32-byte heap", () => {
     expect(U128.read(ptrs[1], heap)).toEqual({ lo: 1n, hi: 2n ** 63n });
   });
 });
+
+describe("readers and writers of every scalar kind", () => {
+  const KINDS = [
+    ["i8", -128, 127, 128, 1],
+    ["u8", 0, 255, -1, 1],
+    ["i16", -32768, 32767, 32768, 2],
+    ["u16", 0, 65535, 65536, 2],
+    ["i32", -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 4],
+    ["u32", 0, 2 ** 32 - 1, -1, 4],
+    ["ptr", 0, 2 ** 32 - 1, 2 ** 32, 4],
+    ["f32", -1.5, 2 ** 20, undefined, 4],
+    ["f64", -Number.MAX_VALUE, Number.MIN_VALUE, undefined, 8],
+    ["i64", -(2n ** 63n), 2n ** 63n - 1n, 2n ** 63n, 8],
+    ["u64", 0n, 2n ** 64n - 1n, -1n, 8],
+  ] as const;
+  it.each(KINDS)(
+    "%s: extremes round-trip; out of range, wrong type, misaligned: typed errors",
+    (name, lo, hi, out, size) => {
+      const tlsf = new TlsfAllocator(4096);
+      const S = struct({ pad: "u8", v: name } as { pad: "u8"; v: typeof name });
+      const p = S.alloc({}, tlsf);
+      expect(p).not.toBe(0);
+      const read = S.reader("v", tlsf) as (p: number) => unknown;
+      const write = S.writer("v", tlsf) as (p: number, x: unknown) => void;
+      expect(S.offsetOf("v")).toBe(size);
+      for (const x of [lo, hi]) {
+        write(p, x);
+        expect(read(p)).toBe(x);
+      }
+      const before = snapshot(tlsf);
+      if (out !== undefined) {
+        expect(() => write(p, out)).toThrow(expect.objectContaining({ code: "ERR_ELEMENT_RANGE" }));
+      }
+      const wrong = typeof lo === "bigint" ? 1 : 1n;
+      expect(() => write(p, wrong)).toThrow(expect.objectContaining({ code: "ERR_ELEMENT_TYPE" }));
+      expect(() => write(p, "1")).toThrow(expect.objectContaining({ code: "ERR_ELEMENT_TYPE" }));
+      if (size > 1) {
+        expect(() => read(p + 1)).toThrow(expect.objectContaining({ code: "ERR_INVALID_POINTER" }));
+        expect(() => write(p + 1, lo)).toThrow(
+          expect.objectContaining({ code: "ERR_INVALID_POINTER" }),
+        );
+      }
+      expect(() => read(-size)).toThrow(expect.objectContaining({ code: "ERR_INVALID_POINTER" }));
+      expect(() => read(1 << 24)).toThrow(expect.objectContaining({ code: "ERR_INVALID_POINTER" }));
+      expect(unchanged(tlsf, before)).toBe(true);
+      S.free(p, tlsf);
+      expect(tlsf.stats().liveBlocks).toBe(0);
+      expect(() => S.free(p, tlsf)).toThrow(expect.objectContaining({ code: "ERR_DOUBLE_FREE" }));
+    },
+  );
+
+  it("Struct.alloc checks the value before allocating, and answers 0 when out of memory", () => {
+    const tlsf = new TlsfAllocator(1024);
+    const before = snapshot(tlsf);
+    expect(() => Particle.alloc({ id: -1 }, tlsf)).toThrow(
+      expect.objectContaining({ code: "ERR_ELEMENT_RANGE" }),
+    );
+    expect(unchanged(tlsf, before)).toBe(true);
+    const ps: number[] = [];
+    for (let p = Particle.alloc({ x: 1 }, tlsf); p !== 0; p = Particle.alloc({ x: 1 }, tlsf))
+      ps.push(p);
+    expect(ps.length).toBeGreaterThan(10);
+    for (const p of ps) expect(Particle.read(p, tlsf).x).toBe(1);
+    expect(() => Particle.free(ps[0] + 8, tlsf)).toThrow(InvalidPointerError);
+  });
+});
