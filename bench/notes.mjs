@@ -120,6 +120,51 @@ export function obstacle(t, results, meta) {
       );
     case "slab-footprint":
       return "whole pages per size class: partly used pages of every class count in full.";
+    case "records": {
+      const r = results.find((x) => x.suite === "records" && x.key === t.rows[0] && !x.error);
+      if (!r) return "";
+      if (t.id.startsWith("records-bytes")) {
+        return (
+          `the allocator itself holds ${r.allocatorBytesPerRecord?.toFixed(1) ?? "—"} bytes per ` +
+          `record (a 40-byte record and its block overhead), of ${r.capacityBytesPerRecord?.toFixed(1) ?? "—"} ` +
+          "bytes of capacity per record; the measured figure adds the 4-byte pointer of each " +
+          "record in the Uint32Array that holds them" +
+          (t.rows[0] === "heap"
+            ? ", and the memory the default heap reserved by doubling as it grew."
+            : ".")
+        );
+      }
+      if (t.id.startsWith("records-gc")) {
+        if (t.rows[0] === "heap") {
+          return (
+            `${r.gcCount} collections during the workload, ${r.gcTotalMs.toFixed(1)} ms in all: ` +
+            "the records make no garbage; the default heap's memory detaches its old buffer " +
+            "when it grows, which deoptimizes compiled code, and unoptimized code boxes the " +
+            "numbers it passes (see the update-loop target). A pause is wall time: on a " +
+            "loaded machine it includes time the collector waited for a core."
+          );
+        }
+        return (
+          `${r.gcCount} collections during the workload, ${r.gcTotalMs.toFixed(1)} ms in all: ` +
+          "memkit's records make no garbage, so these are the collector's work on what the " +
+          "program around them allocates (and, on a loaded machine, time the collector's " +
+          "threads waited for a core: a pause is wall time)."
+        );
+      }
+      return (
+        "each record is read and written through checked functions (an integer, aligned " +
+        "pointer inside the memory; a value of the field's type) at a pointer taken from a " +
+        "Uint32Array, where the floor indexes one array directly" +
+        (t.rows[0] === "heap"
+          ? ". The default heap's blocks are 48 bytes apart (a 4-byte size word, 8-byte " +
+            "rounding), the floor's 40; and its WebAssembly.Memory detaches its old buffer each " +
+            "time it grows, after which V8 checks every typed-array access in the process for " +
+            "a detached buffer and deoptimizes code compiled without that check (the update " +
+            "loop then runs unoptimized for a while, boxing the numbers it passes: the " +
+            "collections of this row)."
+          : ".")
+      );
+    }
     case "shared": {
       const r = results.find((x) => x.suite === "shared" && x.shared);
       if (!r) return "";

@@ -35,6 +35,8 @@ function targetValue(t) {
   if (t.fmt === "x") return `${t.value.toFixed(2)}×`;
   if (t.fmt === "ns") return `${t.value.toFixed(2)} ns`;
   if (t.fmt === "n") return String(t.value);
+  if (t.fmt === "B") return `${t.value.toFixed(1)} B`;
+  if (t.fmt === "ms") return `${t.value.toFixed(2)} ms`;
   return t.value.toFixed(3);
 }
 
@@ -207,5 +209,47 @@ export function renderMarkdown(meta, results) {
       rowTable(L, rows, w);
     }
   }
+  for (const w of bySuite("records")) {
+    if (meta.sections?.records) L.push(meta.sections.records, "");
+    recordsTable(
+      L,
+      results.filter((r) => r.workload === w),
+    );
+  }
   return L.join("\n");
+}
+
+/** The record workload's table: memory, CPU time and GC pauses per variant. */
+export function recordsTable(L, rows) {
+  const ok = rows.filter((r) => !r.error);
+  const floor = ok.find((r) => r.key === "typed");
+  const first = ok[0];
+  L.push(
+    first
+      ? `### ${int(first.records)} records, ${first.rounds} rounds, ${first.runs} process${first.runs === 1 ? "" : "es"} per variant`
+      : "### records",
+    "",
+    "| variant | bytes / record | CPU s | update loop s | ÷ floor | create s | churn s | GCs | GC ms | longest GC pause ms | load |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const r of rows) {
+    if (r.error) {
+      L.push(`| ${r.row} | error: ${r.error} | | | | | | | | | |`);
+      continue;
+    }
+    const ratio = floor ? r.updateSeconds / floor.updateSeconds : null;
+    L.push(
+      `| ${r.row} | ${fmt(r.bytesPerRecord)} | ${fmt(r.totalSeconds, 2)} | ${fmt(r.updateSeconds, 3)} | ${fmt(ratio, 2)} | ${fmt(r.createSeconds, 3)} | ${fmt(r.churnSeconds, 3)} | ${fmt(r.gcCount, 0)} | ${fmt(r.gcTotalMs)} | ${fmt(r.gcMaxMs, 2)} | ${loadText(r.load)} |`,
+    );
+  }
+  L.push("");
+  for (const r of ok) {
+    if (r.allocatorBytesPerRecord != null) {
+      L.push(
+        `- ${r.row}: the allocator holds ${fmt(r.allocatorBytesPerRecord)} bytes per record ` +
+          `(in use + overhead) of ${fmt(r.capacityBytesPerRecord)} bytes of capacity per record.`,
+      );
+    }
+  }
+  L.push("");
 }

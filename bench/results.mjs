@@ -1,6 +1,7 @@
 // From measured rows to the records of the results file (bench/out/*.json), one per row:
 //
-//   workload, suite (workload | trace | growth), key, row (label), short, group, kind
+//   workload, suite (workload | trace | growth | shared | records), key, row (label), short,
+//   group, kind (the records suite has its own figures: see recordsResults)
 //   rawNsPerOp    median raw ns/op over all runs of all the row's processes
 //   netNsPerOp    raw − the median of its baseline (the empty loop; W3's reset rows: the loop
 //                 without the free pass; C rows: the C empty loop)
@@ -191,4 +192,44 @@ export function sharedResults(j, warnings) {
       },
     ),
   ];
+}
+
+/** What each variant of bench/records.mjs is, in the tables: [label, short]. */
+const RECORD_VARIANTS = {
+  objects: ["plain JS objects in an Array", "objects"],
+  heap: ["memkit struct, one block each in the default heap", "memkit Heap"],
+  pool: ["memkit struct, one block each in a PoolAllocator", "memkit Pool"],
+  typed: ["hand-written typed-array indexing (floor)", "typed arrays"],
+};
+
+/** The rows of the record workload (bench/records.mjs --json), one per variant. */
+export function recordsResults(j, warnings) {
+  const workload = "records";
+  for (const e of j.errors) warnings.push(`${workload}: ${e}`);
+  return j.rows.map((r) => {
+    const [row, short] = RECORD_VARIANTS[r.variant] ?? [r.variant, r.variant];
+    return {
+      workload,
+      suite: "records",
+      key: r.variant,
+      row,
+      short,
+      group: r.variant === "objects" || r.variant === "typed" ? "reference" : "memkit",
+      records: j.records,
+      rounds: j.rounds,
+      runs: r.runs,
+      bytesPerRecord: r.bytesPerRecord,
+      allocatorBytesPerRecord: r.allocatorBytesPerRecord,
+      capacityBytesPerRecord: r.capacityBytesPerRecord,
+      createSeconds: r.createSeconds,
+      updateSeconds: r.updateSeconds,
+      churnSeconds: r.churnSeconds,
+      totalSeconds: r.totalSeconds,
+      gcCount: r.gcCount,
+      gcTotalMs: r.gcTotalMs,
+      gcMaxMs: r.gcMaxMs,
+      recordSamples: r.samples,
+      load: [Math.min(...r.load), Math.max(...r.load)],
+    };
+  });
 }

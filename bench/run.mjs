@@ -5,13 +5,15 @@
 // JS references. It prints a short summary; the details go to the results files.
 //
 //   npm run bench                  W1-W4 (1 warm-up + 5 timed runs per row and process), the
-//                                  traces (1 + 3), the growth trace and the Heap's W1 profile:
-//                                  about 6 minutes on a 2-core machine
+//                                  traces (1 + 3), the growth trace, the shared heap, the
+//                                  record workload (bench/records.mjs) and the Heap's W1
+//                                  profile
 //   npm run bench -- --publish     the same, and publishes the results: bench/results/latest.*
 //                                  (committed) and the README's part they fill (publish.mjs)
-//   npm run bench -- --quick       W1-W4 (3 timed runs, one process per row) and the sqlite3
-//                                  trace (1): under a minute
-//   npm run bench -- --only W1,sqlite3   some workloads and traces only (also: growth, shared)
+//   npm run bench -- --quick       W1-W4 (3 timed runs, one process per row), the sqlite3
+//                                  trace (1) and the record workload's --quick form
+//   npm run bench -- --only W1,sqlite3   some workloads and traces only (also: growth, shared,
+//                                  records)
 //   npm run bench -- --rows heap,as      some rows only (the baselines always run)
 //   npm run bench -- --no-native   skip the C rows (they are skipped anyway without `cc`)
 //   npm run profile                CPU profile of the Heap on W1 (--profile W2:pool: another)
@@ -47,7 +49,7 @@ import { profileRow } from "./profile.mjs";
 import { Progress } from "./progress.mjs";
 import { publish } from "./publish.mjs";
 import { renderMarkdown, renderSummary, wrap } from "./render.mjs";
-import { nativeResult, rowResults, sharedResults } from "./results.mjs";
+import { nativeResult, recordsResults, rowResults, sharedResults } from "./results.mjs";
 import { NOT_BENCHED, versionOf } from "./rows.mjs";
 import { measure } from "./runner.mjs";
 import { computeTargets } from "./targets.mjs";
@@ -62,6 +64,20 @@ const SHARED_NOTE =
   "the last worker's end (threads share the process's CPU time), no baseline subtracted. The " +
   "footprint is from one more 2-worker run that counts both workers' live bytes (untimed). " +
   "Read the scaling against the machine's own 2-thread ceiling and the load average.";
+
+const RECORDS_NOTE =
+  "## Records (bench/records.mjs)\n\n" +
+  "Issue 10's record workload: records { x, y, vx, vy: f64; id: u32; alive: u8 } created, " +
+  "updated (x += vx, y += vy) in rounds, a random 10% freed and re-created each round (a full " +
+  "run: 1,000,000 records, 100 rounds; --quick: 100,000 and 20), " +
+  "the same xorshift32 stream for every variant (the final sum of x + y is checked to agree). " +
+  "Each run of a variant is a process of its own, the variants alternate; CPU time is the " +
+  "process's (garbage collector threads included). Bytes per record: the engine's own count " +
+  "of memory in use (heapUsed + external, after two forced collections) once every record " +
+  "exists, less the same before, over the record count; it includes what holds the records " +
+  "(the array of objects, the Uint32Array of pointers) and what an allocator reserved but has " +
+  "not handed out. GC pauses: the PerformanceObserver `gc` entries of the workload (the forced " +
+  "collections left out); the longest is over every run, the others are medians.";
 
 const { values: opt, positionals } = parseArgs({
   options: {
@@ -107,6 +123,7 @@ async function main() {
   let traceIds = TRACE_NAMES.filter((t) => (only ? only.includes(t) : !quick || t === "sqlite3"));
   const growth = only ? only.includes(GROWTH_ID) : !quick;
   const shared = only ? only.includes("shared") : !quick;
+  const records = only ? only.includes("records") : true;
   const profile = !quick && !only && !keys;
   const notes = [
     `Registered configurations not benchmarked: ${Object.entries(NOT_BENCHED)
@@ -129,7 +146,12 @@ async function main() {
   const rounds = {};
   let libc = null;
   const sections =
-    workloadIds.length + traceIds.length + (growth ? 1 : 0) + (shared ? 1 : 0) + (profile ? 1 : 0);
+    workloadIds.length +
+    traceIds.length +
+    (growth ? 1 : 0) +
+    (shared ? 1 : 0) +
+    (records ? 1 : 0) +
+    (profile ? 1 : 0);
   const progress = new Progress(sections);
 
   for (const id of workloadIds) {
@@ -205,6 +227,31 @@ async function main() {
     }
   }
 
+  if (records) {
+    progress.next("records: a million records as objects, memkit structs and typed arrays");
+    progress.step("running bench/records.mjs");
+    try {
+      const out = execFileSync(
+        process.execPath,
+        [join(HERE, "records.mjs"), "--json", ...(quick ? ["--quick"] : [])],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 20 },
+      );
+      results.push(...recordsResults(JSON.parse(out), warnings));
+    } catch (e) {
+      const why = String(e.stderr || e.message)
+        .trim()
+        .split("\n")
+        .pop();
+      results.push({
+        workload: "records",
+        suite: "records",
+        key: "records",
+        row: "records",
+        error: why,
+      });
+    }
+  }
+
   let profiled = null;
   if (profile) {
     progress.next("CPU profile of the Heap on W1");
@@ -238,7 +285,7 @@ async function main() {
       assemblyscript: versionOf("assemblyscript"),
     },
     profile: profiled?.error ? null : profiled && { file: profiled.file, top: profiled.top },
-    sections: { growth: GROWTH_NOTE, shared: SHARED_NOTE },
+    sections: { growth: GROWTH_NOTE, shared: SHARED_NOTE, records: RECORDS_NOTE },
     rounds,
     notes,
     warnings,

@@ -1,5 +1,5 @@
-// The targets of issues 9 and 14, each a comparison of rows measured in the same run, and
-// their verdicts.
+// The targets of issues 9, 10 and 14, each a comparison of rows measured in the same run,
+// and their verdicts.
 //
 // A speed target compares net ns/op of two rows (a ratio or a difference); its interval is
 // the 95% bootstrap interval of that figure (stats.mjs), and a target whose interval holds
@@ -54,6 +54,7 @@ const FAMILY_TEXT = {
   "slab-footprint": "Slab footprint",
   offset: "offset-only allocator footprint ≤ 1.10",
   shared: "shared heap",
+  records: "records",
 };
 export const FAMILIES = FAMILY_TEXT;
 
@@ -71,7 +72,7 @@ export function computeTargets(results, traceIds, options = {}) {
     }
     const { by, ...rest } = t;
     // A speed figure from single runs has no interval: say so beside the verdict.
-    const single = v !== "unmeasured" && t.fmt !== "r" && t.fmt !== "n" && !t.interval;
+    const single = v !== "unmeasured" && !["r", "n", "B", "ms"].includes(t.fmt) && !t.interval;
     const said = v === "missed" ? by(t.value) : v === "noise" ? noiseText(t) : null;
     out.push({
       interval: null,
@@ -189,6 +190,9 @@ export function computeTargets(results, traceIds, options = {}) {
     footprint("offset", w, "offset", 1.1, `${w}: offset-only allocator footprint / peak live`);
   }
   sharedTargets(results, add, unmeasured);
+
+  // Issue 10: the record workload.
+  recordsTargets(results, add, unmeasured);
   return out;
 }
 
@@ -275,5 +279,72 @@ function sharedTargets(results, add, unmeasured) {
           ? `${x}`
           : `${Math.abs(x - t.goalValue).toFixed(2)} ${t.better === "lower" ? "over" : "under"}`,
     });
+  }
+}
+
+/**
+ * The record workload's targets (bench/records.mjs): memkit records take at most 48 bytes
+ * each; no GC pause over 5 ms with memkit where objects pause longer; the update loop within
+ * 1.5× of hand-written typed-array code. Each for the default heap and for the pool.
+ */
+function recordsTargets(results, add, unmeasured) {
+  const row = (key) => results.find((r) => r.suite === "records" && r.key === key && !r.error);
+  const ran = results.some((r) => r.suite === "records");
+  const objects = row("objects");
+  const floor = row("typed");
+  const groupsOf = (r, k) => r.recordSamples[k].map((x) => [x]);
+  for (const [key, who] of [
+    ["heap", "memkit structs in the default heap"],
+    ["pool", "memkit structs in a pool"],
+  ]) {
+    const base = { family: "records", rows: [key] };
+    const r = row(key);
+    const why = ran ? "row missing" : "records not run";
+    const bytes = {
+      ...base,
+      id: `records-bytes-${key}`,
+      what: `records: bytes per record, ${who}`,
+      goal: "≤ 48 B",
+      goalValue: 48,
+      better: "lower",
+      fmt: "B",
+    };
+    if (r) {
+      add({ ...bytes, value: r.bytesPerRecord, by: (v) => `${(v - 48).toFixed(1)} B over` });
+    } else unmeasured(bytes, why);
+
+    const pause = {
+      ...base,
+      id: `records-gc-${key}`,
+      what: `records: longest GC pause, ${who} (objects: ${objects ? `${objects.gcMaxMs.toFixed(1)} ms` : "—"})`,
+      goal: "≤ 5 ms",
+      goalValue: 5,
+      better: "lower",
+      fmt: "ms",
+    };
+    if (r) add({ ...pause, value: r.gcMaxMs, by: (v) => `${(v - 5).toFixed(2)} ms over` });
+    else unmeasured(pause, why);
+
+    const speed = {
+      ...base,
+      rows: [key, "typed"],
+      id: `records-update-${key}`,
+      what: `records: update loop, ${who} / hand-written typed arrays`,
+      goal: "≤ 1.5×",
+      goalValue: 1.5,
+      better: "lower",
+      fmt: "x",
+    };
+    if (r && floor) {
+      add({
+        ...speed,
+        value: r.updateSeconds / floor.updateSeconds,
+        interval: bootstrap(
+          [groupsOf(r, "updateSeconds"), groupsOf(floor, "updateSeconds")],
+          (a, b) => a / b,
+        ),
+        by: (v) => `${v.toFixed(2)}× the floor's time`,
+      });
+    } else unmeasured(speed, why);
   }
 }
