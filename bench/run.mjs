@@ -204,52 +204,33 @@ async function main() {
   if (shared) {
     progress.next("shared heap: W1 by 1, 2 and 4 workers");
     progress.step("running bench/shared.mjs");
-    try {
-      const out = execFileSync(process.execPath, [join(HERE, "shared.mjs"), "--json"], {
-        encoding: "utf8",
-        env: { ...process.env, RUNS: String(RUNS) },
-        stdio: ["ignore", "pipe", "pipe"],
-        maxBuffer: 1 << 20,
-      });
-      results.push(...sharedResults(JSON.parse(out), warnings));
-    } catch (e) {
-      const why = String(e.stderr || e.message)
-        .trim()
-        .split("\n")
-        .pop();
-      results.push({
+    results.push(
+      ...scriptRows("shared.mjs", [], { RUNS: String(RUNS) }, (j) => sharedResults(j, warnings), {
         workload: "shared W1",
         suite: "shared",
         key: "shared",
         row: "SharedHeap",
-        error: why,
-      });
-    }
+      }),
+    );
   }
 
   if (records) {
     progress.next("records: a million records as objects, memkit structs and typed arrays");
     progress.step("running bench/records.mjs");
-    try {
-      const out = execFileSync(
-        process.execPath,
-        [join(HERE, "records.mjs"), "--json", ...(quick ? ["--quick"] : [])],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 20 },
-      );
-      results.push(...recordsResults(JSON.parse(out), warnings));
-    } catch (e) {
-      const why = String(e.stderr || e.message)
-        .trim()
-        .split("\n")
-        .pop();
-      results.push({
-        workload: "records",
-        suite: "records",
-        key: "records",
-        row: "records",
-        error: why,
-      });
-    }
+    results.push(
+      ...scriptRows(
+        "records.mjs",
+        quick ? ["--quick"] : [],
+        {},
+        (j) => recordsResults(j, warnings),
+        {
+          workload: "records",
+          suite: "records",
+          key: "records",
+          row: "records",
+        },
+      ),
+    );
   }
 
   let profiled = null;
@@ -301,6 +282,28 @@ async function main() {
 function timedNative(bin, argv) {
   const load = loadavg()[0];
   return { ...runNative(bin, argv), load: [load, loadavg()[0]] };
+}
+
+/**
+ * Runs a section's own script (`bench/FILE --json ARGS`, in a process of its own) and makes
+ * rows of what it prints; when it fails, one row with `errorRow`'s names and the error.
+ */
+function scriptRows(file, args, env, toRows, errorRow) {
+  try {
+    const out = execFileSync(process.execPath, [join(HERE, file), "--json", ...args], {
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 1 << 20,
+    });
+    return toRows(JSON.parse(out));
+  } catch (e) {
+    const why = String(e.stderr || e.message)
+      .trim()
+      .split("\n")
+      .pop();
+    return [{ ...errorRow, error: why }];
+  }
 }
 
 /** One line counting the targets by verdict. */
