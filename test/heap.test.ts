@@ -160,3 +160,65 @@ describe("Heap: typed arrays and strings", () => {
     getDefaultHeap().free(p);
   });
 });
+
+describe("Heap: minAlign, the alignment of the C names, strings and arrays", () => {
+  /** Every way a Heap hands out a block without an explicit alignment, many sizes each. */
+  function blocksOf(heap: Heap): number[] {
+    const out: number[] = [];
+    let x = 12345;
+    const size = () => {
+      x = (x * 1103515245 + 12345) >>> 0;
+      return x % 700;
+    };
+    for (let i = 0; i < 200; i++) {
+      out.push(heap.malloc(size()));
+      out.push(heap.calloc(1 + (i % 5), size()));
+      out.push(heap.writeString("x".repeat(size())));
+      out.push(heap.allocArray(Uint8Array, size())!.ptr);
+      out.push(heap.memalign(8, size()));
+      // realloc: in place (shrinking) and moved (growing past its neighbour)
+      const p = heap.malloc(size() + 32);
+      out.push(heap.realloc(p, 16));
+      out.push(heap.realloc(out[out.length - 1], 2000 + size()));
+      out.push(heap.realloc(0, size()));
+    }
+    return out;
+  }
+
+  it("a heap in a wasm module's memory gives 16-aligned blocks (C's max_align_t there)", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 256 });
+    const heap = Heap.inWasmMemory(memory, 1024);
+    expect(heap.minAlign).toBe(16);
+    const blocks = blocksOf(heap);
+    expect(blocks.filter((p) => p === 0 || p % 16 !== 0)).toEqual([]);
+    expect(heap.memalign(4096, 10) % 4096).toBe(0); // larger alignments still work
+    heap.check();
+  });
+
+  it("new Heap() keeps 8; minAlign 64 gives 64-aligned blocks; alloc takes what it is given", () => {
+    expect(new Heap().minAlign).toBe(8);
+    const heap = new Heap({ minAlign: 64 });
+    expect(blocksOf(heap).filter((p) => p === 0 || p % 64 !== 0)).toEqual([]);
+    heap.check();
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 16 });
+    expect(Heap.inWasmMemory(memory, 0, undefined, { minAlign: 8 }).minAlign).toBe(8);
+  });
+
+  it("a bad minAlign is a typed error, and the module's memory is left as it was", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 16 });
+    new Uint8Array(memory.buffer).fill(0xa5);
+    for (const [align, type, code] of [
+      [3, ArgumentRangeError, "ERR_ALLOC_ALIGN"],
+      [4, ArgumentRangeError, "ERR_ALLOC_ALIGN"], // below 8
+      [1 << 17, ArgumentRangeError, "ERR_ALLOC_ALIGN"],
+      ["16", ArgumentTypeError, "ERR_ALLOC_ARG_TYPE"],
+    ] as const) {
+      const make = () =>
+        Heap.inWasmMemory(memory, 1024, undefined, { minAlign: align as unknown as number });
+      expect(make).toThrow(type);
+      expect(make).toThrow(expect.objectContaining({ code }));
+      expect(() => new Heap({ minAlign: align as unknown as number })).toThrow(type);
+    }
+    expect(new Uint8Array(memory.buffer).every((b) => b === 0xa5)).toBe(true);
+  });
+});

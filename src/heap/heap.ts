@@ -12,7 +12,8 @@
  *
  * Choices: `malloc(0)` returns a unique minimal block; `realloc(p, 0)` throws `RangeError`
  * (free the block instead); `calloc(n, size)` whose product exceeds 4 GiB returns 0, like C.
- * Blocks are 8-aligned; `memalign` up to 64 KiB.
+ * The C names, the strings and the arrays give blocks aligned to `minAlign` (8, or 16 in a
+ * wasm module's memory, as C there expects of malloc); `memalign` up to 64 KiB.
  */
 
 import { ArgumentRangeError } from "../core/errors.js";
@@ -21,7 +22,9 @@ import {
   checkSize32,
   DEFAULT_ALIGN,
   isUint32,
+  isValidAlign,
   MAX_ALLOC_SIZE,
+  rejectAlign,
   rejectSize,
 } from "../core/validate.js";
 import { PAGE_BYTES, WasmMemory } from "../memory/memory.js";
@@ -36,15 +39,24 @@ export interface HeapOptions extends TlsfOptions {
   maxBytes?: number;
   /** Run on this memory instead of a new `WebAssembly.Memory`. */
   memory?: Memory;
+  /**
+   * The alignment of every block `malloc`, `calloc`, `realloc`, `memalign`, `writeString` and
+   * `allocArray` return: a power of two, 8 … 65536 (default 8; 16 for `inWasmMemory`, C's
+   * `max_align_t` on wasm32). `alloc` and `allocZeroed` take the alignment they are given.
+   */
+  minAlign?: number;
 }
 
 export { byteLengthUtf8 } from "../memory/strings.js";
 
 export class Heap extends TlsfAllocator {
   override readonly name = "Heap";
+  /** The alignment the C names, strings and arrays give at least (`HeapOptions.minAlign`). */
+  readonly minAlign: number;
 
   constructor(options: HeapOptions = {}) {
-    super(options.memory ?? defaultMemory(options), options);
+    super(heapMemory(options), options);
+    this.minAlign = options.minAlign ?? DEFAULT_ALIGN;
   }
 
   /**
@@ -52,15 +64,23 @@ export class Heap extends TlsfAllocator {
    * its static data and stack) to the end of the memory, growing it by whole pages. JS then
    * writes strings and arrays where the module reads them, with no copy and no wasm malloc.
    */
-  static inWasmMemory(memory: WebAssembly.Memory, heapBase: number, maximumPages?: number): Heap {
-    return new Heap({ memory: new WasmMemory(memory, heapBase, maximumPages) });
+  static inWasmMemory(
+    memory: WebAssembly.Memory,
+    heapBase: number,
+    maximumPages?: number,
+    options: { minAlign?: number } = {},
+  ): Heap {
+    return new Heap({
+      memory: new WasmMemory(memory, heapBase, maximumPages),
+      minAlign: options.minAlign ?? C_WASM32_ALIGN,
+    });
   }
 
   // ---- the C names -----------------------------------------------------------------------
 
-  /** `size` bytes, 8-aligned; 0 when out of memory. */
+  /** `size` bytes aligned to `minAlign`; 0 when out of memory. */
   malloc(size: number): number {
-    return this.alloc(size, DEFAULT_ALIGN);
+    return this.alloc(size, this.minAlign);
   }
 
   /** `count × size` zeroed bytes; 0 when out of memory or when the product passes 4 GiB. */
@@ -69,12 +89,22 @@ export class Heap extends TlsfAllocator {
     if (!isUint32(size)) rejectSize(size, "size");
     const bytes = count * size; // exact in float64 (< 2^64 is not needed: compared below)
     if (!(bytes <= MAX_ALLOC_SIZE)) return 0;
-    return this.allocZeroed(bytes, DEFAULT_ALIGN);
+    return this.allocZeroed(bytes, this.minAlign);
   }
 
-  /** `size` bytes aligned to `align` (a power of two up to 64 KiB). */
+  /** `size` bytes aligned to `align` (a power of two up to 64 KiB) and to `minAlign`. */
   memalign(align: number, size: number): number {
-    return this.alloc(size, align);
+    return this.alloc(size, this.atLeastMin(align));
+  }
+
+  /** TLSF's realloc; a moved block is aligned to `align` and to `minAlign`. */
+  override realloc(ptr: number, newSize: number, align: number = this.minAlign): number {
+    return super.realloc(ptr, newSize, this.atLeastMin(align));
+  }
+
+  /** `align` raised to `minAlign`; an invalid one is passed on for TLSF to reject. */
+  private atLeastMin(align: number): number {
+    return align < this.minAlign && isValidAlign(align) ? this.minAlign : align;
   }
 
   /** Releases a block; `free(0)` does nothing. */
@@ -111,7 +141,7 @@ export class Heap extends TlsfAllocator {
     checkSize32(length, "length");
     const bytes = length * ctor.BYTES_PER_ELEMENT;
     if (!(bytes <= MAX_ALLOC_SIZE)) return null;
-    const ptr = this.allocZeroed(bytes, Math.max(DEFAULT_ALIGN, ctor.BYTES_PER_ELEMENT));
+    const ptr = this.allocZeroed(bytes, Math.max(this.minAlign, ctor.BYTES_PER_ELEMENT));
     return ptr === 0 ? null : new HeapArray(this, ctor, ptr, length);
   }
 
@@ -140,7 +170,7 @@ export class Heap extends TlsfAllocator {
    * the 0.
    */
   writeString(text: string): number {
-    return writeString(this, text);
+    return writeString(this, text, this.minAlign);
   }
 
   /**
@@ -156,6 +186,25 @@ export class Heap extends TlsfAllocator {
     if (m.u8.length === 0 || m.kind === "wasm" || m.kind === "shared") m.refresh();
     return m;
   }
+}
+
+/** `_Alignof(max_align_t)` on wasm32: what C code expects of `malloc` there. */
+const C_WASM32_ALIGN = 16;
+
+function checkMinAlign(align: number): void {
+  if (!isValidAlign(align)) rejectAlign(align);
+  if (align < DEFAULT_ALIGN) {
+    throw new ArgumentRangeError(
+      `minAlign must be at least ${DEFAULT_ALIGN}, got ${align}`,
+      "ERR_ALLOC_ALIGN",
+    );
+  }
+}
+
+/** The heap's memory, after checking the options that TLSF does not (before it writes). */
+function heapMemory(options: HeapOptions): Memory {
+  if (options.minAlign !== undefined) checkMinAlign(options.minAlign);
+  return options.memory ?? defaultMemory(options);
 }
 
 /**

@@ -37,13 +37,13 @@ export function decodeUtf8(bytes: Uint8Array): string {
 }
 
 /**
- * Writes `text` as UTF-8 followed by a 0 byte into a new block of `allocator`; its pointer,
- * or 0 when out of memory.
+ * Writes `text` as UTF-8 followed by a 0 byte into a new block of `allocator`, aligned to
+ * `align`; its pointer, or 0 when out of memory.
  */
-export function writeString(allocator: Allocator, text: string): number {
+export function writeString(allocator: Allocator, text: string, align = DEFAULT_ALIGN): number {
   const bytes = encodeUtf8(text);
   freshBytes(allocator.memory); // an offset-only memory is refused before anything changes
-  const ptr = allocator.alloc(bytes.length + 1, DEFAULT_ALIGN);
+  const ptr = allocator.alloc(bytes.length + 1, align);
   if (ptr === 0) return 0;
   const u8 = freshBytes(allocator.memory);
   u8.set(bytes, ptr);
