@@ -141,7 +141,8 @@ function printReplay(
     ? "--verify: one painted and checked replay each; its time is not the allocator's, so none is shown."
     : `ns/op: CPU time, the median of ${runs} timed run${runs === 1 ? "" : "s"} (min – max beside ` +
       "it) after an untimed first replay (its footprint is shown), each allocator in " +
-      (rows.every((r) => r.ownProcess === true) ? "a process of its own." : "this process.");
+      (rows.every((r) => r.ownProcess === true) ? "a process of its own" : "this process") +
+      "; the replay loop's own work is included (the bench's trace tables call this raw).";
   io.stdout.write(`${wrap(`(${how}${load})`)}\n`);
   if (rows.length > 1 || verify) {
     io.stdout.write(
