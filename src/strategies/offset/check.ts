@@ -1,7 +1,7 @@
 /**
  * The OffsetAllocator's invariant walker (`check()`): reads the state record, the node pool
  * and the live table, changes nothing, and reports the first broken invariant through
- * `corrupt` (which poisons the heap), naming the offsets involved. O(nodes + bins + chains).
+ * `corrupt` (which poisons the heap), naming the offsets involved. O(nodes + bins + slots).
  *
  * 1. The neighbour walk from HEAD tiles [FIRST, END) exactly and ends at TAIL; its links are
  *    symmetric; every block is FREE or USED with a size ≥ 1; no two adjacent blocks are free.
@@ -9,8 +9,8 @@
  * 3. The bitmaps mark exactly the non-empty bins; every bin's list holds free blocks of the
  *    walk whose size maps to that bin, with symmetric links; together they hold every free
  *    block once.
- * 4. Every live-table chain holds used blocks of the walk that hash to it; together they hold
- *    every used block once, and COUNT says how many.
+ * 4. The live table keys every used block of the walk by its offset, once, where a lookup
+ *    finds it, and nothing else; COUNT says how many.
  * 5. Every node the pool handed out (1 … TOP) is a block of the walk or on the spare stack.
  */
 
@@ -30,10 +30,10 @@ import {
   USED_GRANULES,
 } from "./kernel.js";
 import {
+  BIN,
   BIN_NEXT,
   BIN_PREV,
   FREE,
-  LIVE_NEXT,
   NEIGHBOR_NEXT,
   NEIGHBOR_PREV,
   NODE_SHIFT,
@@ -150,8 +150,11 @@ export function checkKernel(
         const a = f << NODE_SHIFT;
         if (++listed > freeBlocks) corrupt(`the bins list more blocks than the ${freeBlocks} free`);
         if (w[a + STATE] !== FREE) corrupt(`bin ${bin} lists the used block ${at(w[a + OFFSET])}`);
-        if (binOf(w[a + SIZE]) !== bin) {
-          corrupt(`free block ${at(w[a + OFFSET])} of ${at(w[a + SIZE])} bytes is in bin ${bin}`);
+        if (binOf(w[a + SIZE]) !== bin || w[a + BIN] !== bin) {
+          corrupt(
+            `free block ${at(w[a + OFFSET])} of ${at(w[a + SIZE])} bytes is in bin ${bin} ` +
+              `(its node says ${w[a + BIN]})`,
+          );
         }
         if (w[a + BIN_PREV] !== before) {
           corrupt(`free block ${at(w[a + OFFSET])}: bin link back ${w[a + BIN_PREV]} ≠ ${before}`);
@@ -166,21 +169,19 @@ export function checkKernel(
   // 4: the live table.
   const table = k.table;
   let inTable = 0;
-  for (let c = 0; c < table.heads.length; c++) {
-    for (let u = table.heads[c]; u !== NONE; u = w[(u << NODE_SHIFT) + LIVE_NEXT]) {
-      if (!isNode(u) || (seen[u] & (WALKED | LISTED)) !== WALKED) {
-        corrupt(`live-table chain ${c} holds node ${u}, which is not a block or is listed twice`);
-      }
-      seen[u] |= LISTED;
-      const a = u << NODE_SHIFT;
-      if (++inTable > live) corrupt(`the live table holds more blocks than the ${live} used`);
-      if (w[a + STATE] !== USED)
-        corrupt(`the live table holds the free block ${at(w[a + OFFSET])}`);
-      if (table.chainOf(w[a + OFFSET]) !== c) {
-        corrupt(`used block ${at(w[a + OFFSET])} is in live-table chain ${c}, not its own`);
-      }
+  table.forEach((offset, u, slot) => {
+    if (!isNode(u) || (seen[u] & (WALKED | LISTED)) !== WALKED) {
+      corrupt(`live-table slot ${slot} holds node ${u}, which is not a block or is listed twice`);
     }
-  }
+    seen[u] |= LISTED;
+    const a = u << NODE_SHIFT;
+    inTable++;
+    if (w[a + STATE] !== USED) corrupt(`the live table holds the free block ${at(w[a + OFFSET])}`);
+    if (w[a + OFFSET] !== offset) {
+      corrupt(`live-table slot ${slot} keys ${at(offset)} to the block at ${at(w[a + OFFSET])}`);
+    }
+    if (table.find(offset) !== u) corrupt(`the live table cannot find its block ${at(offset)}`);
+  });
   if (inTable !== live || table.count !== live) {
     corrupt(`the live table holds ${inTable} blocks (COUNT ${table.count}), ${live} are used`);
   }

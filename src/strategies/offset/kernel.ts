@@ -32,6 +32,7 @@ import {
 } from "./bins.js";
 import { LiveTable } from "./live-table.js";
 import {
+  BIN,
   BIN_NEXT,
   BIN_PREV,
   FREE,
@@ -80,10 +81,33 @@ export class OffsetKernel {
   readonly s = new Int32Array(STATE_WORDS);
   readonly pool: NodePool;
   readonly table = new LiveTable();
+  /** The pool's node words (the same array as `pool.words`, re-read after `reserve`). */
+  w: Int32Array;
 
   constructor(first: number, end: number, nodeCapacity: number) {
     this.pool = new NodePool(nodeCapacity);
+    this.w = this.pool.words;
     this.initialise(first, end);
+  }
+
+  /**
+   * Makes room for `count` more nodes (see NodePool.reserve) and one more used block in the
+   * live table; false when it cannot (the engine refused the memory).
+   */
+  reserve(count: number): boolean {
+    const ok = this.pool.reserve(count) && this.table.reserve();
+    this.w = this.pool.words;
+    return ok;
+  }
+
+  /** Block start of node `n`, in granules. */
+  offsetOf(n: number): number {
+    return this.w[(n << NODE_SHIFT) + OFFSET];
+  }
+
+  /** Block size of node `n`, in granules. */
+  sizeOf(n: number): number {
+    return this.w[(n << NODE_SHIFT) + SIZE];
   }
 
   /** Every block freed: one free block covering [first, end). */
@@ -96,7 +120,7 @@ export class OffsetKernel {
     s[END] = end;
     const n = this.pool.acquire();
     const at = n << NODE_SHIFT;
-    const w = this.pool.words;
+    const w = this.w;
     w[at + OFFSET] = first;
     w[at + SIZE] = end - first;
     w[at + NEIGHBOR_PREV] = NONE;
@@ -117,7 +141,7 @@ export class OffsetKernel {
    */
   findFreeBlock(granules: number): number {
     const s = this.s;
-    const w = this.pool.words;
+    const w = this.w;
     let n = s[BIN_HEAD + binOf(granules)];
     for (let i = 0; i < OWN_BIN_SCAN && n !== NONE; i++) {
       if (w[(n << NODE_SHIFT) + SIZE] >= granules) return n;
@@ -140,7 +164,7 @@ export class OffsetKernel {
   take(n: number, granules: number): number {
     this.removeFreeBlock(n);
     this.use(n, granules);
-    return this.pool.words[(n << NODE_SHIFT) + OFFSET];
+    return this.w[(n << NODE_SHIFT) + OFFSET];
   }
 
   /**
@@ -149,7 +173,7 @@ export class OffsetKernel {
    * Returns the offset. Two nodes reserved.
    */
   takeAligned(n: number, granules: number, alignGranules: number): number {
-    const w = this.pool.words;
+    const w = this.w;
     const offset = w[(n << NODE_SHIFT) + OFFSET];
     const pad = (alignGranules - (offset & (alignGranules - 1))) & (alignGranules - 1);
     if (pad === 0) return this.take(n, granules);
@@ -163,11 +187,11 @@ export class OffsetKernel {
   /** Marks free block `n` (on no list) used, its tail beyond `granules` split off as free. */
   private use(n: number, granules: number): void {
     const s = this.s;
-    const w = this.pool.words;
+    const w = this.w;
     const at = n << NODE_SHIFT;
     if (w[at + SIZE] > granules) this.insertFreeBlock(this.split(n, granules));
     w[at + STATE] = USED;
-    this.table.insert(w, n);
+    this.table.insert(w[at + OFFSET], n);
     s[FREE_GRANULES] -= granules;
     const used = s[USED_GRANULES] + granules;
     s[USED_GRANULES] = used;
@@ -183,7 +207,7 @@ export class OffsetKernel {
     const s = this.s;
     const pool = this.pool;
     const r = pool.acquire();
-    const w = pool.words;
+    const w = this.w;
     const at = n << NODE_SHIFT;
     const rat = r << NODE_SHIFT;
     const next = w[at + NEIGHBOR_NEXT];
@@ -203,7 +227,7 @@ export class OffsetKernel {
 
   /** The used block at `offset`, or NONE. */
   usedBlockAt(offset: number): number {
-    return this.table.find(this.pool.words, offset);
+    return this.table.find(offset);
   }
 
   /**
@@ -213,9 +237,9 @@ export class OffsetKernel {
   release(n: number): boolean {
     const s = this.s;
     const pool = this.pool;
-    const w = pool.words;
-    if (!this.table.remove(w, n)) return false;
+    const w = this.w;
     let at = n << NODE_SHIFT;
+    if (!this.table.remove(w[at + OFFSET])) return false;
     let size = w[at + SIZE];
     s[USED_GRANULES] -= size;
     s[FREE_GRANULES] += size;
@@ -244,7 +268,7 @@ export class OffsetKernel {
 
   /** Takes node `n` out of the neighbour list (its predecessor exists and absorbs it). */
   private unlinkNeighbour(n: number): void {
-    const w = this.pool.words;
+    const w = this.w;
     const at = n << NODE_SHIFT;
     const prev = w[at + NEIGHBOR_PREV];
     const next = w[at + NEIGHBOR_NEXT];
@@ -261,7 +285,7 @@ export class OffsetKernel {
    */
   shrink(n: number, granules: number): void {
     const s = this.s;
-    const w = this.pool.words;
+    const w = this.w;
     const at = n << NODE_SHIFT;
     const rest = w[at + SIZE] - granules;
     const next = w[at + NEIGHBOR_NEXT];
@@ -282,7 +306,7 @@ export class OffsetKernel {
 
   /** Whether used block `n` can grow to `granules` into the free block after it. */
   canGrowInPlace(n: number, granules: number): boolean {
-    const w = this.pool.words;
+    const w = this.w;
     const at = n << NODE_SHIFT;
     const next = w[at + NEIGHBOR_NEXT];
     return (
@@ -296,7 +320,7 @@ export class OffsetKernel {
   growInPlace(n: number, granules: number): void {
     const s = this.s;
     const pool = this.pool;
-    const w = pool.words;
+    const w = this.w;
     const at = n << NODE_SHIFT;
     const next = w[at + NEIGHBOR_NEXT];
     const nat = next << NODE_SHIFT;
@@ -321,7 +345,7 @@ export class OffsetKernel {
 
   /** Free granules at the end of the heap (the last block's size if it is free, else 0). */
   freeAtEnd(): number {
-    const w = this.pool.words;
+    const w = this.w;
     const at = this.s[TAIL] << NODE_SHIFT;
     return w[at + STATE] === FREE ? w[at + SIZE] : 0;
   }
@@ -332,14 +356,14 @@ export class OffsetKernel {
     const pool = this.pool;
     const added = newEnd - s[END];
     const tail = s[TAIL];
-    let w = pool.words;
+    let w = this.w;
     if (w[(tail << NODE_SHIFT) + STATE] === FREE) {
       this.removeFreeBlock(tail);
       w[(tail << NODE_SHIFT) + SIZE] += added;
       this.insertFreeBlock(tail);
     } else {
       const r = pool.acquire();
-      w = pool.words;
+      w = this.w;
       const rat = r << NODE_SHIFT;
       w[rat + OFFSET] = s[END];
       w[rat + SIZE] = added;
@@ -365,7 +389,7 @@ export class OffsetKernel {
     // Every request up to the bin's smallest size finds a block through the bitmaps; a larger
     // one only among the OWN_BIN_SCAN blocks the own-bin scan looks at (each ≥ that size),
     // and no request of a larger bin can find one.
-    const w = this.pool.words;
+    const w = this.w;
     let best = 0;
     let n = s[BIN_HEAD + bin];
     for (let i = 0; i < OWN_BIN_SCAN && n !== NONE; i++) {
@@ -378,11 +402,12 @@ export class OffsetKernel {
   /** Puts free block `n` at the head of its bin's list and marks it FREE. */
   private insertFreeBlock(n: number): void {
     const s = this.s;
-    const w = this.pool.words;
+    const w = this.w;
     const at = n << NODE_SHIFT;
     const bin = binOf(w[at + SIZE]);
     const head = s[BIN_HEAD + bin];
     w[at + STATE] = FREE;
+    w[at + BIN] = bin;
     w[at + BIN_PREV] = NONE;
     w[at + BIN_NEXT] = head;
     if (head !== NONE) w[(head << NODE_SHIFT) + BIN_PREV] = n;
@@ -392,10 +417,10 @@ export class OffsetKernel {
     s[SL_MAP + fl] |= 1 << (bin & SL_MASK);
   }
 
-  /** Takes free block `n` off its bin's list (its SIZE still the one it was binned by). */
+  /** Takes free block `n` off its bin's list. */
   private removeFreeBlock(n: number): void {
     const s = this.s;
-    const w = this.pool.words;
+    const w = this.w;
     const at = n << NODE_SHIFT;
     const prev = w[at + BIN_PREV];
     const next = w[at + BIN_NEXT];
@@ -404,7 +429,7 @@ export class OffsetKernel {
       w[(prev << NODE_SHIFT) + BIN_NEXT] = next;
       return;
     }
-    const bin = binOf(w[at + SIZE]);
+    const bin = w[at + BIN];
     s[BIN_HEAD + bin] = next;
     if (next === NONE) {
       const fl = bin >>> BINS_PER_LEVEL_LOG2;

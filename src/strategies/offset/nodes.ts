@@ -15,11 +15,11 @@
  *           3 BIN_NEXT        free block: the node after it in its bin's list (NONE: tail)
  *           4 NEIGHBOR_PREV   the block just below it in address order (NONE: the first)
  *           5 NEIGHBOR_NEXT   the block just above it in address order (NONE: the last)
- *           6 LIVE_NEXT       used block: the next node in its live-table chain
+ *           6 BIN             free block: the bin it is listed in
  *           7 STATE           SPARE (in the pool), FREE or USED
  *
  * The bin links and the neighbour links are kept apart: a free block is on both lists, a
- * used block only on the neighbour list (and in the live table).
+ * used block only on the neighbour list (and in the live table, which holds its offset).
  *
  * ## The pool
  * Nodes 1 … TOP have been handed out at least once; those not describing a block now are
@@ -42,7 +42,7 @@ export const BIN_PREV = 2;
 export const BIN_NEXT = 3;
 export const NEIGHBOR_PREV = 4;
 export const NEIGHBOR_NEXT = 5;
-export const LIVE_NEXT = 6;
+export const BIN = 6;
 export const STATE = 7;
 
 /** "No node": index 0 is never handed out. */

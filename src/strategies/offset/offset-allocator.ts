@@ -30,7 +30,7 @@
  *     node pool      8 words per block: offset, size, bin links,            nodes.ts
  *                    neighbour links, live-table link, state
  *     spare stack    indices of nodes not describing a block now            nodes.ts
- *     live table     chain heads: used block offset → node                  live-table.ts
+ *     live table     (offset, node) slots of every used block               live-table.ts
  *
  * Sizes are rounded up to the granule (8 bytes); a request aligned to 16 is rounded to 16
  * and, because FIRST is 16-aligned, a heap asked only for 16 keeps every block 16-aligned
@@ -44,14 +44,14 @@
  * |               |      |           | one split                                              |
  * | dealloc       | O(1) | O(1)†     | live-table lookup, merge with both neighbours          |
  * | realloc       | O(1) | O(1) + copy | in place when shrinking or the next block is free    |
- * | reset         | O(N) | O(N)      | N = nodes and chains ever used                         |
+ * | reset         | O(N) | O(N)      | N = nodes and table slots ever used                    |
  * | growth        | O(1) | O(1)      | new space joins the last block                         |
  * | check, report | O(N) | O(N)      | not on the hot path                                    |
  * | bad pointer   | O(N) | O(N)      | naming the error (double free or interior) walks nodes |
  *
  * \* amortised: the node pool doubles (one copy) when full; `nodeCapacity` sizes it up front.
- * † expected: a lookup reads ~1.5 nodes of one chain (load ≤ 1, Fibonacci hashing); the
- *   table doubles (one rehash) when full.
+ * † expected: a lookup reads one or two adjacent slots (linear probing at load ≤ ½,
+ *   Fibonacci hashing); the table doubles (one rehash) when half full.
  *
  * Fragmentation: good fit from 800 bins whose blocks differ by at most 1/32 of their size,
  * split exactly (the rest of a block goes back as a free block), and immediate coalescing:
@@ -59,14 +59,15 @@
  * block again. Internal waste: the rounding to 8 (16 for 16-aligned requests).
  *
  * Metadata per block, all out of line: a node (32 bytes), a spare-stack slot (4 bytes) and,
- * for a used block, its share of the live table (4–8 bytes); none in the region.
+ * for a used block, 2–4 live-table slots of 8 bytes (the table is ¼ to ½ full); none in the
+ * region.
  *
  * ## Invariants (`check()`, in check.ts)
  * The neighbour walk from HEAD tiles [FIRST, END) exactly, ending at TAIL, with symmetric
  * links; no two adjacent blocks are free; the counters match the walk. Every free block is on
  * exactly the bin its size maps to, with symmetric bin links, and the bitmaps mark exactly
- * the non-empty bins. Every used block is in the live-table chain its offset hashes to, and
- * nothing else is. Every node the pool handed out is a block of the walk or on the spare
+ * the non-empty bins. The live table finds every used block by its offset, and holds nothing
+ * else. Every node the pool handed out is a block of the walk or on the spare
  * stack, never both.
  */
 
@@ -221,7 +222,7 @@ export class OffsetAllocator extends BaseAllocator {
     const g = granulesFor(size);
     if (g > MAX_GRANULES) return 0;
     const k = this.k;
-    if (!k.pool.reserve(NODES_ALLOC)) return 0;
+    if (!k.reserve(NODES_ALLOC)) return 0;
     const n = k.findFreeBlock(g);
     if (n === NONE) return this.allocSlow(g);
     return k.take(n, g) * GRANULE;
@@ -249,11 +250,11 @@ export class OffsetAllocator extends BaseAllocator {
     const k = this.k;
     const g = this.granulesAligned(newSize, align);
     if (g > MAX_GRANULES) return 0;
-    const size = k.pool.words[(n << NODE_SHIFT) + SIZE];
+    const size = k.sizeOf(n);
     if (ptr % Math.max(align, ALIGN8) === 0) {
       if (g <= size) {
         // Without a node for the tail (the engine refused the memory) the block stays as is.
-        if (g < size && k.pool.reserve(NODES_ALLOC)) k.shrink(n, g);
+        if (g < size && k.reserve(NODES_ALLOC)) k.shrink(n, g);
         return ptr;
       }
       if (k.canGrowInPlace(n, g)) {
@@ -273,7 +274,7 @@ export class OffsetAllocator extends BaseAllocator {
   usableSize(ptr: number): number {
     this.enter();
     const n = this.usedBlockOf(ptr);
-    return this.k.pool.words[(n << NODE_SHIFT) + SIZE] * GRANULE;
+    return this.k.sizeOf(n) * GRANULE;
   }
 
   /** Frees every block: the heap is one free block again (the memory keeps its size). */
@@ -322,7 +323,7 @@ export class OffsetAllocator extends BaseAllocator {
       this.k.pool.words,
       this.k.pool.spare,
       this.k.table.counts,
-      this.k.table.heads,
+      this.k.table.slots,
     ];
     let length = 0;
     for (const p of parts) length += p.byteLength;
@@ -355,11 +356,11 @@ export class OffsetAllocator extends BaseAllocator {
     // Worst case the block starts a − 1 granules into the free block it is cut from.
     const search = g + a - 1;
     if (search > MAX_GRANULES) return 0;
-    if (!k.pool.reserve(NODES_ALIGNED)) return 0;
+    if (!k.reserve(NODES_ALIGNED)) return 0;
     // A block found for the size alone that happens to be aligned needs no padding (always
     // so for a heap that asks only for 16: every block size is a multiple of 16).
     let n = k.findFreeBlock(g);
-    if (n !== NONE && (k.pool.words[(n << NODE_SHIFT) + OFFSET] & (a - 1)) === 0) {
+    if (n !== NONE && (k.offsetOf(n) & (a - 1)) === 0) {
       return k.take(n, g) * GRANULE;
     }
     n = k.findFreeBlock(search);
@@ -387,7 +388,7 @@ export class OffsetAllocator extends BaseAllocator {
     const k = this.k;
     const end = k.s[END];
     const want = (end + granules - k.freeAtEnd()) * GRANULE;
-    if (!(want <= this.memory.maxEnd) || !k.pool.reserve(NODES_GROWTH)) return false;
+    if (!(want <= this.memory.maxEnd) || !k.reserve(NODES_GROWTH)) return false;
     if (!this.memory.grow(want)) return false;
     this.syncViews();
     const newEnd = Math.floor(this.memory.end / GRANULE);
@@ -451,7 +452,7 @@ export class OffsetAllocator extends BaseAllocator {
 
   private checkSize(ptr: number, n: number, size: number): void {
     checkDeallocSize(size);
-    const usable = this.k.pool.words[(n << NODE_SHIFT) + SIZE] * GRANULE;
+    const usable = this.k.sizeOf(n) * GRANULE;
     if (size > usable) {
       throw new LayoutMismatchError(
         `dealloc(${ptr}, ${size}): the block holds only ${usable} bytes`,

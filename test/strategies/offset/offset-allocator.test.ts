@@ -30,8 +30,8 @@ import {
   type OffsetKernel,
 } from "../../../src/strategies/offset/kernel.js";
 import {
+  BIN,
   BIN_NEXT,
-  LIVE_NEXT,
   NEIGHBOR_PREV,
   NODE_SHIFT,
   OFFSET,
@@ -389,7 +389,15 @@ describe("check()", () => {
     ["a bin link", (h) => (h.k.pool.words[(h.free << NODE_SHIFT) + BIN_NEXT] = h.used)],
     ["the first-level bitmap", (h) => (h.k.s[FL_MAP] ^= 1 << 20)],
     ["the free counter", (h) => h.k.s[FREE_GRANULES]--],
-    ["a live-table link", (h) => (h.k.pool.words[(h.used << NODE_SHIFT) + LIVE_NEXT] = h.free)],
+    [
+      "a live-table slot",
+      (h) => {
+        const slots = h.k.table.slots; // (offset, node) pairs
+        for (let i = 0; i < slots.length; i += 2)
+          if (slots[i + 1] === h.used) slots[i + 1] = h.free;
+      },
+    ],
+    ["a free block's bin", (h) => h.k.pool.words[(h.free << NODE_SHIFT) + BIN]++],
     ["a lost node", (h) => h.k.pool.counts[0]++],
   ];
 
