@@ -78,12 +78,11 @@ import {
   ArgumentTypeError,
   DoubleFreeError,
   InvalidPointerError,
-  LayoutMismatchError,
 } from "../../core/errors.js";
 import { declareHeader, StrategyKind } from "../../core/header.js";
 import {
   checkAlign,
-  checkDeallocSize,
+  checkSizeFits,
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
@@ -451,12 +450,6 @@ export class OffsetAllocator extends BaseAllocator {
   }
 
   private checkSize(ptr: number, n: number, size: number): void {
-    checkDeallocSize(size);
-    const usable = this.k.sizeOf(n) * GRANULE;
-    if (size > usable) {
-      throw new LayoutMismatchError(
-        `dealloc(${ptr}, ${size}): the block holds only ${usable} bytes`,
-      );
-    }
+    checkSizeFits(ptr, size, this.k.sizeOf(n) * GRANULE);
   }
 }
