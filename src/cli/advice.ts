@@ -103,7 +103,7 @@ export function advise(rows: readonly ReplayRow[], verify = false): Advice {
   if (tied.length > 1) {
     lines.push(
       `${names(tied)} are within noise of each other in time (${tied.map(ns).join(", ")}) ` +
-        `and within 1% in footprint: either serves this trace.`,
+        `and within 1% in footprint: ${tied.length > 2 ? "any of them" : "either"} serves this trace.`,
     );
   } else {
     choice = best.row;
