@@ -128,10 +128,14 @@ function buildProto(type: AnyStruct): object {
     }
     Object.defineProperty(proto, f.name, { ...desc, enumerable: true, configurable: false });
   }
-  // `console.log(ref)` prints the value it points at.
+  // `console.log(ref)` prints the value it points at (or why it cannot: never a throw).
   proto[INSPECT] = function (this: Ref) {
     const h = this[HOME];
-    return readValue(type, h.views, h.address());
+    try {
+      return readValue(type, h.views, h.address());
+    } catch (e) {
+      return `${type.name} <${(e as { code?: string }).code ?? "unreadable"}>`;
+    }
   };
   return Object.freeze(proto);
 }

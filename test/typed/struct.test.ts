@@ -3,6 +3,7 @@
  * and writing by pointer, accessor objects, per-field functions, boxes, and bad input.
  */
 
+import { inspect } from "node:util";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { InvalidPointerError, StaleViewError } from "../../src/core/errors.js";
 import { Layout } from "../../src/core/layout.js";
@@ -146,6 +147,7 @@ describe.each(SUBJECTS)("structs in $name", (subject) => {
     expect(mass(b.ptr)).toBe(5);
     expect(Body.at(b.ptr, a).mass).toBe(5);
     expect(Object.keys(Body.at(b.ptr, a))).toEqual([]);
+    expect(inspect(Body.at(b.ptr, a))).toContain("mass: 5");
     expect({ ...b.get().pos }).toEqual({ x: 3, y: 0.25, z: -2 });
     a.check();
     b.free();
@@ -291,6 +293,8 @@ describe("struct bad input changes nothing", () => {
       r.mass = 1;
     }).toThrow(expect.objectContaining({ code: "ERR_FREED" }));
     expect(() => b.free()).toThrow(expect.objectContaining({ code: "ERR_DOUBLE_FREE" }));
+    expect(inspect(r)).toBe("Body <ERR_FREED>");
+    expect(inspect(b)).toBe("Box <freed>");
     expect(tlsf.stats().liveBlocks).toBe(0);
     {
       using c = box("f64", 1, tlsf)!;
