@@ -2,9 +2,9 @@
  * The OffsetAllocator's bins: which free-list a free block of a given size sits in, and which
  * bin a request must start searching from. Pure functions over sizes in granules (8 bytes).
  *
- * The mapping is TLSF's (`listOf`, `searchListOf`, `listMinSize` in `../tlsf.ts`), used as
- * is rather than written a third time: Aaltonen's OffsetAllocator maps sizes with a "small
- * float" of 5 exponent and 3 mantissa bits (8 bins per power of two, 256 bins); TLSF's
+ * The mapping is TLSF's (`listOf`, `searchListOf`, `listMinSize` in `../tlsf/mapping.ts`),
+ * used as is rather than written a third time: Aaltonen's OffsetAllocator maps sizes with a
+ * "small float" of 5 exponent and 3 mantissa bits (8 bins per power of two, 256 bins); TLSF's
  * classes are the same construction with 5 mantissa bits (32 bins per power of two above
  * 256 bytes, one bin per granule below it, 800 bins), so they are strictly finer, cover
  * every size a 4 GiB region can hold, and already have the round-down (insert) and

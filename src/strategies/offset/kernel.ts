@@ -343,6 +343,16 @@ export class OffsetKernel {
 
   // ---- growth --------------------------------------------------------------------------------
 
+  /** Whether only free space, if anything, lies between block `n` and END. */
+  reachesEnd(n: number): boolean {
+    const tail = this.s[TAIL];
+    if (tail === n) return true;
+    const w = this.w;
+    return (
+      w[(n << NODE_SHIFT) + NEIGHBOR_NEXT] === tail && w[(tail << NODE_SHIFT) + STATE] === FREE
+    );
+  }
+
   /** Free granules at the end of the heap (the last block's size if it is free, else 0). */
   freeAtEnd(): number {
     const w = this.w;

@@ -256,7 +256,8 @@ export class OffsetAllocator extends BaseAllocator {
         if (g < size && k.reserve(NODES_ALLOC)) k.shrink(n, g);
         return ptr;
       }
-      if (k.canGrowInPlace(n, g)) {
+      // A block with only free space after it grows in place by growing the memory.
+      if (k.canGrowInPlace(n, g) || (k.reachesEnd(n) && this.growFor(g - size))) {
         k.growInPlace(n, g);
         return ptr;
       }

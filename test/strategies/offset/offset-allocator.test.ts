@@ -199,6 +199,21 @@ describe("realloc", () => {
     a.check();
   });
 
+  it("grows the last block in place by growing a growable memory", () => {
+    const memory = new GrowableMemory(64 * KIB, 4 * MIB);
+    const a = new OffsetAllocator(memory);
+    a.alloc(1000);
+    const p = a.alloc(60 * KIB);
+    expect(a.realloc(p, 1 * MIB)).toBe(p);
+    expect(memory.end).toBeGreaterThanOrEqual(p + 1 * MIB);
+    expect(a.usableSize(p)).toBe(1 * MIB);
+    // A block that ends the heap exactly, too.
+    const q = a.alloc(a.stats().largestFree);
+    expect(a.stats().largestFree).toBe(0);
+    expect(a.realloc(q, a.usableSize(q) + 8)).toBe(q);
+    a.check();
+  });
+
   it("moves a block that is not aligned as asked", () => {
     const a = new OffsetAllocator(64 * KIB);
     a.alloc(8);
