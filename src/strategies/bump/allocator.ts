@@ -54,15 +54,11 @@ import {
   rejectSize,
 } from "../../core/validate.js";
 import { FixedMemory, ownedMemory } from "../../memory/memory.js";
-import {
-  BUMP_HEADER,
-  MARK_BYTES,
-  MARK_EPOCH,
-  MARK_LAST,
-  MARK_LIVE,
-  MARK_SELF,
-  MAX_END,
-} from "./layout.js";
+import * as layout from "./layout.js";
+
+// Module-local constants: the engine folds them into the code, while an imported binding is
+// loaded from its module cell on every use.
+const { BUMP_HEADER, MARK_BYTES, MARK_EPOCH, MARK_LAST, MARK_LIVE, MARK_SELF, MAX_END } = layout;
 
 const { HIGH_WATER, TOTAL, PEAK, EPOCH } = BUMP_HEADER.slot;
 const { TOP, END, LAST, LIVE } = BUMP_HEADER.word;
@@ -123,7 +119,6 @@ export class BumpAllocator extends BaseAllocator {
   }
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const _slots = this.slots;
     const slot0 = this.slot0;
     if (this.blocked()) {
       this.enterSlow();
@@ -165,8 +160,6 @@ export class BumpAllocator extends BaseAllocator {
   }
 
   dealloc(ptr: number, size?: number): void {
-    const _slots = this.slots;
-    const _slot0 = this.slot0;
     if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);

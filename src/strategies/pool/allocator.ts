@@ -84,22 +84,28 @@ import {
 } from "../../core/validate.js";
 import { FixedMemory, ownedMemory } from "../../memory/memory.js";
 import { checkPool } from "./check.js";
+import * as layout from "./layout.js";
 import {
-  BITS_PER_WORD,
   blocksThatFit,
   checkBlockSize,
   checkNumBlocks,
   extraMetaBytes,
+  planPool,
+  poolBlockAlign,
+  poolBlockSize,
+} from "./layout.js";
+
+// Module-local constants: the engine folds them into the code, while an imported binding is
+// loaded from its module cell on every use.
+const {
+  BITS_PER_WORD,
   MAX_BLOCK_SIZE,
   MAX_BLOCKS,
   MAX_POOL_BYTES,
   POOL_HEADER,
-  planPool,
-  poolBlockAlign,
-  poolBlockSize,
   STACK,
   WORD_SHIFT,
-} from "./layout.js";
+} = layout;
 
 const { BLOCK_SIZE, NUM_BLOCKS, BASE, BLOCK_ALIGN } = POOL_HEADER.slot;
 const { NFREE, CARVED, LIMIT, PEAK_CARVED } = POOL_HEADER.word;
@@ -277,8 +283,6 @@ export class PoolAllocator extends BaseAllocator {
    * is full or `size` exceeds the block size. `alloc(0)` takes a whole block.
    */
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const _slots = this.slots;
-    const _slot0 = this.slot0;
     if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
@@ -308,8 +312,6 @@ export class PoolAllocator extends BaseAllocator {
 
   /** The seeds' `alloc()`: one block, or 0 when the pool is full. No size to check. */
   allocBlock(): number {
-    const _slots = this.slots;
-    const _slot0 = this.slot0;
     if (this.blocked()) {
       this.enterSlow();
       return this.allocBlock();
@@ -322,8 +324,6 @@ export class PoolAllocator extends BaseAllocator {
    * (LayoutMismatchError). A pointer that is not a live block's start throws before any change.
    */
   dealloc(ptr: number, size?: number): void {
-    const _slots = this.slots;
-    const _slot0 = this.slot0;
     if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);

@@ -75,7 +75,13 @@ import {
 import { checkSlab } from "./check.js";
 import { classForRequest } from "./classes.js";
 import { SlabKernel } from "./kernel.js";
-import {
+import * as layout from "./layout.js";
+import { largeCheck, listCount, listHead } from "./layout.js";
+import type { SlabOptions } from "./plan.js";
+
+// Module-local constants: the engine folds them into the code, while an imported binding is
+// loaded from its module cell on every use.
+const {
   C_LIVE,
   C_N_EMPTY,
   C_N_FULL,
@@ -98,16 +104,12 @@ import {
   LIST_NAMES,
   LIST_PARTIAL,
   LIVE,
-  largeCheck,
-  listCount,
-  listHead,
   NOT_A_PAGE,
   PEAK,
   T_NEXT,
   TABLE_AT,
   TABLE_LEN,
-} from "./layout.js";
-import type { SlabOptions } from "./plan.js";
+} = layout;
 
 export type { SlabOptions } from "./plan.js";
 
@@ -155,8 +157,6 @@ export class SlabAllocator extends SlabKernel {
   // ---- alloc -------------------------------------------------------------------------------
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const _slots = this.slots;
-    const _slot0 = this.slot0;
     if (this.blocked()) {
       this.enterSlow();
       return this.alloc(size, align);
@@ -179,8 +179,6 @@ export class SlabAllocator extends SlabKernel {
   // ---- dealloc -----------------------------------------------------------------------------
 
   dealloc(ptr: number, size?: number): void {
-    const _slots = this.slots;
-    const _slot0 = this.slot0;
     if (this.blocked()) {
       this.enterSlow();
       this.dealloc(ptr, size);

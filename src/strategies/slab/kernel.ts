@@ -22,15 +22,16 @@ import {
   MAX_ALLOC_SIZE,
   rejectPointer,
 } from "../../core/validate.js";
-import {
-  BITMAP_WORD_BITS,
-  classSize,
-  MIN_CLASS_SIZE,
-  pageCapacity,
-  sizeToClass,
-  trailerOffset,
-} from "./classes.js";
-import {
+import * as classes from "./classes.js";
+import { classSize, pageCapacity, sizeToClass, trailerOffset } from "./classes.js";
+import * as layout from "./layout.js";
+import { largeCheck, listCount, listHead, trailerOverwritten } from "./layout.js";
+import { isAllocator, planAttach, planNew, type SlabOptions } from "./plan.js";
+
+// Module-local constants: the engine folds them into the code, while an imported binding is
+// loaded from its module cell on every use.
+const { BITMAP_WORD_BITS, MIN_CLASS_SIZE } = classes;
+const {
   C_EMPTY,
   C_LIVE,
   C_N_EMPTY,
@@ -58,9 +59,6 @@ import {
   LIST_NAMES,
   LIST_PARTIAL,
   LIVE,
-  largeCheck,
-  listCount,
-  listHead,
   META_AT,
   NOT_A_PAGE,
   PAGE_MAGIC,
@@ -81,9 +79,7 @@ import {
   TABLE_AT,
   TABLE_FIRST,
   TABLE_LEN,
-  trailerOverwritten,
-} from "./layout.js";
-import { isAllocator, planAttach, planNew, type SlabOptions } from "./plan.js";
+} = layout;
 
 export abstract class SlabKernel extends BaseAllocator {
   /** The allocator pages and large blocks come from. */

@@ -85,14 +85,12 @@ import {
 } from "../../core/validate.js";
 import { FixedMemory, ownedMemory } from "../../memory/memory.js";
 import { checkStack } from "./check.js";
-import {
-  BLOCK_ALIGN,
-  BLOCK_HEADER_BYTES,
-  HDR_PREV,
-  HDR_SIZE,
-  headerWord,
-  STACK_HEADER,
-} from "./layout.js";
+import * as layout from "./layout.js";
+import { headerWord } from "./layout.js";
+
+// Module-local constants: the engine folds them into the code, while an imported binding is
+// loaded from its module cell on every use.
+const { BLOCK_ALIGN, BLOCK_HEADER_BYTES, HDR_PREV, HDR_SIZE, STACK_HEADER } = layout;
 
 const { TOP, END, HIGH_WATER, LAST, LIVE, INUSE, PEAK } = STACK_HEADER.slot;
 

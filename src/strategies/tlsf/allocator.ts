@@ -52,7 +52,13 @@ import {
 import { ownedMemory } from "../../memory/memory.js";
 import { checkTlsf } from "./check.js";
 import { FALLBACK_SCAN, TlsfKernel, type TlsfOptions } from "./kernel.js";
-import {
+import * as layout from "./layout.js";
+import * as mapping from "./mapping.js";
+import { blockSizeFor, listMinSize } from "./mapping.js";
+
+// Module-local constants: the engine folds them into the code, while an imported binding is
+// loaded from its module cell on every use.
+const {
   FIRST_ALIGN,
   FLAG_BITS,
   FREE_BIT,
@@ -60,17 +66,8 @@ import {
   PREV_FREE_BIT,
   TLSF_HEADER,
   TLSF_METADATA_BYTES,
-} from "./layout.js";
-import {
-  BLOCK_OVERHEAD,
-  blockSizeFor,
-  FL_COUNT,
-  GRANULE,
-  listMinSize,
-  MIN_BLOCK,
-  SL_COUNT,
-  SL_LOG2,
-} from "./mapping.js";
+} = layout;
+const { BLOCK_OVERHEAD, FL_COUNT, GRANULE, MIN_BLOCK, SL_COUNT, SL_LOG2 } = mapping;
 
 export type { TlsfOptions } from "./kernel.js";
 

@@ -14,33 +14,34 @@ import type { Memory } from "../../core/memory.js";
 import { isUint32, rejectPointer } from "../../core/validate.js";
 import { isSharedArrayBuffer } from "../../memory/memory.js";
 import { validateTlsfAttach } from "./attach.js";
-import {
+import * as layout from "./layout.js";
+import { liveMapBytes, liveView, tombstone } from "./layout.js";
+import * as mapping from "./mapping.js";
+import { blockSizeFor, listOf, searchListOf } from "./mapping.js";
+
+// Module-local constants: the engine folds them into the code, while an imported binding is
+// loaded from its module cell on every use.
+const {
   FIRST_ALIGN,
   FLAG_BITS,
   FREE_BIT,
   LINK_NEXT,
   LINK_PREV,
-  liveMapBytes,
-  liveView,
   META_U32,
   PREV_FREE_BIT,
   TLSF_HEADER,
-  tombstone,
-} from "./layout.js";
-import {
+} = layout;
+const {
   BLOCK_OVERHEAD,
-  blockSizeFor,
   FL_COUNT,
   GRANULE,
   GRANULE_LOG2,
   LIST_COUNT,
-  listOf,
   MAX_BLOCK,
   MIN_BLOCK,
   SL_COUNT,
   SL_LOG2,
-  searchListOf,
-} from "./mapping.js";
+} = mapping;
 
 const { END, LIVE, USED_BYTES, PEAK, CLEAN_FROM } = TLSF_HEADER.slot;
 
