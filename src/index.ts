@@ -69,10 +69,14 @@ export {
   type SharedHeapDescriptor,
   type SharedHeapOptions,
 } from "./shared/shared-heap.js";
-export { BlockAllocator, type BlockOptions } from "./strategies/block.js";
-export { BuddyAllocator, type BuddyOptions, buddyOrder } from "./strategies/buddy.js";
+export { BlockAllocator, type BlockOptions } from "./strategies/block/index.js";
+export { BuddyAllocator, type BuddyOptions, buddyOrder } from "./strategies/buddy/index.js";
 export { BumpAllocator, type BumpOptions } from "./strategies/bump/index.js";
-export { type FitPolicy, FreeListAllocator, type FreeListOptions } from "./strategies/free-list.js";
+export {
+  type FitPolicy,
+  FreeListAllocator,
+  type FreeListOptions,
+} from "./strategies/free-list/index.js";
 export {
   type FreeBin,
   type FreeSpaceReport,

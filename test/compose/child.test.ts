@@ -17,10 +17,10 @@ import {
 } from "../../src/core/errors.js";
 import { Heap } from "../../src/heap/index.js";
 import { type Memory, OffsetMemory, type WasmMemory } from "../../src/memory/memory.js";
-import { BlockAllocator } from "../../src/strategies/block.js";
-import { BuddyAllocator } from "../../src/strategies/buddy.js";
+import { BlockAllocator } from "../../src/strategies/block/index.js";
+import { BuddyAllocator } from "../../src/strategies/buddy/index.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
-import { FreeListAllocator } from "../../src/strategies/free-list.js";
+import { FreeListAllocator } from "../../src/strategies/free-list/index.js";
 import { PoolAllocator } from "../../src/strategies/pool/index.js";
 import { SlabAllocator } from "../../src/strategies/slab/index.js";
 import { StackAllocator } from "../../src/strategies/stack/index.js";

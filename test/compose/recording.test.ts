@@ -4,7 +4,7 @@ import type { Allocator } from "../../src/core/allocator.js";
 import { InvalidPointerError } from "../../src/core/errors.js";
 import { Layout } from "../../src/core/layout.js";
 import { FixedMemory } from "../../src/memory/memory.js";
-import { FreeListAllocator } from "../../src/strategies/free-list.js";
+import { FreeListAllocator } from "../../src/strategies/free-list/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { replay } from "../../src/trace/replay.js";
 import { OP_ALLOC, parseTrace, type Trace } from "../../src/trace/trace.js";

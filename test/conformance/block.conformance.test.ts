@@ -1,5 +1,5 @@
+import { BlockAllocator } from "../../src/strategies/block/index.js";
 import { blockRegistration } from "../../src/strategies/block/registration.js";
-import { BlockAllocator } from "../../src/strategies/block.js";
 import { runConformance } from "./kit.js";
 import { subjectOf } from "./subject.js";
 

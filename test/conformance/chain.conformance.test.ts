@@ -1,7 +1,7 @@
 import { ChainAllocator } from "../../src/compose/chain.js";
 import { childOf } from "../../src/compose/child.js";
 import type { Memory } from "../../src/memory/memory.js";
-import { BuddyAllocator } from "../../src/strategies/buddy.js";
+import { BuddyAllocator } from "../../src/strategies/buddy/index.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import { PoolAllocator } from "../../src/strategies/pool/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";

@@ -1,5 +1,5 @@
 import type { Memory } from "../../src/memory/memory.js";
-import { BlockAllocator } from "../../src/strategies/block.js";
+import { BlockAllocator } from "../../src/strategies/block/index.js";
 import { SlabAllocator, type SlabOptions } from "../../src/strategies/slab/index.js";
 import { slabRegistration } from "../../src/strategies/slab/registration.js";
 import { PageParent } from "../helpers/page-parent.js";

@@ -13,7 +13,7 @@ import {
 } from "../../src/core/errors.js";
 import { Layout } from "../../src/core/layout.js";
 import { FixedMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
-import { BlockAllocator } from "../../src/strategies/block.js";
+import { BlockAllocator } from "../../src/strategies/block/index.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
 
 const HEADER = 120; // 8 common + 7 block slots, float64

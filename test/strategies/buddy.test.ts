@@ -25,7 +25,7 @@ import {
   SharedMemory,
   WasmMemory,
 } from "../../src/memory/memory.js";
-import { BuddyAllocator, buddyOrder } from "../../src/strategies/buddy.js";
+import { BuddyAllocator, buddyOrder } from "../../src/strategies/buddy/index.js";
 import { expectRejected, metadataState } from "../helpers/rejected.js";
 
 const KIB = 1024;

@@ -13,13 +13,13 @@ import {
 import { COMMON_SLOTS } from "../../src/core/header.js";
 import { Layout } from "../../src/core/layout.js";
 import { FixedMemory, GrowableMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
+import { FreeListAllocator } from "../../src/strategies/free-list/index.js";
 import {
   areaFor,
   bitmapBytes,
   blockSizeFor,
-  FreeListAllocator,
   MIN_BLOCK,
-} from "../../src/strategies/free-list.js";
+} from "../../src/strategies/free-list/layout.js";
 
 /** Header of an owned heap: 8 common + 9 free-list slots, float64. */
 const META = (COMMON_SLOTS + 9) * 8;

@@ -22,7 +22,7 @@ import {
   LayoutMismatchError,
 } from "../../src/core/errors.js";
 import { FixedMemory, GrowableMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
-import { BlockAllocator } from "../../src/strategies/block.js";
+import { BlockAllocator } from "../../src/strategies/block/index.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import {
   CLASS_COUNT,

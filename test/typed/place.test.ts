@@ -4,7 +4,7 @@ import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import { ArgumentTypeError, InvalidPointerError } from "../../src/core/errors.js";
 import { getDefaultHeap } from "../../src/heap/index.js";
 import { WasmMemory } from "../../src/memory/memory.js";
-import { BlockAllocator } from "../../src/strategies/block.js";
+import { BlockAllocator } from "../../src/strategies/block/index.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { box } from "../../src/typed/box.js";

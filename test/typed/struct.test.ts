@@ -317,7 +317,7 @@ describe("struct bad input changes nothing", () => {
 
 describe("seeds: Box<u32> and stalloc's 32-byte heap", () => {
   it("eight u32, then four Box<u64>, then two 16-aligned Box<u128> in 8 blocks of 4 bytes", async () => {
-    const { BlockAllocator } = await import("../../src/strategies/block.js");
+    const { BlockAllocator } = await import("../../src/strategies/block/index.js");
     const heap = new BlockAllocator(8, 4, { align: 16 }); // Stalloc::<8, 4>, blocks at a 16-byte boundary
     expect(heap.memory.end - heap.blocksAt).toBe(32);
     // 4-byte values through the block API (the contract's alloc aligns to 8: four would fit).

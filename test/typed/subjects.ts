@@ -10,9 +10,9 @@ import type { Allocator, AllocatorStats } from "../../src/core/allocator.js";
 import type { Allocation, Layout } from "../../src/core/layout.js";
 import { Heap } from "../../src/heap/index.js";
 import type { Memory } from "../../src/memory/memory.js";
-import { BlockAllocator } from "../../src/strategies/block.js";
+import { BlockAllocator } from "../../src/strategies/block/index.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
-import { FreeListAllocator } from "../../src/strategies/free-list.js";
+import { FreeListAllocator } from "../../src/strategies/free-list/index.js";
 import { PoolAllocator } from "../../src/strategies/pool/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 

@@ -12,7 +12,7 @@ import {
 } from "../../src/core/errors.js";
 import { getDefaultHeap, Heap } from "../../src/heap/index.js";
 import { SharedMemory, WasmMemory } from "../../src/memory/memory.js";
-import { BlockAllocator } from "../../src/strategies/block.js";
+import { BlockAllocator } from "../../src/strategies/block/index.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import { PoolAllocator } from "../../src/strategies/pool/index.js";
 import { StackAllocator } from "../../src/strategies/stack/index.js";

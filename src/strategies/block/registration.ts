@@ -4,7 +4,7 @@ import type { Allocator } from "../../core/allocator.js";
 import { StrategyKind } from "../../core/header.js";
 import type { Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
-import { BlockAllocator } from "../block.js";
+import { BlockAllocator } from "./allocator.js";
 
 /** The contract's realloc does not know the old size; BlockAllocator takes it fourth. */
 function realloc(a: Allocator, ptr: number, oldSize: number, newSize: number, align: number) {

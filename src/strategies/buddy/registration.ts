@@ -3,7 +3,7 @@
 import { StrategyKind } from "../../core/header.js";
 import type { Registration, Sizing } from "../../core/registration.js";
 import { growingMemory, MAX_MEMORY_BYTES } from "../../memory/memory.js";
-import { BuddyAllocator } from "../buddy.js";
+import { BuddyAllocator } from "./allocator.js";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;

@@ -3,7 +3,7 @@
 import { StrategyKind } from "../../core/header.js";
 import type { Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
-import { FreeListAllocator } from "../free-list.js";
+import { FreeListAllocator } from "./allocator.js";
 
 export const freeListRegistration: Registration = {
   name: "freelist",

@@ -3,7 +3,7 @@
 import { StrategyKind } from "../../core/header.js";
 import type { Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
-import { BlockAllocator } from "../block.js";
+import { BlockAllocator } from "../block/index.js";
 import { TlsfAllocator } from "../tlsf/index.js";
 import { SlabAllocator } from "./allocator.js";
 

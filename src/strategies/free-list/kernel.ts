@@ -1,0 +1,514 @@
+/**
+ * The FreeListAllocator's kernel: formatting, finding a free block (first, best, next fit
+ * over the treap), splitting, merging with free neighbours, growth, pointer validation.
+ */
+
+import { alignDown, alignUp } from "../../core/bits.js";
+import { ArgumentRangeError, DoubleFreeError } from "../../core/errors.js";
+import type { Memory } from "../../core/memory.js";
+import {
+  checkSizeFits,
+  DEFAULT_ALIGN,
+  invalidPointer,
+  isUint32,
+  rejectPointer,
+} from "../../core/validate.js";
+import * as layout from "./layout.js";
+import { areaFor, bitmapBytes, type FreeListOptions, maxGap } from "./layout.js";
+import { FreeListTree } from "./tree.js";
+
+// Module-local constants: the engine folds them into the code, while an imported binding is
+// loaded from its module cell on every use.
+const {
+  ALIGN_TRIES,
+  AREA_END,
+  BITMAP_CHUNK_BYTES,
+  BITS_PER_WORD,
+  END,
+  F_LEFT,
+  F_MAXSUB,
+  F_PARENT,
+  F_RIGHT,
+  FIT_FIRST,
+  FIT_NEXT,
+  FLAG_BITS,
+  FREE_BLOCKS,
+  FREE_BYTES,
+  GRANULE,
+  IN_USE,
+  LIVE,
+  MIN_BLOCK,
+  PEAK,
+  PREV_USED,
+  ROOT,
+  ROVER,
+  SIZE_WORD_BYTES,
+  USED,
+} = layout;
+
+export abstract class FreeListKernel extends FreeListTree {
+  protected constructor(memory: Memory, options: FreeListOptions) {
+    super(memory, options);
+    if (options.attach !== true) this.format();
+  }
+
+  // ---- formatting --------------------------------------------------------------------------
+
+  /** Lays out a fresh heap over the memory's bytes (growing a tiny growable memory). */
+  protected format(): void {
+    const minEnd = this.org + SIZE_WORD_BYTES + MIN_BLOCK + BITMAP_CHUNK_BYTES;
+    if (alignDown(this.memory.end, GRANULE) < minEnd) {
+      if (!(this.growable && this.memory.grow(minEnd))) {
+        throw new ArgumentRangeError(
+          `FreeListAllocator: memory region [${this.memory.start}, ${this.memory.end}) is too ` +
+            `small: it needs at least ${minEnd - this.memory.start} bytes`,
+          "ERR_MEMORY",
+        );
+      }
+      this.syncViews();
+    }
+    const end = alignDown(this.memory.end, GRANULE);
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    slots[slot0 + END] = end;
+    this.formatArea(areaFor(end - this.org - SIZE_WORD_BYTES));
+  }
+
+  /** One free block over `area` bytes from ORG, the sentinel, a clear bitmap, zero counters. */
+  protected formatArea(area: number): void {
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const u = this.u;
+    const org = this.org;
+    const areaEnd = org + area;
+    slots[slot0 + AREA_END] = areaEnd;
+    slots[slot0 + ROOT] = 0;
+    slots[slot0 + ROVER] = org;
+    slots[slot0 + LIVE] = 0;
+    slots[slot0 + IN_USE] = 0;
+    slots[slot0 + PEAK] = 0;
+    slots[slot0 + FREE_BYTES] = area;
+    slots[slot0 + FREE_BLOCKS] = area > 0 ? 1 : 0;
+    const bm = areaEnd + SIZE_WORD_BYTES;
+    this.memory.u8.fill(0, bm, bm + bitmapBytes(area));
+    u[areaEnd >>> 2] = area > 0 ? USED : USED + PREV_USED;
+    if (area > 0) {
+      this.writeFree(org, area);
+      this.setBit(org);
+      this.insertFreeBlock(org);
+    }
+  }
+
+  // ---- finding a free block ------------------------------------------------------------------
+
+  /** A free block that can hold a block of `need` bytes at `align`, by the fit policy; or 0. */
+  protected findFreeBlock(need: number, align: number): number {
+    const root = this.slots[this.slot0 + ROOT];
+    if (root === 0 || this.u[(root >>> 2) + F_MAXSUB] < need) return 0;
+    if (this.fitCode === FIT_FIRST) {
+      const b = this.leftmostFit(root, need);
+      return align === DEFAULT_ALIGN ? b : this.alignedFrom(b, need, align, 0);
+    }
+    if (this.fitCode === FIT_NEXT)
+      return this.nextFitFrom(this.slots[this.slot0 + ROVER], need, align);
+    return this.bestFit(root, need, align);
+  }
+
+  /** The lowest-addressed block of subtree `x` (whose MAXSUB ≥ need) with size ≥ need. */
+  protected leftmostFit(x: number, need: number): number {
+    const u = this.u;
+    for (;;) {
+      const xi = x >>> 2;
+      const l = u[xi + F_LEFT];
+      if (l !== 0 && u[(l >>> 2) + F_MAXSUB] >= need) {
+        x = l;
+        continue;
+      }
+      const w = u[xi];
+      if (w - (w & FLAG_BITS) >= need) return x;
+      x = u[xi + F_RIGHT]; // its MAXSUB ≥ need, by the parent's
+    }
+  }
+
+  /** The next block after `x` in address order with size ≥ need, or 0. */
+  protected nextFit(x: number, need: number): number {
+    const u = this.u;
+    const r = u[(x >>> 2) + F_RIGHT];
+    if (r !== 0 && u[(r >>> 2) + F_MAXSUB] >= need) return this.leftmostFit(r, need);
+    for (;;) {
+      const p = u[(x >>> 2) + F_PARENT];
+      if (p === 0) return 0;
+      const pi = p >>> 2;
+      if (u[pi + F_LEFT] === x) {
+        const w = u[pi];
+        if (w - (w & FLAG_BITS) >= need) return p;
+        const pr = u[pi + F_RIGHT];
+        if (pr !== 0 && u[(pr >>> 2) + F_MAXSUB] >= need) return this.leftmostFit(pr, need);
+      }
+      x = p;
+    }
+  }
+
+  /** Next fit: the first fitting block starting at or after `from`, else from the start. */
+  protected nextFitFrom(from: number, need: number, align: number): number {
+    const u = this.u;
+    // The lowest block starting at or after `from`.
+    let lb = 0;
+    let x = this.slots[this.slot0 + ROOT];
+    while (x !== 0) {
+      if (x >= from) {
+        lb = x;
+        x = u[(x >>> 2) + F_LEFT];
+      } else {
+        x = u[(x >>> 2) + F_RIGHT];
+      }
+    }
+    if (lb !== 0) {
+      const b = this.alignedFrom(
+        this.sizeOf(lb) >= need ? lb : this.nextFit(lb, need),
+        need,
+        align,
+        0,
+      );
+      if (b !== 0) return b;
+    }
+    return this.alignedFrom(
+      this.leftmostFit(this.slots[this.slot0 + ROOT], need),
+      need,
+      align,
+      from,
+    );
+  }
+
+  /**
+   * The first block from candidate `b` on (address order, size ≥ need) that holds `need`
+   * bytes at `align`, before `below` if that is not 0. Tries ALIGN_TRIES candidates, then
+   * jumps to the next block large enough for any alignment gap: first fit up to that bound.
+   * Only when no such block exists does it try every remaining candidate (near out of
+   * memory), so an aligned request fails only when no free block can hold it.
+   */
+  protected alignedFrom(b: number, need: number, align: number, below: number): number {
+    if (align !== DEFAULT_ALIGN) {
+      for (let tries = 1; b !== 0 && !this.fitsAligned(b, need, align); tries++) {
+        if (tries < ALIGN_TRIES) {
+          b = this.nextFit(b, need);
+          continue;
+        }
+        const from = b;
+        b = this.nextFit(from, need + maxGap(align));
+        if (b !== 0) break; // it fits whatever its gap
+        b = this.nextFit(from, need);
+        while (b !== 0 && !this.fitsAligned(b, need, align)) b = this.nextFit(b, need);
+        break;
+      }
+    }
+    return below !== 0 && b >= below ? 0 : b;
+  }
+
+  /** Best fit: the smallest fitting block (the lowest-addressed of equals); stops at exact. */
+  protected bestFit(root: number, need: number, align: number): number {
+    let best = 0;
+    let bestSize = 0;
+    for (let b = this.leftmostFit(root, need); b !== 0; b = this.nextFit(b, need)) {
+      const s = this.sizeOf(b);
+      if ((best === 0 || s < bestSize) && this.fitsAligned(b, need, align)) {
+        best = b;
+        bestSize = s;
+        if (s === need) break;
+      }
+    }
+    return best;
+  }
+
+  /** Where the payload goes in free block `b` for `align`: leaves no gap, or one ≥ 24. */
+  protected payloadIn(b: number, align: number): number {
+    const p = alignUp(b + SIZE_WORD_BYTES, align);
+    const gap = p - SIZE_WORD_BYTES - b;
+    return gap === 0 || gap >= MIN_BLOCK ? p : alignUp(b + SIZE_WORD_BYTES + MIN_BLOCK, align);
+  }
+
+  protected fitsAligned(b: number, need: number, align: number): boolean {
+    if (align === DEFAULT_ALIGN) return true;
+    return this.payloadIn(b, align) - SIZE_WORD_BYTES + need <= b + this.sizeOf(b);
+  }
+
+  // ---- splitting and merging ----------------------------------------------------------------
+
+  /** Hands out `need` bytes of free block `b` at `align`; returns the payload pointer. */
+  protected splitBlock(b: number, need: number, align: number): number {
+    const u = this.u;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const s = this.sizeOf(b);
+    const p = align === DEFAULT_ALIGN ? b + SIZE_WORD_BYTES : this.payloadIn(b, align);
+    const a = p - SIZE_WORD_BYTES;
+    const gap = a - b;
+    let tail = b + s - (a + need);
+    if (tail < MIN_BLOCK) {
+      need += tail;
+      tail = 0;
+    }
+    const t = a + need;
+    if (gap === 0) {
+      if (tail === 0) {
+        this.removeFreeBlock(b);
+        slots[slot0 + FREE_BLOCKS]--;
+      } else {
+        this.setBit(t);
+        this.replaceFreeBlock(b, t, tail);
+      }
+      u[a >>> 2] = need + USED + PREV_USED;
+    } else {
+      this.writeFree(b, gap);
+      this.repositionFreeBlock(b);
+      this.setBit(a);
+      u[a >>> 2] = need + USED;
+      if (tail !== 0) {
+        this.writeFree(t, tail);
+        this.setBit(t);
+        this.insertFreeBlock(t);
+        slots[slot0 + FREE_BLOCKS]++;
+      }
+    }
+    if (tail === 0) u[t >>> 2] |= PREV_USED;
+    slots[slot0 + ROVER] = t;
+    slots[slot0 + LIVE]++;
+    slots[slot0 + FREE_BYTES] -= need;
+    const inUse = slots[slot0 + IN_USE] + need - SIZE_WORD_BYTES;
+    slots[slot0 + IN_USE] = inUse;
+    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
+    return p;
+  }
+
+  /** Frees live block `b`, merging it with free neighbours on both sides. */
+  protected freeBlock(b: number): void {
+    const u = this.u;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const bi = b >>> 2;
+    const hdr = u[bi];
+    const s = hdr - (hdr & FLAG_BITS);
+    const r = b + s;
+    const ri = r >>> 2;
+    const rh = u[ri];
+    const rightFree = (rh & USED) === 0;
+    slots[slot0 + LIVE]--;
+    slots[slot0 + IN_USE] -= s - SIZE_WORD_BYTES;
+    slots[slot0 + FREE_BYTES] += s;
+    let start = b;
+    let size = s;
+    if ((hdr & PREV_USED) !== 0) {
+      if (!rightFree) {
+        this.writeFree(b, s);
+        u[ri] = rh - PREV_USED;
+        this.insertFreeBlock(b);
+        slots[slot0 + FREE_BLOCKS]++;
+      } else {
+        size = s + rh - (rh & FLAG_BITS);
+        this.clearBit(r);
+        this.replaceFreeBlock(r, b, size); // same end, so same priority: a rename
+      }
+    } else {
+      const ls = u[bi - 1]; // the left neighbour's footer
+      start = b - ls;
+      u[bi] = s; // a dead size word: USED clear, so a second free is recognised
+      this.clearBit(b);
+      if (!rightFree) {
+        size = ls + s;
+        u[ri] = rh - PREV_USED;
+        this.writeFree(start, size);
+        this.repositionFreeBlock(start);
+      } else {
+        size = ls + s + rh - (rh & FLAG_BITS);
+        this.clearBit(r);
+        this.removeFreeBlock(start);
+        this.replaceFreeBlock(r, start, size); // r's end, r's priority
+        slots[slot0 + FREE_BLOCKS]--;
+      }
+    }
+    const rover = slots[slot0 + ROVER];
+    if (rover > start && rover < start + size) slots[slot0 + ROVER] = start;
+  }
+
+  /** realloc's shrink: block `b` of size `s` keeps `need` bytes. */
+  protected shrinkInPlace(b: number, s: number, need: number): void {
+    const slack = s - need;
+    if (slack === 0) return;
+    const u = this.u;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const bi = b >>> 2;
+    const r = b + s;
+    const rh = u[r >>> 2];
+    const t = b + need;
+    if ((rh & USED) === 0) {
+      const size = rh - (rh & FLAG_BITS) + slack;
+      this.clearBit(r);
+      this.setBit(t);
+      this.replaceFreeBlock(r, t, size); // the tail joins the right neighbour: same end
+    } else if (slack >= MIN_BLOCK) {
+      u[r >>> 2] = rh - PREV_USED;
+      this.writeFree(t, slack);
+      this.setBit(t);
+      this.insertFreeBlock(t);
+      slots[slot0 + FREE_BLOCKS]++;
+    } else {
+      return; // a sliver under 24 bytes stays with the block
+    }
+    u[bi] = need + (u[bi] & FLAG_BITS);
+    slots[slot0 + IN_USE] -= slack;
+    slots[slot0 + FREE_BYTES] += slack;
+  }
+
+  /** realloc's grow: takes `need − s` bytes from a free right neighbour if it has them. */
+  protected growInPlace(b: number, s: number, need: number): boolean {
+    const u = this.u;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const bi = b >>> 2;
+    const r = b + s;
+    const rh = u[r >>> 2];
+    if ((rh & USED) !== 0) return false;
+    const rs = rh - (rh & FLAG_BITS);
+    const total = s + rs;
+    if (total < need) return false;
+    const rem = total - need;
+    this.clearBit(r);
+    if (rem >= MIN_BLOCK) {
+      const t = b + need;
+      this.setBit(t);
+      this.replaceFreeBlock(r, t, rem); // same end: a rename
+    } else {
+      this.removeFreeBlock(r);
+      slots[slot0 + FREE_BLOCKS]--;
+      need = total;
+      u[(b + total) >>> 2] |= PREV_USED;
+    }
+    u[bi] = need + (u[bi] & FLAG_BITS);
+    slots[slot0 + FREE_BYTES] -= need - s;
+    const inUse = slots[slot0 + IN_USE] + need - s;
+    slots[slot0 + IN_USE] = inUse;
+    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
+    const rover = slots[slot0 + ROVER];
+    if (rover > b && rover < b + need) slots[slot0 + ROVER] = b + need;
+    return true;
+  }
+
+  // ---- growth -------------------------------------------------------------------------------
+
+  /**
+   * Grows a growable memory so that the top free block can hold `need` bytes at `align`:
+   * the new space, the old bitmap's bytes and a free last block become one free block, and
+   * the bitmap moves to the new top. False, changing nothing, when the memory cannot grow.
+   */
+  protected growFor(need: number, align: number): boolean {
+    if (!this.growable) return false;
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const u = this.u;
+    const org = this.org;
+    const areaEnd = slots[slot0 + AREA_END];
+    const sentinel = u[areaEnd >>> 2];
+    const lastFree = (sentinel & PREV_USED) === 0;
+    const top = lastFree ? areaEnd - u[(areaEnd >>> 2) - 1] : areaEnd;
+    const p = align === DEFAULT_ALIGN ? top + SIZE_WORD_BYTES : this.payloadIn(top, align);
+    const area = p - SIZE_WORD_BYTES + need - org;
+    const minEnd = org + SIZE_WORD_BYTES + area + bitmapBytes(area);
+    if (!(minEnd <= this.memory.maxEnd) || !this.memory.grow(minEnd)) return false;
+    this.syncViews();
+    this.adoptGrowth();
+    return true;
+  }
+
+  /** Takes the memory's bytes up to its (8-aligned) end into the heap. */
+  protected adoptGrowth(): void {
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const u = this.u;
+    const org = this.org;
+    const end = alignDown(this.memory.end, GRANULE);
+    const oldAreaEnd = slots[slot0 + AREA_END];
+    const oldArea = oldAreaEnd - org;
+    const area = areaFor(end - org - SIZE_WORD_BYTES);
+    const lastFree = (u[oldAreaEnd >>> 2] & PREV_USED) === 0;
+    if (area - oldArea < (lastFree ? GRANULE : MIN_BLOCK)) return;
+    const areaEnd = org + area;
+    const oldBm = oldAreaEnd + SIZE_WORD_BYTES;
+    const bm = areaEnd + SIZE_WORD_BYTES;
+    const u8 = this.memory.u8;
+    const oldBmBytes = bitmapBytes(oldArea);
+    u8.copyWithin(bm, oldBm, oldBm + oldBmBytes); // memmove: the two may overlap
+    u8.fill(0, bm + oldBmBytes, bm + bitmapBytes(area));
+    slots[slot0 + AREA_END] = areaEnd;
+    slots[slot0 + END] = end;
+    u[areaEnd >>> 2] = USED; // the new sentinel; the block before it is free
+    const added = area - oldArea;
+    slots[slot0 + FREE_BYTES] += added;
+    if (lastFree) {
+      const last = oldAreaEnd - u[(oldAreaEnd >>> 2) - 1];
+      this.writeFree(last, this.sizeOf(last) + added);
+      this.repositionFreeBlock(last);
+    } else {
+      this.writeFree(oldAreaEnd, added);
+      this.setBit(oldAreaEnd);
+      this.insertFreeBlock(oldAreaEnd);
+      slots[slot0 + FREE_BLOCKS]++;
+    }
+  }
+
+  // ---- validation -------------------------------------------------------------------------
+
+  /** The start of the live block whose payload is `ptr`; throws (changing nothing) if none. */
+  protected liveBlock(ptr: number): number {
+    if (!isUint32(ptr)) rejectPointer(ptr);
+    const b = ptr - SIZE_WORD_BYTES;
+    if ((ptr & (GRANULE - 1)) !== 0 || b < this.org || ptr >= this.slots[this.slot0 + AREA_END]) {
+      throw this.notALiveBlock(ptr);
+    }
+    if (!this.testBit(b)) throw this.notALiveBlock(ptr);
+    if ((this.u[b >>> 2] & USED) === 0) {
+      throw new DoubleFreeError(`pointer ${ptr}: the block is free (freed already)`);
+    }
+    return b;
+  }
+
+  /** The error for a pointer that is not a live block's payload (the slow path). */
+  protected notALiveBlock(ptr: number): Error {
+    const org = this.org;
+    const areaEnd = this.slots[this.slot0 + AREA_END];
+    if ((ptr & (GRANULE - 1)) !== 0) return invalidPointer(ptr, "every block starts 8-aligned");
+    if (ptr < org + SIZE_WORD_BYTES || ptr >= areaEnd) {
+      return invalidPointer(
+        ptr,
+        `outside this FreeListAllocator's blocks [${org + SIZE_WORD_BYTES}, ${areaEnd})`,
+      );
+    }
+    // Scan the bitmap back to the block holding ptr.
+    const u = this.u;
+    const b = ptr - SIZE_WORD_BYTES;
+    const g = (b - org) / GRANULE;
+    const bm = this.bitmapIndex();
+    let wi = g >>> 5;
+    let word = u[bm + wi] & ((1 << (g & (BITS_PER_WORD - 1))) - 1);
+    while (word === 0 && wi > 0) word = u[bm + --wi];
+    if (word === 0) return invalidPointer(ptr, "not a block start");
+    const c = org + GRANULE * (wi * BITS_PER_WORD + 31 - Math.clz32(word));
+    const cw = u[c >>> 2];
+    const cs = cw - (cw & FLAG_BITS);
+    if ((cw & USED) !== 0) {
+      return invalidPointer(ptr, `inside the live block at ${c + SIZE_WORD_BYTES}, not its start`);
+    }
+    const w = u[b >>> 2];
+    const ws = w - (w & FLAG_BITS);
+    if ((w & USED) === 0 && ws >= MIN_BLOCK && b + ws <= c + cs) {
+      return new DoubleFreeError(
+        `pointer ${ptr}: the block was freed already (merged into the free block at ${c})`,
+      );
+    }
+    return invalidPointer(ptr, `inside the free block at ${c}, not a block start`);
+  }
+
+  protected checkSizeMatches(b: number, size: number): void {
+    checkSizeFits(b + SIZE_WORD_BYTES, size, this.sizeOf(b) - SIZE_WORD_BYTES);
+  }
+}
