@@ -1,8 +1,8 @@
 /**
  * The OffsetAllocator's kernel: the hot operations over one state record, the node pool and
  * the live table. Units are granules (8 bytes) throughout; the handle (`offset-allocator.ts`)
- * validates arguments, converts bytes, and reserves the nodes an operation may need before
- * calling in, so nothing here fails half-way.
+ * validates arguments, converts bytes, and reserves the nodes (and the live-table slot) an
+ * operation may need before calling in, so nothing here fails half-way.
  *
  * ## The state record (`Int32Array`)
  *

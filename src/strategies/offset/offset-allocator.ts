@@ -28,7 +28,7 @@
  *
  *     state record   FIRST, END, HEAD, TAIL, counters, bitmaps, bin heads   kernel.ts
  *     node pool      8 words per block: offset, size, bin links,            nodes.ts
- *                    neighbour links, live-table link, state
+ *                    neighbour links, bin, state
  *     spare stack    indices of nodes not describing a block now            nodes.ts
  *     live table     (offset, node) slots of every used block               live-table.ts
  *
@@ -40,10 +40,11 @@
  * ## Cost
  * | operation     | best | worst     | notes                                                  |
  * | ------------- | ---- | --------- | ------------------------------------------------------ |
- * | alloc         | O(1) | O(1)*     | two bitmap scans (`Math.clz32`), ≤ 8 nodes of one bin, |
+ * | alloc         | O(1) | O(1)*     | ≤ 8 nodes of one bin, two bitmap scans (`Math.clz32`), |
  * |               |      |           | one split                                              |
  * | dealloc       | O(1) | O(1)†     | live-table lookup, merge with both neighbours          |
- * | realloc       | O(1) | O(1) + copy | in place when shrinking or the next block is free    |
+ * | realloc       | O(1) | O(1) + copy | in place when shrinking, into a free next block, or  |
+ * |               |      |           | at the end of a growable memory                        |
  * | reset         | O(N) | O(N)      | N = nodes and table slots ever used                    |
  * | growth        | O(1) | O(1)      | new space joins the last block                         |
  * | check, report | O(N) | O(N)      | not on the hot path                                    |
@@ -59,16 +60,16 @@
  * block again. Internal waste: the rounding to 8 (16 for 16-aligned requests).
  *
  * Metadata per block, all out of line: a node (32 bytes), a spare-stack slot (4 bytes) and,
- * for a used block, 2–4 live-table slots of 8 bytes (the table is ¼ to ½ full); none in the
- * region.
+ * for a used block, at least two live-table slots of 8 bytes (the table is at most half full
+ * and never shrinks); none in the region.
  *
  * ## Invariants (`check()`, in check.ts)
  * The neighbour walk from HEAD tiles [FIRST, END) exactly, ending at TAIL, with symmetric
  * links; no two adjacent blocks are free; the counters match the walk. Every free block is on
  * exactly the bin its size maps to, with symmetric bin links, and the bitmaps mark exactly
  * the non-empty bins. The live table finds every used block by its offset, and holds nothing
- * else. Every node the pool handed out is a block of the walk or on the spare
- * stack, never both.
+ * else. Every node the pool handed out is a block of the walk or on the spare stack, never
+ * both.
  */
 
 import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../../core/allocator.js";
