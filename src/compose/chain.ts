@@ -334,16 +334,13 @@ export class ChainAllocator implements Allocator {
   realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN, oldSize?: number): number {
     if (ptr === 0) return this.alloc(newSize, align);
     if (!isUint32(ptr)) rejectPointer(ptr);
-    const fits = isUint32(newSize);
-    if (!fits) rejectSize(newSize, "newSize");
-    if (newSize === 0) {
-      throw new ArgumentRangeError(
-        "realloc to size 0 is not allowed: dealloc the block instead",
-        "ERR_ALLOC_SIZE",
-      );
-    }
-    if (align !== DEFAULT_ALIGN && !isValidAlign(align)) rejectAlign(align);
     const owner = this.ownerOf(ptr);
+    const fits = isUint32(newSize);
+    if (!fits || newSize === 0 || (align !== DEFAULT_ALIGN && !isValidAlign(align))) {
+      // Arguments no member takes (or a size no heap holds): the owner checks the pointer
+      // first (a freed one throws), then throws for them, or answers 0 for the huge size.
+      return (owner.realloc as SizedRealloc).call(owner, ptr, newSize, align, oldSize);
+    }
     let refused: unknown;
     let q = 0;
     try {

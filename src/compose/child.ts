@@ -58,9 +58,11 @@
  *   block given back and the child's handle finished (every later call: ERR_DESTROYED).
  * - `carving.release()` of a region that holds a child made by `childOf` throws
  *   ERR_UNSUPPORTED: drop the child instead, so no live handle is left on freed bytes.
- * - The parent must outlive its children: resetting or dropping the parent while a child
- *   lives frees the child's block under it (the same rule as Rust's lifetimes on an arena,
- *   checked at run time only by `ChainAllocator.check()` for chained children).
+ * - The parent must outlive its children (the rule Rust's lifetimes put on an arena):
+ *   dropping a parent while a region carved from it is alive throws `AllocatorError`
+ *   ERR_LIVE_CHILDREN naming them, and changes nothing; drop the children first. Resetting
+ *   the parent while a child lives frees the child's block under it; that is not checked
+ *   (`ChainAllocator.check()` catches it for chained children).
  * - Another handle attached to the child's heap (`attach`) is not dropped with it.
  *
  * ## Invariants
@@ -69,7 +71,8 @@
  * `ChainAllocator` knows that a child's region may lie inside its parent's.
  */
 
-import type { Allocator } from "../core/allocator.js";
+import { type Allocator, BaseAllocator } from "../core/allocator.js";
+import { addDependent, type Dependent, dependentsOf, removeDependent } from "../core/children.js";
 import {
   AllocatorError,
   ArgumentTypeError,
@@ -110,7 +113,7 @@ export interface Droppable extends Allocator {
 /** Every region carved and not yet released, by its memory (for `carvingOf`). */
 const carvings = new WeakMap<Memory, RegionBlock>();
 
-class RegionBlock implements Carving {
+class RegionBlock implements Carving, Dependent {
   readonly parent: Allocator;
   readonly ptr: number;
   readonly bytes: number;
@@ -147,6 +150,12 @@ class RegionBlock implements Carving {
     this.parent.dealloc(this.ptr, this.bytes);
     this.released = true;
     carvings.delete(this.memory);
+    removeDependent(this.parent, this);
+  }
+
+  describe(): string {
+    const region = `region [${this.ptr}, ${this.ptr + this.bytes})`;
+    return this.child === null ? region : `${nameOf(this.child)} in ${region}`;
   }
 }
 
@@ -202,6 +211,7 @@ export function carve(
   }
   const block = new RegionBlock(parent, ptr, length, region);
   carvings.set(block.memory, block);
+  addDependent(parent, block);
   return block;
 }
 
@@ -268,12 +278,26 @@ export function childOf<A extends Droppable>(
   return child;
 }
 
-/** Checks the child can be dropped, gives its block back, then finishes its handle. */
+/**
+ * Checks the child can be dropped, gives its block back, then finishes its handle. The
+ * handle is finished without the strategy's own `drop` work when it is a `BaseAllocator`:
+ * once the parent has the block back, the child's metadata in it is the parent's to reuse,
+ * and a strategy that tidies up on drop (a slab giving pages to the allocator under it, in
+ * the same region) would write into the parent's free block.
+ */
 function dropChild(child: Droppable, carving: RegionBlock, ownDrop: () => void): void {
   if (carving.released) {
     throw new AllocatorError(
       `${nameOf(child)} was dropped; it can no longer be used`,
       "ERR_DESTROYED",
+    );
+  }
+  const grandchildren = dependentsOf(child);
+  if (grandchildren.length > 0) {
+    throw new AllocatorError(
+      `${nameOf(child)} cannot be dropped while ${grandchildren.length} region(s) carved ` +
+        `from it are alive (${grandchildren.map((c) => c.describe()).join("; ")}): drop those first`,
+      "ERR_LIVE_CHILDREN",
     );
   }
   // The entry check of a public call: throws for a poisoned heap and re-derives views that
@@ -290,5 +314,6 @@ function dropChild(child: Droppable, carving: RegionBlock, ownDrop: () => void):
     throw e;
   }
   carving.giveBack();
-  ownDrop.call(child);
+  if (child instanceof BaseAllocator) BaseAllocator.prototype.drop.call(child);
+  else ownDrop.call(child);
 }

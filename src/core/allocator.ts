@@ -18,6 +18,7 @@
 
 import type { Memory } from "../core/memory.js";
 import { alignUp } from "./bits.js";
+import { dependentsOf } from "./children.js";
 import { dumpState, INSPECT, summarize } from "./describe.js";
 import {
   AllocatorError,
@@ -30,10 +31,12 @@ import {
 } from "./errors.js";
 import {
   COMMON_SLOTS,
-  H_KIND,
+  H_MAGIC,
   H_STATE,
   type HeaderLayout,
   headerOffset,
+  MAGIC,
+  POISONED_MAGIC,
   SLOT_BYTES,
   STATE_OK,
   STATE_POISONED,
@@ -109,11 +112,23 @@ const DROPPED = new Float64Array(COMMON_SLOTS).fill(-1);
  * The entry guard's constants, module-local so that the engine folds them into `blocked()`
  * (an imported binding is loaded from its module cell on every use).
  */
-const STATE = 3;
-const OK = 0;
-if (STATE !== H_STATE || OK !== STATE_OK) {
+const MAGIC_SLOT = 0;
+const IN_ORDER = 0x4d454d4b;
+if (MAGIC_SLOT !== H_MAGIC || IN_ORDER !== MAGIC) {
   throw new Error("core/allocator.ts: the entry guard's constants disagree with core/header.ts");
 }
+
+/** The common header slots in the order `verifyHeader` names them. */
+const HEADER_SLOT_NAMES = [
+  "MAGIC",
+  "VERSION",
+  "KIND",
+  "STATE",
+  "META_BYTES",
+  "DATA_START",
+  "CONFIG",
+  "RESERVED",
+] as const;
 
 export abstract class BaseAllocator implements Allocator {
   readonly memory: Memory;
@@ -145,6 +160,11 @@ export abstract class BaseAllocator implements Allocator {
   protected readonly dataStart: number;
   private readonly wordsByteOffset: number;
   private dropped = false;
+  /**
+   * The common header as this handle made (or attached to) it: the heap is corrupt when its
+   * header says anything else (another kind, version, configuration…).
+   */
+  private readonly madeHeader: Float64Array;
 
   /**
    * Places the header (`header`: the common slots, the strategy's slots and state words)
@@ -226,6 +246,9 @@ export abstract class BaseAllocator implements Allocator {
     } else {
       writeHeader(this.slots, this.slot0, kind, this.metaBytes, this.dataStart, config);
     }
+    this.madeHeader = this.slots.slice(this.slot0, this.slot0 + COMMON_SLOTS);
+    this.madeHeader[H_MAGIC] = MAGIC;
+    this.madeHeader[H_STATE] = STATE_OK;
   }
 
   // ---- the strategy's part -------------------------------------------------------------
@@ -250,17 +273,19 @@ export abstract class BaseAllocator implements Allocator {
    *       return this.alloc(size, align); // retry with re-derived views
    *     }
    *
-   * One load of the header's state slot: anything but "in order" is blocked: the view was
-   * detached by growth (a detached view reads `undefined`), the heap is poisoned, or the
-   * handle was dropped (its slots are then a dummy header whose state is −1).
+   * One load of the header's magic slot: anything but the magic of a heap in order is
+   * blocked: the view was detached by growth (a detached view reads `undefined`), the heap
+   * is poisoned (poisoning rewrites the magic), the magic was damaged, or the handle was
+   * dropped (its slots are then a dummy header of −1s).
    */
   protected blocked(): boolean {
-    return this.slots[this.slot0 + STATE] !== OK;
+    return this.slots[this.slot0 + MAGIC_SLOT] !== IN_ORDER;
   }
 
   /**
    * The slow half of the entry guard: re-derives the views and returns when the heap is in
-   * order after all (the caller then retries); throws when it is poisoned or dropped.
+   * order after all (the caller then retries); throws when it is poisoned or dropped, and
+   * poisons it when its header is not the one this handle was made with.
    */
   protected enterSlow(): void {
     if (this.dropped) {
@@ -270,14 +295,36 @@ export abstract class BaseAllocator implements Allocator {
       );
     }
     this.syncViews();
-    const state = this.slots[this.slot0 + H_STATE];
-    if (state === STATE_OK) return;
-    if (state === STATE_POISONED) {
+    const slots = this.slots;
+    if (
+      slots[this.slot0 + H_STATE] === STATE_POISONED ||
+      slots[this.slot0 + H_MAGIC] === POISONED_MAGIC
+    ) {
       throw new HeapPoisonedError(
         `${this.name}: heap is poisoned (corruption was detected earlier); no call can succeed`,
       );
     }
-    this.corrupt(`header state word is ${state}, neither in order (0) nor poisoned (1)`);
+    this.verifyHeader();
+  }
+
+  /**
+   * Compares every common header slot with what this handle made (or attached to): a heap
+   * whose magic, version, kind, state, sizes or configuration changed under the handle is
+   * corrupt, whatever the new values would mean to another handle. O(1).
+   */
+  private verifyHeader(): void {
+    const slots = this.slots;
+    const slot0 = this.slot0;
+    const made = this.madeHeader;
+    if (slots.length < slot0 + COMMON_SLOTS) this.corrupt("the header is outside the memory");
+    for (let i = 0; i < COMMON_SLOTS; i++) {
+      const v = slots[slot0 + i];
+      if (!Object.is(v, made[i])) {
+        this.corrupt(
+          `header slot ${HEADER_SLOT_NAMES[i]} holds ${v}; this handle's heap has ${made[i]}`,
+        );
+      }
+    }
   }
 
   /** Re-derives views after growth; called on entry when stale and after growing. */
@@ -320,8 +367,10 @@ export abstract class BaseAllocator implements Allocator {
    * call, from every handle, throws `HeapPoisonedError`) and throws `HeapCorruptedError`.
    */
   protected corrupt(what: string): never {
-    if (!this.dropped && this.slots.length > this.slot0 + H_STATE)
+    if (!this.dropped && this.slots.length > this.slot0 + H_STATE) {
       this.slots[this.slot0 + H_STATE] = STATE_POISONED;
+      this.slots[this.slot0 + H_MAGIC] = POISONED_MAGIC;
+    }
     throw new HeapCorruptedError(`${this.name}: heap corrupted: ${what}`);
   }
 
@@ -329,7 +378,13 @@ export abstract class BaseAllocator implements Allocator {
 
   /** Whether the heap was found corrupt (and every call now throws `HeapPoisonedError`). */
   get poisoned(): boolean {
-    return !this.dropped && this.slots[this.slot0 + H_STATE] === STATE_POISONED;
+    if (this.dropped) return false;
+    if (this.blocked()) this.syncViews();
+    const slots = this.slots;
+    return (
+      slots[this.slot0 + H_STATE] === STATE_POISONED ||
+      slots[this.slot0 + H_MAGIC] === POISONED_MAGIC
+    );
   }
 
   owns(ptr: number): boolean {
@@ -345,13 +400,17 @@ export abstract class BaseAllocator implements Allocator {
   /**
    * The generic resize: validate the old block, allocate the new one, copy, free the old.
    * Strategies override it to grow or shrink in place first.
+   *
+   * The pointer is validated before the size (RELIABILITY.md §2.1 P1): a freed or foreign
+   * pointer throws even with a size too large for any heap, which alone would answer 0
+   * ("out of memory, your block is still yours") about a block that is not the caller's.
    */
   realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
     if (ptr === 0) return this.alloc(newSize, align);
     if (!isUint32(ptr)) rejectPointer(ptr);
+    const oldSize = this.usableSize(ptr); // throws for a pointer that is not a live block
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
-    const oldSize = this.usableSize(ptr); // throws for a pointer that is not a live block
     if (newSize <= oldSize && ptr % Math.max(align, DEFAULT_ALIGN) === 0) return ptr;
     const to = this.alloc(newSize, align);
     if (to === 0) return 0;
@@ -409,8 +468,7 @@ export abstract class BaseAllocator implements Allocator {
 
   check(): void {
     this.enter();
-    // Magic and version: a handle's own kind slot is what the heap was made as.
-    validateHeader(this.slots, this.slot0, this.slots[this.slot0 + H_KIND], this.name);
+    this.verifyHeader();
     this.checkStrategy();
   }
 
@@ -420,9 +478,7 @@ export abstract class BaseAllocator implements Allocator {
    */
   drop(): void {
     // Not `enter()`: a poisoned heap can still be dropped (its parent may take its block back).
-    if (this.dropped) {
-      throw new AllocatorError(`${this.name} was dropped already`, "ERR_DESTROYED");
-    }
+    this.checkDroppable();
     this.dropped = true;
     this.slots = DROPPED;
     this.slot0 = 0;
@@ -436,6 +492,25 @@ export abstract class BaseAllocator implements Allocator {
   /** The state, one figure a line; strategies with more to show (free runs) override it. */
   dump(): string {
     return dumpState(this.name, this);
+  }
+
+  /**
+   * Throws unless `drop()` may go ahead: `ERR_DESTROYED` for a handle dropped already,
+   * `ERR_LIVE_CHILDREN` while a region carved from this allocator (`carve`, `childOf`) is
+   * still in use: drop those children first. Changes nothing.
+   */
+  protected checkDroppable(): void {
+    if (this.dropped) {
+      throw new AllocatorError(`${this.name} was dropped already`, "ERR_DESTROYED");
+    }
+    const children = dependentsOf(this);
+    if (children.length > 0) {
+      throw new AllocatorError(
+        `${this.name} cannot be dropped while ${children.length} region(s) carved from it ` +
+          `are alive (${children.map((c) => c.describe()).join("; ")}): drop those first`,
+        "ERR_LIVE_CHILDREN",
+      );
+    }
   }
 
   /** A copy of the header and out-of-line metadata bytes (for tests and attach checks). */

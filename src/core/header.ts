@@ -9,7 +9,7 @@
  * at 0 is the header, never a block, so 0 can mean "null". For an offset-only memory (no
  * bytes) it lives in a small metadata buffer of its own.
  *
- *     slot  0 MAGIC       0x4d454d4b ("MEMK")
+ *     slot  0 MAGIC       0x4d454d4b ("MEMK"); 0x4d454d50 ("MEMP") once poisoned
  *     slot  1 VERSION     major × 65536 + minor
  *     slot  2 KIND        which strategy (StrategyKind)
  *     slot  3 STATE       0 = in order, 1 = poisoned
@@ -22,14 +22,22 @@
  *
  * A strategy declares its slots and words once, by name, with `declareHeader`; the header
  * takes `layout.bytes` bytes and the strategy's other metadata follows it.
+ *
+ * Poisoning writes both STATE and MAGIC: every call's entry guard reads the MAGIC slot only
+ * (one load), so a poisoned heap, a detached view (it reads `undefined`), a dropped handle
+ * and a damaged magic all take the slow path, which tells them apart and compares the
+ * whole common header with what the handle was made with (`BaseAllocator.enterSlow`).
+ * VERSION 1.1: minor 1 added the poisoned magic; a 1.0 reader sees a poisoned heap as no heap.
  */
 
 import { alignUp } from "./bits.js";
-import { HeapIncompatibleError } from "./errors.js";
+import { HeapIncompatibleError, HeapPoisonedError } from "./errors.js";
 
 export const MAGIC = 0x4d454d4b;
+/** The MAGIC slot of a poisoned heap ("MEMP"): the entry guard's one load then fails. */
+export const POISONED_MAGIC = 0x4d454d50;
 export const VERSION_MAJOR = 1;
-export const VERSION_MINOR = 0;
+export const VERSION_MINOR = 1;
 export const VERSION = VERSION_MAJOR * 65536 + VERSION_MINOR;
 
 export const H_MAGIC = 0;
@@ -39,6 +47,8 @@ export const H_STATE = 3;
 export const H_META_BYTES = 4;
 export const H_DATA_START = 5;
 export const H_CONFIG = 6;
+/** The reserved common slot, always 0. */
+export const H_RESERVED = 7;
 /** Slots every header begins with; a strategy's own fields start here. */
 export const COMMON_SLOTS = 8;
 export const SLOT_BYTES = 8;
@@ -132,7 +142,7 @@ export function writeHeader(
   slots[slot0 + H_META_BYTES] = metaBytes;
   slots[slot0 + H_DATA_START] = dataStart;
   slots[slot0 + H_CONFIG] = config;
-  slots[slot0 + 7] = 0;
+  slots[slot0 + H_RESERVED] = 0;
 }
 
 /** The error for a heap a handle cannot attach to: its header describes another heap. */
@@ -178,7 +188,8 @@ export function expectCounters(
 
 /**
  * Validates a header read-only before a handle attaches to it. Throws
- * `HeapIncompatibleError` with a code that says what differs; never writes.
+ * `HeapIncompatibleError` with a code that says what differs, and `HeapPoisonedError` for a
+ * memkit heap found corrupt earlier (no handle may use it again); never writes.
  */
 export function validateHeader(
   slots: Float64Array,
@@ -189,8 +200,15 @@ export function validateHeader(
   if (slot0 + COMMON_SLOTS > slots.length) {
     throw new HeapIncompatibleError(`${name}: memory too small to hold a heap header`);
   }
-  if (slots[slot0 + H_MAGIC] !== MAGIC) {
+  const magic = slots[slot0 + H_MAGIC];
+  // A poisoned heap is still a memkit heap: the handle's first call reports the poison.
+  if (magic !== MAGIC && magic !== POISONED_MAGIC) {
     throw new HeapIncompatibleError(`${name}: no memkit heap here (bad magic)`, "ERR_HEAP_MAGIC");
+  }
+  if (magic === POISONED_MAGIC || slots[slot0 + H_STATE] === STATE_POISONED) {
+    throw new HeapPoisonedError(
+      `${name}: cannot attach: the heap here is poisoned (corruption was detected earlier)`,
+    );
   }
   const v = slots[slot0 + H_VERSION];
   if (Math.floor(v / 65536) !== VERSION_MAJOR) {

@@ -9,7 +9,8 @@
  *   numbers only, so `postMessage` carries it); `SharedHeap.attach(descriptor)` in another
  *   agent validates it read-only (descriptor shape, control magic/version/byte order/config,
  *   then the heap header, config, sizes and live map) and throws `HeapIncompatibleError`
- *   on any mismatch or garbage, leaving every buffer's bytes unchanged.
+ *   on any mismatch or garbage (`HeapPoisonedError` for a heap found corrupt earlier),
+ *   leaving every buffer's bytes unchanged.
  * - **two forms**, chosen at creation and shared by every agent:
  *   *synchronized* (stalloc's `SyncStalloc`): every call takes the robust lock (lock.ts);
  *   a contended call waits up to `lockTimeoutMs` and then throws `LockTimeoutError`.
@@ -992,6 +993,9 @@ export class SharedHeap implements Allocator {
     newSize: number,
     align: number,
   ): number {
+    // The pointer before the size: a freed block throws even with a size no heap holds.
+    this.touch();
+    const bsize = pc.liveSize(d, ptr);
     if (!isUint32(newSize)) {
       rejectSize(newSize, "newSize");
       return 0;
@@ -1003,8 +1007,6 @@ export class SharedHeap implements Allocator {
       );
     }
     checkAlign(align);
-    this.touch();
-    const bsize = pc.liveSize(d, ptr);
     if (newSize <= bsize && ptr % Math.max(align, ALIGN8) === 0) return ptr;
     const to = this.alloc(newSize, align);
     if (to === 0) return 0;

@@ -328,3 +328,90 @@ describe("carve: a bare region", () => {
     expect(c.released).toBe(true);
   });
 });
+
+describe("a parent outlives its children: dropping it first is refused", () => {
+  /** Everything a refused drop must leave as it was. */
+  function state(a: Allocator & { metadataBytes(): Uint8Array }) {
+    return {
+      meta: Buffer.from(a.metadataBytes()).toString("hex"),
+      stats: JSON.stringify(a.stats()),
+    };
+  }
+
+  it("a parent with a live child: ERR_LIVE_CHILDREN naming it, nothing changed", () => {
+    for (const [name, make] of STRATEGIES) {
+      const parent = new TlsfAllocator(1 << 20);
+      const child = childOf(parent, 64 * 1024, make);
+      const p = child.alloc(32);
+      expect(p, name).not.toBe(0);
+      const before = state(parent);
+      let e: unknown;
+      try {
+        parent.drop();
+      } catch (x) {
+        e = x;
+      }
+      expect(e, name).toBeInstanceOf(AllocatorError);
+      expect((e as AllocatorError).code, name).toBe("ERR_LIVE_CHILDREN");
+      expect((e as Error).message, name).toContain(`region [${carvingOf(child)!.ptr},`);
+      expect(state(parent), name).toEqual(before);
+      // Both still work; the child's bytes are still the child's.
+      expect(parent.alloc(8), name).not.toBe(0);
+      child.dealloc(p, 32);
+      child.check();
+      child.drop();
+      parent.drop();
+      expectCode(() => parent.alloc(8), AllocatorError, "ERR_DESTROYED");
+    }
+  });
+
+  it("a bare carving holds its parent alive until it is released", () => {
+    const parent = new FreeListAllocator(1 << 16);
+    const c = carve(parent, 1000)!;
+    expectCode(() => parent.drop(), AllocatorError, "ERR_LIVE_CHILDREN");
+    c.release();
+    parent.drop();
+  });
+
+  it("a child with a grandchild: the child's drop is refused before it gives its block back", () => {
+    const heap = new Heap();
+    const child = childOf(heap, 64 * 1024, (m) => new TlsfAllocator(m));
+    const grandchild = childOf(child, 8192, (m) => new BumpAllocator(m));
+    const heapBefore = heap.stats();
+    expectCode(() => child.drop(), AllocatorError, "ERR_LIVE_CHILDREN");
+    expect(heap.stats()).toEqual(heapBefore); // the child's block is still out
+    expect(carvingOf(child)!.released).toBe(false);
+    expect(grandchild.alloc(16)).not.toBe(0);
+    expectCode(() => heap.drop(), AllocatorError, "ERR_LIVE_CHILDREN");
+    grandchild.drop();
+    child.drop();
+    heap.drop();
+  });
+
+  it("a slab parent refuses before it gives any page back", () => {
+    const slab = new SlabAllocator(new TlsfAllocator(1 << 20), { pageSize: 4096 });
+    const small = slab.alloc(24);
+    const child = childOf(slab, 2048, (m) => new BumpAllocator(m));
+    const before = JSON.stringify(slab.stats());
+    expectCode(() => slab.drop(), AllocatorError, "ERR_LIVE_CHILDREN");
+    expect(JSON.stringify(slab.stats())).toBe(before);
+    expect(slab.usableSize(small)).toBeGreaterThanOrEqual(24);
+    child.drop();
+    slab.drop();
+  });
+
+  it("a dropped child does not write into the block its parent took back", () => {
+    // A slab over a TLSF, both inside the region: the slab's own drop gives its pages back
+    // to that TLSF, in bytes that are the parent's free block once the region is back.
+    const parent = new TlsfAllocator(1 << 20);
+    const child = childOf(parent, 64 * 1024, (m) => {
+      return new SlabAllocator(new TlsfAllocator(m), { pageSize: 4096 });
+    });
+    for (let i = 0; i < 40; i++) expect(child.alloc(24 + (i % 3) * 40), `alloc #${i}`).not.toBe(0);
+    const at = carvingOf(child)!;
+    child.drop(); // would throw HeapCorruptedError from the inner TLSF if it ran its own drop
+    parent.check();
+    expect(parent.alloc(at.bytes)).toBe(at.ptr);
+    parent.check();
+  });
+});

@@ -11,7 +11,13 @@ import { childOf } from "../../src/compose/child.js";
 import { RecordingAllocator } from "../../src/compose/recording.js";
 import type { Allocator } from "../../src/core/allocator.js";
 import { formatBytes, fragmentation, INSPECT } from "../../src/core/describe.js";
-import { H_STATE, headerOffset, SLOT_BYTES } from "../../src/core/header.js";
+import {
+  H_MAGIC,
+  H_STATE,
+  headerOffset,
+  POISONED_MAGIC,
+  SLOT_BYTES,
+} from "../../src/core/header.js";
 import { Heap } from "../../src/heap/index.js";
 import { SharedHeap } from "../../src/shared/shared-heap.js";
 import { BlockAllocator } from "../../src/strategies/block/index.js";
@@ -80,7 +86,10 @@ describe.each(ALL)("%s", (kind, make) => {
 describe("summaries of heaps that cannot answer", () => {
   it("a poisoned heap says so instead of throwing", () => {
     const tlsf = new TlsfAllocator(8192);
-    tlsf.memory.f64[headerOffset(tlsf.memory.start) / SLOT_BYTES + H_STATE] = 1;
+    // Poisoned as the library poisons a heap: the state and the magic both say so.
+    const h = headerOffset(tlsf.memory.start) / SLOT_BYTES;
+    tlsf.memory.f64[h + H_STATE] = 1;
+    tlsf.memory.f64[h + H_MAGIC] = POISONED_MAGIC;
     expect(tlsf.poisoned).toBe(true);
     expect(inspect(tlsf)).toBe("TlsfAllocator { poisoned }");
     expect(tlsf.dump()).toBe("TlsfAllocator: poisoned");

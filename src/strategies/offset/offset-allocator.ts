@@ -244,9 +244,9 @@ export class OffsetAllocator extends BaseAllocator {
     this.enter();
     if (ptr === 0) return this.alloc(newSize, align);
     if (!isUint32(ptr)) rejectPointer(ptr);
+    const n = this.usedBlockOf(ptr); // the pointer before the size: a freed one throws
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
-    const n = this.usedBlockOf(ptr);
     const k = this.k;
     const g = this.granulesAligned(newSize, align);
     if (g > MAX_GRANULES) return 0;

@@ -245,6 +245,7 @@ export class SlabAllocator extends SlabKernel {
 
   /** Frees everything, then gives the page table and metadata block back to the parent. */
   override drop(): void {
+    this.checkDroppable();
     this.enter();
     this.releaseAll();
     const tableAt = this.slots[this.slot0 + TABLE_AT];

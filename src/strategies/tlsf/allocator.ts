@@ -173,9 +173,9 @@ export class TlsfAllocator extends TlsfKernel {
     this.enter();
     if (ptr === 0) return this.alloc(newSize, align);
     if (!isUint32(ptr)) rejectPointer(ptr);
+    const b = this.blockOf(ptr); // the pointer before the size: a freed one throws
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
-    const b = this.blockOf(ptr);
     const u32 = this.memU32;
     const word = u32[b >>> 2];
     const cur = word & ~FLAG_BITS;
