@@ -3,6 +3,13 @@
 export { ChainAllocator, type ChainOptions } from "./compose/chain.js";
 export { CheckedAllocator } from "./compose/checked.js";
 export { type Carving, carve, carvingOf, childOf, type Droppable } from "./compose/child.js";
+export {
+  CANARY_BYTES,
+  FREED_FILL,
+  HardenedAllocator,
+  type HardenedOptions,
+  type HardeningLevel,
+} from "./compose/hardened.js";
 export { RecordingAllocator, type RecordingOptions } from "./compose/recording.js";
 export {
   type Allocator,
@@ -28,7 +35,7 @@ export {
   OwnerDiedError,
   StaleViewError,
 } from "./core/errors.js";
-export { MAGIC, StrategyKind, VERSION } from "./core/header.js";
+export { MAGIC, POISONED_MAGIC, StrategyKind, VERSION } from "./core/header.js";
 export {
   type Allocation,
   Layout,

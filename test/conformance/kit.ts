@@ -611,12 +611,13 @@ export function runConformance(subject: Subject): void {
         fc.modelRun(() => ({ model, real }), cmds);
         freeEverything(model, real);
       });
+      const numRuns = Math.min(subject.runs ?? RUNS, RUNS);
       it(`${kind} memory, fixed seed ${FIXED_SEED}`, () => {
-        fc.assert(property, { numRuns: RUNS, seed: FIXED_SEED });
+        fc.assert(property, { numRuns, seed: FIXED_SEED });
       });
       it(`${kind} memory, random seed`, () => {
         console.log(`conformance ${subject.name} on ${kind}: random seed ${randomSeed}`);
-        fc.assert(property, { numRuns: RUNS, seed: randomSeed });
+        fc.assert(property, { numRuns, seed: randomSeed });
       });
     }
   });

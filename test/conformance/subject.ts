@@ -25,6 +25,8 @@ export interface Subject extends Capabilities {
   readonly kinds: readonly KitMemoryKind[];
   /** A fresh allocator managing `memory` (the kit makes the memory, about 128 KiB). */
   make(memory: Memory): Allocator;
+  /** Runs per property, for slow subjects (default, and the most: MEMKIT_RUNS or 1,000). */
+  readonly runs?: number;
 }
 
 /**
