@@ -197,8 +197,25 @@ const BASELINE = {
   make: () => fakeAllocator(),
 };
 
-/** W2 and W3's minimal JS references (no checks), and W3's baseline without a free pass. */
+/**
+ * W1 under the hardening ladder's wrapper (compose/hardened.ts) over the default heap: what
+ * each level costs. Its `check` level walks the whole heap on every call (O(heap)), which
+ * W1's 10,000 live blocks make a run of hours; it is left out.
+ */
+const LADDER = ["canary", "quarantine"].map((level) => ({
+  key: `heap-${level}`,
+  label: `memkit Heap under HardenedAllocator (level ${level})`,
+  short: `Heap, ${level}`,
+  group: "memkit",
+  make: (mk) => new mk.HardenedAllocator(new mk.Heap(), { level }),
+}));
+
+/**
+ * W1's hardening ladder; W2 and W3's minimal JS references (no checks), and W3's baseline
+ * without a free pass.
+ */
 const EXTRA = {
+  W1: LADDER,
   W2: [
     {
       key: "minpool",

@@ -70,6 +70,7 @@ export interface HardenedOptions {
 export const CANARY_BYTES = 8;
 /** The byte freed blocks are filled with. */
 export const FREED_FILL = 0xdf;
+const FILL_WORD = 0xdfdfdfdf | 0;
 
 /** The canary's byte `i` for a block at `ptr`: tied to the address, so a copied block's fails. */
 function canaryByte(ptr: number, i: number): number {
@@ -176,8 +177,20 @@ export class HardenedAllocator implements Allocator {
 
   private verifyFill(ptr: number, span: number): void {
     if (this.extra === 0) return;
-    const u8 = this.bytes();
-    for (let i = 0; i < span; i++) {
+    this.bytes(); // re-derives the views
+    // Blocks are 8-aligned: compare whole words first, then the tail bytes.
+    const i32 = this.memory.i32;
+    const words = span >>> 2;
+    for (let w = ptr >>> 2, end = w + words; w < end; w++) {
+      if (i32[w] !== FILL_WORD) this.verifyFillBytes(ptr, (w << 2) - ptr, 4);
+    }
+    this.verifyFillBytes(ptr, words * 4, span - words * 4);
+  }
+
+  /** Bytes `[from, from + n)` of the freed block at `ptr` must still be the fill. */
+  private verifyFillBytes(ptr: number, from: number, n: number): void {
+    const u8 = this.memory.u8;
+    for (let i = from; i < from + n; i++) {
       if (u8[ptr + i] !== FREED_FILL) {
         this.corrupt(
           `freed block ${ptr} was written after it was freed (byte ${i} is ${u8[ptr + i]})`,
