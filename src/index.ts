@@ -66,8 +66,7 @@ export {
   SharedMemory,
   WasmMemory,
 } from "./memory/memory.js";
-export { type CacheTally, PageCache } from "./shared/cache.js";
-export { PAUSE_POINTS, type PausePoint } from "./shared/control.js";
+export type { CacheTally } from "./shared/cache.js";
 export {
   type AttachOptions,
   LOCK_BUSY,

@@ -4,10 +4,11 @@
  * mimalloc and snmalloc scale: RELIABILITY.md §4.3 items 8 and 9).
  *
  * A *page* is PAGE_BYTES (16 KiB) of the heap, aligned to PAGE_BYTES, taken from the
- * wrapped TLSF heap under the lock (one TLSF block of PAGE_USABLE bytes, so that pages can
- * sit side by side: the next page's TLSF size word is the last word before it) and cut into
+ * wrapped allocator under the lock (one block of PAGE_USABLE bytes, so that pages can sit
+ * side by side: the next page's block header, at most 8 bytes, comes before it) and cut into
  * blocks of one size class. A small request (≤ SMALL_MAX bytes, align ≤ 16) is served from
- * a page of its class owned by the calling agent; larger ones go to TLSF under the lock.
+ * a page of its class owned by the calling agent; larger ones go to the wrapped allocator under
+ * the lock.
  *
  * Every page has a *descriptor* in the cache buffer (a `SharedArrayBuffer` of its own,
  * never exposed to users: user overflows cannot reach it) with a *live bitmap*, one bit per
@@ -29,44 +30,27 @@
  * whenever it disagrees with them, never needed by another agent.
  *
  * A *page table* (one Int32 per PAGE_BYTES slot of the memory's maximum size) maps a
- * pointer to its descriptor in O(1): 0 = not a cache page (the pointer is TLSF's).
+ * pointer to its descriptor in O(1): 0 = not a cache page (the pointer is the wrapped allocator's).
  *
- * ## Memory picture (Int32 words of the cache buffer)
- *
- *     word 0 MAGIC 0x4d4b5043 ("MKPC") · 1 VERSION · 2 PAGE_LOG2 · 3 DESCRIPTORS
- *     word 4 PT_ENTRIES · 5 CLASSES (count | checksum of the class table << 8)
- *     word 6 FREE_HINT (next descriptor to try when taking a free one) · 7–15 reserved
- *     word 16 …   DESCRIPTORS × DESC_WORDS (48 words = 192 bytes, 3 cache lines)
- *     then        PT_ENTRIES words of page table: descriptor index + 1, or 0
- *
- *     descriptor  | TAG | PAGE | REMOTE | reserved … | bitmap: 32 words (1,024 blocks) |
- *                   +0    +1     +2       +3 … +15     +16 … +47
- *
- *     TAG     31 30  29 … 24   23 … 16   15 … 0
- *             | 0 | USED | 0 | class   | owner agent id (0 = ABANDONED) |
- *             0 = the descriptor is free
- *     PAGE    page address / PAGE_BYTES
- *     REMOTE  1 after another agent freed a block of the page (the owner clears it)
- *     bitmap  bit i of word w set = block 32w + i is live; bits at and past the class's block
- *             count in the last word are always set (never a block), later words are 0
+ * The buffer's layout (header, descriptors, page table) and the classes: cache-layout.ts.
  *
  * ## Cost
  * | operation                       | best                  | worst                           |
  * | ------------------------------- | --------------------- | ------------------------------- |
  * | alloc, page of the class has room | 1 load + 1 atomic OR | O(words) scan of the page      |
- * | alloc, current page full        | O(own pages of class) | + lock, page from TLSF          |
+ * | alloc, current page full        | O(own pages of class) | + lock, page from the allocator |
  * | free (own or remote)            | 1 table load + 1 atomic AND | same                      |
  * | page taken / released           | under the lock, O(1)  | O(DESCRIPTORS) to find a free descriptor |
  *
  * Fragmentation: internal only, below one class step (≤ 25%, 12.5% above 128 bytes), plus
  * PAGE_USABLE mod block size at each page's end; pages stay with their owner while it lives
- * (empty ones go back to TLSF when the owner closes, dies, or an allocation runs out).
- * Per-block overhead: 1 bit; per page: 8 bytes of TLSF header, a 192-byte descriptor and a
+ * (empty ones go back to the wrapped allocator when the owner closes, dies, or an allocation runs out).
+ * Per-block overhead: 1 bit; per page: 8 bytes for the allocator's block header, a 192-byte descriptor and a
  * 4-byte table entry.
  *
  * ## Invariants (`check`)
  * TAG ≠ 0 ⇔ the page table entry of its PAGE names this descriptor; the class and owner are
- * in range; the page is a live TLSF block of at least PAGE_USABLE bytes; the bitmap's tail
+ * in range; the page is a live block of the wrapped allocator of at least PAGE_USABLE bytes; the bitmap's tail
  * bits are set and its unused words are 0. These only change under the lock, so they hold
  * at every instant, even while other agents allocate and free.
  */
@@ -76,159 +60,50 @@ import {
   AllocatorError,
   DoubleFreeError,
   HeapCorruptedError,
-  HeapIncompatibleError,
   InvalidPointerError,
   LayoutMismatchError,
 } from "../core/errors.js";
-import { classSize, searchClass } from "../core/size-classes.js";
 import { isUint32, rejectSize } from "../core/validate.js";
+import {
+  BITMAP_WORDS,
+  CLASS_BLOCKS,
+  CLASS_COUNT,
+  CLASS_SIZE,
+  CLASS_TAIL,
+  CLASS_WORDS,
+  D_BITMAP,
+  D_PAGE,
+  D_REMOTE,
+  D_TAG,
+  DESC_WORDS,
+  HEADER_WORDS,
+  K_DESCRIPTORS,
+  K_FREE_HINT,
+  K_PT_ENTRIES,
+  OWNER_BITS,
+  PAGE_BYTES,
+  PAGE_LOG2,
+  PAGE_USABLE,
+  TAG_USED,
+  tagOf,
+} from "./cache-layout.js";
 
-export const CACHE_MAGIC = 0x4d4b5043;
-export const CACHE_VERSION = 1 * 65536 + 0;
-
-export const PAGE_LOG2 = 14;
-export const PAGE_BYTES = 1 << PAGE_LOG2;
-/** Bytes of a page's TLSF block: the next page's 4-byte TLSF size word sits after it. */
-export const PAGE_USABLE = PAGE_BYTES - 8;
-/** The largest request served from pages. */
-export const SMALL_MAX = 1024;
-
-/**
- * The page classes: core/size-classes.ts's scheme (4, 7, 2), 16-byte steps to 128, then
- * four per power of two, up to SMALL_MAX; class k is the module's class k + 1.
- */
-const GRANULE_LOG2 = 4;
-const LINEAR_LOG2 = 7;
-const MANTISSA_BITS = 2;
-const classFor = (size: number): number =>
-  searchClass(Math.max(size, 1), GRANULE_LOG2, LINEAR_LOG2, MANTISSA_BITS) - 1;
-/** Block sizes of the classes: 16, 32, … 128, 160, 192, … 1024. */
-export const CLASS_SIZE = Int32Array.from({ length: classFor(SMALL_MAX) + 1 }, (_, k) =>
-  classSize(k + 1, GRANULE_LOG2, LINEAR_LOG2, MANTISSA_BITS),
-);
-export const CLASS_COUNT = CLASS_SIZE.length;
-/** Blocks of each class in a page, bitmap words they need, and the last word's tail bits. */
-export const CLASS_BLOCKS = new Int32Array(CLASS_COUNT);
-export const CLASS_WORDS = new Int32Array(CLASS_COUNT);
-export const CLASS_TAIL = new Int32Array(CLASS_COUNT);
-/** The class of a request of `size` bytes (≤ SMALL_MAX) is CLASS_OF16[(size + 15) >>> 4]. */
-export const CLASS_OF16 = new Uint8Array((SMALL_MAX >>> 4) + 1);
-let classSum = 0;
-for (let k = 0; k < CLASS_COUNT; k++) {
-  const n = Math.floor(PAGE_USABLE / CLASS_SIZE[k]);
-  CLASS_BLOCKS[k] = n;
-  CLASS_WORDS[k] = (n + 31) >>> 5;
-  CLASS_TAIL[k] = n % 32 === 0 ? 0 : ~((1 << (n % 32)) - 1);
-  classSum = (classSum * 31 + CLASS_SIZE[k]) & 0xffff;
-}
-for (let i = 0; i < CLASS_OF16.length; i++) CLASS_OF16[i] = classFor(i * 16);
-const CLASS_CONFIG = CLASS_COUNT | (classSum << 8);
-
-// Header words.
-const K_MAGIC = 0;
-const K_VERSION = 1;
-const K_PAGE_LOG2 = 2;
-const K_DESCRIPTORS = 3;
-const K_PT_ENTRIES = 4;
-const K_CLASSES = 5;
-const K_FREE_HINT = 6;
-const HEADER_WORDS = 16;
-
-// Descriptor words.
-export const DESC_WORDS = 48;
-export const D_TAG = 0;
-export const D_PAGE = 1;
-export const D_REMOTE = 2;
-export const D_BITMAP = 16;
-const BITMAP_WORDS = DESC_WORDS - D_BITMAP;
-if (CLASS_WORDS[0] > BITMAP_WORDS) throw new Error("cache.ts: bitmap too small for class 0");
-
-export const TAG_USED = 1 << 24;
-const OWNER_BITS = 0xffff;
-
-/** Descriptors a heap gets by default: one per page slot, at most this many. */
-export const DEFAULT_CACHE_PAGES = 2048;
-
-/** The TAG of a page of class `cls` owned by agent `owner` (0 = abandoned). */
-export function tagOf(cls: number, owner: number): number {
-  return TAG_USED | (cls << 16) | owner;
-}
-
-/** Page-table entries for a memory whose end can reach `maxEnd`. */
-export function pageTableEntries(maxEnd: number): number {
-  return Math.ceil(maxEnd / PAGE_BYTES);
-}
-
-export function cacheBytes(descriptors: number, ptEntries: number): number {
-  return (HEADER_WORDS + descriptors * DESC_WORDS + ptEntries) * 4;
-}
-
-/** A fresh cache buffer for a memory whose end can reach `maxEnd`. */
-export function createCache(maxEnd: number, descriptors?: number): SharedArrayBuffer {
-  const pt = pageTableEntries(maxEnd);
-  const n = descriptors ?? Math.max(1, Math.min(pt, DEFAULT_CACHE_PAGES));
-  const sab = new SharedArrayBuffer(cacheBytes(n, pt));
-  const k = new Int32Array(sab);
-  k[K_VERSION] = CACHE_VERSION;
-  k[K_PAGE_LOG2] = PAGE_LOG2;
-  k[K_DESCRIPTORS] = n;
-  k[K_PT_ENTRIES] = pt;
-  k[K_CLASSES] = CLASS_CONFIG;
-  Atomics.store(k, K_MAGIC, CACHE_MAGIC);
-  return sab;
-}
-
-/**
- * Validates a cache buffer read-only against a memory whose end can reach `maxEnd`;
- * throws `HeapIncompatibleError` on any mismatch or garbage.
- */
-export function validateCache(sab: unknown, maxEnd: number, maxAgents: number): void {
-  const bad = (why: string, code?: "ERR_HEAP_VERSION" | "ERR_HEAP_CONFIG"): never => {
-    throw new HeapIncompatibleError(`SharedHeap.attach: cache buffer ${why}`, code);
-  };
-  if (!(typeof SharedArrayBuffer === "function" && sab instanceof SharedArrayBuffer)) {
-    bad("is not a SharedArrayBuffer");
-  }
-  const buf = sab as SharedArrayBuffer;
-  if (buf.byteLength < HEADER_WORDS * 4 || buf.byteLength % 4 !== 0) {
-    bad(`of ${buf.byteLength} bytes`);
-  }
-  const k = new Int32Array(buf);
-  if (Atomics.load(k, K_MAGIC) !== CACHE_MAGIC) bad("has no cache header (bad magic)");
-  if (Math.floor(k[K_VERSION] / 65536) !== Math.floor(CACHE_VERSION / 65536)) {
-    bad(`has format ${k[K_VERSION]}`, "ERR_HEAP_VERSION");
-  }
-  const n = k[K_DESCRIPTORS];
-  const pt = k[K_PT_ENTRIES];
-  if (
-    k[K_PAGE_LOG2] !== PAGE_LOG2 ||
-    k[K_CLASSES] !== CLASS_CONFIG ||
-    pt !== pageTableEntries(maxEnd) ||
-    n < 1 ||
-    buf.byteLength !== cacheBytes(n, pt)
-  ) {
-    bad("does not match this build's pages and classes or this memory", "ERR_HEAP_CONFIG");
-  }
-  // Every descriptor in use has a valid tag (class, owner) and page slot. Attaching does not
-  // take the lock, and other agents install pages meanwhile (descriptor first, page table
-  // after), so only single-word checks belong here; that the page table names each
-  // descriptor back is `check()`'s, which runs under the lock.
-  for (let d = 0; d < n; d++) {
-    const tag = k[HEADER_WORDS + d * DESC_WORDS + D_TAG];
-    if (tag === 0) continue;
-    const cls = (tag >>> 16) & 0xff;
-    const page = k[HEADER_WORDS + d * DESC_WORDS + D_PAGE];
-    if (
-      (tag & ~(TAG_USED | 0xff0000 | OWNER_BITS)) !== 0 ||
-      (tag & TAG_USED) === 0 ||
-      cls >= CLASS_COUNT ||
-      (tag & OWNER_BITS) > maxAgents ||
-      !(page >= 0 && page < pt)
-    ) {
-      bad(`descriptor ${d} is garbage (tag ${tag}, page ${page})`, "ERR_HEAP_CONFIG");
-    }
-  }
-}
+export {
+  CLASS_BLOCKS,
+  CLASS_COUNT,
+  CLASS_OF16,
+  CLASS_SIZE,
+  CLASS_TAIL,
+  CLASS_WORDS,
+  createCache,
+  D_TAG,
+  DEFAULT_CACHE_PAGES,
+  DESC_WORDS,
+  PAGE_BYTES,
+  PAGE_USABLE,
+  SMALL_MAX,
+  validateCache,
+} from "./cache-layout.js";
 
 /** What `PageCache.tally` counts. */
 export interface CacheTally {
@@ -245,7 +120,7 @@ export interface CacheTally {
   largestFree: number;
 }
 
-/** The TLSF side a cache needs: take and give back page-sized blocks, and check them. */
+/** The wrapped allocator, as a cache needs it: take and give back page-sized blocks, check them. */
 export interface PageSource {
   alloc(size: number, align: number): number;
   dealloc(ptr: number): void;
@@ -255,6 +130,8 @@ export interface PageSource {
 /**
  * One agent's handle on the cache buffer. `alloc` and `free` run without the lock; every
  * method that takes or gives back pages, adopts, repairs or checks runs with it held.
+ *
+ * @internal Exported for tests through `memkit/testing`, not the public entry point.
  */
 export class PageCache {
   /** The whole cache buffer: header, descriptors, page table. */
@@ -345,7 +222,7 @@ export class PageCache {
     return 0;
   }
 
-  /** Descriptor of the cache page holding `ptr` (a uint32), or −1 when it is TLSF's. */
+  /** Descriptor of the cache page holding `ptr` (a uint32), or −1 when it is the wrapped allocator's. */
   pageOf(ptr: number): number {
     const slot = ptr >>> PAGE_LOG2;
     return slot < this.ptEntries ? this.k[this.ptBase + slot] - 1 : -1;
@@ -454,7 +331,7 @@ export class PageCache {
   }
 
   /**
-   * Makes page `page` (a PAGE_BYTES-aligned TLSF block of PAGE_USABLE bytes) a page of `cls`
+   * Makes page `page` (a PAGE_BYTES-aligned block of the wrapped allocator, PAGE_USABLE bytes) a page of `cls`
    * owned by this agent, or returns false when no descriptor is free. `between` runs after
    * the TAG is published and before the page table names it (a test pause point).
    */
@@ -487,7 +364,7 @@ export class PageCache {
     return true;
   }
 
-  /** Gives page `d` back to TLSF: page table entry, then TLSF, then the TAG (see repair). */
+  /** Gives page `d` back to the wrapped allocator: page table entry, then the allocator, then the TAG (see repair). */
   release(d: number, src: PageSource): void {
     const k = this.k;
     const base = HEADER_WORDS + d * DESC_WORDS;
@@ -510,7 +387,7 @@ export class PageCache {
   }
 
   /**
-   * Pages of agent `owner` (0 = abandoned ones): the empty ones go back to TLSF, the others
+   * Pages of agent `owner` (0 = abandoned ones): the empty ones go back to the allocator, the others
    * become ABANDONED (adopted later by whoever needs a page of their class). Returns the
    * number of pages released.
    */
@@ -532,7 +409,7 @@ export class PageCache {
     return released;
   }
 
-  /** This agent's empty pages and empty abandoned pages back to TLSF (an allocation ran out). */
+  /** This agent's empty pages and empty abandoned pages back to the allocator (an allocation ran out). */
   trim(src: PageSource): number {
     const k = this.k;
     let released = 0;
@@ -550,7 +427,7 @@ export class PageCache {
 
   /**
    * Recovery, first step: finishes what a dead agent left between the steps of `install`
-   * or `release` (TAG set, page table not naming it): the page goes back to TLSF.
+   * or `release` (TAG set, page table not naming it): the page goes back to the allocator.
    */
   repair(src: PageSource): void {
     const k = this.k;
@@ -562,7 +439,7 @@ export class PageCache {
       try {
         src.dealloc(slot * PAGE_BYTES); // may already be done (release died after it)
       } catch {
-        // DoubleFreeError / InvalidPointerError: TLSF had it back already.
+        // DoubleFreeError / InvalidPointerError: the allocator had it back already.
       }
       Atomics.store(k, base + D_TAG, 0);
     }
@@ -574,7 +451,7 @@ export class PageCache {
     return slot < this.ptEntries && this.k[this.ptBase + slot] !== 0;
   }
 
-  /** Forgets every page (after the heap's reset: TLSF took their memory back). */
+  /** Forgets every page (after the heap's reset: the allocator took their memory back). */
   clear(): void {
     const k = this.k;
     for (let d = 0; d < this.descriptors; d++) {

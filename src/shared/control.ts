@@ -31,7 +31,7 @@
  *     OP     0 none · 1 alloc · 2 dealloc · 3 realloc · 4 reset · 5 allocZeroed
  *     PHASE  1 begun (the operation may be half done) · 2 done (RESULT holds its result)
  *     ARG0/ARG1/RESULT are u32 (read through a Uint32Array view); SEQ counts operations.
- *     PAGE   a cache page (cache.ts) taken from TLSF and being installed, else 0 (u32)
+ *     PAGE   a cache page (cache.ts) taken from the wrapped allocator and being installed, else 0 (u32)
  *
  * An intent is written before the operation touches the heap and cleared after it, all
  * under the lock, so that the agent recovering after a death knows what was in flight.

@@ -1,0 +1,170 @@
+/**
+ * The SharedHeap's operations inside a call: small blocks from this agent's cache pages
+ * without the lock, and everything else through the wrapped allocator with it held.
+ */
+
+import { ArgumentRangeError } from "../core/errors.js";
+import { checkAlign, isUint32, isValidAlign, rejectSize } from "../core/validate.js";
+import {
+  PAGE_BYTES as CACHE_PAGE_BYTES,
+  CLASS_OF16,
+  CLASS_SIZE,
+  PAGE_USABLE,
+  type PageCache,
+  SMALL_MAX,
+} from "./cache.js";
+import { C_ATTN, C_GROWTH, C_PAUSE_AT, OP_ALLOC_ZEROED, S_PAGE } from "./control.js";
+import { SharedHeapCore } from "./core.js";
+import { ALIGN8 } from "./descriptor.js";
+
+export abstract class SharedHeapKernel extends SharedHeapCore {
+  // ---- the cache's side of a call ------------------------------------------------------------
+
+  /** The lock-free allocation of `alloc`, or 0 (then take the lock). */
+
+  protected allocFast(size: number, align: number): number {
+    const pc = this.pc;
+    if (
+      pc === null ||
+      align !== ALIGN8 ||
+      typeof size !== "number" ||
+      size > SMALL_MAX ||
+      size >>> 0 !== size ||
+      this.c[C_ATTN] !== 0 ||
+      this.c[C_GROWTH] !== this.growth
+    ) {
+      return 0;
+    }
+    const cls = CLASS_OF16[(size + 15) >>> 4];
+    const r = pc.alloc(cls);
+    return r !== 0 || pc.stale ? r : pc.allocNext(cls);
+  }
+
+  /** The lock-free free of `dealloc`: true when done (a cache block, or 0). */
+  protected deallocFast(ptr: number, size: number | undefined): boolean {
+    const pc = this.pc;
+    if (pc === null || !isUint32(ptr) || this.c[C_ATTN] !== 0) return false;
+    const d = pc.pageOf(ptr);
+    if (d >= 0) {
+      pc.free(d, ptr, size);
+      return true;
+    }
+    return ptr === 0;
+  }
+
+  protected allocLocked(op: number, size: number, align: number): number {
+    this.begin(op, size, align);
+    let r: number;
+    try {
+      r = this.allocInside(size, align, op === OP_ALLOC_ZEROED);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    this.end(r);
+    return r;
+  }
+
+  /**
+   * Lock held: a small request from this agent's pages (its current ones, then an
+   * abandoned page of the class, then a new page from TLSF), else from TLSF; when TLSF is
+   * out of memory, empty cache pages go back to it and it is asked again.
+   */
+  protected allocInside(size: number, align: number, zeroed: boolean): number {
+    const pc = this.pc;
+    if (
+      pc !== null &&
+      typeof size === "number" &&
+      size <= SMALL_MAX &&
+      size >>> 0 === size &&
+      isValidAlign(align) &&
+      align <= 16
+    ) {
+      const cls = CLASS_OF16[(size + 15) >>> 4];
+      if (pc.stale) pc.rebuild();
+      let r = pc.alloc(cls);
+      if (r === 0) r = pc.allocNext(cls);
+      if (r === 0 && pc.stale) {
+        pc.rebuild();
+        r = pc.allocNext(cls);
+      }
+      if (r === 0) r = pc.adopt(cls);
+      if (r === 0) r = this.newPage(pc, cls);
+      if (r !== 0) {
+        if (zeroed) this.memory.u8.fill(0, r, r + CLASS_SIZE[cls]);
+        return r;
+      }
+    }
+    let r = zeroed ? this.inner.allocZeroed(size, align) : this.inner.alloc(size, align);
+    if (r === 0 && pc !== null && pc.trim(this.inner) > 0) {
+      r = zeroed ? this.inner.allocZeroed(size, align) : this.inner.alloc(size, align);
+    }
+    return r;
+  }
+
+  /** Lock held: a new page of `cls` from TLSF, and a block from it (0 when none). */
+  protected newPage(pc: PageCache, cls: number): number {
+    const inner = this.inner;
+    let page = inner.alloc(PAGE_USABLE, CACHE_PAGE_BYTES);
+    if (page === 0 && pc.trim(inner) > 0) page = inner.alloc(PAGE_USABLE, CACHE_PAGE_BYTES);
+    if (page === 0) return 0;
+    // Recorded in the intent slot until installed: a death in between gives the page back.
+    this.cu[this.slot + S_PAGE] = page;
+    const ok = pc.install(page, cls, this.c[C_PAUSE_AT] !== 0 ? this.pageHook : undefined);
+    this.cu[this.slot + S_PAGE] = 0;
+    if (!ok) {
+      inner.dealloc(page);
+      return 0;
+    }
+    return pc.alloc(cls);
+  }
+
+  /** Lock held: frees a cache block or a TLSF block. */
+  protected deallocInside(ptr: number, size: number | undefined): void {
+    const pc = this.pc;
+    if (pc !== null && isUint32(ptr)) {
+      const d = pc.pageOf(ptr);
+      if (d >= 0) {
+        pc.free(d, ptr, size);
+        return;
+      }
+    }
+    this.inner.dealloc(ptr, size);
+  }
+
+  /** realloc of a cache block: kept when the new size fits its block, else moved. */
+  protected reallocCached(
+    pc: PageCache,
+    d: number,
+    ptr: number,
+    newSize: number,
+    align: number,
+  ): number {
+    // The pointer before the size: a freed block throws even with a size no heap holds.
+    this.touch();
+    const bsize = pc.liveSize(d, ptr);
+    if (!isUint32(newSize)) {
+      rejectSize(newSize, "newSize");
+      return 0;
+    }
+    if (newSize === 0) {
+      throw new ArgumentRangeError(
+        "realloc to size 0 is not allowed: dealloc the block instead",
+        "ERR_ALLOC_SIZE",
+      );
+    }
+    checkAlign(align);
+    if (newSize <= bsize && ptr % Math.max(align, ALIGN8) === 0) return ptr;
+    const to = this.alloc(newSize, align);
+    if (to === 0) return 0;
+    this.touch();
+    this.memory.u8.copyWithin(to, ptr, ptr + Math.min(bsize, newSize));
+    this.dealloc(ptr);
+    return to;
+  }
+
+  /** Lock held: frees `ptr` wherever it lives (recovery's roll forward and back). */
+  protected freeAny(ptr: number): void {
+    this.deallocInside(ptr, undefined);
+  }
+}
