@@ -8,7 +8,7 @@
  * whatever does not fit; or several fixed regions tried in order. The chain keeps no state
  * of its own: it is a list of members, checked once at construction.
  *
- *     const arena = childOf(heap, 64 * 1024, (m) => new BumpAllocator(m));
+ *     const arena = childOf(heap, 64 * 1024, (region) => new BumpAllocator(region));
  *     const chain = new ChainAllocator([arena, heap]); // arena first, the heap when it is full
  *
  * ## One pointer space
@@ -99,6 +99,7 @@ import {
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
+  outOfRangeSize,
   rejectAlign,
   rejectPointer,
   rejectSize,
@@ -148,8 +149,8 @@ function nameOf(a: Allocator): string {
 }
 
 /** `[start, maxEnd)` of a memory: every address it holds now or after growing. */
-function span(m: Memory): string {
-  return `[${m.start}, ${m.maxEnd})`;
+function span(memory: Memory): string {
+  return `[${memory.start}, ${memory.maxEnd})`;
 }
 
 function overlaps(a: Memory, b: Memory): boolean {
@@ -253,10 +254,7 @@ export class ChainAllocator implements Allocator {
   }
 
   allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== DEFAULT_ALIGN && !isValidAlign(align)) rejectAlign(align);
     const p = this.allocIn(size, align, true, null);
     if (p === ALL_REFUSED) this.throwRefusal();
@@ -322,7 +320,7 @@ export class ChainAllocator implements Allocator {
     for (let i = 0; i < ms.length; i++) if (ms[i].owns(ptr)) return ms[i];
     throw new InvalidPointerError(
       `invalid pointer ${ptr}: no member of this ChainAllocator owns it (regions ` +
-        `${ms.map((m) => `[${m.memory.start}, ${m.memory.end})`).join(", ")})`,
+        `${ms.map((member) => `[${member.memory.start}, ${member.memory.end})`).join(", ")})`,
       "ERR_FOREIGN_POINTER",
     );
   }
@@ -396,7 +394,7 @@ export class ChainAllocator implements Allocator {
         "ERR_UNSUPPORTED",
       );
     }
-    for (const m of this.members) m.reset();
+    for (const member of this.members) member.reset();
   }
 
   stats(): AllocatorStats {
@@ -454,9 +452,9 @@ export class ChainAllocator implements Allocator {
   /** The members' header and metadata bytes, one after another (for tests, as strategies'). */
   metadataBytes(): Uint8Array {
     const parts: Uint8Array[] = [];
-    for (const m of this.members) {
-      const f = (m as { metadataBytes?: () => Uint8Array }).metadataBytes;
-      if (typeof f === "function") parts.push(f.call(m));
+    for (const member of this.members) {
+      const f = (member as { metadataBytes?: () => Uint8Array }).metadataBytes;
+      if (typeof f === "function") parts.push(f.call(member));
     }
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
@@ -479,12 +477,12 @@ export class ChainAllocator implements Allocator {
     let asked = 0;
     let refusals = 0;
     for (let i = 0; i < ms.length; i++) {
-      const m = ms[i];
-      if (m === skip) continue;
+      const member = ms[i];
+      if (member === skip) continue;
       asked++;
       let p = 0;
       try {
-        p = zeroed ? m.allocZeroed(size, align) : m.alloc(size, align);
+        p = zeroed ? member.allocZeroed(size, align) : member.alloc(size, align);
       } catch (e) {
         if (!isRefusal(e)) throw e;
         if (refusals++ === 0) this.refusal = e;
@@ -500,10 +498,10 @@ export class ChainAllocator implements Allocator {
     let first: unknown;
     let refusals = 0;
     for (let i = 0; i < ms.length; i++) {
-      const m = ms[i];
+      const member = ms[i];
       let a: Allocation | null = null;
       try {
-        a = zeroed ? m.allocateZeroed(layout) : m.allocate(layout);
+        a = zeroed ? member.allocateZeroed(layout) : member.allocate(layout);
       } catch (e) {
         if (!isRefusal(e)) throw e;
         if (refusals++ === 0) first = e;
@@ -523,9 +521,9 @@ export class ChainAllocator implements Allocator {
 
   /** A nested member's region must still be a live block of its parent. */
   private checkNested(i: number): void {
-    const m = this.members[i];
-    const c = carvingOf(m.memory);
-    const where = `member ${i} (${nameOf(m)}) region [${m.memory.start}, ${m.memory.end})`;
+    const member = this.members[i];
+    const c = carvingOf(member.memory);
+    const where = `member ${i} (${nameOf(member)}) region [${member.memory.start}, ${member.memory.end})`;
     if (c === undefined || c.released) {
       throw new HeapCorruptedError(`ChainAllocator: ${where} was given back to its parent`);
     }
@@ -553,20 +551,22 @@ export class ChainAllocator implements Allocator {
 /** All members in one pointer space: one buffer, or all offset-only (see the header). */
 function checkOneSpace(list: readonly Allocator[], memory: Memory | undefined): void {
   const all =
-    memory === undefined ? list.map((m) => m.memory) : [memory, ...list.map((m) => m.memory)];
+    memory === undefined
+      ? list.map((member) => member.memory)
+      : [memory, ...list.map((member) => member.memory)];
   const first = all[0];
   first.refresh();
   for (let i = 1; i < all.length; i++) {
-    const m = all[i];
-    if (m.hasBytes !== first.hasBytes) {
+    const other = all[i];
+    if (other.hasBytes !== first.hasBytes) {
       throw new ArgumentTypeError(
         "ChainAllocator: memories with bytes and offset-only memories cannot be chained " +
           "(their pointers are not in one space)",
         "ERR_MEMORY",
       );
     }
-    m.refresh();
-    if (m.hasBytes && m.buffer !== first.buffer) {
+    other.refresh();
+    if (other.hasBytes && other.buffer !== first.buffer) {
       throw new ArgumentRangeError(
         "ChainAllocator: every member must be over the same buffer (regions of one memory, " +
           "or children carved from one parent), so that their pointers are comparable",
@@ -580,7 +580,7 @@ function checkOneSpace(list: readonly Allocator[], memory: Memory | undefined): 
 function containingMemory(list: readonly Allocator[]): Memory {
   for (let i = list.length - 1; i >= 0; i--) {
     const outer = list[i].memory;
-    if (list.every((m) => contains(outer, m.memory))) return outer;
+    if (list.every((member) => contains(outer, member.memory))) return outer;
   }
   throw new ArgumentTypeError(
     "ChainAllocator: no member's region contains all the others: pass { memory }, the " +

@@ -47,6 +47,7 @@ import {
   checkAlign,
   DEFAULT_ALIGN,
   isUint32,
+  outOfRangeSize,
   rejectPointer,
   rejectSize,
 } from "../core/validate.js";
@@ -224,10 +225,7 @@ export class HardenedAllocator implements Allocator {
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (!isUint32(size)) return outOfRangeSize(size);
     checkAlign(align);
     const ptr = this.inner.alloc(size + this.extra, align);
     if (ptr !== 0) this.adopt(ptr, size);
@@ -237,10 +235,7 @@ export class HardenedAllocator implements Allocator {
 
   allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (!isUint32(size)) return outOfRangeSize(size);
     checkAlign(align);
     const ptr = this.inner.allocZeroed(size + this.extra, align);
     if (ptr !== 0) this.adopt(ptr, size);

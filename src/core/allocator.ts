@@ -268,10 +268,10 @@ export abstract class BaseAllocator implements Allocator {
   /**
    * The entry guard, the first line of every public method:
    *
-   *     if (this.blocked()) {
-   *       this.enterSlow();
-   *       return this.alloc(size, align); // retry with re-derived views
-   *     }
+   *     if (this.blocked()) return this.reenterAlloc(size, align);
+   *
+   * (`reenterDealloc` in `dealloc`): the slow way re-derives the views, or throws, and then
+   * retries the call.
    *
    * One load of the header's magic slot: anything but the magic of a heap in order is
    * blocked: the view was detached by growth (a detached view reads `undefined`), the heap
@@ -280,6 +280,18 @@ export abstract class BaseAllocator implements Allocator {
    */
   protected blocked(): boolean {
     return this.slots[this.slot0 + MAGIC_SLOT] !== IN_ORDER;
+  }
+
+  /** `alloc` when the entry guard failed: the slow half of the guard, then `alloc` again. */
+  protected reenterAlloc(size: number, align: number): number {
+    this.enterSlow();
+    return this.alloc(size, align);
+  }
+
+  /** `dealloc` when the entry guard failed: the slow half of the guard, then `dealloc` again. */
+  protected reenterDealloc(ptr: number, size: number | undefined): void {
+    this.enterSlow();
+    this.dealloc(ptr, size);
   }
 
   /**

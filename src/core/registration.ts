@@ -44,6 +44,23 @@ export interface Capabilities {
   realloc?(a: Allocator, ptr: number, oldSize: number, newSize: number, align: number): number;
 }
 
+/**
+ * The promises of a general-purpose strategy: any size freed in any order, every misuse the
+ * kit tries caught, sizes known, full coalescing, a reset. Registrations spread it and
+ * override what differs.
+ */
+export const GENERAL_PURPOSE: Capabilities = Object.freeze({
+  freeOrder: "any",
+  deallocNeedsSize: false,
+  detectsDoubleFree: true,
+  detectsInteriorPointers: true,
+  knowsSizes: true,
+  sizes: Object.freeze({ min: 0, max: 8192 }),
+  maxAlign: 4096,
+  reclaimsAll: true,
+  hasReset: true,
+});
+
 /** What a trace replay needs, for strategies sized up front. */
 export interface Sizing {
   /** The trace's peak of live bytes. */

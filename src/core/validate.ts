@@ -48,6 +48,15 @@ export function rejectSize(size: unknown, what = "size"): void {
   }
 }
 
+/**
+ * `alloc`'s answer for a size that failed `isUint32`: throws for anything that is not a
+ * non-negative safe integer, and answers 0 (out of memory) for a valid integer no heap holds.
+ */
+export function outOfRangeSize(size: unknown): 0 {
+  rejectSize(size);
+  return 0;
+}
+
 /** Throws the right error for an alignment that failed `isValidAlign`. */
 export function rejectAlign(align: unknown): never {
   if (typeof align !== "number") {

@@ -1,7 +1,7 @@
 /** Heap in the registry (src/registry.ts): see core/registration.ts. */
 
 import { StrategyKind } from "../core/header.js";
-import type { Registration } from "../core/registration.js";
+import { GENERAL_PURPOSE, type Registration } from "../core/registration.js";
 import { MAX_MEMORY_BYTES } from "../memory/memory.js";
 import { Heap } from "./heap.js";
 
@@ -13,17 +13,7 @@ export const heapRegistration: Registration = {
   kind: StrategyKind.tlsf,
   memories: ["fixed", "growable", "wasm"],
   general: true,
-  capabilities: {
-    freeOrder: "any",
-    deallocNeedsSize: false,
-    detectsDoubleFree: true,
-    detectsInteriorPointers: true,
-    knowsSizes: true,
-    sizes: { min: 0, max: 8192 },
-    maxAlign: 4096,
-    reclaimsAll: true,
-    hasReset: true,
-  },
+  capabilities: GENERAL_PURPOSE,
   make: (memory) => new Heap({ memory }),
   forTrace: () => new Heap({ initialBytes: 64 * 1024, maxBytes: MAX_MEMORY_BYTES }),
 };

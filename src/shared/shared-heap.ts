@@ -161,12 +161,12 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
         "ERR_UNSUPPORTED",
       );
     }
-    const m = this.memory;
+    const memory = this.memory;
     return {
       type: DESCRIPTOR_TYPE,
       version: CONTROL_VERSION,
-      memory: m instanceof WasmMemory ? m.memory : (m.buffer as SharedArrayBuffer),
-      start: m.start,
+      memory: memory instanceof WasmMemory ? memory.memory : (memory.buffer as SharedArrayBuffer),
+      start: memory.start,
       maximumPages: this.wasmMaxPages,
       liveMap: this.liveMap,
       control: this.control,

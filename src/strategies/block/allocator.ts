@@ -89,8 +89,8 @@ import {
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
+  outOfRangeSize,
   rejectAlign,
-  rejectSize,
 } from "../../core/validate.js";
 import { BlockChecked } from "./check.js";
 import * as layout from "./layout.js";
@@ -134,14 +134,8 @@ export class BlockAllocator extends BlockChecked {
   // ---- the contract ----------------------------------------------------------------------
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    if (this.blocked()) {
-      this.enterSlow();
-      return this.alloc(size, align);
-    }
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (this.blocked()) return this.reenterAlloc(size, align);
+    if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== DEFAULT_ALIGN) {
       if (!isValidAlign(align)) rejectAlign(align);
       if (align < DEFAULT_ALIGN) align = DEFAULT_ALIGN;
@@ -158,8 +152,7 @@ export class BlockAllocator extends BlockChecked {
   /** `size` must round to the block's number of blocks (there is no header to check it). */
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
-      this.enterSlow();
-      this.dealloc(ptr, size);
+      this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;

@@ -67,8 +67,8 @@ import {
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
+  outOfRangeSize,
   rejectAlign,
-  rejectSize,
 } from "../../core/validate.js";
 import { BuddyChecked } from "./check.js";
 import * as layout from "./layout.js";
@@ -98,25 +98,27 @@ export class BuddyAllocator extends BuddyChecked {
     return new BuddyAllocator(memory, { ...options, attach: true });
   }
 
-  /** Bytes of header and metadata for a heap of `capacity` bytes of blocks. */
-  static metadataSize(capacity: number, options: BuddyOptions = {}): number {
+  /**
+   * Bytes of header and metadata for a heap of `capacity` bytes of blocks. (The other
+   * strategies' `metadataSize` is a number; a buddy's depends on its capacity.)
+   */
+  static metadataSizeFor(capacity: number, options: BuddyOptions = {}): number {
     checkSize32(capacity, "capacity");
     const { log2Unit, orderCap } = resolveOrders(options);
     const geo = planGeometry(Math.max(capacity, 1), log2Unit, orderCap);
     return alignUp(BUDDY_HEADER.bytes + geo.words * 4, 8);
   }
 
+  /** @deprecated Use `metadataSizeFor` (`metadataSize` is a number on the other strategies). */
+  static metadataSize(capacity: number, options: BuddyOptions = {}): number {
+    return BuddyAllocator.metadataSizeFor(capacity, options);
+  }
+
   // ---- the contract ------------------------------------------------------------------------
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    if (this.blocked()) {
-      this.enterSlow();
-      return this.alloc(size, align);
-    }
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (this.blocked()) return this.reenterAlloc(size, align);
+    if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== DEFAULT_ALIGN && !isValidAlign(align)) rejectAlign(align);
     const log2Unit = this.log2Unit;
     const sizeOrder = buddyOrder(size, log2Unit);
@@ -129,8 +131,7 @@ export class BuddyAllocator extends BuddyChecked {
 
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
-      this.enterSlow();
-      this.dealloc(ptr, size);
+      this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;

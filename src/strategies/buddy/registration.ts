@@ -1,7 +1,7 @@
 /** BuddyAllocator in the registry (src/registry.ts): see core/registration.ts. */
 
 import { StrategyKind } from "../../core/header.js";
-import type { Registration, Sizing } from "../../core/registration.js";
+import { GENERAL_PURPOSE, type Registration, type Sizing } from "../../core/registration.js";
 import { growingMemory, MAX_MEMORY_BYTES } from "../../memory/memory.js";
 import { BuddyAllocator } from "./allocator.js";
 
@@ -29,17 +29,7 @@ export const buddyRegistration: Registration = {
   kind: StrategyKind.buddy,
   memories: ["fixed", "growable", "shared", "wasm", "offset"],
   general: true,
-  capabilities: {
-    freeOrder: "any",
-    deallocNeedsSize: false,
-    detectsDoubleFree: true,
-    detectsInteriorPointers: true,
-    knowsSizes: true,
-    sizes: { min: 0, max: 8192 },
-    maxAlign: 4096,
-    reclaimsAll: true,
-    hasReset: true,
-  },
+  capabilities: GENERAL_PURPOSE,
   // maxCapacity: the whole region the memory can grow to, so the growable kinds grow.
   make: (memory) =>
     new BuddyAllocator(memory, { minBlockSize: 16, maxCapacity: memory.maxEnd - memory.start }),

@@ -49,9 +49,9 @@ import {
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
+  outOfRangeSize,
   rejectAlign,
   rejectPointer,
-  rejectSize,
 } from "../../core/validate.js";
 import { FixedMemory, ownedMemory } from "../../memory/memory.js";
 import * as layout from "./layout.js";
@@ -120,14 +120,8 @@ export class BumpAllocator extends BaseAllocator {
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
     const slot0 = this.slot0;
-    if (this.blocked()) {
-      this.enterSlow();
-      return this.alloc(size, align);
-    }
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (this.blocked()) return this.reenterAlloc(size, align);
+    if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== DEFAULT_ALIGN) {
       if (!isValidAlign(align)) rejectAlign(align);
       if (align < DEFAULT_ALIGN) align = DEFAULT_ALIGN;
@@ -161,8 +155,7 @@ export class BumpAllocator extends BaseAllocator {
 
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
-      this.enterSlow();
-      this.dealloc(ptr, size);
+      this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;

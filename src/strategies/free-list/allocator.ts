@@ -77,8 +77,8 @@ import {
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
+  outOfRangeSize,
   rejectAlign,
-  rejectSize,
 } from "../../core/validate.js";
 import { FixedMemory } from "../../memory/memory.js";
 import { FreeListChecked } from "./check.js";
@@ -150,14 +150,8 @@ export class FreeListAllocator extends FreeListChecked {
   // ---- the contract -----------------------------------------------------------------------
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    if (this.blocked()) {
-      this.enterSlow();
-      return this.alloc(size, align);
-    }
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (this.blocked()) return this.reenterAlloc(size, align);
+    if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== DEFAULT_ALIGN) {
       if (!isValidAlign(align)) rejectAlign(align);
       if (align < DEFAULT_ALIGN) align = DEFAULT_ALIGN;
@@ -174,8 +168,7 @@ export class FreeListAllocator extends FreeListChecked {
 
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
-      this.enterSlow();
-      this.dealloc(ptr, size);
+      this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;

@@ -1,7 +1,7 @@
 /** FreeListAllocator in the registry (src/registry.ts): see core/registration.ts. */
 
 import { StrategyKind } from "../../core/header.js";
-import type { Registration } from "../../core/registration.js";
+import { GENERAL_PURPOSE, type Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
 import { FreeListAllocator } from "./allocator.js";
 
@@ -12,17 +12,7 @@ export const freeListRegistration: Registration = {
   kind: StrategyKind.freeList,
   memories: ["fixed", "growable", "shared", "wasm"],
   general: true,
-  capabilities: {
-    freeOrder: "any",
-    deallocNeedsSize: false,
-    detectsDoubleFree: true,
-    detectsInteriorPointers: true,
-    knowsSizes: true,
-    sizes: { min: 0, max: 8192 },
-    maxAlign: 4096,
-    reclaimsAll: true,
-    hasReset: true,
-  },
+  capabilities: GENERAL_PURPOSE,
   make: (memory) => new FreeListAllocator(memory),
   forTrace: () => new FreeListAllocator(growingMemory(), { fit: "first" }),
   variants: [

@@ -110,12 +110,12 @@ export abstract class FreeListTree extends BaseAllocator {
     const u = this.u;
     const xi = x >>> 2;
     const w = u[xi];
-    let m = w - (w & FLAG_BITS);
+    let max = w - (w & FLAG_BITS);
     const l = u[xi + F_LEFT];
-    if (l !== 0 && u[(l >>> 2) + F_MAXSUB] > m) m = u[(l >>> 2) + F_MAXSUB];
+    if (l !== 0 && u[(l >>> 2) + F_MAXSUB] > max) max = u[(l >>> 2) + F_MAXSUB];
     const r = u[xi + F_RIGHT];
-    if (r !== 0 && u[(r >>> 2) + F_MAXSUB] > m) m = u[(r >>> 2) + F_MAXSUB];
-    return m;
+    if (r !== 0 && u[(r >>> 2) + F_MAXSUB] > max) max = u[(r >>> 2) + F_MAXSUB];
+    return max;
   }
 
   /** Recomputes MAXSUB from `x` up to the root (stopping once a value is unchanged if `early`). */

@@ -87,9 +87,9 @@ import {
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
+  outOfRangeSize,
   rejectAlign,
   rejectPointer,
-  rejectSize,
 } from "../../core/validate.js";
 import { type Memory, OffsetMemory } from "../../memory/memory.js";
 import { BINS_PER_LEVEL_LOG2, GRANULE, GRANULE_LOG2, MAX_GRANULES } from "./bins.js";
@@ -207,14 +207,8 @@ export class OffsetAllocator extends BaseAllocator {
   // ---- the contract ------------------------------------------------------------------------
 
   alloc(size: number, align: number = ALIGN8): number {
-    if (this.blocked()) {
-      this.enterSlow();
-      return this.alloc(size, align);
-    }
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (this.blocked()) return this.reenterAlloc(size, align);
+    if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== ALIGN8) {
       if (!isValidAlign(align)) rejectAlign(align);
       if (align > ALIGN8) return this.allocAligned(size, align);
@@ -230,8 +224,7 @@ export class OffsetAllocator extends BaseAllocator {
 
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
-      this.enterSlow();
-      this.dealloc(ptr, size);
+      this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;

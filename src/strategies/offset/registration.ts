@@ -1,7 +1,7 @@
 /** OffsetAllocator in the registry (src/registry.ts): see core/registration.ts. */
 
 import { StrategyKind } from "../../core/header.js";
-import type { Registration } from "../../core/registration.js";
+import { GENERAL_PURPOSE, type Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
 import { OffsetAllocator } from "./offset-allocator.js";
 
@@ -12,17 +12,7 @@ export const offsetRegistration: Registration = {
   kind: StrategyKind.offset,
   memories: ["fixed", "growable", "shared", "wasm", "offset"],
   general: true,
-  capabilities: {
-    freeOrder: "any",
-    deallocNeedsSize: false,
-    detectsDoubleFree: true,
-    detectsInteriorPointers: true,
-    knowsSizes: true,
-    sizes: { min: 0, max: 8192 },
-    maxAlign: 4096,
-    reclaimsAll: true,
-    hasReset: true,
-  },
+  capabilities: GENERAL_PURPOSE,
   // Four nodes to start with: a kit program soon makes the node pool grow.
   make: (memory) => new OffsetAllocator(memory, { nodeCapacity: 4 }),
   forTrace: () => new OffsetAllocator(growingMemory()),

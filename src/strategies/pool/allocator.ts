@@ -283,10 +283,7 @@ export class PoolAllocator extends BaseAllocator {
    * is full or `size` exceeds the block size. `alloc(0)` takes a whole block.
    */
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    if (this.blocked()) {
-      this.enterSlow();
-      return this.alloc(size, align);
-    }
+    if (this.blocked()) return this.reenterAlloc(size, align);
     if (align !== DEFAULT_ALIGN) this.checkAlign(align);
     if (!isUint32(size)) {
       rejectSize(size);
@@ -325,8 +322,7 @@ export class PoolAllocator extends BaseAllocator {
    */
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
-      this.enterSlow();
-      this.dealloc(ptr, size);
+      this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;

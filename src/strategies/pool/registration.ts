@@ -1,7 +1,7 @@
 /** PoolAllocator in the registry (src/registry.ts): see core/registration.ts. */
 
 import { StrategyKind } from "../../core/header.js";
-import type { Registration } from "../../core/registration.js";
+import { GENERAL_PURPOSE, type Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
 import { PoolAllocator } from "./allocator.js";
 
@@ -17,17 +17,8 @@ export const poolRegistration: Registration = {
   kind: StrategyKind.pool,
   memories: ["fixed", "growable", "shared", "wasm", "offset"],
   general: false,
-  capabilities: {
-    freeOrder: "any",
-    deallocNeedsSize: false,
-    detectsDoubleFree: true,
-    detectsInteriorPointers: true,
-    knowsSizes: true,
-    sizes: { min: 0, max: 48 },
-    maxAlign: 16,
-    reclaimsAll: true,
-    hasReset: true,
-  },
+  // One block size: requests up to it, alignments up to the blocks' own.
+  capabilities: { ...GENERAL_PURPOSE, sizes: { min: 0, max: 48 }, maxAlign: 16 },
   // 20 blocks of 48 bytes (16-aligned): a kit program of 40 commands runs the pool dry, so
   // the out-of-memory answers and the reuse of freed blocks are exercised.
   make: (memory) => new PoolAllocator(48, 20, { memory }),

@@ -69,8 +69,8 @@ import {
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
+  outOfRangeSize,
   rejectAlign,
-  rejectSize,
 } from "../../core/validate.js";
 import { checkSlab } from "./check.js";
 import { classForRequest } from "./classes.js";
@@ -157,14 +157,8 @@ export class SlabAllocator extends SlabKernel {
   // ---- alloc -------------------------------------------------------------------------------
 
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    if (this.blocked()) {
-      this.enterSlow();
-      return this.alloc(size, align);
-    }
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (this.blocked()) return this.reenterAlloc(size, align);
+    if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== DEFAULT_ALIGN) {
       if (!isValidAlign(align)) rejectAlign(align);
       if (align > DEFAULT_ALIGN) {
@@ -180,8 +174,7 @@ export class SlabAllocator extends SlabKernel {
 
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
-      this.enterSlow();
-      this.dealloc(ptr, size);
+      this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;

@@ -1,7 +1,7 @@
 /** SlabAllocator in the registry (src/registry.ts): see core/registration.ts. */
 
 import { StrategyKind } from "../../core/header.js";
-import type { Registration } from "../../core/registration.js";
+import { GENERAL_PURPOSE, type Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
 import { BlockAllocator } from "../block/index.js";
 import { TlsfAllocator } from "../tlsf/index.js";
@@ -15,17 +15,11 @@ export const slabRegistration: Registration = {
   memories: ["fixed", "growable", "shared", "wasm"],
   general: true,
   capabilities: {
-    freeOrder: "any",
-    deallocNeedsSize: false,
-    detectsDoubleFree: true,
-    detectsInteriorPointers: true,
-    knowsSizes: true,
+    ...GENERAL_PURPOSE,
     // Up to 4096: requests above the largest class (1024 here) take the large path.
     sizes: { min: 0, max: 4096 },
-    maxAlign: 4096,
     // One empty page per class stays cached, out of the parent, after everything is freed.
     reclaimsAll: false,
-    hasReset: true,
   },
   // The kit's memories are 128 KiB, so 4 KiB pages and classes up to 1024 bytes, over a
   // parent that manages the whole memory: growable kinds are grown to their maximum first,

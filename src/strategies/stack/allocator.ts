@@ -79,9 +79,9 @@ import {
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
+  outOfRangeSize,
   rejectAlign,
   rejectPointer,
-  rejectSize,
 } from "../../core/validate.js";
 import { FixedMemory, ownedMemory } from "../../memory/memory.js";
 import { checkStack } from "./check.js";
@@ -184,14 +184,8 @@ export class StackAllocator extends BaseAllocator {
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
     const slots = this.slots;
     const slot0 = this.slot0;
-    if (this.blocked()) {
-      this.enterSlow();
-      return this.alloc(size, align);
-    }
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (this.blocked()) return this.reenterAlloc(size, align);
+    if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== DEFAULT_ALIGN) {
       if (!isValidAlign(align)) rejectAlign(align);
       if (align < BLOCK_ALIGN) align = BLOCK_ALIGN;
@@ -237,8 +231,7 @@ export class StackAllocator extends BaseAllocator {
     const slots = this.slots;
     const slot0 = this.slot0;
     if (this.blocked()) {
-      this.enterSlow();
-      this.dealloc(ptr, size);
+      this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;

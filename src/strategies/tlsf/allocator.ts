@@ -45,9 +45,9 @@ import {
   DEFAULT_ALIGN,
   isUint32,
   isValidAlign,
+  outOfRangeSize,
   rejectAlign,
   rejectPointer,
-  rejectSize,
 } from "../../core/validate.js";
 import { ownedMemory } from "../../memory/memory.js";
 import { checkTlsf } from "./check.js";
@@ -112,14 +112,8 @@ export class TlsfAllocator extends TlsfKernel {
   // ---- the contract ------------------------------------------------------------------------
 
   alloc(size: number, align: number = ALIGN8): number {
-    if (this.blocked()) {
-      this.enterSlow();
-      return this.alloc(size, align);
-    }
-    if (!isUint32(size)) {
-      rejectSize(size);
-      return 0;
-    }
+    if (this.blocked()) return this.reenterAlloc(size, align);
+    if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== ALIGN8) {
       if (!isValidAlign(align)) rejectAlign(align);
       if (align > ALIGN8) return this.allocAligned(size, align);
@@ -158,8 +152,7 @@ export class TlsfAllocator extends TlsfKernel {
 
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
-      this.enterSlow();
-      this.dealloc(ptr, size);
+      this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;

@@ -1,7 +1,7 @@
 /** TLSF in the registry (src/registry.ts): see core/registration.ts. */
 
 import { StrategyKind } from "../../core/header.js";
-import type { Registration } from "../../core/registration.js";
+import { GENERAL_PURPOSE, type Registration } from "../../core/registration.js";
 import { growingMemory } from "../../memory/memory.js";
 import { TlsfAllocator } from "./allocator.js";
 
@@ -12,17 +12,7 @@ export const tlsfRegistration: Registration = {
   kind: StrategyKind.tlsf,
   memories: ["fixed", "growable", "shared", "wasm"],
   general: true,
-  capabilities: {
-    freeOrder: "any",
-    deallocNeedsSize: false,
-    detectsDoubleFree: true,
-    detectsInteriorPointers: true,
-    knowsSizes: true,
-    sizes: { min: 0, max: 8192 },
-    maxAlign: 4096,
-    reclaimsAll: true,
-    hasReset: true,
-  },
+  capabilities: GENERAL_PURPOSE,
   make: (memory) => new TlsfAllocator(memory),
   forTrace: () => new TlsfAllocator(growingMemory()),
 };
