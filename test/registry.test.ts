@@ -1,15 +1,24 @@
 /**
  * The registry is what makes a strategy part of memkit: every entry runs the conformance
- * kit, is offered by the CLI, and builds for a trace on the memories it declares.
+ * kit, is offered by the CLI, is a row of the bench, and builds for a trace on the memories
+ * it declares.
  */
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+// @ts-expect-error plain JS module without types
+import { MEMKIT_ROWS, NOT_BENCHED } from "../bench/rows.mjs";
 import { ALLOCATOR_NAMES, allocatorChoice, GENERAL_NAMES } from "../src/cli/allocators.js";
 import type { BaseAllocator } from "../src/core/allocator.js";
 import { H_KIND } from "../src/core/header.js";
 import { configurations, REGISTRY } from "../src/registry.js";
 import { makeMemory } from "./conformance/memories.js";
 import { registeredSubjects } from "./conformance/subject.js";
+
+// bench/lib.mjs loads the library from the build (dist/); here, from the sources.
+vi.mock("../bench/lib.mjs", async () => ({
+  mk: await import("../src/index.js"),
+  configurations: (await import("../src/registry.js")).configurations,
+}));
 
 const names = configurations().map((c) => c.name);
 
@@ -45,6 +54,16 @@ describe("the registry", () => {
         .map((c) => c.name),
     );
     for (const name of names) expect(allocatorChoice(name).name).toBe(name);
+  });
+
+  it("every entry is a row of the bench; a variant left out says why", () => {
+    const keys = (MEMKIT_ROWS as { key: string }[]).map((r) => r.key);
+    for (const r of REGISTRY) {
+      expect(keys, r.name).toContain(r.name);
+      for (const v of r.variants ?? []) {
+        expect(keys.includes(v.name) || typeof NOT_BENCHED[v.name] === "string", v.name).toBe(true);
+      }
+    }
   });
 
   it("builds every entry for a trace, as a heap of its own kind that grows", () => {
