@@ -1,9 +1,10 @@
 /**
- * `Heap`: memkit's default allocator, the seeds' global allocator. A `TlsfAllocator` over a
- * memory that starts small and grows (a `WebAssembly.Memory` of its own by default, or a wasm
- * module's memory so JS can place data where the module reads it), with the C names
- * (`malloc`, `calloc`, `realloc`, `free`, `memalign`, `usableSize`), typed arrays and UTF-8
- * strings.
+ * `Heap`: memkit's default allocator, the seeds' global allocator. A `TlsfAllocator` with its
+ * front end (freed blocks under 512 bytes kept per size for the next request of that size,
+ * strategies/tlsf/layout.ts) over a memory that starts small and grows (a
+ * `WebAssembly.Memory` of its own by default, or a wasm module's memory so JS can place data
+ * where the module reads it), with the C names (`malloc`, `calloc`, `realloc`, `free`,
+ * `memalign`, `usableSize`), typed arrays and UTF-8 strings.
  *
  * Views and growth: growing a `WebAssembly.Memory` detaches every view over its old buffer
  * (reads give `undefined`, writes are dropped silently). So the heap never hands out a
@@ -55,7 +56,7 @@ export class Heap extends TlsfAllocator {
   readonly minAlign: number;
 
   constructor(options: HeapOptions = {}) {
-    super(heapMemory(options), options);
+    super(heapMemory(options), { frontEnd: true, ...options });
     this.minAlign = options.minAlign ?? DEFAULT_ALIGN;
   }
 

@@ -95,16 +95,42 @@ describe("attach", () => {
       expect(c[word]).not.toBe(new Int32Array(copy)[word]);
     }
     const mem = (d.memory as WebAssembly.Memory).buffer as unknown as SharedArrayBuffer;
-    for (let slot = 0; slot < 13; slot++) {
-      if (slot === 3 || slot === 7 || slot === 11) continue; // state, reserved, peak
+    // The common header's float64 slots (not state or reserved), then TLSF's uint32 state
+    // words after them (u32 index 16 on): END, the counters, CACHED and BUDGET (a handle
+    // with a front end cannot be attached to).
+    const alter: [string, (copy: SharedArrayBuffer) => void][] = [];
+    for (const slot of [0, 1, 2, 4, 5, 6]) {
+      alter.push([
+        `slot ${slot}`,
+        (copy) => {
+          new Float64Array(copy)[slot] += slot === 1 ? 65536 : 0.5;
+        },
+      ]);
+    }
+    const end = new Uint32Array(mem)[16];
+    for (const [word, value] of [
+      [16, end + (1 << 20)],
+      [17, end + 8],
+      [18, end + 8],
+      [19, end + 8],
+      [20, end + 8],
+      [21, end + 8],
+      [22, 16],
+      [23, 65536],
+    ]) {
+      alter.push([
+        `word ${word}`,
+        (copy) => {
+          new Uint32Array(copy)[word] = value;
+        },
+      ]);
+    }
+    for (const [what, change] of alter) {
       const copy = new SharedArrayBuffer(mem.byteLength, { maxByteLength: mem.byteLength });
       new Uint8Array(copy).set(new Uint8Array(mem));
-      const f = new Float64Array(copy);
-      f[slot] += slot === 1 ? 65536 : slot === 8 ? 1 << 20 : 0.5;
+      change(copy);
       const snap = new Uint8Array(copy).slice();
-      expect(() => SharedHeap.attach({ ...d, memory: copy }), `slot ${slot}`).toThrow(
-        HeapIncompatibleError,
-      );
+      expect(() => SharedHeap.attach({ ...d, memory: copy }), what).toThrow(HeapIncompatibleError);
       expect(same(new Uint8Array(copy), snap)).toBe(true);
     }
     const after = bytes(d);
@@ -166,8 +192,8 @@ describe("synchronized form", () => {
     const c = new Int32Array(a.share().control);
     b.alloc(40);
     Atomics.store(c, C_LOCK, b.agentId | (OWNER_DIED * 0));
-    // Half an update: the LIVE counter (TLSF slot 9) bumped, no block behind it.
-    new Float64Array(a.memory.buffer)[9] += 1;
+    // Half an update: TLSF's USED_COUNT state word (u32 17) bumped, no block behind it.
+    new Uint32Array(a.memory.buffer)[17] += 1;
     a.markDead(b.agentId);
     expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
     expect(() => a.alloc(8)).toThrow(HeapPoisonedError);

@@ -94,7 +94,7 @@ try {
     // pause hook first breaks the heap the way a half-done update would.
     if (workerData.tear) {
       heap.setTestHook(() => {
-        new Float64Array(heap.memory.buffer)[9] += 1; // TLSF LIVE counter, no block behind it
+        new Uint32Array(heap.memory.buffer)[17] += 1; // TLSF's USED_COUNT, no block behind it
       });
     }
     if (workerData.op === "alloc") heap.alloc(workerData.size);

@@ -2,15 +2,18 @@
  * TlsfAllocator: two-level segregated fit (Masmano et al., "TLSF: a new dynamic memory
  * allocator for real-time systems", 2004). Blocks of any size, freed in any order, in O(1):
  * no loop in `alloc` or `dealloc` whose length depends on the heap. memkit's general-purpose
- * default, and the engine of `Heap`.
+ * default, and the engine of `Heap`, which adds a front end: per-size stacks of recently
+ * freed small blocks served without searching, splitting or merging.
  *
  * Choose it when sizes vary and lifetimes are unknown: it is fast, its worst case is bounded,
  * and it coalesces immediately, so fragmentation stays low. Choose a pool or slab when every
  * block has one size, a bump or stack when blocks die together.
  *
  * The folder: mapping.ts (size classes), layout.ts (the memory picture: header, block
- * fields, flags), kernel.ts (the operations on the heap's state), check.ts (the invariant
- * walker), attach.ts (validating a heap before attaching), and this file, the public handle.
+ * fields, flags, the live and start maps, the front end), kernel.ts (the state, the lists,
+ * freeing and merging, and the checks of in-band words), search.ts (finding, taking, growth,
+ * the front end's stacks), check.ts (the invariant walker), attach.ts (validating a heap
+ * before attaching), and this file, the public handle.
  *
  * ## Memory picture (layout.ts has the full drawing)
  *
@@ -21,19 +24,25 @@
  * ## Cost
  * | operation   | best     | worst    | notes                                                |
  * | ----------- | -------- | -------- | ---------------------------------------------------- |
- * | alloc       | O(1)     | O(1)     | two bitmap scans (`Math.clz32`), one split            |
- * | dealloc     | O(1)     | O(1)     | merge with both neighbours                           |
+ * | alloc       | O(1)     | O(1)     | the front end's stack, else two bitmap scans (`Math.clz32`) and one split |
+ * | dealloc     | O(1)     | O(1)     | onto the front end's stack, else merge with both neighbours; the size word checked against the start map (at most WINDOW_G granules) |
  * | realloc     | O(1)     | O(n)     | in place when shrinking or the next block is free; else copy |
- * | reset       | O(L + H) | O(L + H) | clears the L = 800 list heads and the live map (H = heap bytes / 256 words) |
- * | growth      | O(1)     | O(1)     | new memory becomes a free block merged with the last one; the live map is copied when it must grow (doubling: O(1) amortised) |
+ * | reset       | O(L + H) | O(L + H) | clears the L = 800 list heads and the maps (H = heap bytes / 128 words) |
+ * | growth      | O(1)     | O(1)     | new memory becomes a free block merged with the last one; the maps are copied when they must grow (doubling: O(1) amortised) |
+ * | flush       | O(k)     | O(k)     | the k blocks the front end holds go back to the lists, before growth and before cutting the heap's end |
  *
- * Fragmentation: good-fit with immediate coalescing; no two free blocks are ever adjacent.
- * Per-block overhead: 4 bytes of size word + rounding to 8, + 1 bit in the live map.
+ * Fragmentation: good-fit with immediate coalescing of every block the front end does not
+ * hold; no two free blocks are ever adjacent. Per-block overhead: 4 bytes of size word +
+ * rounding to 8, + 2 bits in the maps. The front end holds at most BUDGET bytes
+ * (layout.ts): that much more memory may be in blocks that only their own size reuses.
  *
  * ## Invariants (`check()`, check.ts)
  * Every block lies between the first block and the sentinel, sizes are multiples of 8 and at
- * least MIN_BLOCK; no two free blocks are adjacent; the live map marks exactly the used
- * blocks; the lists and bitmaps hold exactly the free blocks, each in the list of its size.
+ * least MIN_BLOCK; no two free blocks are adjacent; the start map marks exactly the block
+ * starts, the live map exactly the live blocks; the front end's stacks hold distinct used,
+ * non-live blocks of their class's size, within the capacities and the budget; the lists
+ * and bitmaps hold exactly the free blocks, each in the list of its size; the state words
+ * match the walk.
  */
 
 import type { AllocatorStats } from "../../core/allocator.js";
@@ -47,38 +56,39 @@ import {
   isValidAlign,
   outOfRangeSize,
   rejectAlign,
-  rejectPointer,
 } from "../../core/validate.js";
 import { ownedMemory } from "../../memory/memory.js";
 import { checkTlsf } from "./check.js";
-import { FALLBACK_SCAN, TlsfKernel, type TlsfOptions } from "./kernel.js";
+import type { TlsfOptions } from "./kernel.js";
 import * as layout from "./layout.js";
-import * as mapping from "./mapping.js";
-import { blockSizeFor, listMinSize } from "./mapping.js";
-
-// Module-local constants: the engine folds them into the code, while an imported binding is
-// loaded from its module cell on every use.
-const {
+import {
   FIRST_ALIGN,
-  FLAG_BITS,
-  FREE_BIT,
+  FRONT_CLASSES,
   LINK_NEXT,
-  PREV_FREE_BIT,
+  sizeOf,
   TLSF_HEADER,
   TLSF_METADATA_BYTES,
-} = layout;
-const { BLOCK_OVERHEAD, FL_COUNT, GRANULE, MIN_BLOCK, SL_COUNT, SL_LOG2 } = mapping;
+} from "./layout.js";
+import * as mapping from "./mapping.js";
+import { blockSizeFor, FL_COUNT, GRANULE, listMinSize, SL_COUNT, SL_LOG2 } from "./mapping.js";
+import { FALLBACK_SCAN, TlsfSearch } from "./search.js";
 
 export type { TlsfOptions } from "./kernel.js";
 
-const { END, LIVE, USED_BYTES, PEAK, CLEAN_FROM } = TLSF_HEADER.slot;
-
-// alloc compares its alignment with a module-local constant, which the engine folds (an
-// imported binding is loaded from its module cell on every use).
+// Module-local constants: the engine folds them into the code, while an imported binding is
+// loaded from its module cell on every use.
+const { FREE_BIT, PREV_FREE_BIT, FRONT_LIMIT, FRONT_SHIFT } = layout;
+const { BLOCK_OVERHEAD, GRANULE_LOG2, MIN_BLOCK } = mapping;
+const { END, USED_COUNT, USED_BYTES, SLACK, PEAK, CLEAN_FROM, CACHED, BUDGET } = TLSF_HEADER.word;
 const ALIGN8 = 8;
-if (ALIGN8 !== DEFAULT_ALIGN) throw new Error("tlsf: ALIGN8 disagrees with core/validate.ts");
+const ALIGN16 = 16;
+/** The size bits of a size word below FRONT_LIMIT (bits 3 … 8). */
+const FRONT_SIZE_BITS = FRONT_LIMIT - (1 << GRANULE_LOG2);
+if (ALIGN8 !== DEFAULT_ALIGN || ALIGN16 !== FIRST_ALIGN) {
+  throw new Error("tlsf: ALIGN8 and ALIGN16 disagree with core/validate.ts and layout.ts");
+}
 
-export class TlsfAllocator extends TlsfKernel {
+export class TlsfAllocator extends TlsfSearch {
   readonly name: string = "TlsfAllocator";
   /** Bytes of metadata at the start of the region. */
   static readonly metadataSize: number = TLSF_METADATA_BYTES;
@@ -104,7 +114,7 @@ export class TlsfAllocator extends TlsfKernel {
     return new TlsfAllocator(memory, { attach: true, liveMap });
   }
 
-  /** The buffer of the live map, to hand to `attach` (a `SharedArrayBuffer` for a shared heap). */
+  /** The buffer of the live and start maps, to hand to `attach` (shared for a shared heap). */
   get liveMapBuffer(): ArrayBuffer | SharedArrayBuffer {
     return this.liveBuf;
   }
@@ -112,6 +122,31 @@ export class TlsfAllocator extends TlsfKernel {
   // ---- the contract ------------------------------------------------------------------------
 
   alloc(size: number, align: number = ALIGN8): number {
+    // The fast path, kept small so that callers inline it: the heap in order, alignment 8 or
+    // 16, a size whose block the front end caches; then its class's top block if it has one
+    // aligned as asked. Everything else goes the general way.
+    if (
+      !this.blocked() &&
+      (align === ALIGN8 || align === ALIGN16) &&
+      typeof size === "number" &&
+      size >>> 0 === size &&
+      size <= FRONT_LIMIT - BLOCK_OVERHEAD - align
+    ) {
+      const bsize = size < MIN_BLOCK - BLOCK_OVERHEAD ? MIN_BLOCK : (size + 3 + align) & -align;
+      const fc = this.fc;
+      const i = bsize << (FRONT_SHIFT - GRANULE_LOG2);
+      const n = fc[i];
+      if (n !== 0) {
+        const b = fc[i + 1 + n];
+        if (((b + BLOCK_OVERHEAD) & (align - 1)) === 0) return this.pop(i, n, b, bsize);
+      }
+      return this.allocBlock(size, bsize, align);
+    }
+    return this.allocGeneral(size, align);
+  }
+
+  /** alloc's general path: the entry check, the arguments, any size and alignment. */
+  private allocGeneral(size: number, align: number): number {
     if (this.blocked()) return this.reenterAlloc(size, align);
     if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== ALIGN8) {
@@ -124,25 +159,29 @@ export class TlsfAllocator extends TlsfKernel {
         ? (size + BLOCK_OVERHEAD + GRANULE - 1) & ~(GRANULE - 1)
         : blockSizeFor(size);
     if (bsize < MIN_BLOCK) bsize = MIN_BLOCK;
-    const b = this.findFree(bsize);
-    if (b === 0) return this.allocSlow(bsize, size);
-    return this.take(b, bsize);
+    if (bsize < FRONT_LIMIT) {
+      const i = bsize << (FRONT_SHIFT - GRANULE_LOG2);
+      const n = this.fc[i];
+      if (n !== 0) return this.pop(i, n, this.fc[i + 1 + n], bsize);
+    }
+    return this.allocBlock(size, bsize, ALIGN8);
   }
 
   override allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
+    this.enter();
+    // Read before allocating: a block at or above it was never handed out.
+    const clean = this.memory.freshZero
+      ? this.memU32[this.sw + CLEAN_FROM]
+      : Number.POSITIVE_INFINITY;
     const ptr = this.alloc(size, align);
     if (ptr === 0 || size === 0) return ptr;
     const u8 = this.memory.u8;
     const end = ptr + size;
-    const fresh = this.memory.freshZero
-      ? this.slots[this.slot0 + CLEAN_FROM]
-      : Number.POSITIVE_INFINITY;
-    if (ptr >= fresh) {
-      // Never inside a freed block: only words this allocator wrote can be non-zero: the
-      // free-list links (first 8 bytes) and a footer (last word of the block).
+    if (ptr >= clean) {
+      // Never handed out: only words this allocator wrote can be non-zero: the free-list
+      // links (first 8 bytes) and a footer (last word of the block).
       u8.fill(0, ptr, Math.min(end, ptr + 8));
-      const footer =
-        ptr - BLOCK_OVERHEAD + (this.memU32[(ptr - BLOCK_OVERHEAD) >>> 2] & ~FLAG_BITS) - 4;
+      const footer = ptr - BLOCK_OVERHEAD + sizeOf(this.memU32[(ptr - BLOCK_OVERHEAD) >>> 2]) - 4;
       if (footer < end && footer >= ptr) u8.fill(0, footer, Math.min(end, footer + 4));
     } else {
       u8.fill(0, ptr, end);
@@ -151,27 +190,90 @@ export class TlsfAllocator extends TlsfKernel {
   }
 
   dealloc(ptr: number, size?: number): void {
+    // The fast path, kept small so that callers inline it: a live block the front end
+    // caches (small, both neighbours used), its in-band size word checked against the start
+    // map, room on its stack and in the budget. Everything else, and every failed check,
+    // goes the general way, which checks again and throws the right error.
+    if (this.front && !this.blocked() && size === undefined && typeof ptr === "number") {
+      const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
+      const live = this.live;
+      const lw = (g >>> 5) << 1;
+      const bits = live[lw];
+      const mask = 1 << (g & 31);
+      if ((bits & mask) !== 0 && ptr >>> 0 === ptr && (ptr & 7) === 0) {
+        const b = ptr - BLOCK_OVERHEAD;
+        const m = this.memU32;
+        const word = m[b >>> 2];
+        const s = word & FRONT_SIZE_BITS;
+        const fc = this.fc;
+        const i = s << (FRONT_SHIFT - GRANULE_LOG2);
+        const n = fc[i];
+        const sw = this.sw;
+        const cached = m[sw + CACHED] + s;
+        if (
+          (word & ~FRONT_SIZE_BITS) === 0 &&
+          s >= MIN_BLOCK &&
+          (m[(b + s) >>> 2] & FREE_BIT) === 0 &&
+          n < fc[i + 1] &&
+          cached <= m[sw + BUDGET] &&
+          this.endsAt(g, s >>> GRANULE_LOG2)
+        ) {
+          fc[i + n + 2] = b;
+          fc[i] = n + 1;
+          live[lw] = bits & ~mask;
+          m[sw + SLACK] += s - BLOCK_OVERHEAD;
+          m[sw + CACHED] = cached;
+          return;
+        }
+      }
+    }
+    this.deallocGeneral(ptr, size);
+  }
+
+  /** dealloc's general path: the entry check, the pointer, the size, then TLSF's free. */
+  private deallocGeneral(ptr: number, size: number | undefined): void {
     if (this.blocked()) {
       this.reenterDealloc(ptr, size);
       return;
     }
     if (ptr === 0) return;
     const b = this.blockOf(ptr);
-    if (size !== undefined)
-      checkSizeFits(ptr, size, (this.memU32[b >>> 2] & ~FLAG_BITS) - BLOCK_OVERHEAD);
-    this.release(ptr, b);
+    const s = this.usedSize(b);
+    if (size !== undefined) checkSizeFits(ptr, size, s - BLOCK_OVERHEAD);
+    if (s < FRONT_LIMIT) {
+      const fc = this.fc;
+      const i = s << (FRONT_SHIFT - GRANULE_LOG2);
+      const n = fc[i];
+      const m = this.memU32;
+      const sw = this.sw;
+      if (
+        (m[b >>> 2] & PREV_FREE_BIT) === 0 &&
+        (m[(b + s) >>> 2] & FREE_BIT) === 0 &&
+        n < fc[i + 1] &&
+        m[sw + CACHED] + s <= m[sw + BUDGET]
+      ) {
+        fc[i + n + 2] = b;
+        fc[i] = n + 1;
+        const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
+        this.live[(g >>> 5) << 1] &= ~(1 << (g & 31));
+        m[sw + SLACK] += s - BLOCK_OVERHEAD;
+        m[sw + CACHED] += s;
+        return;
+      }
+    }
+    this.release(ptr, b, s);
   }
 
   override realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
     if (ptr === 0) return this.alloc(newSize, align);
-    if (!isUint32(ptr)) rejectPointer(ptr);
-    const b = this.blockOf(ptr); // the pointer before the size: a freed one throws
+    // The pointer first: a freed or foreign pointer is an error even with a huge new size.
+    const b = this.blockOf(ptr); // checks that ptr is a number
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
-    const u32 = this.memU32;
-    const word = u32[b >>> 2];
-    const cur = word & ~FLAG_BITS;
+    const m = this.memU32;
+    const cur = this.usedSize(b);
+    const word = m[b >>> 2];
     // Sizes rounded to the alignment, as allocAligned's fast path does, keep the blocks of a
     // heap that asks for one alignment aligned after resizing too.
     const need =
@@ -180,24 +282,25 @@ export class TlsfAllocator extends TlsfKernel {
         : blockSizeFor(newSize);
     if (ptr % Math.max(align, DEFAULT_ALIGN) === 0) {
       if (need <= cur) {
-        this.shrinkUsed(b, cur, need);
+        m[this.sw + SLACK] += this.shrinkUsed(b, cur, need);
         return ptr;
       }
       const next = b + cur;
-      const nextWord = u32[next >>> 2];
-      const nextSize = nextWord & ~FLAG_BITS;
+      const nextWord = m[next >>> 2];
+      const nextSize = sizeOf(nextWord);
       if ((nextWord & FREE_BIT) !== 0 && cur + nextSize >= need) {
         // Grow into the free block after this one, then give back what is left over.
+        this.checkFree(next, nextSize, nextWord);
         this.removeFree(next, nextSize);
-        const slots = this.slots;
-        const slot0 = this.slot0;
         this.wipeAbsorbed(next);
         const merged = cur + nextSize;
-        u32[b >>> 2] = merged | (word & PREV_FREE_BIT);
-        this.clearPrevFree(b + merged);
-        slots[slot0 + USED_BYTES] += nextSize;
-        this.shrinkUsed(b, merged, need);
-        this.notePeak();
+        m[b >>> 2] = merged | (word & PREV_FREE_BIT);
+        m[(b + merged) >>> 2] &= ~PREV_FREE_BIT;
+        m[this.sw + USED_BYTES] += nextSize;
+        const rest = this.shrinkUsed(b, merged, need);
+        const end = b + merged - rest;
+        if (end > m[this.sw + CLEAN_FROM]) m[this.sw + CLEAN_FROM] = end;
+        this.addInUse(nextSize - rest);
         return ptr;
       }
     }
@@ -205,58 +308,81 @@ export class TlsfAllocator extends TlsfKernel {
     if (to === 0) return 0;
     const u8 = this.memory.u8;
     u8.copyWithin(to, ptr, ptr + Math.min(cur - BLOCK_OVERHEAD, newSize));
-    this.release(ptr, this.blockOf(ptr));
+    this.dealloc(ptr);
     return to;
   }
 
   usableSize(ptr: number): number {
     this.enter();
-    const b = this.blockOf(ptr);
-    return (this.memU32[b >>> 2] & ~FLAG_BITS) - BLOCK_OVERHEAD;
+    return this.usedSize(this.blockOf(ptr)) - BLOCK_OVERHEAD;
   }
 
   reset(): void {
     this.enter();
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    slots[slot0 + CLEAN_FROM] = slots[slot0 + END]; // every byte may have been written
-    this.initialise(slots[slot0 + END]);
+    const m = this.memU32;
+    m[this.sw + CLEAN_FROM] = m[this.sw + END]; // every byte may have been written
+    this.initialise(m[this.sw + END]);
   }
 
   stats(): AllocatorStats {
     this.enter();
-    const slots = this.slots;
-    const slot0 = this.slot0;
+    const m = this.memU32;
+    const sw = this.sw;
     const capacity = this.memory.end - this.memory.start;
-    const live = slots[slot0 + LIVE];
-    const inUse = slots[slot0 + USED_BYTES] - live * BLOCK_OVERHEAD;
+    const end = m[sw + END];
+    const inUse = m[sw + PEAK] - m[sw + SLACK];
+    let cachedBlocks = 0;
+    let cachedUsable = 0;
+    let largestCached = 0;
+    for (let c = MIN_BLOCK >>> GRANULE_LOG2; c < FRONT_CLASSES && this.front; c++) {
+      const n = this.fc[c << FRONT_SHIFT];
+      cachedBlocks += n;
+      cachedUsable += n * ((c << GRANULE_LOG2) - BLOCK_OVERHEAD);
+      if (n !== 0) largestCached = (c << GRANULE_LOG2) - BLOCK_OVERHEAD;
+    }
+    const liveBlocks = m[sw + USED_COUNT] - cachedBlocks;
+    if (liveBlocks === 0 && cachedBlocks !== 0) {
+      // Every block is free or held by the front end, which gives them all back before
+      // the heap would grow: the heap serves what a fresh one of this size does.
+      const whole = end - 2 * BLOCK_OVERHEAD - this.first;
+      return {
+        capacity,
+        inUse: 0,
+        free: whole,
+        overhead: capacity - whole,
+        liveBlocks: 0,
+        peakInUse: m[sw + PEAK],
+        largestFree: whole,
+      };
+    }
     // Every byte between the first block and the sentinel is in a used or a free block; the
-    // free blocks are counted by walking the lists (stats is not on the hot path).
-    const freeBytes = slots[slot0 + END] - BLOCK_OVERHEAD - this.first - slots[slot0 + USED_BYTES];
-    const free = Math.max(0, freeBytes - this.countFreeBlocks() * BLOCK_OVERHEAD);
+    // free blocks are counted by walking the lists (stats is not on the hot path). Blocks the
+    // front end holds count as free: later allocations of their size take them as they are.
+    const freeBytes = end - BLOCK_OVERHEAD - this.first - m[sw + USED_BYTES];
+    const free = Math.max(0, freeBytes - this.countFreeBlocks() * BLOCK_OVERHEAD) + cachedUsable;
     return {
       capacity,
       inUse,
       free,
       overhead: capacity - inUse - free,
-      liveBlocks: live,
-      peakInUse: Math.max(slots[slot0 + PEAK], inUse),
-      largestFree: this.largestFree(),
+      liveBlocks,
+      peakInUse: m[sw + PEAK],
+      largestFree: Math.max(this.largestFree(), largestCached),
     };
   }
 
   /** The number of blocks on the free lists (bounded: at most one per MIN_BLOCK bytes). */
   private countFreeBlocks(): number {
-    const u32 = this.memU32;
-    const limit = (this.slots[this.slot0 + END] - this.first) / MIN_BLOCK;
+    const m = this.memU32;
+    const limit = (m[this.sw + END] - this.first) / MIN_BLOCK;
     let n = 0;
     for (let fl = 0; fl < FL_COUNT; fl++) {
-      if (u32[this.slMap + fl] === 0) continue;
+      if (m[this.slMap + fl] === 0) continue;
       for (let sl = 0; sl < SL_COUNT; sl++) {
         for (
-          let b = u32[this.heads + ((fl << SL_LOG2) | sl)];
+          let b = m[this.heads + ((fl << SL_LOG2) | sl)];
           b !== 0 && n <= limit;
-          b = u32[(b >>> 2) + LINK_NEXT]
+          b = m[(b >>> 2) + LINK_NEXT]
         )
           n++;
       }
@@ -265,20 +391,20 @@ export class TlsfAllocator extends TlsfKernel {
     return n;
   }
 
-  /** The largest size `alloc(n, 1)` serves now (see the search's bounded fallback). */
+  /** The largest size `alloc(n, 1)` serves now from the lists (see the search's fallback). */
   private largestFree(): number {
-    const u32 = this.memU32;
-    const flBits = u32[this.flMap];
+    const m = this.memU32;
+    const flBits = m[this.flMap];
     if (flBits === 0) return 0;
     const fl = 31 - Math.clz32(flBits);
-    const sl = 31 - Math.clz32(u32[this.slMap + fl]);
+    const sl = 31 - Math.clz32(m[this.slMap + fl]);
     const li = (fl << SL_LOG2) | sl;
     let best = 0;
-    let b = u32[this.heads + li];
+    let b = m[this.heads + li];
     for (let i = 0; i < FALLBACK_SCAN && b !== 0; i++) {
-      const s = u32[b >>> 2] & ~FLAG_BITS;
+      const s = sizeOf(m[b >>> 2]);
       if (s > best) best = s;
-      b = u32[(b >>> 2) + LINK_NEXT];
+      b = m[(b >>> 2) + LINK_NEXT];
     }
     return Math.max(best, listMinSize(li)) - BLOCK_OVERHEAD;
   }
@@ -286,19 +412,21 @@ export class TlsfAllocator extends TlsfKernel {
   override metadataBytes(): Uint8Array {
     const meta = super.metadataBytes();
     const live = new Uint8Array(this.liveBuf);
-    const out = new Uint8Array(meta.length + live.length);
+    const front = this.front ? new Uint8Array(this.fc.buffer) : new Uint8Array(0);
+    const out = new Uint8Array(meta.length + live.length + front.length);
     out.set(meta, 0);
     out.set(live, meta.length);
+    out.set(front, meta.length + live.length);
     return out;
   }
 
   protected checkStrategy(): void {
     checkTlsf(
       {
-        slots: this.slots,
-        slot0: this.slot0,
         u32: this.memU32,
+        sw: this.sw,
         live: this.live,
+        fc: this.front ? this.fc : null,
         first: this.first,
         dataStart: this.dataStart,
         memoryEnd: this.memory.end,

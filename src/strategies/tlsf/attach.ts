@@ -1,11 +1,10 @@
 /**
- * Attaching a second handle to a TLSF heap: what the header and the live map must hold
- * before a handle may use them. Reads only.
+ * Attaching a second handle to a TLSF heap: what the header, its state words and the live
+ * map must hold before a handle may use them. Reads only.
  */
 
 import {
   cannotAttach,
-  expectCounters,
   expectSlots,
   H_CONFIG,
   H_DATA_START,
@@ -16,11 +15,12 @@ import { isSharedArrayBuffer } from "../../memory/memory.js";
 import { liveMapBytes, TLSF_HEADER } from "./layout.js";
 import { GRANULE, SL_LOG2 } from "./mapping.js";
 
-const { END, LIVE, USED_BYTES, PEAK, CLEAN_FROM } = TLSF_HEADER.slot;
+const { END, USED_COUNT, USED_BYTES, SLACK, PEAK, CLEAN_FROM, CACHED, BUDGET } = TLSF_HEADER.word;
 const NAME = "TlsfAllocator";
 
-/** What the attaching handle computed for its memory. */
+/** What the attaching handle was given and computed for its memory. */
 export interface TlsfAttachExpect {
+  readonly liveMap: SharedArrayBuffer | ArrayBuffer | undefined;
   readonly metaBytes: number;
   readonly dataStart: number;
   /** The smallest heap end: room for one minimal block and the sentinel. */
@@ -33,13 +33,15 @@ export interface TlsfAttachExpect {
 /**
  * After the common header was validated: the configuration, the metadata size, the data
  * start and the heap end must be exactly what the handle computes for its memory, the
- * counters plausible, and the live map large enough for the heap. Returns the live map;
- * throws `HeapIncompatibleError` on any mismatch (garbage included).
+ * counters plausible, no front end (its stacks belong to the handle that made the heap:
+ * CACHED and BUDGET must be 0), and the live map large enough for the heap.
+ * Returns the live map; throws `HeapIncompatibleError` on any mismatch (garbage included).
  */
 export function validateTlsfAttach(
+  u32: Uint32Array,
+  sw: number,
   slots: Float64Array,
   slot0: number,
-  liveMap: SharedArrayBuffer | ArrayBuffer | undefined,
   expect: TlsfAttachExpect,
 ): ArrayBuffer | SharedArrayBuffer {
   const memory = expect.memory;
@@ -48,15 +50,17 @@ export function validateTlsfAttach(
     [H_META_BYTES, expect.metaBytes, "metadata size"],
     [H_DATA_START, expect.dataStart, "data start"],
   ]);
-  const end = slots[slot0 + END];
-  if (
-    !(Number.isSafeInteger(end) && end % GRANULE === 0) ||
-    end < expect.minEnd ||
-    end > expect.maxEnd
-  ) {
+  const end = u32[sw + END];
+  if (end % GRANULE !== 0 || end < expect.minEnd || end > expect.maxEnd) {
     cannotAttach(NAME, `heap end ${end} does not fit memory [${memory.start}, ${memory.end})`);
   }
-  expectCounters(slots, slot0, NAME, [LIVE, USED_BYTES, PEAK, CLEAN_FROM], end);
+  for (const w of [USED_COUNT, USED_BYTES, SLACK, PEAK, CLEAN_FROM]) {
+    if (!(u32[sw + w] <= end)) cannotAttach(NAME, `state word ${w} holds ${u32[sw + w]}`);
+  }
+  if (u32[sw + CACHED] !== 0 || u32[sw + BUDGET] !== 0) {
+    cannotAttach(NAME, "the heap has a front end, whose stacks belong to the handle that made it");
+  }
+  const liveMap = expect.liveMap;
   if (liveMap === undefined) cannotAttach(NAME, "no live map given (options.liveMap)");
   const map = liveMap as ArrayBuffer | SharedArrayBuffer;
   if (!(map instanceof ArrayBuffer || isSharedArrayBuffer(map)))

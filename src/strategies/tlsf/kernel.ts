@@ -1,52 +1,60 @@
 /**
- * The TLSF kernel: the heap's state (views, list positions, the live map) and the
- * operations on it that every public call is made of: finding, taking, splitting and
- * releasing blocks, merging neighbours, the free lists, growth, and pointer validation.
- * O(1) each: no loop whose length depends on the heap (the search's fallback looks at
- * FALLBACK_SCAN blocks at most). Layout and flags: layout.ts; size classes: mapping.ts.
+ * The TLSF kernel: the heap's state (views, list positions, the live and start maps, the
+ * front end's stacks) and the operations every public call is made of: the free lists,
+ * freeing and merging blocks, pointer validation, and the checks of the in-band words
+ * (size words, footers, links) made before any of them is trusted. O(1) each; the size
+ * check of a block looks at WINDOW_G granules of the start map at most. Searching, taking
+ * and growth are in search.ts; layout and flags in layout.ts; size classes in mapping.ts.
  */
 
 import { type AllocatorOptions, BaseAllocator } from "../../core/allocator.js";
 import { alignUp } from "../../core/bits.js";
-import { ArgumentRangeError, DoubleFreeError, InvalidPointerError } from "../../core/errors.js";
+import {
+  ArgumentRangeError,
+  DoubleFreeError,
+  InvalidPointerError,
+  StaleViewError,
+} from "../../core/errors.js";
 import { StrategyKind } from "../../core/header.js";
 import type { Memory } from "../../core/memory.js";
 import { isUint32, rejectPointer } from "../../core/validate.js";
-import { isSharedArrayBuffer } from "../../memory/memory.js";
 import { validateTlsfAttach } from "./attach.js";
 import * as layout from "./layout.js";
-import { liveMapBytes, liveView, tombstone } from "./layout.js";
+import {
+  FIRST_ALIGN,
+  FRONT_CAPACITY,
+  FRONT_CLASSES,
+  FRONT_MIN_BUDGET,
+  FRONT_SHIFT,
+  FRONT_WORDS,
+  liveMapBytes,
+  liveView,
+  META_U32,
+  NO_FRONT,
+  sizeOf,
+  TLSF_HEADER,
+  tombstone,
+} from "./layout.js";
 import * as mapping from "./mapping.js";
-import { blockSizeFor, listOf, searchListOf } from "./mapping.js";
+import { FL_COUNT, LIST_COUNT, listOf, MAX_BLOCK, SL_COUNT, SL_LOG2 } from "./mapping.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
 // loaded from its module cell on every use.
-const {
-  FIRST_ALIGN,
-  FLAG_BITS,
-  FREE_BIT,
-  LINK_NEXT,
-  LINK_PREV,
-  META_U32,
-  PREV_FREE_BIT,
-  TLSF_HEADER,
-} = layout;
-const {
-  BLOCK_OVERHEAD,
-  FL_COUNT,
-  GRANULE,
-  GRANULE_LOG2,
-  LIST_COUNT,
-  MAX_BLOCK,
-  MIN_BLOCK,
-  SL_COUNT,
-  SL_LOG2,
-} = mapping;
+const { FREE_BIT, PREV_FREE_BIT, FRONT_BUDGET_SHIFT } = layout;
+const { BLOCK_OVERHEAD, GRANULE_LOG2, MIN_BLOCK } = mapping;
+const { END, USED_COUNT, USED_BYTES, SLACK, PEAK, CLEAN_FROM, CACHED, BUDGET } = TLSF_HEADER.word;
+const LINK_PREV = 1;
+const LINK_NEXT = 2;
 
-const { END, LIVE, USED_BYTES, PEAK, CLEAN_FROM } = TLSF_HEADER.slot;
+/**
+ * The size check's window: a size read from a block is checked against the start map
+ * exactly up to this many granules (no block start between the block and its claimed end);
+ * beyond, the window must hold no start and the claimed end must be one.
+ */
+const WINDOW_G = 1024;
 
-/** How many blocks the search's fallback looks at in one list (a constant bound). */
-export const FALLBACK_SCAN = 8;
+/** How often `onViews` asks for a shared memory's new length before it gives up. */
+const MAX_VIEW_POLLS = 10_000_000;
 
 export interface TlsfOptions extends AllocatorOptions {
   /** Grow the memory when no free block fits (default: whenever the memory can grow). */
@@ -57,21 +65,33 @@ export interface TlsfOptions extends AllocatorOptions {
    * which blocks are live.
    */
   liveMap?: SharedArrayBuffer | ArrayBuffer;
+  /**
+   * Cache freed blocks smaller than 512 bytes per size for the next request of that size
+   * (layout.ts, "The front end"). Default false; `Heap` turns it on. Ignored (off) for a
+   * shared memory and for an attached handle: the stacks belong to one handle.
+   */
+  frontEnd?: boolean;
 }
 
 export abstract class TlsfKernel extends BaseAllocator {
   protected readonly growable: boolean;
-  /** The memory's u32 view (blocks and the in-band lists). */
+  /** The memory's u32 view: the state words, the lists and the blocks. */
   protected memU32: Uint32Array;
+  /** u32 index of the state words in `memU32` (TLSF_HEADER.word). */
+  protected readonly sw: number;
   /** u32 index of the FL bitmap; SL bitmaps follow; then the list heads. */
   protected readonly flMap: number;
   protected readonly slMap: number;
   protected readonly heads: number;
   /** First block's start. */
   protected readonly first: number;
-  /** The live map: one bit per 8 bytes from dataStart, set at each live block's pointer. */
+  /** The live and start maps (layout.ts), interleaved. */
   protected liveBuf: ArrayBuffer | SharedArrayBuffer;
   protected live: Int32Array;
+  /** Whether this handle caches freed small blocks (layout.ts, "The front end"). */
+  protected readonly front: boolean;
+  /** The front end's stacks; NO_FRONT (capacity 0 everywhere) without a front end. */
+  protected readonly fc: Uint32Array;
 
   protected constructor(memory: Memory, options: TlsfOptions) {
     if (!memory.hasBytes) {
@@ -84,6 +104,7 @@ export abstract class TlsfKernel extends BaseAllocator {
     super(memory, StrategyKind.tlsf, TLSF_HEADER, META_U32 * 4, SL_LOG2, attach, "TlsfAllocator");
     this.growable = options.grow ?? memory.maxEnd > memory.end;
     this.memU32 = memory.u32;
+    this.sw = (this.metaAt + TLSF_HEADER.wordsAt) >>> 2;
     this.flMap = this.extraMetaAt >>> 2;
     this.slMap = this.flMap + 1;
     this.heads = this.slMap + FL_COUNT;
@@ -91,8 +112,16 @@ export abstract class TlsfKernel extends BaseAllocator {
     // block sizes rounded to the alignment asked for (allocAligned), every block of a heap
     // that always asks for 16 then stays 16-aligned, as the traces (glibc's 16) do.
     this.first = alignUp(this.dataStart + 2 * BLOCK_OVERHEAD, FIRST_ALIGN) - BLOCK_OVERHEAD;
+    this.front = options.frontEnd === true && !memory.shared && !attach;
+    this.fc = this.front ? new Uint32Array(FRONT_WORDS) : NO_FRONT;
+    if (this.front) {
+      for (let c = MIN_BLOCK >>> GRANULE_LOG2; c < FRONT_CLASSES; c++) {
+        this.fc[(c << FRONT_SHIFT) + 1] = FRONT_CAPACITY;
+      }
+    }
     if (attach) {
-      this.liveBuf = validateTlsfAttach(this.slots, this.slot0, options.liveMap, {
+      this.liveBuf = validateTlsfAttach(this.memU32, this.sw, this.slots, this.slot0, {
+        liveMap: options.liveMap,
         metaBytes: this.metaBytes,
         dataStart: this.dataStart,
         minEnd: this.first + MIN_BLOCK + BLOCK_OVERHEAD,
@@ -104,7 +133,7 @@ export abstract class TlsfKernel extends BaseAllocator {
     }
     // Room for one minimal block and the sentinel, growing the memory if it must.
     const minEnd = this.first + MIN_BLOCK + BLOCK_OVERHEAD;
-    if (this.heapEndFor(memory.end) < minEnd && !(this.growable && memory.grow(minEnd + GRANULE))) {
+    if (this.heapEndFor(memory.end) < minEnd && !(this.growable && memory.grow(minEnd + 8))) {
       throw new ArgumentRangeError(
         `TlsfAllocator: region [${memory.start}, ${memory.end}) leaves no room for a block`,
         "ERR_MEMORY",
@@ -121,324 +150,348 @@ export abstract class TlsfKernel extends BaseAllocator {
         })
       : new ArrayBuffer(liveMapBytes(this.dataStart, end));
     this.live = liveView(this.liveBuf);
-    this.slots[this.slot0 + CLEAN_FROM] = this.dataStart;
+    this.memU32[this.sw + CLEAN_FROM] = this.dataStart;
     this.initialise(end);
   }
 
   /** Lays out an empty heap ending at `end`: one free block and the sentinel. */
   protected initialise(end: number): void {
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const u32 = this.memU32;
-    u32.fill(0, this.flMap, this.heads + LIST_COUNT);
+    const m = this.memU32;
+    const sw = this.sw;
+    m.fill(0, this.flMap, this.heads + LIST_COUNT);
     this.live.fill(0);
-    slots[slot0 + LIVE] = 0;
-    slots[slot0 + USED_BYTES] = 0;
-    slots[slot0 + PEAK] = 0;
-    slots[slot0 + END] = end;
-    u32.fill(0, this.dataStart >>> 2, this.first >>> 2); // the pad before the first block
+    if (this.front) for (let i = 0; i < FRONT_WORDS; i += 1 << FRONT_SHIFT) this.fc[i] = 0;
+    m[sw + USED_COUNT] = 0;
+    m[sw + USED_BYTES] = 0;
+    m[sw + SLACK] = 0;
+    m[sw + PEAK] = 0;
+    m[sw + CACHED] = 0;
+    m[sw + BUDGET] = this.front ? FRONT_MIN_BUDGET : 0;
+    m[sw + END] = end;
+    m.fill(0, this.dataStart >>> 2, this.first >>> 2); // the pad before the first block
     const size = end - BLOCK_OVERHEAD - this.first;
     this.setSentinel(end, PREV_FREE_BIT);
-    u32[this.first >>> 2] = size | FREE_BIT;
-    u32[(this.first + size - 4) >>> 2] = this.first;
+    m[this.first >>> 2] = size | FREE_BIT;
+    m[(this.first + size - 4) >>> 2] = this.first;
+    this.setStart(this.first);
     this.insertFree(this.first, size);
   }
 
-  // ---- allocation internals --------------------------------------------------------------
+  // ---- in use --------------------------------------------------------------------------------
 
-  /**
-   * A free block of at least `bsize` bytes, or 0. O(1): the rounded-up list and the bitmaps
-   * first; failing that, a bounded look at the blocks of `bsize`'s own list (which may hold
-   * blocks big enough that the rounded search skips).
-   */
-  protected findFree(bsize: number): number {
-    const u32 = this.memU32;
-    const li = searchListOf(bsize);
-    if (li < LIST_COUNT) {
-      let fl = li >>> SL_LOG2;
-      let slBits = u32[this.slMap + fl] & (-1 << (li & (SL_COUNT - 1)));
-      if (slBits === 0) {
-        const flBits = u32[this.flMap] & (fl + 1 < 32 ? -1 << (fl + 1) : 0);
-        if (flBits !== 0) {
-          fl = 31 - Math.clz32(flBits & -flBits);
-          slBits = u32[this.slMap + fl];
-        }
-      }
-      if (slBits !== 0) {
-        return u32[this.heads + ((fl << SL_LOG2) | (31 - Math.clz32(slBits & -slBits)))];
-      }
-    }
-    // Fallback: the exact list of bsize, scanned for at most FALLBACK_SCAN blocks.
-    let b = bsize <= MAX_BLOCK ? u32[this.heads + listOf(bsize)] : 0;
-    for (let i = 0; i < FALLBACK_SCAN && b !== 0; i++) {
-      if ((u32[b >>> 2] & ~FLAG_BITS) >= bsize) return b;
-      b = u32[(b >>> 2) + LINK_NEXT];
-    }
-    return 0;
-  }
-
-  /** Takes free block `b` for a block of `bsize` bytes; splits off the rest; returns the pointer. */
-  protected take(b: number, bsize: number): number {
-    const u32 = this.memU32;
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const word = u32[b >>> 2];
-    const size = word & ~FLAG_BITS;
-    this.removeFree(b, size);
-    const rest = size - bsize;
-    if (rest >= MIN_BLOCK) {
-      const r = b + bsize;
-      u32[r >>> 2] = rest | FREE_BIT; // its predecessor (b) is used: PF clear
-      u32[(r + rest - 4) >>> 2] = r;
-      this.insertFree(r, rest);
-      u32[b >>> 2] = bsize | (word & PREV_FREE_BIT);
-      slots[slot0 + USED_BYTES] += bsize;
+  /** In use grew by `x` bytes: taken from the slack below the peak, raising the peak past it. */
+  protected addInUse(x: number): void {
+    const m = this.memU32;
+    const at = this.sw + SLACK;
+    const slack = m[at] - x;
+    if (slack >= 0) {
+      m[at] = slack;
     } else {
-      u32[b >>> 2] = size | (word & PREV_FREE_BIT);
-      u32[(b + size) >>> 2] &= ~PREV_FREE_BIT;
-      slots[slot0 + USED_BYTES] += size;
-    }
-    const live = ++slots[slot0 + LIVE];
-    const inUse = slots[slot0 + USED_BYTES] - live * BLOCK_OVERHEAD;
-    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
-    const ptr = b + BLOCK_OVERHEAD;
-    const bit = (ptr - this.dataStart) >>> GRANULE_LOG2;
-    this.live[bit >>> 5] |= 1 << (bit & 31);
-    return ptr;
-  }
-
-  /** alloc with align > 8: find a block with room for the padding, split the gap off. */
-  protected allocAligned(size: number, align: number): number {
-    const bsize = blockSizeFor(size);
-    // Fast path: the block found for the size rounded up to the alignment already starts
-    // aligned. A heap that always asks for one alignment (≤ FIRST_ALIGN) keeps every block
-    // aligned this way, so it pays no gap and no split (glibc rounds to 16 for the same
-    // reason); a block that is not aligned goes the general way below.
-    if (align <= FIRST_ALIGN) {
-      const rounded = alignUp(bsize, align);
-      const a = this.findFree(rounded);
-      if (a !== 0 && ((a + BLOCK_OVERHEAD) & (align - 1)) === 0) return this.take(a, rounded);
-    }
-    // Worst case the pointer moves up by align − 8, and a gap must be 0 or ≥ MIN_BLOCK.
-    const search = bsize + align + MIN_BLOCK;
-    let b = this.findFree(search);
-    if (b === 0) {
-      if (!this.growFor(search)) return 0;
-      b = this.findFree(search);
-      if (b === 0) return 0;
-    }
-    const u32 = this.memU32;
-    const word = u32[b >>> 2];
-    const size0 = word & ~FLAG_BITS;
-    let ptr = alignUp(b + BLOCK_OVERHEAD, align);
-    if (ptr - BLOCK_OVERHEAD - b !== 0 && ptr - BLOCK_OVERHEAD - b < MIN_BLOCK) ptr += align;
-    const gap = ptr - BLOCK_OVERHEAD - b;
-    if (gap === 0) return this.take(b, bsize);
-    // Split [b, b + gap) off as a free block of its own; the rest starts at ptr − 4.
-    this.removeFree(b, size0);
-    const nb = b + gap;
-    const rest = size0 - gap;
-    u32[b >>> 2] = gap | FREE_BIT | (word & PREV_FREE_BIT);
-    u32[(b + gap - 4) >>> 2] = b;
-    this.insertFree(b, gap);
-    u32[nb >>> 2] = rest | FREE_BIT | PREV_FREE_BIT;
-    u32[(nb + rest - 4) >>> 2] = nb;
-    this.insertFree(nb, rest);
-    return this.take(nb, bsize);
-  }
-
-  /** alloc's slow path: grow the memory and retry, or answer out of memory. */
-  protected allocSlow(bsize: number, size: number): number {
-    if (size > MAX_BLOCK - 64) return 0;
-    if (!this.growFor(bsize)) return 0;
-    const b = this.findFree(bsize);
-    return b === 0 ? 0 : this.take(b, bsize);
-  }
-
-  /** Grows a growable memory so a free block of `bsize` can exist. False if it cannot. */
-  protected growFor(bsize: number): boolean {
-    if (!this.growable) return false;
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const end = slots[slot0 + END];
-    // The new space joins the last block if it is free, so ask only for what is missing.
-    const lastFree = (this.memU32[(end - BLOCK_OVERHEAD) >>> 2] & PREV_FREE_BIT) !== 0;
-    const have = lastFree ? this.memU32[(end - BLOCK_OVERHEAD - 4) >>> 2] : 0;
-    const haveSize = lastFree ? end - BLOCK_OVERHEAD - have : 0;
-    const want = end + Math.max(bsize - haveSize, MIN_BLOCK) + GRANULE * 2;
-    if (!(want <= this.memory.maxEnd) || !this.memory.grow(want)) return false;
-    this.syncViews();
-    const newEnd = this.heapEndFor(this.memory.end);
-    if (newEnd <= end) return false;
-    if (this.liveBuf.byteLength < liveMapBytes(this.dataStart, newEnd)) {
-      // Room for the new end, doubling so the copies cost O(1) amortised.
-      const need = Math.max(
-        liveMapBytes(this.dataStart, newEnd),
-        Math.min(this.liveBuf.byteLength * 2, liveMapBytes(this.dataStart, this.memory.maxEnd)),
-      );
-      if (isSharedArrayBuffer(this.liveBuf)) {
-        this.liveBuf.grow(need);
-        this.live = liveView(this.liveBuf);
-      } else {
-        const bigger = new ArrayBuffer(need);
-        new Int32Array(bigger).set(this.live);
-        this.liveBuf = bigger;
-        this.live = new Int32Array(bigger);
+      m[at] = 0;
+      const peak = m[at + (PEAK - SLACK)] - slack;
+      m[at + (PEAK - SLACK)] = peak;
+      if (this.front && peak >>> FRONT_BUDGET_SHIFT > m[this.sw + BUDGET]) {
+        m[this.sw + BUDGET] = peak >>> FRONT_BUDGET_SHIFT;
       }
     }
-    // The old sentinel becomes the start of a free block [end − 4, newEnd − 4).
-    const u32 = this.memU32;
-    const b = end - BLOCK_OVERHEAD;
-    const size = newEnd - end;
-    const prevFree = u32[b >>> 2] & PREV_FREE_BIT;
-    u32[b >>> 2] = size | FREE_BIT | prevFree;
-    u32[(b + size - 4) >>> 2] = b;
-    this.setSentinel(newEnd, PREV_FREE_BIT);
-    this.slots[slot0 + END] = newEnd;
-    this.insertFree(b, size);
-    if (prevFree !== 0) this.mergeWithPrevious(b, size);
-    return true;
   }
 
   // ---- freeing -----------------------------------------------------------------------------
 
-  /** Frees the used block `b` (pointer `ptr`), merging it with free neighbours. */
-  protected release(ptr: number, b: number): void {
-    const u32 = this.memU32;
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const bit = (ptr - this.dataStart) >>> GRANULE_LOG2;
-    this.live[bit >>> 5] &= ~(1 << (bit & 31));
-    const word = u32[b >>> 2];
-    let size = word & ~FLAG_BITS;
-    let start = b;
-    slots[slot0 + LIVE]--;
-    slots[slot0 + USED_BYTES] -= size;
-    if (b + size > slots[slot0 + CLEAN_FROM]) slots[slot0 + CLEAN_FROM] = b + size;
-    // Merge with the next block when it is free.
-    const next = b + size;
-    const nextWord = u32[next >>> 2];
-    if ((nextWord & FREE_BIT) !== 0) {
-      const nextSize = nextWord & ~FLAG_BITS;
-      this.removeFree(next, nextSize);
-      this.wipeAbsorbed(next);
-      size += nextSize;
-    }
-    // Merge with the previous block when it is free (its start is in the footer before b).
-    if ((word & PREV_FREE_BIT) !== 0) {
-      const prev = u32[(b - 4) >>> 2];
-      const prevWord = u32[prev >>> 2];
-      const prevSize = prevWord & ~FLAG_BITS;
-      this.removeFree(prev, prevSize);
-      start = prev;
-      size += prevSize;
-      u32[prev >>> 2] = size | FREE_BIT | (prevWord & PREV_FREE_BIT);
-      // b's size word stays behind in the merged payload as a tombstone: freeing b again
-      // is then recognised as a double free.
-      u32[b >>> 2] = tombstone(b);
-    } else {
-      u32[b >>> 2] = size | FREE_BIT;
-    }
-    u32[(start + size - 4) >>> 2] = start;
-    u32[(start + size) >>> 2] |= PREV_FREE_BIT;
-    this.insertFree(start, size);
+  /** Frees live block `b` (pointer `ptr`, size `size` already checked): merges it into the lists. */
+  protected release(ptr: number, b: number, size: number): void {
+    this.freeBlock(b, this.memU32[b >>> 2], size);
+    const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
+    this.live[(g >>> 5) << 1] &= ~(1 << (g & 31));
+    this.memU32[this.sw + SLACK] += size - BLOCK_OVERHEAD;
   }
 
-  /** Shrinks used block `b` from `cur` to `need` bytes, freeing the tail when it is big enough. */
-  protected shrinkUsed(b: number, cur: number, need: number): void {
+  /**
+   * Returns used block `b` (size word `word`, size `size`, already checked against the start
+   * map) to the free lists, merging it with free neighbours. Every in-band word it relies on
+   * (the neighbours' size words, a footer, the links) is checked before the first write.
+   */
+  protected freeBlock(b: number, word: number, size: number): void {
+    const m = this.memU32;
+    const sw = this.sw;
+    const next = b + size;
+    const nextWord = m[next >>> 2];
+    if ((nextWord & PREV_FREE_BIT) !== 0) {
+      this.corrupt(`block ${next} after used block ${b} says its predecessor is free`);
+    }
+    const nextFree = (nextWord & FREE_BIT) !== 0;
+    const nextSize = sizeOf(nextWord);
+    if (nextFree) this.checkFree(next, nextSize, nextWord);
+    let prev = 0;
+    let prevWord = 0;
+    let prevSize = 0;
+    if ((word & PREV_FREE_BIT) !== 0) {
+      prev = this.freePredecessor(b);
+      prevWord = m[prev >>> 2];
+      prevSize = sizeOf(prevWord);
+    }
+    // Checked: now write.
+    m[sw + USED_COUNT]--;
+    m[sw + USED_BYTES] -= size;
+    let start = b;
+    let total = size;
+    if (nextFree) {
+      this.removeFree(next, nextSize);
+      this.wipeAbsorbed(next);
+      total += nextSize;
+    }
+    if (prev !== 0) {
+      this.removeFree(prev, prevSize);
+      start = prev;
+      total += prevSize;
+      m[prev >>> 2] = total | FREE_BIT | (prevWord & PREV_FREE_BIT);
+      // b's size word stays behind in the merged payload as a tombstone: freeing b again
+      // is then recognised as a double free.
+      m[b >>> 2] = tombstone(b);
+      this.clearStart(b);
+    } else {
+      m[b >>> 2] = total | FREE_BIT;
+    }
+    m[(start + total - 4) >>> 2] = start;
+    m[(start + total) >>> 2] |= PREV_FREE_BIT;
+    this.insertFree(start, total);
+  }
+
+  /**
+   * Shrinks used block `b` from `cur` to `need` bytes, freeing the tail when it is big enough;
+   * returns the bytes freed (0 when the tail stays). The caller counts them out of use.
+   */
+  protected shrinkUsed(b: number, cur: number, need: number): number {
     const rest = cur - need;
-    if (rest < MIN_BLOCK) return;
-    const u32 = this.memU32;
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    u32[b >>> 2] = need | (u32[b >>> 2] & PREV_FREE_BIT);
+    if (rest < MIN_BLOCK) return 0;
+    const m = this.memU32;
     const r = b + need;
     let size = rest;
     const next = r + rest;
-    const nextWord = u32[next >>> 2];
-    slots[slot0 + USED_BYTES] -= rest;
-    if (r + rest > slots[slot0 + CLEAN_FROM]) slots[slot0 + CLEAN_FROM] = r + rest;
-    if ((nextWord & FREE_BIT) !== 0) {
-      const nextSize = nextWord & ~FLAG_BITS;
+    const nextWord = m[next >>> 2];
+    const nextFree = (nextWord & FREE_BIT) !== 0;
+    const nextSize = sizeOf(nextWord);
+    if (nextFree) this.checkFree(next, nextSize, nextWord);
+    m[b >>> 2] = need | (m[b >>> 2] & PREV_FREE_BIT);
+    m[this.sw + USED_BYTES] -= rest;
+    if (nextFree) {
       this.removeFree(next, nextSize);
       this.wipeAbsorbed(next);
       size += nextSize;
     } else {
-      u32[next >>> 2] = nextWord | PREV_FREE_BIT;
+      m[next >>> 2] = nextWord | PREV_FREE_BIT;
     }
-    u32[r >>> 2] = size | FREE_BIT;
-    u32[(r + size - 4) >>> 2] = r;
+    m[r >>> 2] = size | FREE_BIT;
+    m[(r + size - 4) >>> 2] = r;
+    this.setStart(r);
     this.insertFree(r, size);
+    return rest;
   }
 
   /** Merges free block `b` (already listed) into its free predecessor. */
   protected mergeWithPrevious(b: number, size: number): void {
-    const u32 = this.memU32;
-    const prev = u32[(b - 4) >>> 2];
-    const prevWord = u32[prev >>> 2];
-    const prevSize = prevWord & ~FLAG_BITS;
+    const m = this.memU32;
+    const prev = this.freePredecessor(b);
+    const prevWord = m[prev >>> 2];
+    const prevSize = sizeOf(prevWord);
     this.removeFree(b, size);
     this.removeFree(prev, prevSize);
     this.wipeAbsorbed(b);
     // prev's old footer (the word before b) is now inside the merged block too.
-    if (b - 4 >= this.slots[this.slot0 + CLEAN_FROM]) u32[(b - 4) >>> 2] = 0;
+    if (b - 4 >= m[this.sw + CLEAN_FROM]) m[(b - 4) >>> 2] = 0;
     const merged = prevSize + size;
-    u32[prev >>> 2] = merged | FREE_BIT | (prevWord & PREV_FREE_BIT);
-    u32[(prev + merged - 4) >>> 2] = prev;
+    m[prev >>> 2] = merged | FREE_BIT | (prevWord & PREV_FREE_BIT);
+    m[(prev + merged - 4) >>> 2] = prev;
     this.insertFree(prev, merged);
+  }
+
+  /**
+   * The free block before `b` (whose PF bit is set), found through the footer before `b` and
+   * checked: a block start, free, ending exactly at `b`, its own words whole.
+   */
+  private freePredecessor(b: number): number {
+    const m = this.memU32;
+    const prev = m[(b - 4) >>> 2];
+    if (!(prev >= this.first && prev <= b - MIN_BLOCK && (prev & 7) === 4)) {
+      this.corrupt(`block ${b}: the footer before it holds ${prev}, not a block start`);
+    }
+    const prevWord = m[prev >>> 2];
+    const prevSize = sizeOf(prevWord);
+    if ((prevWord & FREE_BIT) === 0 || prev + prevSize !== b) {
+      this.corrupt(`block ${b}: its free predecessor ${prev} has size word ${prevWord}`);
+    }
+    this.checkFree(prev, prevSize, prevWord);
+    return prev;
   }
 
   /**
    * A free block absorbed into the block before it leaves its size word and links behind
    * in the merged payload. Above CLEAN_FROM that payload is promised to be zero (allocZeroed
    * skips its fill there), so wipe them; below, leave a tombstone so that a second free of
-   * the absorbed block is recognised as a double free.
+   * the absorbed block is recognised as a double free. Its start bit goes either way.
    */
   protected wipeAbsorbed(b: number): void {
+    const m = this.memU32;
     const i = b >>> 2;
-    if (b + 12 > this.slots[this.slot0 + CLEAN_FROM]) {
-      this.memU32[i] = 0;
-      this.memU32[i + LINK_PREV] = 0;
-      this.memU32[i + LINK_NEXT] = 0;
+    if (b + 12 > m[this.sw + CLEAN_FROM]) {
+      m[i] = 0;
+      m[i + LINK_PREV] = 0;
+      m[i + LINK_NEXT] = 0;
     } else {
-      this.memU32[i] = tombstone(b);
+      m[i] = tombstone(b);
     }
+    this.clearStart(b);
   }
 
   // ---- free lists --------------------------------------------------------------------------
 
   protected insertFree(b: number, size: number): void {
-    const u32 = this.memU32;
+    const m = this.memU32;
     const li = listOf(size);
-    const head = u32[this.heads + li];
+    const head = m[this.heads + li];
     const i = b >>> 2;
-    u32[i + LINK_PREV] = 0;
-    u32[i + LINK_NEXT] = head;
-    if (head !== 0) u32[(head >>> 2) + LINK_PREV] = b;
-    u32[this.heads + li] = b;
+    m[i + LINK_PREV] = 0;
+    m[i + LINK_NEXT] = head;
+    if (head !== 0) m[(head >>> 2) + LINK_PREV] = b;
+    m[this.heads + li] = b;
     const fl = li >>> SL_LOG2;
-    u32[this.flMap] |= 1 << fl;
-    u32[this.slMap + fl] |= 1 << (li & (SL_COUNT - 1));
+    m[this.flMap] |= 1 << fl;
+    m[this.slMap + fl] |= 1 << (li & (SL_COUNT - 1));
   }
 
+  /** Unlinks free block `b`, whose words `checkFree` has checked. */
   protected removeFree(b: number, size: number): void {
-    const u32 = this.memU32;
+    const m = this.memU32;
     const i = b >>> 2;
-    const prev = u32[i + LINK_PREV];
-    const next = u32[i + LINK_NEXT];
-    if (next !== 0) u32[(next >>> 2) + LINK_PREV] = prev;
+    const prev = m[i + LINK_PREV];
+    const next = m[i + LINK_NEXT];
+    if (next !== 0) m[(next >>> 2) + LINK_PREV] = prev;
     if (prev !== 0) {
-      u32[(prev >>> 2) + LINK_NEXT] = next;
+      m[(prev >>> 2) + LINK_NEXT] = next;
       return;
     }
     const li = listOf(size);
-    u32[this.heads + li] = next;
+    m[this.heads + li] = next;
     if (next === 0) {
       const fl = li >>> SL_LOG2;
-      const bits = u32[this.slMap + fl] & ~(1 << (li & (SL_COUNT - 1)));
-      u32[this.slMap + fl] = bits;
-      if (bits === 0) u32[this.flMap] &= ~(1 << fl);
+      const bits = m[this.slMap + fl] & ~(1 << (li & (SL_COUNT - 1)));
+      m[this.slMap + fl] = bits;
+      if (bits === 0) m[this.flMap] &= ~(1 << fl);
     }
+  }
+
+  // ---- checks of in-band words -------------------------------------------------------------
+
+  /**
+   * Checks free block `f` (size word `word`, size `size`) before its words are trusted: it
+   * ends inside the heap, its footer points back at it, and its links lead to blocks that
+   * link back to it (or it heads its list): the checks glibc makes before unlinking a chunk.
+   * A footer or a link can only point back by chance (footers hold their own block's start,
+   * which no other block's words hold). Poisons the heap on a mismatch.
+   */
+  protected checkFree(f: number, size: number, word: number): void {
+    const m = this.memU32;
+    const end = f + size;
+    if (size < MIN_BLOCK || end > m[this.sw + END] - BLOCK_OVERHEAD || m[(end - 4) >>> 2] !== f) {
+      this.corrupt(`free block ${f}: size word ${word} or its footer is damaged`);
+    }
+    const i = f >>> 2;
+    const prev = m[i + LINK_PREV];
+    const next = m[i + LINK_NEXT];
+    if (next !== 0 && m[(next >>> 2) + LINK_PREV] !== f) {
+      this.corrupt(`free block ${f}: next link ${next} does not link back`);
+    }
+    if (prev === 0 ? m[this.heads + listOf(size)] !== f : m[(prev >>> 2) + LINK_NEXT] !== f) {
+      this.corrupt(`free block ${f}: previous link ${prev} does not link back`);
+    }
+  }
+
+  /**
+   * The size of used block `b` (live or held by the front end), its size word checked
+   * first: used, at least MIN_BLOCK, inside the heap, and ending where the next block starts
+   * (exactly up to WINDOW_G granules; beyond, no start in the window and one at the claimed
+   * end). Poisons the heap otherwise.
+   */
+  protected usedSize(b: number): number {
+    const m = this.memU32;
+    const word = m[b >>> 2];
+    const s = sizeOf(word);
+    if ((word & FREE_BIT) !== 0 || s < MIN_BLOCK || b + s > m[this.sw + END] - BLOCK_OVERHEAD) {
+      this.badBlock(b, word);
+    }
+    const g = (b + BLOCK_OVERHEAD - this.dataStart) >>> GRANULE_LOG2;
+    const k = s >>> GRANULE_LOG2;
+    if (k < 64) {
+      if (!this.endsAt(g, k)) this.badBlock(b, word);
+    } else if (k <= WINDOW_G) {
+      if (this.nextStart(g, g + k) !== g + k) this.badBlock(b, word);
+    } else if (this.nextStart(g, g + WINDOW_G) !== -1 || !this.isStart(b + s)) {
+      this.badBlock(b, word);
+    }
+    return s;
+  }
+
+  protected badBlock(b: number, word: number): never {
+    return this.corrupt(
+      `used block ${b}: size word ${word} does not end where the next block starts`,
+    );
+  }
+
+  // ---- the start map -----------------------------------------------------------------------
+
+  /** Whether `b` is where a block (or the sentinel) starts: ≡ 4 mod 8, in the heap, marked. */
+  protected isStart(b: number): boolean {
+    if ((b & 7) !== 4 || b < this.first || b > this.memU32[this.sw + END] - BLOCK_OVERHEAD) {
+      return false;
+    }
+    const g = (b + BLOCK_OVERHEAD - this.dataStart) >>> GRANULE_LOG2;
+    return (this.live[((g >>> 5) << 1) + 1] & (1 << (g & 31))) !== 0;
+  }
+
+  protected setStart(b: number): void {
+    const g = (b + BLOCK_OVERHEAD - this.dataStart) >>> GRANULE_LOG2;
+    this.live[((g >>> 5) << 1) + 1] |= 1 << (g & 31);
+  }
+
+  protected clearStart(b: number): void {
+    const g = (b + BLOCK_OVERHEAD - this.dataStart) >>> GRANULE_LOG2;
+    this.live[((g >>> 5) << 1) + 1] &= ~(1 << (g & 31));
+  }
+
+  /** The first granule after `g` whose start bit is set, if it is at most `limit`; else −1. */
+  protected nextStart(g: number, limit: number): number {
+    const live = this.live;
+    let x = g + 1;
+    let w = live[((x >>> 5) << 1) + 1] >>> (x & 31);
+    while (w === 0) {
+      x = (x | 31) + 1;
+      if (x > limit) return -1;
+      w = live[((x >>> 5) << 1) + 1] >>> 0;
+    }
+    x += 31 - Math.clz32(w & -w);
+    return x <= limit ? x : -1;
+  }
+
+  /**
+   * Whether the first block start after granule `g` is at `g + k` (0 < k < 64: a block below
+   * 512 bytes), from the two or three start words the range touches.
+   */
+  protected endsAt(g: number, k: number): boolean {
+    const live = this.live;
+    const x = g + 1;
+    const o = x & 31;
+    const d = k - 1 + o; // the target's bit, counted from the start of x's word
+    const wi = ((x >>> 5) << 1) + 1;
+    let w = live[wi] & (-1 << o);
+    if (d >= 32) {
+      if (w !== 0) return false;
+      w = live[wi + 2];
+      if (d >= 64) {
+        if (w !== 0) return false;
+        w = live[wi + 4];
+      }
+    }
+    return (w & -w) === 1 << (d & 31);
   }
 
   // ---- pointers ----------------------------------------------------------------------------
@@ -446,19 +499,15 @@ export abstract class TlsfKernel extends BaseAllocator {
   /** The block of the live block at `ptr`; throws (changing nothing) for anything else. */
   protected blockOf(ptr: number): number {
     if (!isUint32(ptr)) rejectPointer(ptr);
-    const ds = this.dataStart;
-    if (
-      ptr < this.first + BLOCK_OVERHEAD ||
-      ptr >= this.slots[this.slot0 + END] ||
-      (ptr & 7) !== 0
-    ) {
+    const end = this.memU32[this.sw + END];
+    if (ptr < this.first + BLOCK_OVERHEAD || ptr >= end || (ptr & 7) !== 0) {
       throw new InvalidPointerError(
         `invalid pointer ${ptr}: not an 8-aligned address inside this TlsfAllocator's heap ` +
-          `[${this.first + BLOCK_OVERHEAD}, ${this.slots[this.slot0 + END]})`,
+          `[${this.first + BLOCK_OVERHEAD}, ${end})`,
       );
     }
-    const bit = (ptr - ds) >>> GRANULE_LOG2;
-    if ((this.live[bit >>> 5] & (1 << (bit & 31))) !== 0) return ptr - BLOCK_OVERHEAD;
+    const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
+    if ((this.live[(g >>> 5) << 1] & (1 << (g & 31))) !== 0) return ptr - BLOCK_OVERHEAD;
     if (this.isFreedBlock(ptr - BLOCK_OVERHEAD)) {
       throw new DoubleFreeError(`block ${ptr} is not live: it was freed already`);
     }
@@ -468,40 +517,21 @@ export abstract class TlsfKernel extends BaseAllocator {
   }
 
   /**
-   * Whether `b` (not live) is where a freed block starts: a free block (its footer points
-   * back at it) or a tombstone left by a merge. Only used to name the error; user bytes
-   * that happen to look like either are reported as a double free instead of an invalid
-   * pointer, and the heap is unchanged in both cases.
+   * Whether `b` (not live) is where a freed block starts: a block start in the start map (a
+   * free block, or one the front end holds) or a tombstone left by a merge. Only used to
+   * name the error; user bytes that happen to look like a tombstone are reported as a double
+   * free instead of an invalid pointer, and the heap is unchanged in both cases.
    */
   protected isFreedBlock(b: number): boolean {
-    const u32 = this.memU32;
-    const word = u32[b >>> 2];
-    if (word === tombstone(b)) return true;
-    if ((word & FREE_BIT) === 0) return false;
-    const size = word & ~FLAG_BITS;
-    const end = b + size;
-    return (
-      size >= MIN_BLOCK &&
-      end <= this.slots[this.slot0 + END] - BLOCK_OVERHEAD &&
-      u32[(end - 4) >>> 2] === b
-    );
+    return this.isStart(b) || this.memU32[b >>> 2] === tombstone(b);
   }
 
   // ---- small helpers -----------------------------------------------------------------------
 
+  /** Writes the sentinel (size 0, used, with `flags`) before `end` and marks it a start. */
   protected setSentinel(end: number, flags: number): void {
-    this.memU32[(end - BLOCK_OVERHEAD) >>> 2] = flags; // size 0, used
-  }
-
-  protected clearPrevFree(b: number): void {
-    this.memU32[b >>> 2] &= ~PREV_FREE_BIT;
-  }
-
-  protected notePeak(): void {
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const inUse = slots[slot0 + USED_BYTES] - slots[slot0 + LIVE] * BLOCK_OVERHEAD;
-    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
+    this.memU32[(end - BLOCK_OVERHEAD) >>> 2] = flags;
+    this.setStart(end - BLOCK_OVERHEAD);
   }
 
   /** The heap's end for a memory ending at `memEnd`: 8-aligned, at most 2^32 − 8. */
@@ -511,12 +541,26 @@ export abstract class TlsfKernel extends BaseAllocator {
 
   protected override onViews(): void {
     this.memU32 = this.memory.u32;
+    const live = this.live as Int32Array | undefined; // unset while the constructor runs
+    if (live === undefined) return;
+    // A shared WebAssembly.Memory grown by another agent can still show this agent its old
+    // length for a while: the engine updates other agents' buffers when they next check for
+    // interrupts (measured in Node 20: 19 of 107 growths seen through an atomic were not yet
+    // visible, for up to ~3,800 polls). The heap's END, in the metadata every view covers,
+    // says how far the memory must reach: poll until it does.
+    for (let polls = 0; this.memU32[this.sw + END] > this.memory.end; polls++) {
+      if (polls === MAX_VIEW_POLLS) {
+        throw new StaleViewError(
+          `TlsfAllocator: the heap ends at ${this.memU32[this.sw + END]}, but this agent's ` +
+            `view of the memory still ends at ${this.memory.end}`,
+        );
+      }
+      this.memory.refresh();
+      this.memU32 = this.memory.u32;
+    }
     // A shared heap's live map is a growable SharedArrayBuffer that another agent may have
     // grown: view it with a fixed length (length-tracking views reload the length on every
     // access), re-made when its size changed.
-    const live = this.live as Int32Array | undefined; // unset while the constructor runs
-    if (live !== undefined && live.length * 4 !== this.liveBuf.byteLength) {
-      this.live = liveView(this.liveBuf);
-    }
+    if (live.length * 4 !== this.liveBuf.byteLength) this.live = liveView(this.liveBuf);
   }
 }

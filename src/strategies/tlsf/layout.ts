@@ -1,19 +1,29 @@
 /**
- * TLSF's bytes: the header, the block fields and flags, and the metadata after the header.
+ * TLSF's bytes: the header and its state words, the block fields and flags, the metadata
+ * after the header, the out-of-line live and start maps, and the front end's stacks.
  *
  *     region.start (8-aligned)
- *     | common header (8 float64 slots) | TLSF slots 8–12 (float64)                     |
+ *     | common header (8 float64 slots) | state words (8 × u32)                           |
  *     | FL bitmap: u32 | SL bitmaps: FL_COUNT × u32 | list heads: FL_COUNT × SL_COUNT × u32 |
  *     dataStart (8-aligned)
  *     | pad (4 or 12) | block | block | … | block | sentinel (4) |  END (8-aligned)
  *                     ^ FIRST: its pointer FIRST + 4 is 16-aligned  ^ END − 4
  *
- *     slot  8 END         heap end; the sentinel's size word is at END − 4
- *     slot  9 LIVE        live blocks
- *     slot 10 USED_BYTES  Σ sizes of used blocks (size words included); free bytes follow:
- *                         END − 4 − FIRST − USED_BYTES
- *     slot 11 PEAK        highest in-use bytes (USED_BYTES − 4 × LIVE) since creation or reset
- *     slot 12 CLEAN_FROM  bytes at or above were never inside a freed block (allocZeroed)
+ * The state words are uint32 (every value below 2^32: heaps are at most 4 GiB); the hot
+ * paths read and write them through the memory's u32 view, as they do the blocks:
+ *
+ *     word 0 END         heap end; the sentinel's size word is at END − 4
+ *     word 1 USED_COUNT  blocks that are not free: live ones and those the front end holds
+ *     word 2 USED_BYTES  Σ sizes of those blocks (size words included); free bytes follow:
+ *                        END − 4 − FIRST − USED_BYTES
+ *     word 3 SLACK       PEAK − in use, where in use = Σ (size − 4) over live blocks
+ *     word 4 PEAK        highest in use since creation or reset
+ *     word 5 CLEAN_FROM  bytes at or above were never handed out (allocZeroed skips them)
+ *     word 6 CACHED      Σ sizes of the blocks the front end holds
+ *     word 7 BUDGET      the most CACHED may reach (grows with PEAK)
+ *
+ * In use is kept as the slack below the peak, so that one word changes when a block is
+ * handed out or given back, and the peak only when the slack runs out.
  *
  * A block starts with a 4-byte size word; the user's pointer is 4 bytes after it, so block
  * starts are ≡ 4 (mod 8) and user pointers ≡ 0 (mod 8). Sizes count the whole block (size
@@ -35,17 +45,48 @@
  * zero-size used block at END − 4 that stops every walk and holds the PF bit of the last
  * real block.
  *
- * Out of line (a side buffer, where user overflows cannot reach it): the *live map*, one bit
- * per 8 bytes of heap, set exactly at the user pointer of every live block. It makes every
- * pointer check exact and O(1): a pointer that is not the start of a live block (never
- * handed out, interior, freed) is rejected before any header is read or written.
+ * ## Out of line (a side buffer, where user overflows cannot reach it)
+ *
+ * Two bitmaps over the heap's granules (granule g is the 8 bytes at dataStart + 8g), in one
+ * buffer, interleaved so that both bits of a granule are in neighbouring words:
+ *
+ *     word 2k      live bits of granules 32k … 32k + 31: set at the pointer of every live block
+ *     word 2k + 1  start bits of the same granules: set at the pointer of every block (live,
+ *                  free, or held by the front end) and at END, the sentinel's "pointer"
+ *
+ * The live map makes every pointer check exact and O(1): a pointer that is not the start of
+ * a live block (never handed out, interior, freed) is rejected before any header is read or
+ * written. The start map checks the in-band size words before they are trusted: a block of
+ * size s at pointer p is whole only if the next start bit after p's is p + s's. A write past
+ * a block that changed its neighbour's size word is caught there, at the call that reads it.
+ *
+ * ## The front end (a side buffer)
+ *
+ * With `frontEnd` (the Heap's default), a freed block smaller than FRONT_LIMIT whose
+ * neighbours are both used goes on a stack for its size instead of back into the lists: the
+ * next request of that size takes the top one without searching, splitting or merging
+ * (glibc's tcache; mimalloc's free lists per size). A block next to a free one is merged as
+ * usual, so the front end never keeps two free blocks from merging when it takes a block.
+ * The blocks it holds stay used blocks in the physical layout, clear in the live map (so a
+ * second free is a double free) and set in the start map.
+ *
+ *     stacks (u32): class c (block size 8c, c < FRONT_CLASSES) at c << FRONT_SHIFT:
+ *     | count | capacity | block start | block start | … (the last pushed on top)    |
+ *
+ * A class holds at most its capacity, and all classes together at most BUDGET bytes
+ * (FRONT_MIN_BUDGET, or PEAK >> FRONT_BUDGET_SHIFT when larger). They are given back to the
+ * lists (merged with their free neighbours) before the heap would grow, before a request
+ * would be cut from the end of the heap while they hold more than PEAK >> WILD_FLUSH_SHIFT
+ * bytes, and by `reset`.
  */
 
-import { alignUp } from "../../core/bits.js";
 import { declareHeader } from "../../core/header.js";
-import { FL_COUNT, GRANULE, LIST_COUNT } from "./mapping.js";
+import { FL_COUNT, GRANULE, GRANULE_LOG2, LIST_COUNT } from "./mapping.js";
 
-export const TLSF_HEADER = declareHeader(["END", "LIVE", "USED_BYTES", "PEAK", "CLEAN_FROM"]);
+export const TLSF_HEADER = declareHeader(
+  [],
+  ["END", "USED_COUNT", "USED_BYTES", "SLACK", "PEAK", "CLEAN_FROM", "CACHED", "BUDGET"],
+);
 
 /** u32 words of metadata after the header: the FL bitmap, the SL bitmaps, the list heads. */
 export const META_U32 = 1 + FL_COUNT + LIST_COUNT;
@@ -63,18 +104,66 @@ export const LINK_NEXT = 2;
 /** The first block's pointer is aligned to this; allocAligned's fast path serves up to it. */
 export const FIRST_ALIGN = 16;
 
+/** The block size in a size word (exact for sizes of 2 GiB and more, where `& ~7` is not). */
+export function sizeOf(word: number): number {
+  return word - (word & FLAG_BITS);
+}
+
 /** The word a merge leaves at the start of a freed block it absorbed: free bit + address hash. */
 export function tombstone(b: number): number {
   return ((Math.imul(b, 0x9e3779b1) ^ 0x544c5346) & ~FLAG_BITS & 0x7fffffff) | FREE_BIT;
 }
 
-/** Bytes of live map for a heap ending at `end` whose blocks start at `dataStart`. */
+// ---- the live and start maps -----------------------------------------------------------------
+
+/**
+ * Bytes of the live and start maps for a heap ending at `end` whose blocks start at
+ * `dataStart`: two words per 32 granules, through END's granule (the sentinel's start bit).
+ */
 export function liveMapBytes(dataStart: number, end: number): number {
-  const bits = Math.max(0, end - dataStart) / GRANULE;
-  return alignUp(Math.ceil(bits / 8), 8) + 8;
+  const granules = Math.floor(Math.max(0, end - dataStart) / GRANULE) + 1;
+  return Math.ceil(granules / 32) * 8 + 8;
 }
 
-/** A fixed-length view of the whole live map (a length-tracking view reloads its length). */
+/** A fixed-length view of both maps (a length-tracking view reloads its length). */
 export function liveView(buf: ArrayBuffer | SharedArrayBuffer): Int32Array {
   return new Int32Array(buf, 0, buf.byteLength >>> 2);
 }
+
+/** The map word holding granule `g`'s live bit; its start bit is in the word after it. */
+export function liveWord(g: number): number {
+  return (g >>> 5) << 1;
+}
+
+/** The granule of block start `b` (its pointer b + 4) in a heap whose blocks start at `ds`. */
+export function granuleOf(b: number, ds: number): number {
+  return (b + 4 - ds) >>> GRANULE_LOG2;
+}
+
+// ---- the front end ---------------------------------------------------------------------------
+
+/**
+ * Block sizes below this are cached: TLSF's exact lists, one per 8 bytes (size-classes.ts's
+ * scheme (3, 8, 5) maps sizes below 512 to list size / 8), so a class is a list index.
+ */
+export const FRONT_LIMIT = 512;
+export const FRONT_CLASSES = FRONT_LIMIT >>> GRANULE_LOG2;
+/** log2 of the u32 words per class: count, capacity, and up to 2^FRONT_SHIFT − 2 blocks. */
+export const FRONT_SHIFT = 8;
+/** The most blocks one class holds. */
+export const FRONT_CAPACITY = (1 << FRONT_SHIFT) - 2;
+/** BUDGET's floor: the front end may always hold this many bytes. */
+export const FRONT_MIN_BUDGET = 65536;
+/** BUDGET = PEAK >> this, when larger than the floor. */
+export const FRONT_BUDGET_SHIFT = 4;
+/** Cutting a block from the heap's end while the front end holds more than PEAK >> this flushes it first. */
+export const WILD_FLUSH_SHIFT = 5;
+
+/** The front end's stacks for a heap without a front end: every capacity 0, never written. */
+export const NO_FRONT = new Uint32Array(FRONT_CLASSES << FRONT_SHIFT);
+
+/** u32 words of the front end's stacks. */
+export const FRONT_WORDS = FRONT_CLASSES << FRONT_SHIFT;
+
+/** Whether `LIST_COUNT` lists cover every front-end class (they do: classes are lists). */
+if (FRONT_CLASSES > LIST_COUNT) throw new Error("tlsf: front-end classes exceed the lists");
