@@ -9,7 +9,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Allocator } from "../../src/core/allocator.js";
+import type { Allocator } from "../../../src/core/allocator.js";
 import {
   AllocatorError,
   ArgumentRangeError,
@@ -20,10 +20,10 @@ import {
   HeapPoisonedError,
   InvalidPointerError,
   LayoutMismatchError,
-} from "../../src/core/errors.js";
-import { FixedMemory, GrowableMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
-import { BlockAllocator } from "../../src/strategies/block/index.js";
-import { BumpAllocator } from "../../src/strategies/bump/index.js";
+} from "../../../src/core/errors.js";
+import { FixedMemory, GrowableMemory, OffsetMemory, WasmMemory } from "../../../src/memory/memory.js";
+import { BlockAllocator } from "../../../src/strategies/block/index.js";
+import { BumpAllocator } from "../../../src/strategies/bump/index.js";
 import {
   CLASS_COUNT,
   classAlign,
@@ -37,9 +37,9 @@ import {
   trailerBytes,
   trailerOffset,
   worstCaseWaste,
-} from "../../src/strategies/slab/classes.js";
-import { SlabAllocator, type SlabOptions } from "../../src/strategies/slab/index.js";
-import { PageParent } from "../helpers/page-parent.js";
+} from "../../../src/strategies/slab/classes.js";
+import { SlabAllocator, type SlabOptions } from "../../../src/strategies/slab/index.js";
+import { PageParent } from "../../helpers/page-parent.js";
 
 /** The classes and worst-case waste exactly as the header of slab/classes.ts lists them. */
 const CLASSES = [
