@@ -1,12 +1,12 @@
 /**
  * The slab kernel: the handle's state (derived tables, views) and the operations every
  * public call is made of: taking and giving back pages, carving and freeing blocks, large
- * blocks, validating pointers read-only, the page lists. Layout: layout.ts.
+ * blocks, validating pointers read-only. Layout: layout.ts; the page table: table.ts; the
+ * page lists: lists.ts.
  */
 
 import type { Allocator } from "../../core/allocator.js";
 import { BaseAllocator } from "../../core/allocator.js";
-import { log2Floor } from "../../core/bits.js";
 import {
   AllocatorError,
   ArgumentRangeError,
@@ -14,96 +14,102 @@ import {
   DoubleFreeError,
   LayoutMismatchError,
 } from "../../core/errors.js";
-import { SLOT_BYTES, StrategyKind } from "../../core/header.js";
-import {
-  DEFAULT_ALIGN,
-  invalidPointer,
-  isUint32,
-  MAX_ALLOC_SIZE,
-  rejectPointer,
-} from "../../core/validate.js";
+import { StrategyKind } from "../../core/header.js";
+import { invalidPointer } from "../../core/validate.js";
 import * as classes from "./classes.js";
-import { classSize, pageCapacity, sizeToClass, trailerOffset } from "./classes.js";
+import { classForRequest, classInfo, classSize, pageLength, sizeToClass } from "./classes.js";
 import * as layout from "./layout.js";
-import { largeCheck, listCount, listHead, trailerOverwritten } from "./layout.js";
-import { isAllocator, planAttach, planNew, type SlabOptions } from "./plan.js";
+import { headerOverwritten } from "./layout.js";
+import { pushPage, unlinkPage } from "./lists.js";
+import { isAllocator, planAttach, planNew, type SlabOptions, tableShiftFor } from "./plan.js";
+import { forgetReleasedPages, releasedEntry, setPageEntries } from "./table.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
 // loaded from its module cell on every use.
-const { BITMAP_WORD_BITS, MIN_CLASS_SIZE } = classes;
+const {
+  BITMAP_WORD_BITS,
+  CLASS_INFO_SHIFT,
+  K_CAP,
+  K_FIRST,
+  K_INVERSE,
+  K_KIND,
+  K_LENGTH,
+  K_SHIFT,
+  K_SIZE,
+  MIN_CLASS_SIZE,
+  PAGE_ALIGN,
+} = classes;
 const {
   C_EMPTY,
-  C_LIVE,
   C_N_EMPTY,
+  C_PAGES,
   C_PARTIAL,
   CLASS_RECORD_BYTES,
+  CLASS_RECORD_SHIFT,
   CLASS_RECORD_WORDS,
   CLASSES,
   EMPTY_LIMIT,
-  IN_USE,
-  L_BASE,
-  L_CHECK,
-  L_NEXT,
-  L_PREV,
-  L_PSIZE,
-  L_STATE,
-  LARGE_BYTES,
-  LARGE_FREED_TAG,
-  LARGE_HEAD,
-  LARGE_HEADER_BYTES,
-  LARGE_HEADER_WORDS,
-  LARGE_LIVE,
-  LARGE_LIVE_TAG,
+  ENTRY_WORDS,
+  INITIAL_TABLE_SLOTS,
+  KIND_MASK,
   LIST_EMPTY,
   LIST_FULL,
   LIST_NAMES,
   LIST_PARTIAL,
-  LIVE,
   META_AT,
-  NOT_A_PAGE,
-  PAGE_MAGIC,
+  MIN_PAGE,
+  P_BITMAP,
+  P_CARVED,
+  P_FREE,
+  P_LIST,
+  P_LIVE,
+  P_NEXT,
+  P_PREV,
+  P_TAG,
   PAGE_SIZE,
-  PAGES,
-  PEAK,
-  RELEASED_PAGE,
+  PAGE_TAG,
   SLAB_HEADER,
-  T_BITMAP,
-  T_CARVED,
-  T_CLASS,
-  T_FREE,
-  T_LIST,
-  T_LIVE,
-  T_MAGIC,
-  T_NEXT,
-  T_PREV,
-  TABLE_AT,
   TABLE_FIRST,
-  TABLE_LEN,
+  TABLE_SHIFT,
+  W_IN_USE,
+  W_PAGES,
+  W_PEAK,
+  W_RELEASED,
+  W_TABLE,
+  W_TABLE_LEN,
 } = layout;
+
+/** Marks "no class" in `classBySize16`. */
+export const NO_CLASS = 255;
 
 export abstract class SlabKernel extends BaseAllocator {
   /** The allocator pages and large blocks come from. */
   readonly parent: Allocator;
-  /** Bytes per page. */
+  /** The largest and the smallest page size. */
   readonly pageSize: number;
+  readonly minPageSize: number;
   /** The largest request served by a size class; larger ones go to the parent. */
   readonly maxSmall: number;
   /** Classes in use (0 … classCount−1). */
   readonly classCount: number;
 
-  protected readonly pageShift: number;
-  protected readonly pageMask: number;
+  /** log2 of the bytes one page-table entry covers, and the slot of entry 0. */
+  protected readonly tableShift: number;
   protected readonly tableFirst: number;
-  /** u32 index of class record 0. */
+  /** u32 index of class record 0, and of the first state word. */
   protected readonly recBase: number;
-  /** Derived from the configuration: class sizes, blocks per page, trailer offsets. */
-  protected readonly sizes: Uint32Array;
-  protected readonly caps: Uint32Array;
-  protected readonly trailerOffsets: Uint32Array;
-  /** Class of a size ≤ maxSmall, indexed by ⌈size / 8⌉. */
+  protected readonly w0: number;
+  /**
+   * Derived from the configuration: each class's block size, page geometry and divisor
+   * (classes.ts, `classInfo`: `info[(c << CLASS_INFO_SHIFT) + K_SIZE]`), and the page length
+   * of each page size kind.
+   */
+  protected readonly info: Int32Array;
+  protected readonly lengthOfKind: Uint32Array;
+  /** Class of a request ≤ maxSmall aligned to 8, and to 16 (NO_CLASS: none), by ⌈size / 8⌉. */
   protected readonly classBySize8: Uint8Array;
+  protected readonly classBySize16: Uint8Array;
   protected u32: Uint32Array;
-  protected u8: Uint8Array;
 
   /**
    * A slab whose pages and large blocks come from `parent`. The metadata block and the
@@ -116,7 +122,7 @@ export abstract class SlabKernel extends BaseAllocator {
     }
     if (!parent.memory.hasBytes) {
       throw new ArgumentTypeError(
-        "SlabAllocator needs a parent over a memory with bytes (page trailers live in the pages)",
+        "SlabAllocator needs a parent over a memory with bytes (page headers live in the pages)",
         "ERR_UNSUPPORTED",
       );
     }
@@ -134,155 +140,340 @@ export abstract class SlabKernel extends BaseAllocator {
     );
     this.parent = parent;
     this.pageSize = plan.pageSize;
-    this.pageShift = log2Floor(plan.pageSize);
-    this.pageMask = plan.pageSize - 1;
+    this.minPageSize = plan.minPageSize;
     this.classCount = plan.classCount;
     this.maxSmall = classSize(plan.classCount - 1);
-    this.tableFirst = Math.floor(parent.memory.start / plan.pageSize);
+    this.tableShift = tableShiftFor(plan.minPageSize);
+    this.tableFirst = Math.floor(parent.memory.start / 2 ** this.tableShift);
     this.recBase = (this.metaAt + SLAB_HEADER.bytes) / 4;
-    this.sizes = new Uint32Array(plan.classCount);
-    this.caps = new Uint32Array(plan.classCount);
-    this.trailerOffsets = new Uint32Array(plan.classCount);
-    for (let c = 0; c < plan.classCount; c++) {
-      this.sizes[c] = classSize(c);
-      this.caps[c] = pageCapacity(classSize(c), plan.pageSize);
-      this.trailerOffsets[c] = trailerOffset(classSize(c), plan.pageSize);
+    this.w0 = (this.metaAt + SLAB_HEADER.wordsAt) / 4;
+    const n = plan.classCount;
+    this.info = classInfo(n, plan.minPageSize, plan.pageSize);
+    this.lengthOfKind = new Uint32Array(KIND_MASK + 1);
+    for (let k = 0; k <= KIND_MASK; k++) {
+      this.lengthOfKind[k] = pageLength(Math.min(plan.minPageSize * 2 ** k, plan.pageSize));
     }
     this.classBySize8 = new Uint8Array(this.maxSmall / MIN_CLASS_SIZE + 1);
+    this.classBySize16 = new Uint8Array(this.maxSmall / MIN_CLASS_SIZE + 1);
     for (let k = 0; k < this.classBySize8.length; k++) {
       this.classBySize8[k] = sizeToClass(k * MIN_CLASS_SIZE);
+      const c16 = classForRequest(k * MIN_CLASS_SIZE, PAGE_ALIGN, n);
+      this.classBySize16[k] = c16 < 0 ? NO_CLASS : c16;
     }
     this.u32 = parent.memory.u32;
-    this.u8 = parent.memory.u8;
     if (!plan.attach) this.initialise(plan.emptyLimit);
   }
 
   protected initialise(emptyLimit: number): void {
-    const memory = this.memory;
-    const tableLen = Math.max(1, Math.ceil(memory.end / this.pageSize) - this.tableFirst);
-    const tableAt = this.parent.alloc(tableLen, SLOT_BYTES);
+    const coverable = Math.ceil(this.memory.maxEnd / 2 ** this.tableShift) - this.tableFirst;
+    const tableLen = Math.max(1, Math.min(INITIAL_TABLE_SLOTS, coverable));
+    const tableBytes = tableLen * ENTRY_WORDS * 4;
+    const tableAt = this.parent.alloc(tableBytes, PAGE_ALIGN);
     this.syncViews();
     if (tableAt === 0) {
       this.parent.dealloc(this.metaAt, this.metaBytes);
       throw new ArgumentRangeError(
-        `SlabAllocator: the parent has no room for a ${tableLen}-byte page table`,
+        `SlabAllocator: the parent has no room for a ${tableBytes}-byte page table`,
         "ERR_MEMORY",
       );
     }
-    this.u8.fill(NOT_A_PAGE, tableAt, tableAt + tableLen);
-    this.u32.fill(0, this.recBase, this.recBase + this.classCount * CLASS_RECORD_WORDS);
+    const u32 = this.u32;
+    u32.fill(0, tableAt / 4, tableAt / 4 + tableLen * ENTRY_WORDS);
+    u32.fill(0, this.recBase, this.recBase + this.classCount * CLASS_RECORD_WORDS);
+    u32.fill(0, this.w0, this.w0 + SLAB_HEADER.wordCount);
+    u32[this.w0 + W_TABLE] = tableAt / 4;
+    u32[this.w0 + W_TABLE_LEN] = tableLen;
     const slots = this.slots;
     const slot0 = this.slot0;
     slots[slot0 + PAGE_SIZE] = this.pageSize;
+    slots[slot0 + MIN_PAGE] = this.minPageSize;
     slots[slot0 + CLASSES] = this.classCount;
     slots[slot0 + EMPTY_LIMIT] = emptyLimit;
-    slots[slot0 + TABLE_AT] = tableAt;
     slots[slot0 + TABLE_FIRST] = this.tableFirst;
-    slots[slot0 + TABLE_LEN] = tableLen;
-    slots[slot0 + LIVE] = 0;
-    slots[slot0 + IN_USE] = 0;
-    slots[slot0 + PEAK] = 0;
-    slots[slot0 + LARGE_HEAD] = 0;
-    slots[slot0 + LARGE_LIVE] = 0;
-    slots[slot0 + LARGE_BYTES] = 0;
-    slots[slot0 + PAGES] = 0;
+    slots[slot0 + TABLE_SHIFT] = this.tableShift;
     slots[slot0 + META_AT] = this.metaAt;
   }
 
   protected override onViews(): void {
     this.u32 = this.memory.u32;
-    this.u8 = this.memory.u8;
   }
 
-  /** Takes a block of class `c` from its first partial page (getting a page if none). */
+  /**
+   * After the parent allocated: it may have grown the memory, replacing its views (a
+   * parent's dealloc never does).
+   */
+  protected followViews(): void {
+    if (this.u32 !== this.memory.u32) this.syncViews();
+  }
+
+  // ---- small blocks ------------------------------------------------------------------------------
+
+  /** Takes a block of class `c` from its current page (getting a page if it has none). */
   protected allocSmall(c: number): number {
-    const rec = this.recBase + c * CLASS_RECORD_WORDS;
-    let page = this.u32[rec + C_PARTIAL];
+    let page = this.u32[this.recBase + (c << CLASS_RECORD_SHIFT) + C_PARTIAL];
     if (page === 0) {
       page = this.takePage(c);
       if (page === 0) return 0;
     }
     const u32 = this.u32; // taking a page may have replaced the views
-    const t = (page + this.trailerOffsets[c]) >>> 2;
-    if (u32[t + T_MAGIC] !== PAGE_MAGIC) this.corruptTrailer(page, c, t);
-    const size = this.sizes[c];
-    let block = u32[t + T_FREE];
-    let bi: number;
-    if (block !== 0) {
-      bi = (block - page) / size;
-      if (
-        !(bi >= 0 && bi < u32[t + T_CARVED] && bi === Math.floor(bi)) ||
-        (u32[t + T_BITMAP + (bi >>> 5)] & (1 << (bi & 31))) !== 0
-      ) {
+    const h = page >>> 2;
+    if (u32[h + P_TAG] !== PAGE_TAG + c) this.corrupt(headerOverwritten(page, h, u32));
+    const k = c << CLASS_INFO_SHIFT;
+    const info = this.info;
+    const size = info[k + K_SIZE];
+    const blocks = page + info[k + K_FIRST];
+    let bi = u32[h + P_FREE] - 1;
+    if (bi >= 0) {
+      if (bi >= u32[h + P_CARVED] || (u32[h + P_BITMAP + (bi >>> 5)] & (1 << (bi & 31))) !== 0) {
         this.corrupt(
-          `free list of page ${page} (class ${size}) leads to ${block}, which is not a free block of the page (written after free?)`,
+          `free list of page ${page} (class ${size}) leads to block ${bi}, which is not a free block of the page (written after free?)`,
         );
       }
-      u32[t + T_FREE] = u32[block >>> 2];
+      u32[h + P_FREE] = u32[(blocks + bi * size) >>> 2];
     } else {
-      bi = u32[t + T_CARVED];
-      u32[t + T_CARVED] = bi + 1;
-      block = page + bi * size;
+      bi = u32[h + P_CARVED];
+      if (bi >= info[k + K_CAP]) {
+        this.corrupt(`page ${page} (class ${size}) is a current page with no block left`);
+      }
+      u32[h + P_CARVED] = bi + 1;
     }
-    u32[t + T_BITMAP + (bi >>> 5)] |= 1 << (bi & 31);
-    const live = u32[t + T_LIVE] + 1;
-    u32[t + T_LIVE] = live;
-    u32[rec + C_LIVE]++;
-    if (live === this.caps[c]) {
-      this.unlinkPage(c, page, t);
-      this.pushPage(c, page, t, LIST_FULL);
-    }
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    slots[slot0 + LIVE]++;
-    const inUse = slots[slot0 + IN_USE] + size;
-    slots[slot0 + IN_USE] = inUse;
-    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
-    return block;
+    u32[h + P_BITMAP + (bi >>> 5)] |= 1 << (bi & 31);
+    const live = u32[h + P_LIVE] + 1;
+    u32[h + P_LIVE] = live;
+    if (live === info[k + K_CAP]) this.pageFilled(c, page, h);
+    const w = this.w0;
+    const inUse = u32[w + W_IN_USE] + size;
+    u32[w + W_IN_USE] = inUse;
+    if (inUse > u32[w + W_PEAK]) u32[w + W_PEAK] = inUse;
+    return blocks + bi * size;
   }
 
-  /** A page for class `c` with room, now first on its partial list: a cached one or a new one. */
+  /**
+   * Frees `ptr`, a pointer inside the live page `page` of class `c` (header checked).
+   * Throws, changing nothing, when it is not a live block's start or `size` is more than
+   * the block holds.
+   */
+  protected deallocSmall(ptr: number, size: number | undefined, page: number, c: number): void {
+    const u32 = this.u32;
+    const h = page >>> 2;
+    const bi = this.blockIndex(ptr, page, h, c);
+    const cs = this.info[(c << CLASS_INFO_SHIFT) + K_SIZE];
+    if (size !== undefined && size > cs) {
+      throw new LayoutMismatchError(
+        `SlabAllocator: dealloc(${ptr}, ${size}): the block holds ${cs} bytes (class ${cs})`,
+      );
+    }
+    // ---- validated; mutate ----
+    u32[h + P_BITMAP + (bi >>> 5)] &= ~(1 << (bi & 31));
+    u32[ptr >>> 2] = u32[h + P_FREE];
+    u32[h + P_FREE] = bi + 1;
+    const live = u32[h + P_LIVE] - 1;
+    u32[h + P_LIVE] = live;
+    u32[this.w0 + W_IN_USE] -= cs;
+    if (u32[h + P_LIST] === LIST_FULL) this.pageReopened(c, page, h);
+    if (live === 0) this.pageEmptied(c, page, h);
+  }
+
+  /**
+   * The index of the live block `ptr` in `page` (class `c`, header checked, ptr inside
+   * the page); throws `InvalidPointerError` or `DoubleFreeError` otherwise. Read-only.
+   */
+  protected blockIndex(ptr: number, page: number, h: number, c: number): number {
+    const u32 = this.u32;
+    const info = this.info;
+    const k = c << CLASS_INFO_SHIFT;
+    const t = Math.imul(ptr - page - info[k + K_FIRST], info[k + K_INVERSE]);
+    const s = info[k + K_SHIFT];
+    // exactQuotient (classes.ts) written out: above every block index unless ptr is a
+    // block start.
+    const bi = ((t >>> s) | (t << (32 - s))) >>> 0;
+    if (bi >= u32[h + P_CARVED]) this.rejectBlockPointer(ptr, page, h, c);
+    if ((u32[h + P_BITMAP + (bi >>> 5)] & (1 << (bi & 31))) === 0) {
+      throw new DoubleFreeError(
+        `SlabAllocator: block ${ptr} (${info[k + K_SIZE]} bytes) is already free`,
+      );
+    }
+    return bi;
+  }
+
+  /** Throws the `InvalidPointerError` for `ptr` in `page`, which is no block ever handed out. */
+  protected rejectBlockPointer(ptr: number, page: number, h: number, c: number): never {
+    const size = this.classSize(c);
+    const off = ptr - page - this.info[(c << CLASS_INFO_SHIFT) + K_FIRST];
+    if (off < 0) throw invalidPointer(ptr, `in the header of page ${page}`);
+    if (off % size !== 0) {
+      throw invalidPointer(
+        ptr,
+        `inside the ${size}-byte block at ${ptr - (off % size)}, not at its start`,
+      );
+    }
+    throw invalidPointer(
+      ptr,
+      `no block was ever handed out there (page ${page}, class ${size}, ${this.u32[h + P_CARVED]} carved)`,
+    );
+  }
+
+  /**
+   * The class of the live page `page` (a page-table entry), after checking its header's
+   * tag (corruption otherwise).
+   */
+  protected pageClass(page: number): number {
+    const c = (this.u32[page >>> 2] - PAGE_TAG) >>> 0;
+    if (c >= this.classCount) this.corrupt(headerOverwritten(page, page >>> 2, this.u32));
+    return c;
+  }
+
+  /** Block size of class `c`. */
+  protected classSize(c: number): number {
+    return this.info[(c << CLASS_INFO_SHIFT) + K_SIZE];
+  }
+
+  /** Page length (the bytes a page asks its parent for) of class `c`. */
+  protected classLength(c: number): number {
+    return this.info[(c << CLASS_INFO_SHIFT) + K_LENGTH];
+  }
+
+  /** Blocks per page of class `c`. */
+  protected classCap(c: number): number {
+    return this.info[(c << CLASS_INFO_SHIFT) + K_CAP];
+  }
+
+  /**
+   * A page's last block was freed. A class keeps up to EMPTY_LIMIT empty pages: its current
+   * page, when it is its only partial page (an alloc/free loop of one block then touches no
+   * list), and the pages of its empty list; a page beyond that goes back to the parent.
+   */
+  protected pageEmptied(c: number, page: number, h: number): void {
+    const u32 = this.u32;
+    const rec = this.recBase + (c << CLASS_RECORD_SHIFT);
+    const room = u32[rec + C_N_EMPTY] < this.slots[this.slot0 + EMPTY_LIMIT];
+    if (room && u32[rec + C_PARTIAL] === page && u32[h + P_NEXT] === 0) return;
+    this.unlink(c, page, h);
+    if (room) pushPage(u32, rec, page, h, LIST_EMPTY);
+    else this.releasePage(c, page, h);
+  }
+
+  /**
+   * The current page of class `c` (the head of its partial list) is full: it leaves the
+   * list (full pages are on none). Written out for the head, which is all it ever is.
+   */
+  protected pageFilled(c: number, page: number, h: number): void {
+    const u32 = this.u32;
+    const rec = this.recBase + (c << CLASS_RECORD_SHIFT);
+    const next = u32[h + P_NEXT];
+    if (u32[rec + C_PARTIAL] !== page || (next !== 0 && u32[(next >>> 2) + P_PREV] !== page)) {
+      this.unlink(c, page, h); // reports the broken links
+    }
+    u32[rec + C_PARTIAL] = next;
+    if (next !== 0) u32[(next >>> 2) + P_PREV] = 0;
+    u32[h + P_NEXT] = 0;
+    u32[h + P_LIST] = LIST_FULL;
+  }
+
+  /**
+   * A full page of class `c` got a free block and becomes its current page: an empty
+   * current page before it moves to the empty list (or back to the parent), so an empty
+   * partial page is always its list's only page.
+   */
+  protected pageReopened(c: number, page: number, h: number): void {
+    const u32 = this.u32;
+    const rec = this.recBase + (c << CLASS_RECORD_SHIFT);
+    let head = u32[rec + C_PARTIAL];
+    if (head !== 0 && u32[(head >>> 2) + P_LIVE] === 0) {
+      this.unlink(c, head, head >>> 2);
+      if (u32[rec + C_N_EMPTY] < this.slots[this.slot0 + EMPTY_LIMIT]) {
+        pushPage(u32, rec, head, head >>> 2, LIST_EMPTY);
+      } else {
+        this.releasePage(c, head, head >>> 2);
+      }
+      head = this.u32[rec + C_PARTIAL];
+    }
+    const v = this.u32;
+    v[h + P_NEXT] = head;
+    v[h + P_PREV] = 0;
+    v[h + P_LIST] = LIST_PARTIAL;
+    if (head !== 0) v[(head >>> 2) + P_PREV] = page;
+    v[rec + C_PARTIAL] = page;
+  }
+
+  // ---- pages -------------------------------------------------------------------------------------
+
+  /** A page for class `c` with room, now its current page: a cached empty one or a new one. */
   protected takePage(c: number): number {
-    const rec = this.recBase + c * CLASS_RECORD_WORDS;
-    const cached = this.u32[rec + C_EMPTY];
+    const cached = this.u32[this.recBase + (c << CLASS_RECORD_SHIFT) + C_EMPTY];
     if (cached === 0) return this.newPage(c);
-    const t = (cached + this.trailerOffsets[c]) >>> 2;
-    this.unlinkPage(c, cached, t);
-    this.pushPage(c, cached, t, LIST_PARTIAL);
+    this.movePage(c, cached, cached >>> 2, LIST_PARTIAL);
     return cached;
   }
 
-  /** Asks the parent for a page, records it in the page table, puts it on the partial list. */
+  /** Asks the parent for a page, records it in the page table, makes it the current page. */
   protected newPage(c: number): number {
-    const P = this.pageSize;
-    const page = this.parent.alloc(P, P);
-    this.syncViews();
+    const length = this.classLength(c);
+    const page = this.parent.alloc(length, PAGE_ALIGN);
+    this.followViews();
     if (page === 0) return 0;
-    if ((page & this.pageMask) !== 0 || page < this.memory.start || page + P > this.memory.end) {
-      this.parent.dealloc(page, P);
+    if (
+      (page & (PAGE_ALIGN - 1)) !== 0 ||
+      page < this.memory.start ||
+      page + length > this.memory.end
+    ) {
+      this.parent.dealloc(page, length);
       throw new AllocatorError(
-        `SlabAllocator: the parent returned ${page} for a ${P}-byte page aligned to ${P}; ` +
-          "it cannot serve this page size",
+        `SlabAllocator: the parent returned ${page} for a ${length}-byte page aligned to ${PAGE_ALIGN}; ` +
+          "it cannot serve as a parent",
         "ERR_UNSUPPORTED",
       );
     }
-    const i = (page >>> this.pageShift) - this.tableFirst;
-    if (i >= this.slots[this.slot0 + TABLE_LEN] && !this.growTable(i + 1)) {
-      this.parent.dealloc(page, P);
+    const last = ((page + length - 1) >>> this.tableShift) - this.tableFirst;
+    if (last >= this.u32[this.w0 + W_TABLE_LEN] && !this.growTable(last + 1)) {
+      this.parent.dealloc(page, length);
       return 0;
     }
+    this.forgetReleased(page, length);
     const u32 = this.u32;
-    const t = (page + this.trailerOffsets[c]) >>> 2;
-    u32[t + T_MAGIC] = PAGE_MAGIC;
-    u32[t + T_CLASS] = c;
-    u32[t + T_LIVE] = 0;
-    u32[t + T_FREE] = 0;
-    u32[t + T_CARVED] = 0;
-    u32.fill(0, t + T_BITMAP, t + T_BITMAP + Math.ceil(this.caps[c] / BITMAP_WORD_BITS));
-    this.u8[this.slots[this.slot0 + TABLE_AT] + i] = c + 1;
-    this.pushPage(c, page, t, LIST_PARTIAL);
-    this.slots[this.slot0 + PAGES]++;
+    const table = u32[this.w0 + W_TABLE];
+    setPageEntries(u32, table, this.tableFirst, this.tableShift, page, length, page);
+    const h = page >>> 2;
+    u32[h + P_TAG] = PAGE_TAG + c;
+    u32[h + P_LIVE] = 0;
+    u32[h + P_FREE] = 0;
+    u32[h + P_CARVED] = 0;
+    u32.fill(0, h + P_BITMAP, h + P_BITMAP + Math.ceil(this.classCap(c) / BITMAP_WORD_BITS));
+    const rec = this.recBase + (c << CLASS_RECORD_SHIFT);
+    pushPage(u32, rec, page, h, LIST_PARTIAL);
+    u32[rec + C_PAGES]++;
+    u32[this.w0 + W_PAGES]++;
     return page;
+  }
+
+  /** Gives an unlinked page back to the parent; its table entries remember it as given back. */
+  protected releasePage(c: number, page: number, h: number): void {
+    const u32 = this.u32;
+    const length = this.classLength(c);
+    u32[h + P_TAG] = 0;
+    const word = releasedEntry(page, this.info[(c << CLASS_INFO_SHIFT) + K_KIND]);
+    const table = u32[this.w0 + W_TABLE];
+    setPageEntries(u32, table, this.tableFirst, this.tableShift, page, length, word);
+    u32[this.recBase + (c << CLASS_RECORD_SHIFT) + C_PAGES]--;
+    u32[this.w0 + W_PAGES]--;
+    u32[this.w0 + W_RELEASED]++;
+    this.parent.dealloc(page, length);
+  }
+
+  /** The parent handed the slab [base, base + bytes): pages given back there are gone. */
+  protected forgetReleased(base: number, bytes: number): void {
+    const u32 = this.u32;
+    if (u32[this.w0 + W_RELEASED] === 0) return;
+    u32[this.w0 + W_RELEASED] -= forgetReleasedPages(
+      u32,
+      u32[this.w0 + W_TABLE],
+      u32[this.w0 + W_TABLE_LEN],
+      this.tableFirst,
+      this.tableShift,
+      this.lengthOfKind,
+      base,
+      bytes,
+    );
   }
 
   /**
@@ -290,291 +481,40 @@ export abstract class SlabKernel extends BaseAllocator {
    * memory's maximum), copied from the old one, which goes back to the parent.
    */
   protected growTable(minLen: number): boolean {
-    const oldAt = this.slots[this.slot0 + TABLE_AT];
-    const oldLen = this.slots[this.slot0 + TABLE_LEN];
-    const maxLen = Math.max(
-      minLen,
-      Math.ceil(this.memory.maxEnd / this.pageSize) - this.tableFirst,
-    );
-    const len = Math.min(Math.max(minLen, oldLen * 2), maxLen);
-    const at = this.parent.alloc(len, SLOT_BYTES);
-    this.syncViews();
+    const oldAt = this.u32[this.w0 + W_TABLE];
+    const oldLen = this.u32[this.w0 + W_TABLE_LEN];
+    const coverable = Math.ceil(this.memory.maxEnd / 2 ** this.tableShift) - this.tableFirst;
+    const len = Math.min(Math.max(minLen, oldLen * 2), Math.max(minLen, coverable));
+    const bytes = len * ENTRY_WORDS * 4;
+    const at = this.parent.alloc(bytes, PAGE_ALIGN);
+    this.followViews();
     if (at === 0) return false;
-    const u8 = this.u8;
-    u8.copyWithin(at, oldAt, oldAt + oldLen);
-    u8.fill(NOT_A_PAGE, at + oldLen, at + len);
-    this.slots[this.slot0 + TABLE_AT] = at;
-    this.slots[this.slot0 + TABLE_LEN] = len;
-    this.forgetReleasedPages(at, len);
-    this.parent.dealloc(oldAt, oldLen);
+    const u32 = this.u32;
+    const to = at / 4;
+    u32.copyWithin(to, oldAt, oldAt + oldLen * ENTRY_WORDS);
+    u32.fill(0, to + oldLen * ENTRY_WORDS, to + len * ENTRY_WORDS);
+    u32[this.w0 + W_TABLE] = to;
+    u32[this.w0 + W_TABLE_LEN] = len;
+    this.forgetReleased(at, bytes);
+    this.parent.dealloc(oldAt * 4, oldLen * ENTRY_WORDS * 4);
     return true;
   }
 
-  /** A block of `size` bytes aligned to `align` from the parent, behind a large-block header. */
-  protected allocLarge(size: number, align: number): number {
-    const pad = Math.max(align, LARGE_HEADER_BYTES);
-    // alloc(0) with an alignment no class gives still needs a byte of its own: ptr must lie
-    // inside the parent block, or it would be the next block's address.
-    const usable = size === 0 ? MIN_CLASS_SIZE : size;
-    const psize = usable + pad;
-    if (psize > MAX_ALLOC_SIZE) return 0;
-    const base = this.parent.alloc(psize, align);
-    this.syncViews();
-    if (base === 0) return 0;
-    const ptr = base + pad;
+  /** Moves a page from the list it is on to the front of list `tag`. */
+  protected movePage(c: number, page: number, h: number, tag: number): void {
+    this.unlink(c, page, h);
+    pushPage(this.u32, this.recBase + (c << CLASS_RECORD_SHIFT), page, h, tag);
+  }
+
+  /** Takes a page off its list; broken links are corruption. */
+  protected unlink(c: number, page: number, h: number): void {
     const u32 = this.u32;
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const hd = (ptr - LARGE_HEADER_BYTES) >>> 2;
-    const head = slots[slot0 + LARGE_HEAD];
-    u32.fill(0, hd, hd + LARGE_HEADER_WORDS);
-    u32[hd + L_STATE] = LARGE_LIVE_TAG;
-    u32[hd + L_BASE] = base;
-    u32[hd + L_PSIZE] = psize;
-    u32[hd + L_NEXT] = head;
-    u32[hd + L_PREV] = 0;
-    u32[hd + L_CHECK] = largeCheck(ptr, base, psize);
-    if (head !== 0) u32[((head - LARGE_HEADER_BYTES) >>> 2) + L_PREV] = ptr;
-    this.forgetReleasedPages(base, psize);
-    slots[slot0 + LARGE_HEAD] = ptr;
-    slots[slot0 + LARGE_LIVE]++;
-    slots[slot0 + LARGE_BYTES] += usable;
-    slots[slot0 + LIVE]++;
-    const inUse = slots[slot0 + IN_USE] + usable;
-    slots[slot0 + IN_USE] = inUse;
-    if (inUse > slots[slot0 + PEAK]) slots[slot0 + PEAK] = inUse;
-    return ptr;
-  }
-
-  /**
-   * A parent block now covers [base, base + bytes): pages of ours given back there earlier
-   * are gone, so pointers into them are no longer stale blocks of ours (their table entries
-   * go from RELEASED to NOT_A_PAGE; O(bytes / pageSize)).
-   */
-  protected forgetReleasedPages(base: number, bytes: number): void {
-    const tableAt = this.slots[this.slot0 + TABLE_AT];
-    const len = this.slots[this.slot0 + TABLE_LEN];
-    const first = (base >>> this.pageShift) - this.tableFirst;
-    const last = Math.min(len - 1, ((base + bytes - 1) >>> this.pageShift) - this.tableFirst);
-    const u8 = this.u8;
-    for (let i = first; i <= last; i++) {
-      if (u8[tableAt + i] >= RELEASED_PAGE) u8[tableAt + i] = NOT_A_PAGE;
-    }
-  }
-
-  protected deallocSmall(ptr: number, size: number | undefined, c: number): void {
-    const t = this.checkSmall(ptr, c);
-    const cs = this.sizes[c];
-    if (size !== undefined && size > cs) {
-      throw new LayoutMismatchError(
-        `SlabAllocator: dealloc(${ptr}, ${size}): the block holds ${cs} bytes (class ${cs})`,
-      );
-    }
-    // ---- validated; mutate ----
-    const u32 = this.u32;
-    const page = ptr - (ptr & this.pageMask);
-    const bi = (ptr - page) / cs;
-    u32[t + T_BITMAP + (bi >>> 5)] &= ~(1 << (bi & 31));
-    u32[ptr >>> 2] = u32[t + T_FREE];
-    u32[t + T_FREE] = ptr;
-    const live = u32[t + T_LIVE] - 1;
-    u32[t + T_LIVE] = live;
-    u32[this.recBase + c * CLASS_RECORD_WORDS + C_LIVE]--;
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    slots[slot0 + LIVE]--;
-    slots[slot0 + IN_USE] -= cs;
-    if (u32[t + T_LIST] === LIST_FULL) {
-      this.unlinkPage(c, page, t);
-      this.pushPage(c, page, t, LIST_PARTIAL);
-    }
-    if (live === 0) this.pageEmptied(c, page, t);
-  }
-
-  /** A page's last block was freed: keep it as the class's cached empty page, or give it back. */
-  protected pageEmptied(c: number, page: number, t: number): void {
-    this.unlinkPage(c, page, t);
-    const rec = this.recBase + c * CLASS_RECORD_WORDS;
-    if (this.u32[rec + C_N_EMPTY] < this.slots[this.slot0 + EMPTY_LIMIT]) {
-      this.pushPage(c, page, t, LIST_EMPTY);
-    } else {
-      this.releasePage(c, page, t);
-    }
-  }
-
-  /** Gives an unlinked page back to the parent; its table entry remembers the class. */
-  protected releasePage(c: number, page: number, t: number): void {
-    this.u32[t + T_MAGIC] = 0;
-    const i = (page >>> this.pageShift) - this.tableFirst;
-    this.u8[this.slots[this.slot0 + TABLE_AT] + i] = RELEASED_PAGE + c;
-    this.slots[this.slot0 + PAGES]--;
-    this.parent.dealloc(page, this.pageSize);
-  }
-
-  protected deallocLarge(ptr: number, size: number | undefined, entry: number): void {
-    const hd = this.checkLarge(ptr, entry);
-    const u32 = this.u32;
-    const base = u32[hd + L_BASE];
-    const psize = u32[hd + L_PSIZE];
-    const usable = base + psize - ptr;
-    if (size !== undefined && size > usable) {
-      throw new LayoutMismatchError(
-        `SlabAllocator: dealloc(${ptr}, ${size}): the block holds ${usable} bytes`,
-      );
-    }
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const next = u32[hd + L_NEXT];
-    const prev = u32[hd + L_PREV];
-    const prevOk =
-      prev === 0
-        ? slots[slot0 + LARGE_HEAD] === ptr
-        : u32[((prev - LARGE_HEADER_BYTES) >>> 2) + L_NEXT] === ptr;
-    const nextOk = next === 0 || u32[((next - LARGE_HEADER_BYTES) >>> 2) + L_PREV] === ptr;
-    if (!(prevOk && nextOk)) {
-      this.corrupt(`large block ${ptr}: list links (prev ${prev}, next ${next}) do not point back`);
-    }
-    // ---- validated; mutate ----
-    if (prev === 0) slots[slot0 + LARGE_HEAD] = next;
-    else u32[((prev - LARGE_HEADER_BYTES) >>> 2) + L_NEXT] = next;
-    if (next !== 0) u32[((next - LARGE_HEADER_BYTES) >>> 2) + L_PREV] = prev;
-    u32[hd + L_STATE] = LARGE_FREED_TAG;
-    slots[slot0 + LARGE_LIVE]--;
-    slots[slot0 + LARGE_BYTES] -= usable;
-    slots[slot0 + LIVE]--;
-    slots[slot0 + IN_USE] -= usable;
-    this.parent.dealloc(base, psize);
-  }
-
-  // ---- validating pointers (read-only) ----------------------------------------------------------
-
-  /**
-   * The page-table entry of `ptr`'s page (NOT_A_PAGE beyond the table); throws
-   * `InvalidPointerError` for a pointer that cannot be a block of this slab at all.
-   */
-  protected entryOf(ptr: number): number {
-    if (!isUint32(ptr)) rejectPointer(ptr);
-    if ((ptr & (DEFAULT_ALIGN - 1)) !== 0 || ptr < this.memory.start || ptr >= this.memory.end) {
-      throw invalidPointer(
-        ptr,
-        `not an 8-aligned address in the parent's memory [${this.memory.start}, ${this.memory.end})`,
-      );
-    }
-    const i = (ptr >>> this.pageShift) - this.tableFirst;
-    if (i >= this.slots[this.slot0 + TABLE_LEN]) return NOT_A_PAGE;
-    return this.u8[this.slots[this.slot0 + TABLE_AT] + i];
-  }
-
-  /** Checks that `ptr` is a live block of a page of class `c`; returns its trailer's index. */
-  protected checkSmall(ptr: number, c: number): number {
-    const u32 = this.u32;
-    const page = ptr - (ptr & this.pageMask);
-    const t = (page + this.trailerOffsets[c]) >>> 2;
-    if (u32[t + T_MAGIC] !== PAGE_MAGIC || u32[t + T_CLASS] !== c) this.corruptTrailer(page, c, t);
-    const size = this.sizes[c];
-    const bi = (ptr - page) / size;
-    if (bi !== Math.floor(bi)) {
-      throw invalidPointer(
-        ptr,
-        `inside the ${size}-byte block at ${page + Math.floor(bi) * size}, not at its start`,
-      );
-    }
-    if (bi >= u32[t + T_CARVED]) {
-      throw invalidPointer(ptr, `no block was ever handed out there (page ${page}, class ${size})`);
-    }
-    if ((u32[t + T_BITMAP + (bi >>> 5)] & (1 << (bi & 31))) === 0) {
-      throw new DoubleFreeError(`SlabAllocator: block ${ptr} (${size} bytes) is already free`);
-    }
-    return t;
-  }
-
-  /**
-   * Checks that `ptr` is a live large block; returns its header's u32 index. A freed large
-   * block, or any block of a page given back to the parent, is a double free.
-   */
-  protected checkLarge(ptr: number, entry: number): number {
-    const hdrAt = ptr - LARGE_HEADER_BYTES;
-    if (hdrAt >= this.memory.start) {
-      const u32 = this.u32;
-      const hd = hdrAt >>> 2;
-      const base = u32[hd + L_BASE];
-      const psize = u32[hd + L_PSIZE];
-      if (u32[hd + L_CHECK] === largeCheck(ptr, base, psize)) {
-        const state = u32[hd + L_STATE];
-        if (state === LARGE_FREED_TAG) {
-          throw new DoubleFreeError(`SlabAllocator: large block ${ptr} is already free`);
-        }
-        if (
-          state !== LARGE_LIVE_TAG ||
-          !(
-            base >= this.memory.start &&
-            ptr - base >= LARGE_HEADER_BYTES &&
-            base + psize <= this.memory.end &&
-            base + psize >= ptr
-          )
-        ) {
-          this.corrupt(
-            `large block ${ptr}: header (state ${state}, base ${base}, size ${psize}) is inconsistent`,
-          );
-        }
-        return hd;
-      }
-    }
-    if (entry >= RELEASED_PAGE && entry < RELEASED_PAGE + this.classCount) {
-      const c = entry - RELEASED_PAGE;
-      const off = ptr & this.pageMask;
-      if (off % this.sizes[c] === 0 && off / this.sizes[c] < this.caps[c]) {
-        throw new DoubleFreeError(
-          `SlabAllocator: block ${ptr} lies in a page already given back to the parent ` +
-            "(freed twice, or freed after reset)",
-        );
-      }
-    }
-    throw invalidPointer(ptr, "not a block of this SlabAllocator");
-  }
-
-  protected corruptTrailer(page: number, c: number, t: number): never {
-    this.corrupt(trailerOverwritten(page, this.sizes[c], t, this.u32));
-  }
-
-  // ---- page lists ------------------------------------------------------------------------------
-
-  /** Puts a page first on list `tag` of class `c`. */
-  protected pushPage(c: number, page: number, t: number, tag: number): void {
-    const u32 = this.u32;
-    const rec = this.recBase + c * CLASS_RECORD_WORDS;
-    const head = u32[rec + listHead(tag)];
-    u32[t + T_NEXT] = head;
-    u32[t + T_PREV] = 0;
-    u32[t + T_LIST] = tag;
-    if (head !== 0) u32[((head + this.trailerOffsets[c]) >>> 2) + T_PREV] = page;
-    u32[rec + listHead(tag)] = page;
-    u32[rec + listCount(tag)]++;
-  }
-
-  /** Takes a page off the list its trailer names, after checking its neighbours point back. */
-  protected unlinkPage(c: number, page: number, t: number): void {
-    const u32 = this.u32;
-    const rec = this.recBase + c * CLASS_RECORD_WORDS;
-    const tag = u32[t + T_LIST];
-    const prev = u32[t + T_PREV];
-    const next = u32[t + T_NEXT];
-    const off = this.trailerOffsets[c];
-    const pt = (prev + off) >>> 2;
-    const nt = (next + off) >>> 2;
-    if (
-      !(tag >= LIST_PARTIAL && tag <= LIST_EMPTY) ||
-      (prev === 0 ? u32[rec + listHead(tag)] !== page : u32[pt + T_NEXT] !== page) ||
-      (next !== 0 && u32[nt + T_PREV] !== page)
-    ) {
+    if (!unlinkPage(u32, this.recBase + (c << CLASS_RECORD_SHIFT), page, h)) {
+      const tag = u32[h + P_LIST];
       this.corrupt(
-        `page ${page} (class ${this.sizes[c]}): ${LIST_NAMES[tag] ?? `list ${tag}`} links ` +
-          `(prev ${prev}, next ${next}) do not point back`,
+        `page ${page} (class ${this.classSize(c)}): ${LIST_NAMES[tag] ?? `list ${tag}`} links ` +
+          `(prev ${u32[h + P_PREV]}, next ${u32[h + P_NEXT]}) do not point back`,
       );
     }
-    if (prev === 0) u32[rec + listHead(tag)] = next;
-    else u32[pt + T_NEXT] = next;
-    if (next !== 0) u32[nt + T_PREV] = prev;
-    u32[rec + listCount(tag)]--;
   }
 }

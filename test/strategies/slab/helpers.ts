@@ -1,0 +1,63 @@
+/** What the SlabAllocator's test files share: a slab over a BlockAllocator, snapshots, internals. */
+
+import { expect } from "vitest";
+import type { Allocator } from "../../../src/core/allocator.js";
+import { FixedMemory } from "../../../src/memory/memory.js";
+import { BlockAllocator } from "../../../src/strategies/block/index.js";
+import { SlabAllocator, type SlabOptions } from "../../../src/strategies/slab/index.js";
+
+/** Bytes of a large block's header. */
+export const LARGE_HEADER = 32;
+
+/** A slab over a BlockAllocator (B = 64) over a fresh `bytes`-byte buffer (1 MiB). */
+export function makeSlab(options: SlabOptions = {}, bytes = 1 << 20) {
+  const memory = new FixedMemory(new ArrayBuffer(bytes), 0, bytes, true);
+  const parent = new BlockAllocator(memory, 64);
+  const baseline = parent.stats();
+  const slab = new SlabAllocator(parent, options);
+  return { memory, parent, slab, baseline };
+}
+
+/** The parent's state that must come back when the slab gives everything back (not its peak). */
+export function parentState(p: Allocator) {
+  const { inUse, free, largestFree, liveBlocks } = p.stats();
+  return { inUse, free, largestFree, liveBlocks };
+}
+
+function snapshot(a: Allocator): { bytes: Uint8Array; stats: string } {
+  const m = a.memory;
+  return { bytes: m.u8.slice(m.start, m.end), stats: JSON.stringify(a.stats()) };
+}
+
+/** `fn` must throw `cls` and leave every byte of the memory and the stats as they were. */
+export function expectUnchanged(
+  a: Allocator,
+  fn: () => unknown,
+  cls: abstract new (...args: never[]) => Error,
+): void {
+  const before = snapshot(a);
+  expect(fn).toThrow(cls);
+  const after = snapshot(a);
+  expect(Buffer.compare(before.bytes, after.bytes)).toBe(0);
+  expect(after.stats).toBe(before.stats);
+}
+
+/** The slab's internals the white-box tests read. */
+interface Internals {
+  livePageOf(ptr: number): number;
+  w0: number;
+  recBase: number;
+  tableShift: number;
+  tableFirst: number;
+}
+
+export function internals(slab: SlabAllocator): Internals {
+  return slab as unknown as Internals;
+}
+
+/** The page holding the live block `ptr` (from the slab's page table). */
+export function pageOf(slab: SlabAllocator, ptr: number): number {
+  const page = internals(slab).livePageOf(ptr);
+  expect(page, `page of ${ptr}`).not.toBe(0);
+  return page;
+}
