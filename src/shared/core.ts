@@ -103,6 +103,11 @@ export abstract class SharedHeapCore {
       liveMap?: SharedArrayBuffer;
       maximumPages?: number;
       cache?: SharedArrayBuffer | null;
+      /**
+       * The GROWTH generation read before `inner`'s views were made (attachParts). Omitted:
+       * none is known, and the first call under the lock re-derives the views.
+       */
+      growth?: number;
     } = {},
   ) {
     const { maxAgents, mode, cached } = validateControl(control);
@@ -124,7 +129,9 @@ export abstract class SharedHeapCore {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
     this.liveMap = options.liveMap;
     this.wasmMaxPages = options.maximumPages ?? 65536;
-    this.growth = Atomics.load(this.c, C_GROWTH);
+    // A generation read after the views were made could name a growth they do not cover:
+    // another agent may grow the memory in between, and this handle would then never look.
+    this.growth = options.growth ?? Atomics.load(this.c, C_GROWTH) - 1;
     this.seenEnd = this.memory.end;
     this.cacheBuf = options.cache ?? null;
     if (cached !== (this.cacheBuf !== null)) {
@@ -287,7 +294,10 @@ export abstract class SharedHeapCore {
     const cu = this.cu;
     const pc = this.pc;
     Atomics.and(c, C_ATTN, ~ATTN_DEAD);
-    this.syncViews(); // the dead agent may have grown the memory without publishing it
+    // The dead agent may have grown the memory without publishing it: publish it for every
+    // agent (each re-derives its views once), then re-derive this agent's.
+    Atomics.add(c, C_GROWTH, 1);
+    this.syncViews();
     if (c[C_PAUSE_AT] !== 0) this.pausePoint(PAUSE_POINTS.recovering);
     try {
       this.inner.check();

@@ -18,6 +18,7 @@ import {
 import {
   AGENT_ALIVE,
   AGENT_RESERVED,
+  C_GROWTH,
   CONTROL_VERSION_MAJOR,
   createControl,
   DEFAULT_MAX_AGENTS,
@@ -126,6 +127,8 @@ export interface SharedParts extends AttachOptions {
   readonly liveMap: SharedArrayBuffer;
   readonly maximumPages: number;
   readonly cache: SharedArrayBuffer | null;
+  /** The control's GROWTH generation, read before the memory's views were made. */
+  readonly growth: number;
 }
 
 /** The parts of a new shared heap; the creating agent is agent 1. */
@@ -184,6 +187,7 @@ export function createParts(options: SharedHeapOptions): SharedParts {
     liveMap: strategy.sideBuffer(inner),
     maximumPages,
     cache,
+    growth: 0,
   };
 }
 
@@ -215,6 +219,10 @@ export function attachParts(descriptor: SharedHeapDescriptor, options: AttachOpt
       "ERR_HEAP_CONFIG",
     );
   }
+  // Read before this agent's views of the memory are made: any growth published after this
+  // load (so possibly not covered by those views) makes the generations differ, and the
+  // first call under the lock re-derives the views (core.ts, afterLock).
+  const growth = Atomics.load(c, C_GROWTH);
   const start = d.start;
   const maximumPages = d.maximumPages;
   if (!(typeof start === "number" && Number.isSafeInteger(start) && start >= 0)) {
@@ -276,5 +284,6 @@ export function attachParts(descriptor: SharedHeapDescriptor, options: AttachOpt
     liveMap: d.liveMap,
     maximumPages,
     cache: cache as SharedArrayBuffer | null,
+    growth,
   };
 }

@@ -38,7 +38,11 @@
  * - **growth** (W6): growth happens under the lock; the agent that grew the memory bumps the
  *   control's GROWTH word before releasing; every call compares it with the generation it
  *   last saw and re-derives its views first (a shared `WebAssembly.Memory` hands out a new
- *   buffer object after every grow).
+ *   buffer object after every grow). An attaching agent reads the generation before it makes
+ *   its views (a growth in between then still differs), and recovery bumps it (a dead agent
+ *   may have grown the memory without publishing it). A view that stops short of the heap's
+ *   end reads `undefined` past it, which TLSF would take for block 0: its links would be
+ *   written over the heap's header.
  * - **small-block caches** (synchronized form, cache.ts): requests ≤ 1 KiB with align ≤ 16
  *   are served from 16 KiB pages each agent takes from TLSF under the lock and then uses
  *   without it; any agent frees a cache block without the lock (one atomic AND on the

@@ -21,6 +21,7 @@ import {
   S_PHASE,
   slotWord,
 } from "../../src/shared/control.js";
+import { TLSF_SHARED } from "../../src/shared/inner.js";
 import { OWNER_DIED } from "../../src/shared/lock.js";
 import {
   LOCK_BUSY,
@@ -252,4 +253,46 @@ describe("growth", () => {
     b.check();
     a.check();
   });
+
+  // Another agent grows the memory after this agent's views were made but before its
+  // handle is finished (a worker still attaching while the others already allocate). The
+  // attach must not take the growth as seen: its views stop at the old end, and TLSF would
+  // read undefined for blocks past it and write through "block 0" over the heap's header.
+  for (const kind of ["SharedArrayBuffer", "WebAssembly.Memory"] as const) {
+    it(`${kind}: growth while a handle attaches is seen by its first call`, () => {
+      const a =
+        kind === "SharedArrayBuffer"
+          ? SharedHeap.create({
+              memory: new SharedArrayBuffer(1 << 16, { maxByteLength: 1 << 22 }),
+            })
+          : SharedHeap.create({
+              memory: new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true }),
+              maximumPages: 64,
+            });
+      let big = 0;
+      const growing = {
+        ...TLSF_SHARED,
+        attach: (memory: Parameters<typeof TLSF_SHARED.attach>[0], side: SharedArrayBuffer) => {
+          const inner = TLSF_SHARED.attach(memory, side);
+          big = a.alloc(1 << 19); // grows the memory and publishes it
+          return inner;
+        },
+      };
+      const b = SharedHeap.attach(a.share(), { strategy: growing });
+      expect(big).toBeGreaterThan(0);
+      expect(b.memory.end).toBeLessThan(big + (1 << 19)); // b's views predate the growth
+      // Served from the free space past b's old end, which b must see to split it.
+      const ps = [1 << 14, 1 << 13, 5000, 3000].map((n) => {
+        const p = b.alloc(n);
+        expect(p).toBeGreaterThan(0);
+        b.memory.u8.fill(3, p, p + n);
+        return p;
+      });
+      b.dealloc(big);
+      for (const p of ps) a.dealloc(p);
+      a.check();
+      b.check();
+      expect(a.stats().liveBlocks).toBe(0);
+    });
+  }
 });

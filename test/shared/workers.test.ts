@@ -126,6 +126,37 @@ describe("a worker terminated inside the lock", () => {
     }
   }
 
+  it("killed after growing the memory, before publishing it: every agent sees the growth", async () => {
+    const heap = SharedHeap.create({ initialBytes: 1 << 16, maxBytes: 1 << 22 });
+    const other = SharedHeap.attach(heap.share()); // its views stop at the first 64 KiB
+    const desc = heap.share();
+    heap.armPause("cleared", desc.agent); // after the growth, before it is published
+    const w = spawn({ task: "op", desc, op: "alloc", size: 1 << 19 });
+    const exited = new Promise<void>((resolve) =>
+      w.once("exit", () => {
+        heap.markDead(desc.agent);
+        resolve();
+      }),
+    );
+    await until(() => heap.pausedAgent === desc.agent);
+    await w.terminate();
+    await exited;
+    heap.releasePause();
+    heap.check(); // recovers
+    expect(heap.memory.end).toBeGreaterThan(1 << 19);
+    // Served from the free space past the other agent's old end.
+    const ps = [1 << 14, 1 << 13, 5000].map((n) => {
+      const p = other.alloc(n);
+      expect(p).toBeGreaterThan(0);
+      other.memory.u8.fill(5, p, p + n);
+      return p;
+    });
+    for (const p of ps) heap.dealloc(p);
+    heap.check();
+    other.check();
+    expect(heap.stats().liveBlocks).toBe(1); // the dead agent's block: it had received it
+  });
+
   it("killed after tearing the metadata: the heap is poisoned for every worker", async () => {
     const heap = SharedHeap.create({ initialBytes: 1 << 16 });
     heap.alloc(64);
