@@ -95,8 +95,9 @@ export function obstacle(t, results, meta) {
       const m = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
       return (
         `the growing Heap held ${m(r.reserved)} for a peak footprint of ${m(r.footprint)} ` +
-        `(${m(r.peakLiveBytes)} live at the peak): its memory grows by at least doubling ` +
-        "(amortised O(1) growth), so the last step can leave up to half of the memory unused."
+        `(${m(r.peakLiveBytes)} live at the peak): its memory doubles below 8 MiB and ` +
+        "grows by an eighth above (src/memory/memory.ts growTarget), so the last step can " +
+        "leave up to about an eighth of the memory unused."
       );
     }
     case "pool":
@@ -130,7 +131,7 @@ export function obstacle(t, results, meta) {
           "bytes of capacity per record; the measured figure adds the 4-byte pointer of each " +
           "record in the Uint32Array that holds them" +
           (t.rows[0] === "heap"
-            ? ", and the memory the default heap reserved by doubling as it grew."
+            ? ", and the memory the default heap reserved ahead as it grew."
             : ".")
         );
       }

@@ -23,7 +23,7 @@
 //   objects, and ArrayBuffers and wasm memories) after two forced collections once every record
 //   exists, minus the same before the first was made, over the record count. It includes what
 //   holds the records (the array of objects, the Uint32Array of pointers) and memory an
-//   allocator reserved but has not handed out (the default heap grows by doubling).
+//   allocator reserved but has not handed out (the default heap grows ahead of need).
 // - GC pauses: every `gc` entry of a `PerformanceObserver` during creation and the rounds
 //   (the forced collections of the memory measurement are left out), the longest, their count
 //   and their sum.

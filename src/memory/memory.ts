@@ -11,6 +11,10 @@
  * | `wasm`     | yes   | `memory.grow()`  | yes                  | re-made: any grow detaches    |
  * | `offset`   | no    | no               | —                    | —                             |
  *
+ * The growable kinds grow to `growTarget`: at least double below GROW_DOUBLING_LIMIT (8 MiB),
+ * then at least an eighth more, so a large heap reserves at most about 1.125× what it last
+ * needed instead of up to 2×.
+ *
  * A shared memory's views have a fixed length and are re-made when the buffer grew (by this
  * agent or another one); the old views stay valid for the bytes they cover. A
  * `WebAssembly.Memory` grown by a wasm module's own `memory.grow` detaches the old
@@ -31,6 +35,21 @@ export type { MemoryKind } from "../core/memory.js";
 export const MAX_MEMORY_BYTES = 2 ** 32;
 /** Growth granule of the growable kinds: one wasm page, 64 KiB. */
 export const PAGE_BYTES = 65536;
+/** Below this end a growable memory at least doubles when it grows. */
+export const GROW_DOUBLING_LIMIT = 8 * 2 ** 20;
+/** At or above GROW_DOUBLING_LIMIT it grows by at least end >> GROW_STEP_SHIFT (an eighth). */
+export const GROW_STEP_SHIFT = 3;
+
+/**
+ * The end a growable memory asks for when it must reach `minEnd` from `end`: at least double
+ * while small, then at least an eighth more, in whole pages, never past `maxEnd`. Geometric
+ * either way, so growing to n bytes takes O(log n) steps (amortised O(1) per byte); past the
+ * doubling limit a memory holds at most about 1/8 more than the end it last needed.
+ */
+export function growTarget(end: number, minEnd: number, maxEnd: number): number {
+  const step = end < GROW_DOUBLING_LIMIT ? end : Math.floor(end / 2 ** GROW_STEP_SHIFT);
+  return Math.min(maxEnd, alignUp(Math.max(minEnd, end + step), PAGE_BYTES));
+}
 
 const EMPTY = new ArrayBuffer(0);
 
@@ -286,8 +305,7 @@ export class WasmMemory extends Memory {
     this.refresh();
     if (minEnd <= this.end) return true;
     if (!(minEnd <= this.maxEnd)) return false;
-    // At least double (amortised O(1) growth), in whole pages, never past the maximum.
-    const want = Math.min(this.maxEnd, Math.max(minEnd, this.end * 2));
+    const want = growTarget(this.end, minEnd, this.maxEnd);
     const pages = Math.ceil((want - this.end) / PAGE_BYTES);
     try {
       this.memory.grow(pages);
@@ -352,7 +370,7 @@ function growResizable(mem: Memory, minEnd: number, resize: (n: number) => void)
   mem.refresh();
   if (minEnd <= mem.end) return true;
   if (!(minEnd <= mem.maxEnd)) return false;
-  const want = Math.min(mem.maxEnd, alignUp(Math.max(minEnd, mem.end * 2), PAGE_BYTES));
+  const want = growTarget(mem.end, minEnd, mem.maxEnd);
   try {
     resize(want);
   } catch {

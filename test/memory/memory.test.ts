@@ -1,6 +1,6 @@
 /**
  * The memory kinds (src/memory/memory.ts): construction and its validation, growth (doubling
- * in 64 KiB pages, never past the maximum, "out of memory is an answer, not an exception"),
+ * in 64 KiB pages below 8 MiB, an eighth more above, never past the maximum, "out of memory is an answer, not an exception"),
  * views that stay valid (length-tracking) or are re-derived (`refresh()` after a wasm grow),
  * regions that follow their parent, and an allocator (BumpAllocator) on each kind running
  * into the maximum and staying usable.
@@ -16,7 +16,9 @@ import {
 import { MAGIC } from "../../src/core/header.js";
 import {
   FixedMemory,
+  GROW_DOUBLING_LIMIT,
   GrowableMemory,
+  growTarget,
   MAX_MEMORY_BYTES,
   type Memory,
   OffsetMemory,
@@ -27,6 +29,7 @@ import {
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
 
 const PAGE = 65536;
+const alignUpPage = (n: number) => Math.ceil(n / PAGE) * PAGE;
 
 function thrown(f: () => unknown): unknown {
   try {
@@ -217,6 +220,26 @@ describe("GrowableMemory", () => {
     expect(m.grow(10 * PAGE + 3)).toBe(true);
     expect(m.end).toBe(11 * PAGE);
     expect(m.end % PAGE).toBe(0);
+  });
+
+  it("past 8 MiB grows by an eighth (whole pages), not by doubling; every kind alike", () => {
+    const MiB = 2 ** 20;
+    expect(GROW_DOUBLING_LIMIT).toBe(8 * MiB);
+    expect(growTarget(8 * MiB - PAGE, 8 * MiB - PAGE + 1, 4096 * MiB)).toBe(16 * MiB - 2 * PAGE);
+    expect(growTarget(8 * MiB, 8 * MiB + 1, 4096 * MiB)).toBe(9 * MiB);
+    expect(growTarget(100 * MiB, 100 * MiB + 1, 4096 * MiB)).toBe(alignUpPage(112.5 * MiB));
+    expect(growTarget(100 * MiB, 130 * MiB + 3, 4096 * MiB)).toBe(130 * MiB + PAGE);
+    expect(growTarget(100 * MiB, 100 * MiB + 1, 105 * MiB)).toBe(105 * MiB);
+    const mems: Memory[] = [
+      new GrowableMemory(8 * MiB, 64 * MiB),
+      new SharedMemory(8 * MiB, 64 * MiB),
+      WasmMemory.create((8 * MiB) / PAGE, (64 * MiB) / PAGE),
+    ];
+    for (const m of mems) {
+      expect(m.grow(8 * MiB + 1), m.kind).toBe(true);
+      expect(m.end, m.kind).toBe(9 * MiB);
+      expect(m.u8.length, m.kind).toBe(9 * MiB);
+    }
   });
 
   it("grow to a size it already has returns true and changes nothing", () => {
