@@ -107,7 +107,7 @@ async function run() {
   const overwritten = live.filter(([p, n, o]) => !holds(p, n, o)).length;
   heap.check(); // every agent is done: the lock is free, so this does not wait
   const stats = heap.stats();
-  draw(live, heap.memory.end);
+  const painted = draw(live, heap.memory.end);
   const perOwner = NAMES.map((name, i) => {
     const blocks = live.filter((b) => b[2] === i + 1);
     return {
@@ -115,6 +115,7 @@ async function run() {
       color: COLORS[i],
       blocks: blocks.length,
       bytes: blocks.reduce((s, b) => s + b[1], 0),
+      pixels: painted[i],
     };
   });
   table([
@@ -146,30 +147,44 @@ async function run() {
   status.textContent = `done: ${fmt(stats.liveBlocks)} blocks live, heap checked, no block overwritten`;
 }
 
-/** The heap as rows of pixels, from address 0 to its end; each live block in its owner's color. */
+/**
+ * The heap as rows of pixels, from address 0 to its end; each live block in its owner's color
+ * (where two blocks share a pixel, the later one in `live` paints it). Returns, per owner, how
+ * many pixels of the canvas it painted.
+ */
 function draw(live, end) {
   const canvas = document.getElementById("map");
   const ctx = canvas.getContext("2d");
   const rows = 12;
-  const rowHeight = canvas.height / rows;
-  const perPixel = end / (canvas.width * rows);
+  const rowHeight = canvas.height / rows; // whole pixels: 240 / 12
+  const barHeight = rowHeight - 2;
+  const cells = canvas.width * rows;
+  const perPixel = end / cells;
+  // Which owner each cell (one pixel wide, one row high) shows: 0 for none.
+  const owners = new Uint8Array(cells);
+  for (const [ptr, size, owner] of live) {
+    const first = Math.floor(ptr / perPixel);
+    const last = Math.max(first + 1, Math.floor((ptr + size) / perPixel));
+    owners.fill(owner, first, Math.min(last, cells));
+  }
   ctx.fillStyle = FREE_COLOR;
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  for (const [ptr, size, owner] of live) {
-    ctx.fillStyle = COLORS[owner - 1];
-    let x = Math.floor(ptr / perPixel);
-    const last = Math.max(x + 1, Math.floor((ptr + size) / perPixel));
-    while (x < last) {
-      const row = Math.floor(x / canvas.width);
-      const col = x % canvas.width;
-      const w = Math.min(last - x, canvas.width - col);
-      ctx.fillRect(col, row * rowHeight, w, rowHeight - 2);
-      x += w;
+  const painted = NAMES.map(() => 0);
+  for (let x = 0; x < cells; ) {
+    const owner = owners[x];
+    let w = 1;
+    while (x + w < cells && owners[x + w] === owner && (x + w) % canvas.width !== 0) w++;
+    if (owner !== 0) {
+      ctx.fillStyle = COLORS[owner - 1];
+      ctx.fillRect(x % canvas.width, Math.floor(x / canvas.width) * rowHeight, w, barHeight);
+      painted[owner - 1] += w * barHeight;
     }
+    x += w;
   }
   document.getElementById("legend").innerHTML =
     NAMES.map((n, i) => `<span><i style="background:${COLORS[i]}"></i>${n}</span>`).join("") +
     `<span><i style="background:${FREE_COLOR}"></i>free or metadata</span>`;
+  return painted;
 }
 
 function table(rows) {

@@ -12,7 +12,7 @@
  * Every wait is bounded; the whole file takes a few seconds plus the `tsc` build.
  */
 
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
@@ -25,7 +25,7 @@ import {
   ISOLATION_HEADERS,
   launchChromium,
 } from "../helpers/browser.js";
-import { buildLibrary } from "../helpers/build.js";
+import { buildLibrary, removeBuild } from "../helpers/build.js";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -91,7 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  if (outDir !== "") rmSync(outDir, { recursive: true, force: true });
+  removeBuild(outDir);
 }, 30_000);
 
 type Scenario = "stress" | "fault" | "unisolated";

@@ -2,8 +2,9 @@
  * examples/browser: the page a user opens after `node examples/browser/serve.mjs`, in
  * headless Chromium. The example's own server (with the library built into a temporary
  * directory) serves it cross-origin isolated; four module workers and the page share one
- * heap. The test reads what the page reports and checks the screenshot: the heap map must
- * show every agent's colour. Chromium as in test/browser (skips, or fails in CI, without it).
+ * heap. The test reads what the page reports and checks the screenshot: the heap map shows
+ * every agent's colour on exactly the pixels the page painted for its live blocks. Chromium
+ * as in test/browser (skips, or fails in CI, without it).
  */
 
 import type { Server } from "node:http";
@@ -24,7 +25,7 @@ interface Result {
   bad: number;
   workers: { allocs: number; frees: number; bad: number }[];
   page: { allocs: number; frees: number; bad: number };
-  perOwner: { name: string; color: string; blocks: number; bytes: number }[];
+  perOwner: { name: string; color: string; blocks: number; bytes: number; pixels: number }[];
   freeColor: string;
 }
 
@@ -87,13 +88,17 @@ describe("examples/browser: one heap shared by Web Workers", () => {
       expect(image.height).toBeGreaterThanOrEqual(240);
       const colours = [...r.perOwner.map((o) => o.color), r.freeColor];
       const counts = countColours(image, colours);
-      const total = image.width * image.height;
+      // The map is exactly what the page says it drew from the live blocks: each agent's
+      // colour on as many pixels as it painted (a bar 18 pixels high per cell), and free
+      // space on every other pixel of the 640 × 240 canvas.
+      let owned = 0;
       for (const o of r.perOwner) {
-        // Every agent's live blocks are on the map, roughly in proportion to their bytes.
-        const share = counts.get(o.color)! / total;
-        expect(share, `${o.name}'s share of the map`).toBeGreaterThan(0.01);
+        expect(o.blocks, `${o.name}'s live blocks`).toBeGreaterThan(0);
+        expect(o.pixels, `${o.name}'s pixels on the map`).toBeGreaterThan(0);
+        expect(counts.get(o.color), `${o.name}'s pixels in the screenshot`).toBe(o.pixels);
+        owned += o.pixels;
       }
-      expect(counts.get(r.freeColor)!, "free space on the map").toBeGreaterThan(0);
+      expect(counts.get(r.freeColor), "free space on the map").toBe(640 * 240 - owned);
       const text = await page.textContent("#stats");
       expect(text).toContain("blocks found overwritten0");
     } finally {
