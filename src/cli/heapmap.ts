@@ -5,9 +5,8 @@
  *
  * 1. `traceStats` walks the trace once (no allocator) and finds the op after which the
  *    sum of live requested sizes is highest.
- * 2. `snapshotAtPeak` replays the trace up to that op on a fresh allocator (the same calls
- *    `replay` makes) and reads every live block's pointer, requested size and
- *    `usableSize`.
+ * 2. `snapshotAtPeak` replays the trace up to that op on a fresh allocator (with `replay`)
+ *    and reads every live block's pointer, requested size and `usableSize`.
  * 3. The bytes are classed:
  *    - **live**: the bytes the program asked for, `[ptr, ptr + size)`;
  *    - **overhead**: bytes a block takes beyond the request: its rounding
@@ -22,6 +21,7 @@
  */
 
 import type { Allocator } from "../core/allocator.js";
+import { replay } from "../trace/replay.js";
 import { OP_ALLOC, OP_FREE, type Trace } from "../trace/trace.js";
 
 export interface TraceStats {
@@ -143,40 +143,11 @@ export function snapshotAtPeak(
   const firstPtr = probe.alloc(1, 8);
   const a = make();
   const base = a.memory.start;
-  const { op, id, size, align, zeroed } = trace;
   const ptrs = new Float64Array(trace.idCount);
   const sizes = new Float64Array(trace.idCount);
-  let failures = 0;
-  let peakEnd = base;
-  for (let i = 0; i < stats.peakOps; i++) {
-    const k = op[i];
-    const b = id[i];
-    if (k === OP_ALLOC) {
-      const n = size[i];
-      const p = zeroed[i] === 1 ? a.allocZeroed(n, align[i]) : a.alloc(n, align[i]);
-      if (p === 0) {
-        failures++;
-        continue;
-      }
-      ptrs[b] = p;
-      sizes[b] = n;
-      if (p + n > peakEnd) peakEnd = p + n;
-    } else if (k === OP_FREE) {
-      if (ptrs[b] !== 0) a.dealloc(ptrs[b]);
-      ptrs[b] = 0;
-    } else {
-      const n = size[i];
-      const p = ptrs[b];
-      const q = p === 0 ? a.alloc(n, 16) : a.realloc(p, n, 16);
-      if (q === 0) {
-        failures++;
-        continue;
-      }
-      ptrs[b] = q;
-      sizes[b] = n;
-      if (q + n > peakEnd) peakEnd = q + n;
-    }
-  }
+  const r = replay(trace, a, { ops: stats.peakOps, freeAtEnd: false, blocks: { ptrs, sizes } });
+  const failures = r.failures;
+  let peakEnd = base + r.peakFootprint;
 
   // The live blocks in address order, with their usable ends.
   const order: number[] = [];

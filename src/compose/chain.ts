@@ -83,7 +83,12 @@
  * hold from construction on (memories never shrink, regions never move).
  */
 
-import type { Allocator, AllocatorStats } from "../core/allocator.js";
+import {
+  type Allocator,
+  type AllocatorStats,
+  deallocateLayout,
+  orOutOfMemory,
+} from "../core/allocator.js";
 import { dumpOf, dumpState, INSPECT, summarize } from "../core/describe.js";
 import {
   AllocatorError,
@@ -92,7 +97,6 @@ import {
   DoubleFreeError,
   HeapCorruptedError,
   InvalidPointerError,
-  OutOfMemoryError,
 } from "../core/errors.js";
 import { type Allocation, Layout } from "../core/layout.js";
 import {
@@ -272,13 +276,8 @@ export class ChainAllocator implements Allocator {
   }
 
   allocOrThrow(size: number, align: number = DEFAULT_ALIGN): number {
-    const ptr = this.alloc(size, align);
-    if (ptr === 0) {
-      throw new OutOfMemoryError(
-        `ChainAllocator: every member is out of memory for ${size} bytes aligned to ${align}`,
-      );
-    }
-    return ptr;
+    const what = "ChainAllocator: every member is out of memory";
+    return orOutOfMemory(this.alloc(size, align), what, size, align);
   }
 
   // ---- by owner ----------------------------------------------------------------------------
@@ -290,10 +289,7 @@ export class ChainAllocator implements Allocator {
   }
 
   deallocate(ptr: number, layout?: Layout): void {
-    if (layout !== undefined && !(layout instanceof Layout)) {
-      throw new ArgumentTypeError("deallocate takes a Layout");
-    }
-    this.dealloc(ptr, layout?.size);
+    deallocateLayout(this, ptr, layout);
   }
 
   usableSize(ptr: number): number {

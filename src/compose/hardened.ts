@@ -30,7 +30,13 @@
  * `usableSize(ptr)` is exactly the size asked: a byte past it is the canary's.
  */
 
-import type { Allocator, AllocatorStats } from "../core/allocator.js";
+import {
+  type Allocator,
+  type AllocatorStats,
+  allocateLayout,
+  deallocateLayout,
+  orOutOfMemory,
+} from "../core/allocator.js";
 import {
   ArgumentRangeError,
   ArgumentTypeError,
@@ -39,9 +45,8 @@ import {
   HeapPoisonedError,
   InvalidPointerError,
   LayoutMismatchError,
-  OutOfMemoryError,
 } from "../core/errors.js";
-import { type Allocation, Layout } from "../core/layout.js";
+import type { Allocation, Layout } from "../core/layout.js";
 import type { Memory } from "../core/memory.js";
 import {
   checkAlign,
@@ -409,30 +414,19 @@ export class HardenedAllocator implements Allocator {
   }
 
   allocate(layout: Layout): Allocation | null {
-    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocate takes a Layout");
-    const ptr = this.alloc(layout.size, layout.align);
-    return ptr === 0 ? null : { ptr, size: layout.size };
+    return allocateLayout(this, layout, false, false);
   }
 
   allocateZeroed(layout: Layout): Allocation | null {
-    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocateZeroed takes a Layout");
-    const ptr = this.allocZeroed(layout.size, layout.align);
-    return ptr === 0 ? null : { ptr, size: layout.size };
+    return allocateLayout(this, layout, true, false);
   }
 
   deallocate(ptr: number, layout?: Layout): void {
-    if (layout !== undefined && !(layout instanceof Layout)) {
-      throw new ArgumentTypeError("deallocate takes a Layout");
-    }
-    this.dealloc(ptr, layout?.size);
+    deallocateLayout(this, ptr, layout);
   }
 
   allocOrThrow(size: number, align: number = DEFAULT_ALIGN): number {
-    const ptr = this.alloc(size, align);
-    if (ptr === 0) {
-      throw new OutOfMemoryError(`${this.name}: out of memory for ${size} bytes`);
-    }
-    return ptr;
+    return orOutOfMemory(this.alloc(size, align), `${this.name}: out of memory`, size, align);
   }
 
   /** Whether corruption was found (every call now throws `HeapPoisonedError`). */

@@ -40,10 +40,15 @@
  * `toText()`). For profiling and tests, not a production hot path.
  */
 
-import type { Allocator, AllocatorStats } from "../core/allocator.js";
+import {
+  type Allocator,
+  type AllocatorStats,
+  allocateLayout,
+  deallocateLayout,
+  orOutOfMemory,
+} from "../core/allocator.js";
 import { dumpOf, dumpState, INSPECT, summarize } from "../core/describe.js";
-import { ArgumentTypeError, OutOfMemoryError } from "../core/errors.js";
-import { type Allocation, Layout } from "../core/layout.js";
+import type { Allocation, Layout } from "../core/layout.js";
 import type { Memory } from "../core/memory.js";
 import { DEFAULT_ALIGN } from "../core/validate.js";
 import { OP_ALLOC, OP_FREE, OP_REALLOC, type Trace, TraceBuilder } from "../trace/trace.js";
@@ -140,32 +145,19 @@ export class RecordingAllocator implements Allocator {
   }
 
   allocate(layout: Layout): Allocation | null {
-    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocate takes a Layout");
-    const ptr = this.alloc(layout.size, layout.align);
-    return ptr === 0 ? null : { ptr, size: this.inner.usableSize(ptr) };
+    return allocateLayout(this, layout, false, true);
   }
 
   allocateZeroed(layout: Layout): Allocation | null {
-    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocateZeroed takes a Layout");
-    const ptr = this.allocZeroed(layout.size, layout.align);
-    return ptr === 0 ? null : { ptr, size: this.inner.usableSize(ptr) };
+    return allocateLayout(this, layout, true, true);
   }
 
   deallocate(ptr: number, layout?: Layout): void {
-    if (layout !== undefined && !(layout instanceof Layout)) {
-      throw new ArgumentTypeError("deallocate takes a Layout");
-    }
-    this.dealloc(ptr, layout?.size);
+    deallocateLayout(this, ptr, layout);
   }
 
   allocOrThrow(size: number, align?: number): number {
-    const ptr = this.alloc(size, align);
-    if (ptr === 0) {
-      throw new OutOfMemoryError(
-        `${this.name}: out of memory for ${size} bytes aligned to ${align ?? DEFAULT_ALIGN}`,
-      );
-    }
-    return ptr;
+    return orOutOfMemory(this.alloc(size, align), `${this.name}: out of memory`, size, align);
   }
 
   reset(): void {

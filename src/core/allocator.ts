@@ -105,6 +105,48 @@ export interface AllocatorOptions {
   attach?: boolean;
 }
 
+/**
+ * `allocate` and `allocateZeroed` over `alloc` and `allocZeroed`, as every allocator
+ * implements them: a `Layout` or a typed error, null when out of memory; the allocation's
+ * size is the block's `usableSize` when `usable`, else the layout's.
+ */
+export function allocateLayout(
+  a: Allocator,
+  layout: Layout,
+  zeroed: boolean,
+  usable: boolean,
+): Allocation | null {
+  if (!(layout instanceof Layout)) {
+    throw new ArgumentTypeError(`${zeroed ? "allocateZeroed" : "allocate"} takes a Layout`);
+  }
+  const ptr = zeroed
+    ? a.allocZeroed(layout.size, layout.align)
+    : a.alloc(layout.size, layout.align);
+  return ptr === 0 ? null : { ptr, size: usable ? a.usableSize(ptr) : layout.size };
+}
+
+/** `deallocate` over `dealloc`: the layout, when given, must be a `Layout`. */
+export function deallocateLayout(a: Allocator, ptr: number, layout: Layout | undefined): void {
+  if (layout !== undefined && !(layout instanceof Layout)) {
+    throw new ArgumentTypeError("deallocate takes a Layout");
+  }
+  a.dealloc(ptr, layout?.size);
+}
+
+/**
+ * `allocOrThrow`'s second half: `ptr`, or `OutOfMemoryError` ("`what` for N bytes aligned
+ * to A") when it is 0.
+ */
+export function orOutOfMemory(
+  ptr: number,
+  what: string,
+  size: number,
+  align: number = DEFAULT_ALIGN,
+): number {
+  if (ptr === 0) throw new OutOfMemoryError(`${what} for ${size} bytes aligned to ${align}`);
+  return ptr;
+}
+
 /** A header of an allocator that was dropped: every call on the handle fails fast. */
 const DROPPED = new Float64Array(COMMON_SLOTS).fill(-1);
 
@@ -450,32 +492,19 @@ export abstract class BaseAllocator implements Allocator {
   }
 
   allocate(layout: Layout): Allocation | null {
-    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocate takes a Layout");
-    const ptr = this.alloc(layout.size, layout.align);
-    return ptr === 0 ? null : { ptr, size: this.usableSize(ptr) };
+    return allocateLayout(this, layout, false, true);
   }
 
   allocateZeroed(layout: Layout): Allocation | null {
-    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocateZeroed takes a Layout");
-    const ptr = this.allocZeroed(layout.size, layout.align);
-    return ptr === 0 ? null : { ptr, size: this.usableSize(ptr) };
+    return allocateLayout(this, layout, true, true);
   }
 
   deallocate(ptr: number, layout?: Layout): void {
-    if (layout !== undefined && !(layout instanceof Layout)) {
-      throw new ArgumentTypeError("deallocate takes a Layout");
-    }
-    this.dealloc(ptr, layout?.size);
+    deallocateLayout(this, ptr, layout);
   }
 
   allocOrThrow(size: number, align: number = DEFAULT_ALIGN): number {
-    const ptr = this.alloc(size, align);
-    if (ptr === 0) {
-      throw new OutOfMemoryError(
-        `${this.name}: out of memory for ${size} bytes aligned to ${align}`,
-      );
-    }
-    return ptr;
+    return orOutOfMemory(this.alloc(size, align), `${this.name}: out of memory`, size, align);
   }
 
   check(): void {

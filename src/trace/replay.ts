@@ -22,6 +22,20 @@ export interface ReplayOptions {
   /** Called every `progressEvery` operations (default 100,000). */
   readonly onProgress?: (done: number, total: number) => void;
   readonly progressEvery?: number;
+  /** Replay only the first `ops` operations (default all of them). */
+  readonly ops?: number;
+  /**
+   * Where the replay keeps each id's block (pointer and requested size, 0 when none is
+   * live), so that a caller can read the blocks still live afterwards; each array holds at
+   * least `trace.idCount` numbers, all 0. Default: arrays of its own.
+   */
+  readonly blocks?: ReplayBlocks;
+}
+
+/** The replay's blocks by trace id: `ptrs[id]` (0 when not live) and `sizes[id]`. */
+export interface ReplayBlocks {
+  readonly ptrs: Float64Array;
+  readonly sizes: Float64Array;
 }
 
 export interface ReplayResult {
@@ -83,9 +97,10 @@ export function replay(trace: Trace, a: Allocator, options: ReplayOptions = {}):
   const checkEvery = options.checkEvery ?? 50_000;
   const progressEvery = options.progressEvery ?? 100_000;
   const onProgress = options.onProgress;
-  const { op, id, size, align, zeroed, count } = trace;
-  const ptrs = new Float64Array(trace.idCount);
-  const sizes = new Float64Array(trace.idCount);
+  const { op, id, size, align, zeroed } = trace;
+  const count = Math.min(options.ops ?? trace.count, trace.count);
+  const ptrs = options.blocks?.ptrs ?? new Float64Array(trace.idCount);
+  const sizes = options.blocks?.sizes ?? new Float64Array(trace.idCount);
   const tags = new Int32Array(trace.idCount);
   const base = a.memory.start;
   let failures = 0;
