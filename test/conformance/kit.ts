@@ -18,7 +18,7 @@
  */
 
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { AllocCmd, type Cmd, DeallocCmd, ReallocCmd, ResetCmd } from "./commands.js";
 import {
   BAD_ALIGNS,
@@ -34,7 +34,7 @@ import {
   ReallocZeroCmd,
   SizeMismatchCmd,
 } from "./misuse.js";
-import { type Block, freeBlock, type Model, Real, verifyAll, verifyPaint } from "./model.js";
+import { type Block, claim, freeBlock, type Model, Real, verifyAll, verifyPaint } from "./model.js";
 import type { Subject } from "./subject.js";
 
 export const FIXED_SEED = 20261121;
@@ -118,16 +118,27 @@ function freeEverything(m: Model, r: Real): void {
   }
   verifyAll(m, r);
   const st = r.a.stats();
-  expect(st.liveBlocks).toBe(0);
-  expect(st.inUse).toBe(0);
+  claim(st.liveBlocks === 0, "liveBlocks after freeing everything", st.liveBlocks, 0);
+  claim(st.inUse === 0, "inUse after freeing everything", st.inUse, 0);
   if (!s.reclaimsAll) return;
-  const grew = st.capacity !== r.fresh.capacity;
-  if (grew) {
-    expect(st.free).toBeGreaterThanOrEqual(r.fresh.free);
-    expect(st.largestFree).toBeGreaterThanOrEqual(r.fresh.largestFree);
+  const { free, largestFree } = r.fresh;
+  if (st.capacity !== r.fresh.capacity) {
+    // The memory grew: at least as much free space, in pieces at least as large.
+    claim(st.free >= free, "free ≥ a fresh allocator's", st.free, free);
+    claim(
+      st.largestFree >= largestFree,
+      "largestFree ≥ a fresh one's",
+      st.largestFree,
+      largestFree,
+    );
   } else {
-    expect(st.free).toBe(r.fresh.free);
-    expect(st.largestFree).toBe(r.fresh.largestFree);
+    claim(st.free === free, "free = a fresh allocator's", st.free, free);
+    claim(
+      st.largestFree === largestFree,
+      "largestFree = a fresh one's",
+      st.largestFree,
+      largestFree,
+    );
   }
   // The whole capacity can be allocated again: greedily, in the largest pieces on offer.
   const taken: Block[] = [];
@@ -140,7 +151,7 @@ function freeEverything(m: Model, r: Real): void {
     got += n;
     taken.push({ id: -1, ptr: p, size: n });
   }
-  expect(got).toBeGreaterThanOrEqual(st.largestFree);
+  claim(got >= st.largestFree, "bytes allocated again ≥ largestFree", got, st.largestFree);
   if (s.hasReset) r.a.reset();
   else {
     for (let t = taken.pop(); t !== undefined; t = taken.pop()) {
