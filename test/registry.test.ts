@@ -4,6 +4,7 @@
  * it declares.
  */
 
+import { readdirSync } from "node:fs";
 import { describe, expect, it, vi } from "vitest";
 // @ts-expect-error plain JS module without types
 import { MEMKIT_ROWS, NOT_BENCHED } from "../bench/rows.mjs";
@@ -12,7 +13,7 @@ import type { BaseAllocator } from "../src/core/allocator.js";
 import { H_KIND } from "../src/core/header.js";
 import { configurations, REGISTRY } from "../src/registry.js";
 import { makeMemory } from "./conformance/memories.js";
-import { registeredSubjects } from "./conformance/subject.js";
+import { REGISTRY_PARTS, registeredPart, registeredSubjects } from "./conformance/subject.js";
 
 // bench/lib.mjs loads the library from the build (dist/); here, from the sources.
 vi.mock("../bench/lib.mjs", async () => ({
@@ -31,6 +32,14 @@ describe("the registry", () => {
 
   it("every entry and variant runs the conformance kit, on every memory it declares", () => {
     const subjects = registeredSubjects().map((s) => s.name);
+    // Each in exactly one of the kit's registry-N files, and each of those files is there.
+    const parts = Array.from({ length: REGISTRY_PARTS }, (_, k) => registeredPart(k + 1));
+    expect(parts.flat().map((s) => s.name)).toEqual(expect.arrayContaining(subjects));
+    expect(parts.flat()).toHaveLength(subjects.length);
+    const files = readdirSync(new URL("./conformance/", import.meta.url));
+    expect(files.filter((f) => /^registry-\d+\.conformance\.test\.ts$/.test(f)).sort()).toEqual(
+      parts.map((_, k) => `registry-${k + 1}.conformance.test.ts`),
+    );
     for (const r of REGISTRY) {
       expect(subjects).toContain(`${r.strategy} [${r.name}]`);
       for (const v of r.variants ?? []) expect(subjects).toContain(`${r.strategy} [${v.name}]`);

@@ -3,7 +3,7 @@ import { blockRegistration } from "../../src/strategies/block/registration.js";
 import { runConformance } from "./kit.js";
 import { subjectOf } from "./subject.js";
 
-// The registry's BlockAllocator (B = 8) runs in registry.conformance.test.ts.
+// The registry's BlockAllocator (B = 8) runs in registry-N.conformance.test.ts.
 
 // 4-byte blocks: narrow (u16) run headers, and every contract alloc needs 2-block alignment.
 runConformance({

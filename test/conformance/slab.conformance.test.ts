@@ -20,7 +20,7 @@ function parentMemory(memory: Memory): Memory {
 const small: SlabOptions = { pageSize: 4096, maxSmall: 1024 };
 
 // The registry's slab (over BlockAllocator, B = 64, with the default page cache) runs in
-// registry.conformance.test.ts.
+// registry-N.conformance.test.ts.
 const common = subjectOf(slabRegistration);
 
 // Without the cache every empty page goes straight back, so the parent is whole again.

@@ -2,7 +2,7 @@
  * The adapter a strategy gives the conformance kit: how to make one, and what it promises.
  * The kit (kit.ts) runs the same model-based property tests for every subject on every
  * memory kind it supports; a capability set to false turns off only the checks that need
- * it. Every registered strategy is a subject (`subjectOf`, registry.conformance.test.ts);
+ * it. Every registered strategy is a subject (`subjectOf`, registry-N.conformance.test.ts);
  * the per-strategy files add configurations of their own.
  */
 
@@ -46,4 +46,12 @@ export function subjectOf(r: Registration, variant?: Configuration): Subject {
 /** Every registered strategy and variant, as the kit runs them. */
 export function registeredSubjects(): Subject[] {
   return REGISTRY.flatMap((r) => [subjectOf(r), ...(r.variants ?? []).map((v) => subjectOf(r, v))]);
+}
+
+/** The registry's subjects run in REGISTRY_PARTS files, registry-1 … registry-N.conformance.test.ts. */
+export const REGISTRY_PARTS = 3;
+
+/** Part `k` (1 … REGISTRY_PARTS) of the registered subjects: every REGISTRY_PARTS-th one. */
+export function registeredPart(k: number): Subject[] {
+  return registeredSubjects().filter((_, i) => i % REGISTRY_PARTS === k - 1);
 }
