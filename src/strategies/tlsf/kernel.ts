@@ -46,6 +46,16 @@ const { END, USED_COUNT, USED_BYTES, SLACK, PEAK, CLEAN_FROM, CACHED, BUDGET } =
 const LINK_PREV = 1;
 const LINK_NEXT = 2;
 
+/** Which check of in-band words failed (`damaged`). */
+const BAD_USED_WORD = 0;
+const BAD_FOLLOWER = 1;
+const BAD_FOOTER = 2;
+const BAD_PREDECESSOR = 3;
+const BAD_FREE_WORDS = 4;
+const BAD_NEXT_LINK = 5;
+const BAD_PREV_LINK = 6;
+export const BAD_LISTED = 7;
+
 /**
  * The size check's window: a size read from a block is checked against the start map
  * exactly up to this many granules (no block start between the block and its claimed end);
@@ -216,9 +226,7 @@ export abstract class TlsfKernel extends BaseAllocator {
     const sw = this.sw;
     const next = b + size;
     const nextWord = m[next >>> 2];
-    if ((nextWord & PREV_FREE_BIT) !== 0) {
-      this.corrupt(`block ${next} after used block ${b} says its predecessor is free`);
-    }
+    if ((nextWord & PREV_FREE_BIT) !== 0) this.damaged(b, next, BAD_FOLLOWER);
     const nextFree = (nextWord & FREE_BIT) !== 0;
     const nextSize = sizeOf(nextWord);
     if (nextFree) this.checkFree(next, nextSize, nextWord);
@@ -313,13 +321,12 @@ export abstract class TlsfKernel extends BaseAllocator {
     const m = this.memU32;
     const prev = m[(b - 4) >>> 2];
     if (!(prev >= this.first && prev <= b - MIN_BLOCK && (prev & 7) === 4)) {
-      this.corrupt(`block ${b}: the footer before it holds ${prev}, not a block start`);
+      this.damaged(b, prev, BAD_FOOTER);
     }
     const prevWord = m[prev >>> 2];
     const prevSize = sizeOf(prevWord);
-    if ((prevWord & FREE_BIT) === 0 || prev + prevSize !== b) {
-      this.corrupt(`block ${b}: its free predecessor ${prev} has size word ${prevWord}`);
-    }
+    if ((prevWord & FREE_BIT) === 0 || prev + prevSize !== b)
+      this.damaged(b, prev, BAD_PREDECESSOR);
     this.checkFree(prev, prevSize, prevWord);
     return prev;
   }
@@ -393,16 +400,14 @@ export abstract class TlsfKernel extends BaseAllocator {
     const m = this.memU32;
     const end = f + size;
     if (size < MIN_BLOCK || end > m[this.sw + END] - BLOCK_OVERHEAD || m[(end - 4) >>> 2] !== f) {
-      this.corrupt(`free block ${f}: size word ${word} or its footer is damaged`);
+      this.damaged(f, word, BAD_FREE_WORDS);
     }
     const i = f >>> 2;
     const prev = m[i + LINK_PREV];
     const next = m[i + LINK_NEXT];
-    if (next !== 0 && m[(next >>> 2) + LINK_PREV] !== f) {
-      this.corrupt(`free block ${f}: next link ${next} does not link back`);
-    }
+    if (next !== 0 && m[(next >>> 2) + LINK_PREV] !== f) this.damaged(f, next, BAD_NEXT_LINK);
     if (prev === 0 ? m[this.heads + listOf(size)] !== f : m[(prev >>> 2) + LINK_NEXT] !== f) {
-      this.corrupt(`free block ${f}: previous link ${prev} does not link back`);
+      this.damaged(f, prev, BAD_PREV_LINK);
     }
   }
 
@@ -432,9 +437,39 @@ export abstract class TlsfKernel extends BaseAllocator {
   }
 
   protected badBlock(b: number, word: number): never {
-    return this.corrupt(
-      `used block ${b}: size word ${word} does not end where the next block starts`,
-    );
+    return this.damaged(b, word, BAD_USED_WORD);
+  }
+
+  /**
+   * Poisons the heap for damaged in-band words found at block `b` (`x`: the word or address
+   * that gave it away; `what`: which check failed). The messages are built here, out of the
+   * hot paths, so that the checks stay small enough for the engine to inline.
+   */
+  protected damaged(b: number, x: number, what: number): never {
+    switch (what) {
+      case BAD_FOLLOWER:
+        return this.corrupt(`block ${x} after used block ${b} says its predecessor is free`);
+      case BAD_FOOTER:
+        return this.corrupt(`block ${b}: the footer before it holds ${x}, not a block start`);
+      case BAD_PREDECESSOR:
+        return this.corrupt(
+          `block ${b}: its free predecessor ${x} has size word ${this.memU32[x >>> 2]}`,
+        );
+      case BAD_FREE_WORDS:
+        return this.corrupt(`free block ${b}: size word ${x} or its footer is damaged`);
+      case BAD_NEXT_LINK:
+        return this.corrupt(`free block ${b}: next link ${x} does not link back`);
+      case BAD_PREV_LINK:
+        return this.corrupt(`free block ${b}: previous link ${x} does not link back`);
+      case BAD_LISTED:
+        return this.corrupt(
+          `block ${b} on a free list has size word ${x}, not a free block that fits`,
+        );
+      default:
+        return this.corrupt(
+          `used block ${b}: size word ${x} does not end where the next block starts`,
+        );
+    }
   }
 
   // ---- the start map -----------------------------------------------------------------------
@@ -500,14 +535,22 @@ export abstract class TlsfKernel extends BaseAllocator {
   protected blockOf(ptr: number): number {
     if (!isUint32(ptr)) rejectPointer(ptr);
     const end = this.memU32[this.sw + END];
+    if (ptr >= this.first + BLOCK_OVERHEAD && ptr < end && (ptr & 7) === 0) {
+      const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
+      if ((this.live[(g >>> 5) << 1] & (1 << (g & 31))) !== 0) return ptr - BLOCK_OVERHEAD;
+    }
+    return this.notLive(ptr);
+  }
+
+  /** Throws the error for `ptr`, which `blockOf` found not to be a live block. */
+  private notLive(ptr: number): never {
+    const end = this.memU32[this.sw + END];
     if (ptr < this.first + BLOCK_OVERHEAD || ptr >= end || (ptr & 7) !== 0) {
       throw new InvalidPointerError(
         `invalid pointer ${ptr}: not an 8-aligned address inside this TlsfAllocator's heap ` +
           `[${this.first + BLOCK_OVERHEAD}, ${end})`,
       );
     }
-    const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
-    if ((this.live[(g >>> 5) << 1] & (1 << (g & 31))) !== 0) return ptr - BLOCK_OVERHEAD;
     if (this.isFreedBlock(ptr - BLOCK_OVERHEAD)) {
       throw new DoubleFreeError(`block ${ptr} is not live: it was freed already`);
     }

@@ -7,7 +7,7 @@
 
 import { alignUp } from "../../core/bits.js";
 import { isSharedArrayBuffer } from "../../memory/memory.js";
-import { TlsfKernel } from "./kernel.js";
+import { BAD_LISTED, TlsfKernel } from "./kernel.js";
 import * as layout from "./layout.js";
 import {
   FIRST_ALIGN,
@@ -92,9 +92,7 @@ export abstract class TlsfSearch extends TlsfKernel {
     const sw = this.sw;
     const word = m[b >>> 2];
     const size = sizeOf(word);
-    if ((word & FREE_BIT) === 0 || size < bsize) {
-      this.corrupt(`block ${b} on a free list has size word ${word}, not a free block ≥ ${bsize}`);
-    }
+    if ((word & FREE_BIT) === 0 || size < bsize) this.damaged(b, word, BAD_LISTED);
     this.checkFree(b, size, word);
     this.removeFree(b, size);
     const rest = size - bsize;
@@ -156,9 +154,7 @@ export abstract class TlsfSearch extends TlsfKernel {
     const m = this.memU32;
     const word = m[b >>> 2];
     const size0 = sizeOf(word);
-    if ((word & FREE_BIT) === 0 || size0 < search) {
-      this.corrupt(`block ${b} on a free list has size word ${word}, not a free block ≥ ${search}`);
-    }
+    if ((word & FREE_BIT) === 0 || size0 < search) this.damaged(b, word, BAD_LISTED);
     this.checkFree(b, size0, word);
     let ptr = alignUp(b + BLOCK_OVERHEAD, align);
     if (ptr - BLOCK_OVERHEAD - b !== 0 && ptr - BLOCK_OVERHEAD - b < MIN_BLOCK) ptr += align;
