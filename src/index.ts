@@ -134,6 +134,7 @@ export {
   array,
   type FieldInfo,
   type Fields,
+  type FieldsOf,
   type FieldType,
   type InitOf,
   type RefOf,

@@ -176,7 +176,9 @@ function carvedFrom(child: Allocator, parent: Allocator): boolean {
 }
 
 export class ChainAllocator implements Allocator {
+  /** `"ChainAllocator"`, as messages and `console.log` show it. */
   readonly name = "ChainAllocator";
+  /** The memory the blocks live in (the wrapped allocator's). */
   readonly memory: Memory;
   /** The members, in the order they are asked. */
   readonly members: readonly Allocator[];
@@ -393,6 +395,7 @@ export class ChainAllocator implements Allocator {
     for (const member of this.members) member.reset();
   }
 
+  /** @returns the figures of the allocator now (see {@link AllocatorStats}) */
   stats(): AllocatorStats {
     const ms = this.members;
     let inUse = 0;

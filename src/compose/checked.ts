@@ -10,11 +10,36 @@ import { dumpOf, dumpState, INSPECT, kindOf, summarize } from "../core/describe.
 import type { Allocation, Layout } from "../core/layout.js";
 import type { Memory } from "../core/memory.js";
 
+/**
+ * Wraps any allocator and runs its full invariant check (`check()`) before and after every
+ * call that can change the heap, so corruption is reported at the call that caused it.
+ * Costs O(heap) per call: for tests and debugging, not production.
+ *
+ * @example
+ * ```ts
+ * import { CheckedAllocator, TlsfAllocator } from "memkit";
+ *
+ * const heap = new CheckedAllocator(new TlsfAllocator(64 * 1024));
+ * const p = heap.alloc(100);
+ * heap.memory.u8[p + 100 + 8] = 0xff; // scribbles past the block, on the next block's header
+ * try {
+ *   heap.dealloc(p); // the check finds the damage here, not thousands of calls later
+ * } catch (e) {
+ *   console.log((e as Error).name); // HeapCorruptedError
+ * }
+ * ```
+ */
 export class CheckedAllocator implements Allocator {
+  /** The memory the blocks live in (the wrapped allocator's). */
   readonly memory: Memory;
+  /** The allocator's name, as messages and `console.log` show it. */
   readonly name: string;
 
-  constructor(readonly inner: Allocator) {
+  /** @param inner - the allocator to check around every call */
+  constructor(
+    /** The wrapped allocator. */
+    readonly inner: Allocator,
+  ) {
     this.memory = inner.memory;
     this.name = `CheckedAllocator(${kindOf(inner, "allocator")})`;
   }
@@ -60,15 +85,18 @@ export class CheckedAllocator implements Allocator {
   reset(): void {
     this.around(() => this.inner.reset());
   }
+  /** @returns the figures of the allocator now (see {@link AllocatorStats}) */
   stats(): AllocatorStats {
     return this.inner.stats();
   }
   check(): void {
     this.inner.check();
   }
+  /** The one line `console.log` and `util.inspect` print for this object. */
   [INSPECT](): string {
     return summarize(this.name, this);
   }
+  /** @returns the state for a person to read, one figure a line */
   dump(): string {
     return dumpState(this.name, this, [dumpOf(this.inner)]);
   }

@@ -107,6 +107,12 @@ export interface Carving {
 
 /** An allocator whose handle can be finished: every `BaseAllocator` strategy and Heap. */
 export interface Droppable extends Allocator {
+  /**
+   * Finishes the handle; an allocator carved from a parent gives its region back.
+   *
+   * @throws {@link AllocatorError} `ERR_DESTROYED` when dropped already, `ERR_LIVE_CHILDREN`
+   *   while an allocator carved from it is alive
+   */
   drop(): void;
 }
 

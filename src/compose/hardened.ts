@@ -63,6 +63,7 @@ export type HardeningLevel = "canary" | "quarantine" | "check";
 
 const LEVELS: readonly HardeningLevel[] = ["canary", "quarantine", "check"];
 
+/** Options of {@link HardenedAllocator}. */
 export interface HardenedOptions {
   /** Which rung (default `quarantine`). */
   level?: HardeningLevel;
@@ -83,11 +84,38 @@ function canaryByte(ptr: number, i: number): number {
   return (0xa5 ^ (ptr >>> ((i & 3) * 8)) ^ (i * 0x3b)) & 0xff;
 }
 
+/**
+ * Wraps any allocator with one rung of a debug ladder, each rung adding to the one below:
+ * `"canary"` puts 8 check bytes after every block (an overflow is found at the block's free or
+ * at `check()`), `"quarantine"` also fills freed blocks with 0xDF and holds them back a while
+ * (a write after free, or a second free of a held block, is found), and `"check"` also runs
+ * the full invariant check around every call. Corruption found poisons the wrapper.
+ *
+ * @example
+ * ```ts
+ * import { HardenedAllocator, TlsfAllocator } from "memkit";
+ *
+ * const heap = new HardenedAllocator(new TlsfAllocator(64 * 1024), { level: "quarantine" });
+ * const p = heap.alloc(16);
+ * heap.dealloc(p);
+ * heap.memory.u8[p] = 1; // a write after free…
+ * try {
+ *   heap.check(); // …is found: the freed block's fill changed
+ * } catch (e) {
+ *   console.log((e as { code?: string }).code); // ERR_HEAP_CORRUPTED
+ * }
+ * ```
+ */
 export class HardenedAllocator implements Allocator {
+  /** The memory the blocks live in (the wrapped allocator's). */
   readonly memory: Memory;
+  /** The allocator's name, as messages and `console.log` show it. */
   readonly name: string;
+  /** The rung in force. */
   readonly level: HardeningLevel;
+  /** The most blocks the quarantine holds. */
   readonly quarantineBlocks: number;
+  /** The most bytes the quarantine holds. */
   readonly quarantineBytes: number;
 
   private readonly rung: number;
@@ -102,7 +130,15 @@ export class HardenedAllocator implements Allocator {
   private peak = 0;
   private poison = "";
 
+  /**
+   * @param inner - the allocator to harden
+   * @param options - the rung (default `"quarantine"`) and the quarantine's limits
+   * @throws {@link ArgumentTypeError} `ERR_ALLOC_ARG_TYPE` when `inner` is not an allocator;
+   *   `ERR_UNSUPPORTED` for a quarantine over a `StackAllocator` (it would reorder its frees)
+   * @throws {@link ArgumentRangeError} `ERR_UNSUPPORTED` for an unknown level
+   */
   constructor(
+    /** The wrapped allocator. */
     readonly inner: Allocator,
     options: HardenedOptions = {},
   ) {
@@ -435,7 +471,12 @@ export class HardenedAllocator implements Allocator {
   }
 
   /** Blocks and bytes the quarantine holds now. */
-  get quarantined(): { readonly blocks: number; readonly bytes: number } {
+  get quarantined(): {
+    /** Blocks held. */
+    readonly blocks: number;
+    /** Bytes held. */
+    readonly bytes: number;
+  } {
     return { blocks: this.held.size, bytes: this.heldBytes };
   }
 }

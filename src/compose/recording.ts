@@ -56,6 +56,7 @@ import { OP_ALLOC, OP_FREE, OP_REALLOC, type Trace, TraceBuilder } from "../trac
 /** The `# format` line every trace carries. */
 const FORMAT_LINE = "format: a ID SIZE ALIGN [z] | f ID | r ID SIZE";
 
+/** Options of {@link RecordingAllocator}. */
 export interface RecordingOptions {
   /** The `# trace` line: what was recorded. */
   description?: string;
@@ -63,8 +64,30 @@ export interface RecordingOptions {
   program?: string;
 }
 
+/**
+ * Wraps any allocator, passes every call through unchanged, and records the calls that
+ * change the heap as an allocation trace (the text format `parseTrace` reads). Save
+ * `toText()` to a file and replay it against every strategy with
+ * `npx memkit replay mine.trace --allocator all`, or in code with {@link replay}.
+ * Only calls that succeeded are recorded; failed allocations are counted in the trailer.
+ *
+ * @example
+ * ```ts
+ * import { parseTrace, RecordingAllocator, replay, TlsfAllocator } from "memkit";
+ *
+ * const heap = new RecordingAllocator(new TlsfAllocator(64 * 1024), { description: "demo" });
+ * const a = heap.alloc(48);
+ * const b = heap.allocZeroed(200, 16);
+ * heap.dealloc(a);
+ * heap.dealloc(heap.realloc(b, 1000));
+ * const trace = parseTrace(heap.toText()); // 4 operations
+ * console.log(replay(trace, new TlsfAllocator(1 << 20)).ops); // 4
+ * ```
+ */
 export class RecordingAllocator implements Allocator {
+  /** The memory the blocks live in (the wrapped allocator's). */
   readonly memory: Memory;
+  /** The allocator's name, as messages and `console.log` show it. */
   readonly name: string;
   /** Frees of pointers that were not allocated while recording (not written). */
   unknownFrees = 0;
@@ -81,7 +104,12 @@ export class RecordingAllocator implements Allocator {
   private nextId = 0;
   private readonly header: string[];
 
+  /**
+   * @param inner - the allocator to record
+   * @param options - the trace's description and program lines
+   */
   constructor(
+    /** The wrapped allocator. */
     readonly inner: Allocator,
     options: RecordingOptions = {},
   ) {
@@ -174,15 +202,18 @@ export class RecordingAllocator implements Allocator {
   owns(ptr: number): boolean {
     return this.inner.owns(ptr);
   }
+  /** @returns the figures of the allocator now (see {@link AllocatorStats}) */
   stats(): AllocatorStats {
     return this.inner.stats();
   }
   check(): void {
     this.inner.check();
   }
+  /** The one line `console.log` and `util.inspect` print for this object. */
   [INSPECT](): string {
     return summarize(this.name, this);
   }
+  /** @returns the state for a person to read, one figure a line */
   dump(): string {
     return dumpState(this.name, this, [dumpOf(this.inner)]);
   }

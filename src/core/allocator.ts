@@ -65,37 +65,139 @@ export interface AllocatorStats {
   readonly largestFree: number;
 }
 
-/** The contract every strategy implements (DESIGN.md). */
+/**
+ * What every memkit allocator does: hand out blocks of a linear memory as byte offsets
+ * (pointers), take them back, resize them, and report on itself. Every strategy, the `Heap`,
+ * the wrappers (`CheckedAllocator`, `ChainAllocator`, …) and `SharedHeap` implement it.
+ *
+ * Out of memory is never an exception here: `alloc` returns 0 and `allocate` `null` (only
+ * `allocOrThrow` throws). A caller's mistake (a bad size, alignment or pointer, a double
+ * free) throws a typed error with a stable `code` before anything changes; corrupt metadata
+ * throws `HeapCorruptedError` and poisons the heap.
+ */
 export interface Allocator {
+  /** The linear memory the blocks live in: read and write them through its views (`u8`, `f64`, …). */
   readonly memory: Memory;
-  /** A pointer to at least `size` bytes aligned to `align`, or 0 when out of memory. */
+  /**
+   * Allocates a block.
+   *
+   * @param size - bytes wanted, an integer ≥ 0 (0 gives a unique minimal block)
+   * @param align - a power of two up to 65536; below 8 it is raised to 8 (default 8)
+   * @returns the block's address (a byte offset, a multiple of `align`), or 0 when out of memory
+   * @throws {@link ArgumentTypeError} `ERR_ALLOC_ARG_TYPE` when an argument is not a number
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` (negative or fractional size) or
+   *   `ERR_ALLOC_ALIGN` (not a power of two, or above 65536)
+   * @throws {@link HeapPoisonedError} `ERR_HEAP_POISONED` once the heap was found corrupt
+   */
   alloc(size: number, align?: number): number;
-  /** As `alloc`, zero-filled; skips the fill where the bytes are known to be untouched. */
+  /**
+   * As `alloc`, with every byte of the block 0. Skips the fill where the bytes are known
+   * never to have been handed out (fresh pages of a growable memory).
+   *
+   * @param size - bytes wanted, an integer ≥ 0
+   * @param align - a power of two up to 65536 (default 8)
+   * @returns the block's address, or 0 when out of memory
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` or `ERR_ALLOC_ALIGN`, as `alloc`
+   */
   allocZeroed(size: number, align?: number): number;
-  /** Releases a block. `size` is checked against the block where the strategy knows it. */
+  /**
+   * Frees a block. `dealloc(0)` does nothing.
+   *
+   * @param ptr - an address `alloc` returned and that is not freed yet
+   * @param size - the block's size, checked against the block where the strategy knows it
+   *   (required by the strategies that keep no size: `BlockAllocator`)
+   * @throws {@link InvalidPointerError} `ERR_INVALID_POINTER` (not a block of this allocator),
+   *   `ERR_FOREIGN_POINTER` (another allocator's) or `ERR_NOT_TOP` (a stack block out of order)
+   * @throws {@link DoubleFreeError} `ERR_DOUBLE_FREE` when the block is already free
+   * @throws {@link LayoutMismatchError} `ERR_LAYOUT_MISMATCH` when `size` is not the block's
+   */
   dealloc(ptr: number, size?: number): void;
   /**
-   * Resizes in place when possible, else moves; 0 when out of memory, old block intact.
-   * `oldSize` is the block's size for strategies that keep none (BlockAllocator); the
-   * others ignore it, and wrappers pass it through.
+   * Resizes a block: in place when the strategy can, else by moving it (the first
+   * `min(old, new)` bytes are kept). `realloc(0, n)` is `alloc(n)`.
+   *
+   * @param ptr - a live block, or 0
+   * @param newSize - the new size in bytes, ≥ 1 (free a block with `dealloc`, not `realloc(p, 0)`)
+   * @param align - the alignment the block needs (default 8)
+   * @param oldSize - the block's size, for strategies that keep none (`BlockAllocator`);
+   *   the others ignore it
+   * @returns the block's new address, or 0 when out of memory (and the old block is intact)
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` for 0 or a bad size, `ERR_ALLOC_ALIGN`
+   * @throws {@link InvalidPointerError} `ERR_INVALID_POINTER` when `ptr` is not a live block
+   * @throws {@link DoubleFreeError} `ERR_DOUBLE_FREE` when `ptr` was freed
    */
   realloc(ptr: number, newSize: number, align?: number, oldSize?: number): number;
-  /** The `Layout` form: the block and its usable size, or `null` when out of memory. */
+  /**
+   * Allocates a block for a {@link Layout}.
+   *
+   * @param layout - the size and alignment wanted
+   * @returns the block and its usable size, or `null` when out of memory
+   * @throws {@link ArgumentTypeError} `ERR_ALLOC_ARG_TYPE` when `layout` is not a Layout
+   */
   allocate(layout: Layout): Allocation | null;
-  /** As `allocate`, zero-filled. */
+  /**
+   * As `allocate`, zero-filled.
+   *
+   * @param layout - the size and alignment wanted
+   * @returns the block and its usable size, or `null` when out of memory
+   * @throws {@link ArgumentTypeError} `ERR_ALLOC_ARG_TYPE` when `layout` is not a Layout
+   */
   allocateZeroed(layout: Layout): Allocation | null;
-  /** The `Layout` form of `dealloc`: the layout's size is checked where it can be. */
+  /**
+   * The `Layout` form of `dealloc`: the layout's size is checked where it can be.
+   *
+   * @param ptr - a live block
+   * @param layout - the layout it was allocated with
+   * @throws {@link InvalidPointerError} `ERR_INVALID_POINTER`, {@link DoubleFreeError}
+   *   `ERR_DOUBLE_FREE`, {@link LayoutMismatchError} `ERR_LAYOUT_MISMATCH`, as `dealloc`
+   */
   deallocate(ptr: number, layout?: Layout): void;
-  /** The usable bytes of a live block. */
+  /**
+   * The usable bytes of a live block: at least what was asked for, often more.
+   *
+   * @param ptr - a live block
+   * @returns its usable size in bytes
+   * @throws {@link InvalidPointerError} `ERR_INVALID_POINTER` when `ptr` is not a live block
+   *   (`ERR_UNSUPPORTED` where the strategy keeps no sizes)
+   */
   usableSize(ptr: number): number;
-  /** Whether `ptr` lies in this allocator's region (O(1)). */
+  /**
+   * Whether `ptr` lies in this allocator's region (O(1)); says nothing about whether it is live.
+   *
+   * @param ptr - any number
+   * @returns true when `ptr` is inside the region blocks are handed out from
+   */
   owns(ptr: number): boolean;
-  /** Releases every block at once. */
+  /**
+   * Frees every block at once; pointers handed out before are invalid afterwards.
+   *
+   * @throws {@link InvalidPointerError} `ERR_LIVE_CHILDREN` while an allocator carved from
+   *   this one is alive
+   */
   reset(): void;
+  /**
+   * Figures about the allocator now: capacity, bytes in use, free, overhead, live blocks,
+   * peak, largest free block.
+   *
+   * @returns a fresh {@link AllocatorStats}
+   */
   stats(): AllocatorStats;
-  /** Walks every piece of metadata; throws `HeapCorruptedError` saying what is wrong. */
+  /**
+   * Walks every piece of the allocator's metadata and checks its invariants (O(blocks)).
+   *
+   * @throws {@link HeapCorruptedError} `ERR_HEAP_CORRUPTED` saying what is wrong; the heap is
+   *   poisoned from then on
+   */
   check(): void;
-  /** As `alloc`, but throws `OutOfMemoryError` instead of returning 0. */
+  /**
+   * As `alloc`, but throws instead of returning 0.
+   *
+   * @param size - bytes wanted
+   * @param align - a power of two up to 65536 (default 8)
+   * @returns the block's address, never 0
+   * @throws {@link OutOfMemoryError} `ERR_OUT_OF_MEMORY` when there is no room
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` or `ERR_ALLOC_ALIGN`, as `alloc`
+   */
   allocOrThrow(size: number, align?: number): number;
 }
 
@@ -172,7 +274,15 @@ const HEADER_SLOT_NAMES = [
   "RESERVED",
 ] as const;
 
+/**
+ * The part every memkit strategy shares: the header in the memory (or beside it, for an
+ * offset-only memory), the checks made on entering a call (stale views, poison, a dropped
+ * handle), the `Layout` forms, a move-and-copy `realloc`, the throwing forms, `check()`,
+ * `drop()` and `dump()`. Use a strategy (`TlsfAllocator`, `PoolAllocator`, …) or `Heap`;
+ * `instanceof BaseAllocator` tells a memkit strategy from other {@link Allocator}s.
+ */
 export abstract class BaseAllocator implements Allocator {
+  /** The linear memory the blocks live in. */
   readonly memory: Memory;
   /** The strategy's name in messages. */
   abstract readonly name: string;
@@ -295,10 +405,19 @@ export abstract class BaseAllocator implements Allocator {
 
   // ---- the strategy's part -------------------------------------------------------------
 
+  /** @inheritDoc Allocator.alloc */
   abstract alloc(size: number, align?: number): number;
+  /** @inheritDoc Allocator.dealloc */
   abstract dealloc(ptr: number, size?: number): void;
+  /** @inheritDoc Allocator.usableSize */
   abstract usableSize(ptr: number): number;
+  /** @inheritDoc Allocator.reset */
   abstract reset(): void;
+  /**
+   * Figures about the allocator now.
+   *
+   * @returns a fresh {@link AllocatorStats}
+   */
   abstract stats(): AllocatorStats;
   /** The strategy's invariants; the common header is checked by `check()` before it. */
   protected abstract checkStrategy(): void;
@@ -441,24 +560,25 @@ export abstract class BaseAllocator implements Allocator {
     );
   }
 
+  /** @inheritDoc Allocator.owns */
   owns(ptr: number): boolean {
     return isUint32(ptr) && ptr >= this.dataStart && ptr < this.memory.end;
   }
 
+  /** @inheritDoc Allocator.allocZeroed */
   allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
     const ptr = this.alloc(size, align);
     if (ptr !== 0 && this.memory.hasBytes) this.memory.u8.fill(0, ptr, ptr + size);
     return ptr;
   }
 
-  /**
-   * The generic resize: validate the old block, allocate the new one, copy, free the old.
-   * Strategies override it to grow or shrink in place first.
-   *
-   * The pointer is validated before the size (RELIABILITY.md §2.1 P1): a freed or foreign
-   * pointer throws even with a size too large for any heap, which alone would answer 0
-   * ("out of memory, your block is still yours") about a block that is not the caller's.
-   */
+  // The generic resize: validate the old block, allocate the new one, copy, free the old.
+  // Strategies override it to grow or shrink in place first.
+  //
+  // The pointer is validated before the size (RELIABILITY.md §2.1 P1): a freed or foreign
+  // pointer throws even with a size too large for any heap, which alone would answer 0
+  // ("out of memory, your block is still yours") about a block that is not the caller's.
+  /** @inheritDoc Allocator.realloc */
   realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
     if (ptr === 0) return this.alloc(newSize, align);
     if (!isUint32(ptr)) rejectPointer(ptr);
@@ -491,22 +611,27 @@ export abstract class BaseAllocator implements Allocator {
     return true;
   }
 
+  /** @inheritDoc Allocator.allocate */
   allocate(layout: Layout): Allocation | null {
     return allocateLayout(this, layout, false, true);
   }
 
+  /** @inheritDoc Allocator.allocateZeroed */
   allocateZeroed(layout: Layout): Allocation | null {
     return allocateLayout(this, layout, true, true);
   }
 
+  /** @inheritDoc Allocator.deallocate */
   deallocate(ptr: number, layout?: Layout): void {
     deallocateLayout(this, ptr, layout);
   }
 
+  /** @inheritDoc Allocator.allocOrThrow */
   allocOrThrow(size: number, align: number = DEFAULT_ALIGN): number {
     return orOutOfMemory(this.alloc(size, align), `${this.name}: out of memory`, size, align);
   }
 
+  /** @inheritDoc Allocator.check */
   check(): void {
     this.enter();
     this.verifyHeader();
@@ -514,8 +639,11 @@ export abstract class BaseAllocator implements Allocator {
   }
 
   /**
-   * The seeds' `drop`: the handle is finished; every later call throws `ERR_DESTROYED`.
-   * Strategies carved from a parent give their region back (see compose/).
+   * Finishes this handle: every later call on it throws `ERR_DESTROYED`. An allocator carved
+   * from a parent (`carve`, `childOf`) gives its region back to the parent.
+   *
+   * @throws {@link AllocatorError} `ERR_DESTROYED` when the handle was dropped already, or
+   *   `ERR_LIVE_CHILDREN` while an allocator carved from this one is alive (nothing changes)
    */
   drop(): void {
     // Not `enter()`: a poisoned heap can still be dropped (its parent may take its block back).
@@ -530,7 +658,12 @@ export abstract class BaseAllocator implements Allocator {
     return summarize(this.name, this);
   }
 
-  /** The state, one figure a line; strategies with more to show (free runs) override it. */
+  /**
+   * The allocator's state for a person to read, one figure a line (a `BlockAllocator` adds
+   * its free runs, a chain its members).
+   *
+   * @returns several lines of text
+   */
   dump(): string {
     return dumpState(this.name, this);
   }
@@ -554,7 +687,12 @@ export abstract class BaseAllocator implements Allocator {
     }
   }
 
-  /** A copy of the header and out-of-line metadata bytes (for tests and attach checks). */
+  /**
+   * A copy of the allocator's header and metadata bytes, to compare a heap before and after
+   * a call (a rejected call leaves them unchanged).
+   *
+   * @returns a new `Uint8Array`
+   */
   metadataBytes(): Uint8Array {
     this.enter();
     return new Uint8Array(this.metaBuffer, this.metaAt, this.metaBytes).slice();

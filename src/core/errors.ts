@@ -11,6 +11,23 @@
  * (subclasses that carry a `code`), as Node's validators do, so `instanceof RangeError` works.
  */
 
+/**
+ * The stable `code` of every error memkit throws, to test with `err.code === "ERR_…"`.
+ *
+ * Caller errors, thrown before anything changes: `ERR_ALLOC_ARG_TYPE` (not a number),
+ * `ERR_ALLOC_SIZE` (a size that is negative, fractional or 0 where 0 is not allowed),
+ * `ERR_ALLOC_ALIGN` (an alignment that is not a power of two up to 64 KiB), `ERR_LAYOUT`,
+ * `ERR_INVALID_POINTER`, `ERR_FOREIGN_POINTER` (a pointer of another allocator),
+ * `ERR_NOT_TOP` (a stack block freed out of order), `ERR_DOUBLE_FREE`, `ERR_STALE_POINTER`,
+ * `ERR_LAYOUT_MISMATCH` (a size that is not the block's), `ERR_DESTROYED` (a dropped
+ * allocator), `ERR_LIVE_CHILDREN`, `ERR_UNSUPPORTED`, `ERR_MEMORY` (a bad memory
+ * argument), `ERR_SAB_UNAVAILABLE` (no `SharedArrayBuffer` here), and the typed layer's codes
+ * below. Out of memory: `ERR_OUT_OF_MEMORY`, only from the throwing forms. Attaching to bytes
+ * that are not a compatible heap: `ERR_HEAP_MAGIC`, `ERR_HEAP_VERSION`, `ERR_HEAP_CONFIG`.
+ * Concurrency: `ERR_CONCURRENT_USE`, `ERR_LOCK_TIMEOUT`, `ERR_OWNER_DIED`. Views:
+ * `ERR_DETACHED`, `ERR_STALE_VIEW`. Corruption: `ERR_HEAP_CORRUPTED`, then
+ * `ERR_HEAP_POISONED` on every later call.
+ */
 export type ErrorCode =
   | "ERR_ALLOC_ARG_TYPE"
   | "ERR_ALLOC_SIZE"
@@ -54,6 +71,7 @@ export type ErrorCode =
 
 /** A wrong type where a number (or a Layout) was required: `'16'`, `8n`, `null`, `{}`. */
 export class ArgumentTypeError extends TypeError {
+  /** The stable error code: `ERR_ALLOC_ARG_TYPE`, or the typed layer's `ERR_ELEMENT_TYPE`. */
   readonly code: ErrorCode;
   constructor(message: string, code: ErrorCode = "ERR_ALLOC_ARG_TYPE") {
     super(message);
@@ -64,6 +82,7 @@ export class ArgumentTypeError extends TypeError {
 
 /** A number out of its domain: NaN, ±Infinity, negative, fractional, not a power of two. */
 export class ArgumentRangeError extends RangeError {
+  /** The stable error code: `ERR_ALLOC_SIZE`, `ERR_ALLOC_ALIGN`, `ERR_LAYOUT`, `ERR_INDEX`, … */
   readonly code: ErrorCode;
   constructor(message: string, code: ErrorCode) {
     super(message);
@@ -82,6 +101,7 @@ export class LayoutError extends ArgumentRangeError {
 
 /** Base class of every heap-level error: `instanceof AllocatorError` catches them all. */
 export class AllocatorError extends Error {
+  /** The stable error code (see {@link ErrorCode}); the message may change, the code does not. */
   readonly code: ErrorCode;
   constructor(message: string, code: ErrorCode) {
     super(message);

@@ -33,11 +33,13 @@
 import { alignUp } from "./bits.js";
 import { HeapIncompatibleError, HeapPoisonedError } from "./errors.js";
 
+/** The first header slot of every live memkit heap ("MEMK"), checked when a handle attaches. */
 export const MAGIC = 0x4d454d4b;
 /** The MAGIC slot of a poisoned heap ("MEMP"): the entry guard's one load then fails. */
 export const POISONED_MAGIC = 0x4d454d50;
 export const VERSION_MAJOR = 1;
 export const VERSION_MINOR = 1;
+/** The header format's version (major × 65536 + minor); attaching to another major fails. */
 export const VERSION = VERSION_MAJOR * 65536 + VERSION_MINOR;
 
 export const H_MAGIC = 0;
@@ -58,14 +60,23 @@ export const STATE_POISONED = 1;
 
 /** Strategy identifiers stored in the header's KIND slot. */
 export const StrategyKind = {
+  /** `BumpAllocator`. */
   bump: 1,
+  /** `StackAllocator`. */
   stack: 2,
+  /** `PoolAllocator`. */
   pool: 3,
+  /** `SlabAllocator`. */
   slab: 4,
+  /** `BlockAllocator`. */
   block: 5,
+  /** `FreeListAllocator`. */
   freeList: 6,
+  /** `BuddyAllocator`. */
   buddy: 7,
+  /** `TlsfAllocator` (and the `Heap`). */
   tlsf: 8,
+  /** `OffsetAllocator`. */
   offset: 9,
 } as const;
 

@@ -12,6 +12,11 @@
  *                         ^ allocator header sits here (in-band memories)
  */
 
+/**
+ * Which kind a memory is: `"fixed"` (a caller's buffer), `"growable"` (a resizable
+ * `ArrayBuffer`), `"shared"` (a growable `SharedArrayBuffer`), `"wasm"` (a
+ * `WebAssembly.Memory`) or `"offset"` (offsets only, no bytes).
+ */
 export type MemoryKind = "fixed" | "growable" | "shared" | "wasm" | "offset";
 
 export interface Memory {

@@ -61,8 +61,16 @@ function checkByteCount(n: unknown, what: string, max = MAX_MEMORY_BYTES): numbe
   return n;
 }
 
-/** What every memory kind shares: the fields of the contract and sub-regions. */
+/**
+ * The bytes an allocator hands out, and typed views over them that stay current when the
+ * buffer grows or is replaced. A pointer is a byte offset into `buffer`: read a block through
+ * `u8[ptr]`, `f64[ptr >> 3]`, or pass it to a wasm function sharing the memory. An allocator
+ * manages the region `[start, end)`; `end` moves up when a growable memory grows, never past
+ * `maxEnd`. Make one of the kinds: {@link FixedMemory}, {@link GrowableMemory},
+ * {@link SharedMemory}, {@link WasmMemory}, {@link OffsetMemory}.
+ */
 export abstract class Memory implements MemoryContract {
+  /** Which kind of memory this is. */
   abstract readonly kind: MemoryKind;
   /** Whether the memory has bytes (every kind but `offset`). */
   readonly hasBytes: boolean;
@@ -79,10 +87,15 @@ export abstract class Memory implements MemoryContract {
   /** Counts buffer replacements; views taken at an older generation are stale. */
   generation = 0;
 
+  /** The buffer under the views now (replaced when a `WebAssembly.Memory` grows). */
   buffer: ArrayBufferLike = EMPTY;
+  /** The bytes, current as of the last call into an allocator or `refresh()`. */
   u8: Uint8Array = new Uint8Array(0);
+  /** The bytes as int32 words: index `ptr >> 2`. */
   i32: Int32Array = new Int32Array(0);
+  /** The bytes as uint32 words: index `ptr >> 2`. */
   u32: Uint32Array = new Uint32Array(0);
+  /** The bytes as float64s: index `ptr >> 3`. */
   f64: Float64Array = new Float64Array(0);
 
   protected constructor(
@@ -107,16 +120,22 @@ export abstract class Memory implements MemoryContract {
   }
 
   /**
-   * Re-derive the views if the underlying buffer was replaced or grew (by this agent, another
-   * worker, or a wasm module). Returns true when anything changed. Cheap when nothing did.
+   * Re-derives the views if the underlying buffer was replaced or grew (by this agent, another
+   * worker, or a wasm module). Cheap when nothing did.
+   *
+   * @returns true when anything changed
+   * @throws {@link StaleViewError} `ERR_DETACHED` when the caller's buffer was detached
    */
   refresh(): boolean {
     return false;
   }
 
   /**
-   * Grow the region so that `end >= minEnd`. Returns false, changing nothing, when this kind
-   * cannot grow or `minEnd` is past `maxEnd` (out of memory is an answer, not an exception).
+   * Grows the region so that `end >= minEnd` (doubling, in whole 64 KiB pages).
+   *
+   * @param _minEnd - the lowest `end` wanted
+   * @returns true when `end >= minEnd` now; false, changing nothing, when this kind cannot
+   *   grow or `minEnd` is past `maxEnd` (out of memory is an answer, not an exception)
    */
   grow(_minEnd: number): boolean {
     return false;
@@ -126,6 +145,11 @@ export abstract class Memory implements MemoryContract {
    * A fixed sub-region `[start, end)` of these bytes, for an allocator carved out of a block
    * of another allocator. It shares this memory's buffer and follows its growth (views are
    * taken from the parent), never grows itself, and is not assumed to be zero.
+   *
+   * @param start - the sub-region's first byte, inside this memory
+   * @param end - one past its last byte
+   * @returns the sub-region
+   * @throws {@link ArgumentRangeError} `ERR_MEMORY` when `[start, end)` is not inside this memory
    */
   region(start: number, end: number): Memory {
     checkByteCount(start, "region start");
@@ -158,10 +182,23 @@ function setViews(mem: Memory, buffer: ArrayBufferLike, lengthTracking: boolean)
   mem.generation++;
 }
 
-/** A caller's bytes: `[byteOffset, byteOffset + byteLength)` of an ArrayBuffer or SAB. */
+/**
+ * A caller's bytes: `[byteOffset, byteOffset + byteLength)` of an `ArrayBuffer` or
+ * `SharedArrayBuffer`. Never grows; the fastest kind to allocate in.
+ */
 export class FixedMemory extends Memory {
+  /** `"fixed"`. */
   readonly kind = "fixed" as const;
 
+  /**
+   * @param buffer - the bytes; they stay the caller's
+   * @param byteOffset - where the region starts (default 0)
+   * @param byteLength - its length (default: to the end of the buffer)
+   * @param zeroed - whether the region's bytes are all 0 now, so that zeroed allocations may
+   *   skip the fill (default false)
+   * @throws {@link ArgumentTypeError} `ERR_ALLOC_ARG_TYPE` when `buffer` is not a buffer
+   * @throws {@link ArgumentRangeError} `ERR_MEMORY` when the range is outside the buffer
+   */
   constructor(buffer: ArrayBufferLike, byteOffset = 0, byteLength?: number, zeroed = false) {
     if (!(buffer instanceof ArrayBuffer || isSharedArrayBuffer(buffer))) {
       throw new ArgumentTypeError("FixedMemory needs an ArrayBuffer or SharedArrayBuffer");
@@ -190,8 +227,15 @@ export class FixedMemory extends Memory {
  * on W1 than on a fixed buffer or a `WebAssembly.Memory`).
  */
 export class GrowableMemory extends Memory {
+  /** `"growable"`. */
   readonly kind = "growable" as const;
 
+  /**
+   * @param initialBytes - bytes now
+   * @param maxBytes - the most it may grow to
+   * @throws {@link ArgumentRangeError} `ERR_MEMORY` when `initialBytes > maxBytes` or a
+   *   count is not a byte count below 4 GiB
+   */
   constructor(initialBytes: number, maxBytes: number) {
     checkByteCount(initialBytes, "initialBytes");
     checkByteCount(maxBytes, "maxBytes");
@@ -212,8 +256,17 @@ export class GrowableMemory extends Memory {
 
 /** A growable `SharedArrayBuffer` (owned, or one handed over by another worker). */
 export class SharedMemory extends Memory {
+  /** `"shared"`. */
   readonly kind = "shared" as const;
 
+  /**
+   * @param initialBytesOrBuffer - bytes of a new growable `SharedArrayBuffer`, or one that
+   *   another worker made (its `maxByteLength` is the limit)
+   * @param maxBytes - the most a new buffer may grow to
+   * @throws {@link AllocatorError} `ERR_SAB_UNAVAILABLE` where `SharedArrayBuffer` is missing (a
+   *   browser page that is not cross-origin isolated)
+   * @throws {@link ArgumentRangeError} `ERR_MEMORY` for bad byte counts
+   */
   constructor(initialBytesOrBuffer: number | SharedArrayBuffer, maxBytes?: number) {
     let sab: SharedArrayBuffer;
     if (typeof initialBytesOrBuffer === "number") {
@@ -257,9 +310,18 @@ export class SharedMemory extends Memory {
 
 /** A `WebAssembly.Memory`, from `start` (the module's heap base) to the end of its pages. */
 export class WasmMemory extends Memory {
+  /** `"wasm"`. */
   readonly kind = "wasm" as const;
+  /** The `WebAssembly.Memory` itself, to pass to a module or grow. */
   readonly memory: WebAssembly.Memory;
 
+  /**
+   * @param memory - a module's exported memory, or one made in JS
+   * @param start - where the region starts: the module's `__heap_base` (default 0)
+   * @param maximumPages - the most pages the region may grow to (default 65536: 4 GiB)
+   * @throws {@link ArgumentTypeError} `ERR_ALLOC_ARG_TYPE` when `memory` is not a `WebAssembly.Memory`
+   * @throws {@link ArgumentRangeError} `ERR_MEMORY` when `start` or `maximumPages` is out of range
+   */
   constructor(memory: WebAssembly.Memory, start = 0, maximumPages?: number) {
     if (!(memory instanceof WebAssembly.Memory)) {
       throw new ArgumentTypeError("WasmMemory needs a WebAssembly.Memory");
@@ -279,7 +341,15 @@ export class WasmMemory extends Memory {
     setViews(this, buffer, false);
   }
 
-  /** Makes a new `WebAssembly.Memory` of `initialPages` pages (64 KiB each). */
+  /**
+   * Makes a new `WebAssembly.Memory` of `initialPages` pages (64 KiB each).
+   *
+   * @param initialPages - pages now
+   * @param maximumPages - the most pages it may grow to (default 65536)
+   * @param shared - a shared memory, for workers (default false)
+   * @returns the memory, its region the whole memory
+   * @throws {@link ArgumentRangeError} `ERR_MEMORY` for page counts out of range
+   */
   static create(initialPages: number, maximumPages = 65536, shared = false): WasmMemory {
     checkByteCount(initialPages, "initialPages", 65536);
     checkByteCount(maximumPages, "maximumPages", 65536);
@@ -327,8 +397,14 @@ export class WasmMemory extends Memory {
  * buffer, a file). No bytes: allocators that support it keep all their metadata out of line.
  */
 export class OffsetMemory extends Memory {
+  /** `"offset"`. */
   readonly kind = "offset" as const;
 
+  /**
+   * @param start - the first offset of the range
+   * @param end - one past the last
+   * @throws {@link ArgumentRangeError} `ERR_MEMORY` when `start > end` or a bound is not a byte count
+   */
   constructor(start: number, end: number) {
     checkByteCount(start, "start");
     checkByteCount(end, "end");

@@ -22,8 +22,10 @@ import type { Memory } from "../core/memory.js";
 /** A typed-array constructor memkit can lay out in a memory. */
 export type TypedArrayConstructor<T extends TypedArray> = {
   new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
+  /** Bytes per element: 1, 2, 4 or 8. */
   readonly BYTES_PER_ELEMENT: number;
 };
+/** Any of JavaScript's typed arrays (the 64-bit ones hold bigints). */
 export type TypedArray =
   | Int8Array
   | Uint8Array

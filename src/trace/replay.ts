@@ -12,6 +12,7 @@
 import type { Allocator } from "../core/allocator.js";
 import { OP_ALLOC, OP_FREE, type Trace } from "./trace.js";
 
+/** Options of {@link replay}. */
 export interface ReplayOptions {
   /** Paint and verify every block, check zero fills, run `check()` at intervals. */
   readonly verify?: boolean;
@@ -21,6 +22,7 @@ export interface ReplayOptions {
   readonly freeAtEnd?: boolean;
   /** Called every `progressEvery` operations (default 100,000). */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Operations between two `onProgress` calls (default 100,000). */
   readonly progressEvery?: number;
   /** Replay only the first `ops` operations (default all of them). */
   readonly ops?: number;
@@ -38,12 +40,17 @@ export interface ReplayBlocks {
   readonly sizes: Float64Array;
 }
 
+/** What {@link replay} measured. */
 export interface ReplayResult {
+  /** The trace's name. */
   readonly trace: string;
+  /** Operations replayed. */
   readonly ops: number;
   /** Allocations and reallocations that returned 0. */
   readonly failures: number;
+  /** Wall-clock time of the replay loop (the loop's own work included). */
   readonly elapsedMs: number;
+  /** `elapsedMs` per operation, in nanoseconds. */
   readonly nsPerOp: number;
   /** The highest sum of requested sizes alive at once. */
   readonly peakLiveBytes: number;
@@ -53,8 +60,14 @@ export interface ReplayResult {
   readonly footprintRatio: number;
 }
 
+/** A block's contents were wrong during a verifying replay: the allocator lost or overlapped bytes. */
 export class ReplayVerifyError extends Error {
+  /**
+   * @param opIndex - the operation at which the damage was seen
+   * @param message - what was wrong
+   */
   constructor(
+    /** The 0-based index of the operation at which the damage was seen. */
     readonly opIndex: number,
     message: string,
   ) {
@@ -91,7 +104,17 @@ function verify(u8: Uint8Array, i32: Int32Array, ptr: number, size: number, tag:
   return -1;
 }
 
-/** Replays `trace` against `a`. */
+/**
+ * Replays a trace against an allocator: every allocation, free and resize in order, with
+ * the failures, time and peak footprint it took.
+ *
+ * @param trace - a parsed trace ({@link parseTrace}, or `RecordingAllocator.trace()`)
+ * @param a - the allocator; it should be empty, and large enough or growable
+ * @param options - verify the blocks' contents, free what is left at the end, progress
+ * @returns what was measured
+ * @throws {@link ReplayVerifyError} with `verify`, when a block's contents were damaged
+ * @throws {@link HeapCorruptedError} `ERR_HEAP_CORRUPTED` when the allocator's check fails
+ */
 export function replay(trace: Trace, a: Allocator, options: ReplayOptions = {}): ReplayResult {
   const checking = options.verify === true && a.memory.hasBytes;
   const checkEvery = options.checkEvery ?? 50_000;

@@ -12,16 +12,22 @@
  * `f`/`r` always name one.
  */
 
+/** `Trace.op` of an allocation (an `a` line). */
 export const OP_ALLOC = 0;
+/** `Trace.op` of a free (an `f` line). */
 export const OP_FREE = 1;
+/** `Trace.op` of a resize (an `r` line). */
 export const OP_REALLOC = 2;
 
 /** A parsed trace: one row per operation, in columns. */
 export interface Trace {
+  /** The name given to the parser (a file name, say). */
   readonly name: string;
+  /** Operations: the length of every column. */
   readonly count: number;
   /** OP_ALLOC, OP_FREE or OP_REALLOC. */
   readonly op: Uint8Array;
+  /** The block each operation names; IDs are reused after a free. */
   readonly id: Uint32Array;
   /** Requested size (alloc, realloc); 0 for free. */
   readonly size: Float64Array;
@@ -35,9 +41,16 @@ export interface Trace {
   readonly comments: readonly string[];
 }
 
+/** A line of trace text that is not in the format, or that breaks the order of operations. */
 export class TraceFormatError extends Error {
+  /** The stable error code. */
   readonly code = "ERR_TRACE_FORMAT";
+  /**
+   * @param line - the 1-based line number of the bad line
+   * @param message - what is wrong with it
+   */
   constructor(
+    /** The 1-based line number of the bad line. */
     readonly line: number,
     message: string,
   ) {
@@ -48,13 +61,21 @@ export class TraceFormatError extends Error {
 
 /** Grows column arrays as a trace is parsed (or recorded). */
 export class TraceBuilder {
+  /** Operations so far. */
   count = 0;
+  /** The operation column (`OP_ALLOC`, …); its first `count` entries are used. */
   op = new Uint8Array(1024);
+  /** The block ID column. */
   id = new Uint32Array(1024);
+  /** The size column. */
   size = new Float64Array(1024);
+  /** The alignment column. */
   align = new Uint32Array(1024);
+  /** The zero-fill column. */
   zeroed = new Uint8Array(1024);
+  /** Largest ID + 1. */
   idCount = 0;
+  /** Comment lines, without the '#'. */
   readonly comments: string[] = [];
   private liveIds = new Uint8Array(1024);
 
@@ -87,6 +108,12 @@ export class TraceBuilder {
     return null;
   }
 
+  /**
+   * The trace so far, its columns trimmed to `count`.
+   *
+   * @param name - the trace's name
+   * @returns the trace
+   */
   build(name: string): Trace {
     const n = this.count;
     return {
@@ -120,6 +147,11 @@ const CH_9 = 57;
 /**
  * Parses trace text. Streaming callers feed it chunk by chunk through `TraceParser`; this
  * is the one-shot form.
+ *
+ * @param text - the whole trace
+ * @param name - the trace's name (default `"trace"`)
+ * @returns the trace, in columns
+ * @throws {@link TraceFormatError} `ERR_TRACE_FORMAT` with the line number of a bad line
  */
 export function parseTrace(text: string, name = "trace"): Trace {
   const p = new TraceParser();
@@ -133,6 +165,12 @@ export class TraceParser {
   private line = 0;
   private rest = "";
 
+  /**
+   * Parses the next piece of text; a line may be split across pieces.
+   *
+   * @param chunk - text of any length
+   * @throws {@link TraceFormatError} `ERR_TRACE_FORMAT` at the first bad line
+   */
   feed(chunk: string): void {
     const text = this.rest + chunk;
     let start = 0;
@@ -145,6 +183,13 @@ export class TraceParser {
     this.rest = text.slice(start);
   }
 
+  /**
+   * Parses what is left and ends the parse.
+   *
+   * @param name - the trace's name
+   * @returns the trace
+   * @throws {@link TraceFormatError} `ERR_TRACE_FORMAT` when the last line is bad
+   */
   finish(name: string): Trace {
     if (this.rest.length > 0) {
       this.parseLine(this.rest, 0, this.rest.length);

@@ -32,7 +32,17 @@ import {
   type ValueOf,
 } from "./struct.js";
 
-/** A value of type `type` in a new block of `allocator` (initial value checked first), or null when out of memory. */
+/**
+ * A value of type `type` in a new block of its own (Rust's `Box::new_in`).
+ *
+ * @param type - a scalar name (`"u32"`), an `array(…)` or a struct type
+ * @param value - the initial value, checked before anything is allocated (default: all 0)
+ * @param allocator - where the block goes (default: the default allocator)
+ * @returns the box, or null when out of memory
+ * @throws {@link ArgumentTypeError} `ERR_ELEMENT_TYPE` (a value of the wrong type),
+ *   `ERR_UNKNOWN_FIELD` (a field the struct lacks) or `ERR_STRUCT_DEFINITION` (a bad type)
+ * @throws {@link ArgumentRangeError} `ERR_ELEMENT_RANGE` for a number the type cannot hold
+ */
 export function box<const T extends FieldType>(
   type: T,
   value?: InitOf<T>,
@@ -48,15 +58,32 @@ export function box<const T extends FieldType>(
   return b;
 }
 
+/**
+ * One value (a scalar, an array or a struct) in a block of its own: Rust's `Box<T>`. Made
+ * by {@link box}; `value` reads and writes it in place, `get()` copies it out, `free()` (or
+ * the end of a `using` scope) gives the block back.
+ */
 export class Box<T extends FieldType> implements Owner {
-  /** The views of the allocator's memory (shared by everything reading it). */
+  /**
+   * The views of the allocator's memory (shared by everything reading it).
+   * @internal
+   */
   readonly views: MemoryViews;
   private p: number;
   private ref: object | null = null;
 
-  /** Use `box(…)`. */
+  /**
+   * Use `box(…)`.
+   *
+   * @param type - the value's type
+   * @param allocator - the allocator the block is in
+   * @param ptr - the block's address
+   * @param info - how the value is laid out
+   */
   constructor(
+    /** The value's type. */
     readonly type: T,
+    /** The allocator the block is in. */
     readonly allocator: Allocator,
     ptr: number,
     private readonly info: FieldInfo,
@@ -135,6 +162,7 @@ export class Box<T extends FieldType> implements Owner {
     return this.p;
   }
 
+  /** The one line `console.log` and `util.inspect` print for this object. */
   [INSPECT](): unknown {
     if (this.p === 0) return "Box <freed>";
     return { Box: this.get() };

@@ -37,11 +37,21 @@ export class Slice<A extends TypedArray> {
   private p: number;
   private cached: A | null = null;
 
-  /** Use `allocSliceCopy`, `allocStr` or `leak`. */
+  /**
+   * Use `allocSliceCopy`, `allocStr` or `leak`.
+   *
+   * @param allocator - the allocator the block is in
+   * @param type - the element type
+   * @param ptr - the block's address
+   * @param length - elements
+   */
   constructor(
+    /** The allocator the block is in. */
     readonly allocator: Allocator,
+    /** The element type. */
     readonly type: TypedArrayConstructor<A>,
     ptr: number,
+    /** Elements: fixed for the slice's life. */
     readonly length: number,
   ) {
     this.p = ptr;
@@ -53,10 +63,12 @@ export class Slice<A extends TypedArray> {
     return this.p;
   }
 
+  /** Bytes the elements take. */
   get byteLength(): number {
     return this.length * this.type.BYTES_PER_ELEMENT;
   }
 
+  /** Whether `free()` was called. */
   get freed(): boolean {
     return this.p === 0;
   }
@@ -73,7 +85,11 @@ export class Slice<A extends TypedArray> {
     return decodeUtf8(new Uint8Array(v.buffer, v.byteOffset, this.byteLength));
   }
 
-  /** Gives the block back; the slice can no longer be used. */
+  /**
+   * Gives the block back; the slice can no longer be used.
+   *
+   * @throws {@link DoubleFreeError} `ERR_DOUBLE_FREE` when it was freed already
+   */
   free(): void {
     if (this.p === 0) throw new DoubleFreeError("this slice was freed already");
     this.allocator.dealloc(this.p, blockBytes(this.byteLength));
@@ -81,10 +97,12 @@ export class Slice<A extends TypedArray> {
     this.cached = null;
   }
 
+  /** Frees the slice at the end of a `using` scope (nothing when it was freed already). */
   [DISPOSE](): void {
     if (this.p !== 0) this.free();
   }
 
+  /** The one line `console.log` and `util.inspect` print for this object. */
   [INSPECT](): string {
     if (this.p === 0) return `Slice<${this.type.name}> <freed>`;
     const items = Array.from(this.view as ArrayLike<number | bigint>, describe);

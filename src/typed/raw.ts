@@ -134,6 +134,7 @@ export class RawBlock {
  * them (capacity, length, freeing). Element access is the subclasses'.
  */
 export abstract class VecBase {
+  /** @internal */
   protected readonly raw: RawBlock;
   protected len = 0;
 

@@ -42,12 +42,41 @@ import {
 } from "./struct.js";
 import { rejectIndex } from "./vec.js";
 
+/**
+ * A growable array of struct values stored contiguously, as a C array of structs, in any
+ * allocator (the default heap when none is given). Growth, out of memory, `free` and `using`
+ * work as for {@link Vec}. Elements are read and written as whole values (`get`, `set`),
+ * through accessor objects (`at`, iteration) that follow the vector when it moves, or through
+ * per-field functions (`reader`, `writer`) for hot loops.
+ *
+ * @example
+ * ```ts
+ * import { StructVec, struct } from "memkit";
+ *
+ * const Particle = struct({ x: "f64", vx: "f64", id: "u32" }, "Particle");
+ * const ps = new StructVec(Particle);
+ * for (let i = 0; i < 100; i++) ps.push({ x: i, vx: 0.5, id: i }); // false when out of memory
+ * ps.at(0)!.x += 10; // an accessor of element 0
+ * const x = ps.reader("x");
+ * const vx = ps.reader("vx");
+ * const setX = ps.writer("x");
+ * for (let i = 0; i < ps.length; i++) setX(i, x(i) + vx(i));
+ * console.log(ps.get(0)); // { x: 10.5, vx: 0.5, id: 0 }
+ * ps.free();
+ * ```
+ */
 export class StructVec<F extends Fields> extends VecBase implements Owner, Iterable<StructRef<F>> {
+  /** The element type. */
   readonly type: StructType<F>;
   private readonly views: MemoryViews;
   private readonly size: number;
 
-  /** An empty array of `type` values in `allocator` (default: the default allocator). */
+  /**
+   * An empty array of struct values; it takes no block until the first element.
+   *
+   * @param type - the element type, made by {@link struct}
+   * @param allocator - where the elements live (default: the default allocator)
+   */
   constructor(type: StructType<F>, allocator?: Allocator) {
     const a = allocatorOr(allocator);
     super(new RawBlock(a, type.size, type.align, `StructVec<${type.name}>`));
@@ -163,6 +192,7 @@ export class StructVec<F extends Fields> extends VecBase implements Owner, Itera
     return this.raw.ptr + index * this.size;
   }
 
+  /** The one line `console.log` and `util.inspect` print for this object. */
   [INSPECT](): unknown {
     if (this.raw.freed) return `${this.raw.what} <freed>`;
     return { [`${this.raw.what}(${this.len})`]: this.toArray().slice(0, 20) };

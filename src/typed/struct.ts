@@ -59,9 +59,13 @@ import {
 
 /** A fixed array of `count` scalars, as a field type (`array("f32", 4)`). */
 export interface ArrayType<S extends Scalar = Scalar, N extends number = number> {
+  /** `"array"`. */
   readonly kind: "array";
+  /** The element type. */
   readonly of: S;
+  /** How many elements. */
   readonly count: N;
+  /** The array's size and alignment (the element's). */
   readonly layout: Layout;
 }
 
@@ -70,9 +74,19 @@ export type FieldType = Scalar | ArrayType | AnyStruct;
 
 /** What every struct type has, whatever its fields (how the layer's internals see one). */
 export interface AnyStruct {
+  /** The struct's name, as messages and `console.log` show it. */
   readonly name: string;
+  /** Its size and alignment: what to allocate for one value. */
   readonly layout: Layout;
+  /** Its fields as laid out, in declaration order. */
   readonly fields: readonly FieldInfo[];
+  /**
+   * A field by name.
+   *
+   * @param name - the field's name
+   * @returns how it is laid out
+   * @throws {@link ArgumentTypeError} `ERR_UNKNOWN_FIELD` when the struct has no such field
+   */
   field(name: string): FieldInfo;
 }
 
@@ -118,20 +132,27 @@ export type ScalarKeys<F extends Fields> = {
 }[keyof F] &
   string;
 
-/** The fields of `[name, type]` entries. */
+/** The fields of `[name, type]` entries (what {@link struct} declares from entries). */
 export type FieldsOf<E extends readonly (readonly [string, FieldType])[]> = {
   [P in E[number] as P[0]]: P[1];
 };
 
 /** One field as laid out. */
 export interface FieldInfo {
+  /** The field's name. */
   readonly name: string;
+  /** What the field holds. */
   readonly kind: "scalar" | "array" | "struct";
+  /** The field's type, as declared. */
   readonly type: FieldType;
   /** Byte offset from the start of the struct. */
   readonly offset: number;
+  /** The field's size and alignment. */
   readonly layout: Layout;
-  /** The scalar, or the array's element; null for a nested struct. */
+  /**
+   * The scalar, or the array's element; null for a nested struct.
+   * @internal
+   */
   readonly scalar: ScalarInfo | null;
   /** Elements of an array field, 1 for a scalar, 0 for a struct. */
   readonly count: number;
@@ -141,7 +162,14 @@ export interface FieldInfo {
 
 // ---- declaring -----------------------------------------------------------------------------
 
-/** A fixed array of `count` (≥ 1) elements of scalar type `of`, as a struct field. */
+/**
+ * A fixed array of `count` elements of scalar type `of`, as a struct field (C's `float v[4]`).
+ *
+ * @param of - the element type: `"u8"` … `"f64"`, `"i64"`, `"u64"`, `"ptr"`
+ * @param count - how many elements, an integer ≥ 1
+ * @returns the field type
+ * @throws {@link ArgumentTypeError} `ERR_STRUCT_DEFINITION` for a bad element type or count
+ */
 export function array<const S extends Scalar, const N extends number>(
   of: S,
   count: N,
@@ -163,7 +191,41 @@ export function array<const S extends Scalar, const N extends number>(
   return Object.freeze({ kind: "array", of, count, layout });
 }
 
-/** Declares a struct from an object of fields (in key order) or `[name, type]` entries. */
+/**
+ * Declares a struct: a record type laid out in memory as C lays out a struct (each field at
+ * the next multiple of its alignment, the size rounded up to the largest alignment), typed in
+ * TypeScript from the declaration alone. Fields are scalars (`"u8"` … `"f64"`, `"i64"` and
+ * `"u64"` as bigints, `"ptr"` a 32-bit offset), fixed arrays (`array("f32", 4)`) or other
+ * structs, nested by value.
+ *
+ * @param entries - `[name, type]` pairs, in memory order (or an object of fields, in key order)
+ * @param name - the struct's name in messages (default `"struct"`)
+ * @returns the struct type: its `layout`, field offsets, and ways to read and write values
+ * @throws {@link ArgumentTypeError} `ERR_STRUCT_DEFINITION` for no fields, a duplicate or
+ *   invalid field name, or an invalid field type
+ *
+ * @example
+ * ```ts
+ * import { array, box, PoolAllocator, struct } from "memkit";
+ *
+ * const Vec3 = struct({ x: "f32", y: "f32", z: "f32" }, "Vec3");
+ * const Body = struct({ pos: Vec3, mass: "f64", tags: array("u8", 4), id: "u64" }, "Body");
+ * console.log(Body.layout.size, Body.offsetOf("mass")); // 40 16
+ *
+ * // One value in a block of its own, read and written through an accessor object:
+ * const b = box(Body, { pos: { x: 1 }, mass: 80, id: 7n })!;
+ * b.value.mass += 1;
+ * console.log(b.get().mass); // 81
+ * b.free();
+ *
+ * // By pointer, with no JS object per record: plain functions for hot loops.
+ * const pool = new PoolAllocator(Body.size, 100);
+ * const p = Body.alloc({ mass: 2 }, pool);
+ * const mass = Body.reader("mass", pool);
+ * console.log(mass(p)); // 2
+ * Body.free(p, pool);
+ * ```
+ */
 export function struct<const E extends readonly (readonly [string, FieldType])[]>(
   entries: E,
   name?: string,
@@ -290,6 +352,7 @@ export class StructType<F extends Fields> implements AnyStruct {
     return this.layout.size;
   }
 
+  /** The alignment a value needs: its largest field's. */
   get align(): number {
     return this.layout.align;
   }
@@ -384,6 +447,7 @@ export class StructType<F extends Fields> implements AnyStruct {
     return `struct ${this.name} { ${fields.join(", ")} } (${this.size} bytes, align ${this.align})`;
   }
 
+  /** The one line `console.log` and `util.inspect` print for this object. */
   [INSPECT](): string {
     return this.toString();
   }

@@ -60,6 +60,35 @@ type Indexable<E> = { [i: number]: E; readonly length: number };
 /** At most this many elements are shown by `console.log`. */
 const INSPECT_ELEMENTS = 20;
 
+/**
+ * A growable vector of numbers (or bigints) of one typed-array type, in a block of any
+ * allocator (the default heap when none is given): Rust's `Vec<T, A>`. The elements sit at
+ * `ptr` as a C array, where wasm code can read them; `view` is a typed array over them that
+ * is made again whenever the block moved or the memory grew, so `v.view` is always valid.
+ *
+ * Values are checked, never coerced: `push("5")` on a Float64 vector throws
+ * `ERR_ELEMENT_TYPE`, `push(300)` on a Uint8 one `ERR_ELEMENT_RANGE`. Out of memory is an
+ * answer: `push`, `extend` and `reserve` return false and change nothing. After `free()`,
+ * every use throws `StaleViewError` `ERR_FREED`.
+ *
+ * @example
+ * ```ts
+ * import { BumpAllocator, Vec } from "memkit";
+ *
+ * const arena = new BumpAllocator(64 * 1024);
+ * const v = new Vec(Int32Array, arena);
+ * v.push(25); // true; false when out of memory, and then v is exactly as it was
+ * v.extend([1, 2, 3]);
+ * console.log(v.length, v.at(-1), [...v]); // 4 3 [ 25, 1, 2, 3 ]
+ * console.log(v.view); // Int32Array(4) [ 25, 1, 2, 3 ], over the arena's bytes
+ *
+ * {
+ *   using tmp = Vec.from(Float64Array, [0.5, 1.5])!; // in the default heap, freed at the block's end
+ *   console.log(tmp.ptr > 0);
+ * }
+ * v.free(); // every later use of v throws StaleViewError ERR_FREED
+ * ```
+ */
 export class Vec<A extends TypedArray> extends VecBase implements Iterable<ElementOf<A>> {
   /** The element type (the typed-array constructor). */
   readonly type: TypedArrayConstructor<A>;
@@ -70,7 +99,13 @@ export class Vec<A extends TypedArray> extends VecBase implements Iterable<Eleme
   private whole: Indexable<ElementOf<A>>;
   private cached: A | null = null;
 
-  /** An empty vector of `type` elements in `allocator` (default: the default allocator). */
+  /**
+   * An empty vector; it takes no block until the first element.
+   *
+   * @param type - the element type: a typed-array constructor (`Float64Array`, …)
+   * @param allocator - where the elements live (default: the default allocator)
+   * @throws {@link ArgumentTypeError} `ERR_ELEMENT_TYPE` when `type` is not a typed-array type
+   */
   constructor(type: TypedArrayConstructor<A>, allocator?: Allocator) {
     const kind = kindOfCtor(type);
     const size = type.BYTES_PER_ELEMENT;
@@ -81,7 +116,15 @@ export class Vec<A extends TypedArray> extends VecBase implements Iterable<Eleme
     this.whole = this.wholeView();
   }
 
-  /** A vector with room for `capacity` elements, or null when out of memory. */
+  /**
+   * A vector with room for `capacity` elements.
+   *
+   * @param type - the element type
+   * @param capacity - elements to make room for
+   * @param allocator - where the elements live (default: the default allocator)
+   * @returns the empty vector, or null when out of memory
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` for a bad capacity
+   */
   static withCapacity<A extends TypedArray>(
     type: TypedArrayConstructor<A>,
     capacity: number,
@@ -92,7 +135,16 @@ export class Vec<A extends TypedArray> extends VecBase implements Iterable<Eleme
     return v.raw.grow(capacity, true) ? v : null;
   }
 
-  /** A vector holding `values` (checked first), or null when out of memory. */
+  /**
+   * A vector holding `values`.
+   *
+   * @param type - the element type
+   * @param values - the elements: an array, array-like or iterable (checked first)
+   * @param allocator - where the elements live (default: the default allocator)
+   * @returns the vector, or null when out of memory
+   * @throws {@link ArgumentTypeError} `ERR_ELEMENT_TYPE` for a value of the wrong type
+   * @throws {@link ArgumentRangeError} `ERR_ELEMENT_RANGE` for a number the type cannot hold
+   */
   static from<A extends TypedArray>(
     type: TypedArrayConstructor<A>,
     values: ArrayLike<ElementOf<A>> | Iterable<ElementOf<A>>,
@@ -102,7 +154,17 @@ export class Vec<A extends TypedArray> extends VecBase implements Iterable<Eleme
     return v.extend(values) ? v : null;
   }
 
-  /** `count` copies of `value` (Rust's `vec![value; count]`), or null when out of memory. */
+  /**
+   * `count` copies of `value` (Rust's `vec![value; count]`).
+   *
+   * @param type - the element type
+   * @param value - the element to repeat (checked first)
+   * @param count - how many
+   * @param allocator - where the elements live (default: the default allocator)
+   * @returns the vector, or null when out of memory
+   * @throws {@link ArgumentTypeError} `ERR_ELEMENT_TYPE` for a value of the wrong type
+   * @throws {@link ArgumentRangeError} `ERR_ELEMENT_RANGE` for a number the type cannot hold
+   */
   static filled<A extends TypedArray>(
     type: TypedArrayConstructor<A>,
     value: ElementOf<A>,
@@ -197,6 +259,7 @@ export class Vec<A extends TypedArray> extends VecBase implements Iterable<Eleme
     return out;
   }
 
+  /** The elements in order (`[...v]`, `for … of`). */
   *[Symbol.iterator](): IterableIterator<ElementOf<A>> {
     this.raw.live();
     for (let i = 0; i < this.len; i++) {
@@ -210,6 +273,7 @@ export class Vec<A extends TypedArray> extends VecBase implements Iterable<Eleme
     this.cached = null;
   }
 
+  /** The one line `console.log` and `util.inspect` print for this object. */
   [INSPECT](): string {
     const name = this.raw.what;
     if (this.raw.freed) return `${name} <freed>`;

@@ -100,6 +100,22 @@ import { type BlockOptions, checkAlignInBlocks, checkCount, isBlockSize } from "
 // loaded from its module cell on every use.
 const { BLOCK_HEADER, FIRST, FREE, LIVE, PEAK, RUN_FIELDS } = layout;
 
+/**
+ * L blocks of B bytes, handed out first fit over runs of free blocks; a free run keeps its
+ * bookkeeping in its own first block, so nothing is spent per block. Compact, for many small
+ * allocations of a few sizes in a small fixed heap. `dealloc` must be told the size (sizes
+ * round up to whole blocks), and alloc and free walk the list of free runs.
+ *
+ * @example
+ * ```ts
+ * import { BlockAllocator } from "memkit";
+ *
+ * const blocks = new BlockAllocator(8, 4); // 8 blocks of 4 bytes
+ * const p = blocks.alloc(12); // three blocks
+ * console.log(blocks.stats().free); // 20
+ * blocks.dealloc(p, 12); // the size is required
+ * ```
+ */
 export class BlockAllocator extends BlockChecked {
   readonly name = "BlockAllocator";
   /** Bytes of header a BlockAllocator places at the start of its region. */
@@ -109,6 +125,13 @@ export class BlockAllocator extends BlockChecked {
    * `new BlockAllocator(L, B)` owns a fresh, zeroed buffer of L blocks of B bytes (stalloc's
    * `Stalloc::<L, B>::new()`); `new BlockAllocator(memory, B, { blockCount })` manages a
    * `Memory` (fixed, growable, shared or wasm; not offset-only).
+   *
+   * @param memoryOrBlockCount - L, the number of blocks of a new buffer, or the memory to manage
+   * @param blockSize - B, bytes per block: a power of two
+   * @param options - `blockCount` with a memory, `align` of block 0, `attach`
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` or `ERR_MEMORY` for a bad size or memory
+   * @throws {@link HeapIncompatibleError} `ERR_HEAP_MAGIC`, `ERR_HEAP_VERSION` or `ERR_HEAP_CONFIG`
+   *   with `attach` when the bytes are not such a heap
    */
   constructor(memoryOrBlockCount: Memory | number, blockSize: number, options: BlockOptions = {}) {
     super(memoryOrBlockCount, blockSize, options);
@@ -133,6 +156,7 @@ export class BlockAllocator extends BlockChecked {
 
   // ---- the contract ----------------------------------------------------------------------
 
+  /** @inheritDoc Allocator.alloc */
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
     if (this.blocked()) return this.reenterAlloc(size, align);
     if (!isUint32(size)) return outOfRangeSize(size);
@@ -207,12 +231,14 @@ export class BlockAllocator extends BlockChecked {
     return ptr === 0 ? null : { ptr, size: this.roundedSize(layout.size) };
   }
 
+  /** @inheritDoc Allocator.allocateZeroed */
   override allocateZeroed(layout: Layout): Allocation | null {
     if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocateZeroed takes a Layout");
     const ptr = this.allocZeroed(layout.size, layout.align);
     return ptr === 0 ? null : { ptr, size: this.roundedSize(layout.size) };
   }
 
+  /** @inheritDoc Allocator.owns */
   override owns(ptr: number): boolean {
     return (
       isUint32(ptr) &&
@@ -227,6 +253,7 @@ export class BlockAllocator extends BlockChecked {
     this.clearBlocks();
   }
 
+  /** @inheritDoc Allocator.stats */
   stats(): AllocatorStats {
     this.enter();
     const slots = this.slots;

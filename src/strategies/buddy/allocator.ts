@@ -79,6 +79,23 @@ import { type BuddyOptions, buddyOrder, planGeometry, resolveOrders } from "./la
 const { BIT_MASK, BUDDY_HEADER, FREE_BYTES, HI, LEVEL_SHIFT, LIVE, ORDER_MASK, PEAK, WORD_SHIFT } =
   layout;
 
+/**
+ * A binary buddy allocator: every block is a power of two times the smallest block; a block
+ * is split in halves until it fits, and a freed block merges with its free half ("buddy")
+ * all the way up. O(log n), no search, no metadata inside the blocks, every block aligned to
+ * its size. A request is rounded up to a power of two, so up to half a block can be waste.
+ * Use it for offset-only suballocation and for blocks that must be aligned to their size.
+ *
+ * @example
+ * ```ts
+ * import { BuddyAllocator } from "memkit";
+ *
+ * const buddy = new BuddyAllocator(1 << 16);
+ * const p = buddy.alloc(3000);
+ * console.log(buddy.usableSize(p)); // 4096: the next power of two
+ * buddy.dealloc(p);
+ * ```
+ */
 export class BuddyAllocator extends BuddyChecked {
   readonly name = "BuddyAllocator";
 
@@ -88,6 +105,12 @@ export class BuddyAllocator extends BuddyChecked {
    * power of two ≤ capacity), so a power-of-two capacity is one top-level block (the padding
    * before the region is < 64 KiB). `new BuddyAllocator(memory)` manages any `Memory` (fixed,
    * growable, shared, wasm, offset).
+   *
+   * @param memoryOrCapacity - bytes of blocks in a new buffer, or the memory to manage
+   * @param options - see {@link BuddyOptions}
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` or `ERR_MEMORY` for a bad size or memory
+   * @throws {@link HeapIncompatibleError} `ERR_HEAP_MAGIC`, `ERR_HEAP_VERSION` or `ERR_HEAP_CONFIG`
+   *   with `attach` when the bytes are not such a heap
    */
   constructor(memoryOrCapacity: Memory | number, options: BuddyOptions = {}) {
     super(memoryOrCapacity, options);
@@ -116,6 +139,7 @@ export class BuddyAllocator extends BuddyChecked {
 
   // ---- the contract ------------------------------------------------------------------------
 
+  /** @inheritDoc Allocator.alloc */
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
     if (this.blocked()) return this.reenterAlloc(size, align);
     if (!isUint32(size)) return outOfRangeSize(size);
@@ -129,6 +153,7 @@ export class BuddyAllocator extends BuddyChecked {
     return this.takeBlock(t, alignOrder > sizeOrder);
   }
 
+  /** @inheritDoc Allocator.dealloc */
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
       this.reenterDealloc(ptr, size);
@@ -141,6 +166,7 @@ export class BuddyAllocator extends BuddyChecked {
     this.releaseBlock(i, k);
   }
 
+  /** @inheritDoc Allocator.realloc */
   override realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
     if (ptr === 0) return this.alloc(newSize, align);
@@ -174,6 +200,7 @@ export class BuddyAllocator extends BuddyChecked {
     return to;
   }
 
+  /** @inheritDoc Allocator.usableSize */
   usableSize(ptr: number): number {
     this.enter();
     const i = this.unitOf(ptr);
@@ -186,6 +213,7 @@ export class BuddyAllocator extends BuddyChecked {
     this.clearAndTile();
   }
 
+  /** @inheritDoc Allocator.stats */
   stats(): AllocatorStats {
     this.enter();
     const slots = this.slots;

@@ -104,6 +104,24 @@ const {
   SIZE_WORD_BYTES,
 } = layout;
 
+/**
+ * A general-purpose allocator for blocks of any size freed in any order: first fit (or best
+ * or next fit), splitting larger blocks, and merging a freed block at once with both free
+ * neighbours, so freeing everything leaves one free block. Small and easy to inspect; TLSF is
+ * faster and has O(1) worst cases.
+ *
+ * @example
+ * ```ts
+ * import { FreeListAllocator } from "memkit";
+ *
+ * const heap = new FreeListAllocator(64 * 1024, { fit: "best" });
+ * const a = heap.alloc(100);
+ * const b = heap.alloc(200);
+ * heap.dealloc(a);
+ * heap.dealloc(b);
+ * console.log(heap.stats().largestFree === heap.stats().free); // true: one free block again
+ * ```
+ */
 export class FreeListAllocator extends FreeListChecked {
   readonly name = "FreeListAllocator";
   /** Bytes of header a FreeListAllocator places at the start of its region. */
@@ -115,6 +133,12 @@ export class FreeListAllocator extends FreeListChecked {
    * `new FreeListAllocator(capacity)` owns a fresh zeroed buffer whose block area is
    * `capacity` bytes (rounded up to 8): one free block of that size at first.
    * `new FreeListAllocator(memory)` manages any byte memory (fixed, growable, shared, wasm).
+   *
+   * @param memoryOrCapacity - bytes of the block area of a new buffer, or the memory to manage
+   * @param options - the fit policy, `attach`
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` or `ERR_MEMORY` for a bad size or memory
+   * @throws {@link HeapIncompatibleError} `ERR_HEAP_MAGIC`, `ERR_HEAP_VERSION` or `ERR_HEAP_CONFIG`
+   *   with `attach` when the bytes are not such a heap
    */
   constructor(memoryOrCapacity: Memory | number, options: FreeListOptions = {}) {
     const fitName = options.fit;
@@ -149,6 +173,7 @@ export class FreeListAllocator extends FreeListChecked {
 
   // ---- the contract -----------------------------------------------------------------------
 
+  /** @inheritDoc Allocator.alloc */
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
     if (this.blocked()) return this.reenterAlloc(size, align);
     if (!isUint32(size)) return outOfRangeSize(size);
@@ -166,6 +191,7 @@ export class FreeListAllocator extends FreeListChecked {
     return this.splitBlock(b, need, align);
   }
 
+  /** @inheritDoc Allocator.dealloc */
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
       this.reenterDealloc(ptr, size);
@@ -208,6 +234,7 @@ export class FreeListAllocator extends FreeListChecked {
     return to;
   }
 
+  /** @inheritDoc Allocator.usableSize */
   usableSize(ptr: number): number {
     this.enter();
     const b = this.liveBlock(ptr);
@@ -243,6 +270,7 @@ export class FreeListAllocator extends FreeListChecked {
     return this.slots[this.slot0 + FREE_BYTES];
   }
 
+  /** @inheritDoc Allocator.stats */
   stats(): AllocatorStats {
     this.enter();
     const slots = this.slots;

@@ -197,6 +197,11 @@ export function priorityOf(end: number): number {
 
 // ---- the allocator ----------------------------------------------------------------------------
 
+/**
+ * How a {@link FreeListAllocator} picks a free block: `"first"` (the lowest address that
+ * fits: fast, the default), `"best"` (the smallest that fits: least waste) or `"next"` (the
+ * first that fits after the last block handed out).
+ */
 export type FitPolicy = "first" | "best" | "next";
 export const FIT_CODES: Record<FitPolicy, number> = { first: 0, best: 1, next: 2 };
 export const FIT_FIRST = 0;

@@ -151,6 +151,26 @@ function granulesFor(size: number): number {
   return g === 0 ? 1 : g;
 }
 
+/**
+ * Suballocates a range of offsets whose bytes it never touches: a GPU buffer, a file, a
+ * region of another process. Blocks of any size and alignment, freed in any order, in O(1);
+ * free neighbours merge at once. Every piece of its bookkeeping lives in typed arrays of its
+ * own, so on a memory with bytes no block has a header beside it either. Offsets start at 16
+ * (0 means out of memory).
+ *
+ * @example
+ * ```ts
+ * import { OffsetAllocator } from "memkit";
+ *
+ * const ranges = new OffsetAllocator(1 << 20); // offsets [0, 1 MiB) of a buffer kept elsewhere
+ * const mesh = ranges.alloc(36); // an offset, 8-aligned; 0 = no room
+ * const uniforms = ranges.alloc(64, 256); // 256-aligned, as uniform bindings need
+ * console.log(uniforms % 256); // 0
+ * ranges.dealloc(mesh);
+ * ranges.dealloc(uniforms);
+ * console.log(ranges.freeSpaceReport().freeBlocks); // 1: everything merged again
+ * ```
+ */
 export class OffsetAllocator extends BaseAllocator {
   readonly name: string = "OffsetAllocator";
 
@@ -160,6 +180,12 @@ export class OffsetAllocator extends BaseAllocator {
   /**
    * `new OffsetAllocator(capacity)` manages the offsets [0, capacity) of an `OffsetMemory`
    * (blocks start at 16: 0 is null); `new OffsetAllocator(memory)` manages any `Memory`.
+   *
+   * @param memoryOrCapacity - the number of offsets to manage, or the memory to manage
+   * @param options - see {@link OffsetAllocatorOptions}
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` or `ERR_MEMORY` for a bad size or memory
+   * @throws {@link HeapIncompatibleError} `ERR_HEAP_MAGIC`, `ERR_HEAP_VERSION` or `ERR_HEAP_CONFIG`
+   *   with `attach` when the bytes are not such a heap
    */
   constructor(memoryOrCapacity: Memory | number, options: OffsetAllocatorOptions = {}) {
     if (options.attach === true) {
@@ -206,6 +232,7 @@ export class OffsetAllocator extends BaseAllocator {
 
   // ---- the contract ------------------------------------------------------------------------
 
+  /** @inheritDoc Allocator.alloc */
   alloc(size: number, align: number = ALIGN8): number {
     if (this.blocked()) return this.reenterAlloc(size, align);
     if (!isUint32(size)) return outOfRangeSize(size);
@@ -222,6 +249,7 @@ export class OffsetAllocator extends BaseAllocator {
     return k.take(n, g) * GRANULE;
   }
 
+  /** @inheritDoc Allocator.dealloc */
   dealloc(ptr: number, size?: number): void {
     if (this.blocked()) {
       this.reenterDealloc(ptr, size);
@@ -233,6 +261,7 @@ export class OffsetAllocator extends BaseAllocator {
     this.release(n, ptr);
   }
 
+  /** @inheritDoc Allocator.realloc */
   override realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
     if (ptr === 0) return this.alloc(newSize, align);
@@ -265,6 +294,7 @@ export class OffsetAllocator extends BaseAllocator {
     return to;
   }
 
+  /** @inheritDoc Allocator.usableSize */
   usableSize(ptr: number): number {
     this.enter();
     const n = this.usedBlockOf(ptr);
@@ -278,6 +308,7 @@ export class OffsetAllocator extends BaseAllocator {
     this.k.initialise(s[FIRST], s[END]);
   }
 
+  /** @inheritDoc Allocator.stats */
   stats(): AllocatorStats {
     this.enter();
     const s = this.k.s;

@@ -10,7 +10,9 @@ import { BIN_NEXT, NODE_SHIFT, NONE, SIZE } from "./nodes.js";
 
 /** The free blocks of one bin: sizes `minSize` … `maxSize` bytes. */
 export interface FreeBin {
+  /** The smallest block size the bin holds, in bytes. */
   readonly minSize: number;
+  /** The largest block size the bin holds, in bytes. */
   readonly maxSize: number;
   /** Free blocks in the bin. */
   readonly blocks: number;
@@ -18,6 +20,7 @@ export interface FreeBin {
   readonly bytes: number;
 }
 
+/** What `OffsetAllocator.freeSpaceReport()` returns: how the free space is spread. */
 export interface FreeSpaceReport {
   /** Bytes in free blocks. */
   readonly totalFree: number;

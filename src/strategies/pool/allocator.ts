@@ -130,6 +130,25 @@ export interface PoolOptions extends AllocatorOptions {
   grow?: boolean;
 }
 
+/**
+ * A pool of N blocks of one size: any free block serves any request that fits, so
+ * allocation and release are O(1) and there is no external fragmentation. Use it for many
+ * objects of one size that come and go in any order (tree nodes, particles, messages).
+ * No header per block: the free blocks are a stack beside them, the live ones a bitmap.
+ *
+ * @example
+ * ```ts
+ * import { PoolAllocator } from "memkit";
+ *
+ * const pool = new PoolAllocator(64, 100); // 100 blocks of 64 bytes
+ * const a = pool.alloc(64);
+ * const b = pool.alloc(48); // any size up to 64 takes one block
+ * pool.dealloc(a);
+ * console.log(pool.numFree()); // 99
+ * console.log(pool.alloc(65)); // 0: larger than a block
+ * pool.dealloc(b);
+ * ```
+ */
 export class PoolAllocator extends BaseAllocator {
   readonly name = "PoolAllocator";
   /** Bytes per block (the requested size rounded up to 8): every block's usable size. */
@@ -162,6 +181,13 @@ export class PoolAllocator extends BaseAllocator {
    * `new PoolAllocator(blockSize, numBlocks)` owns a fresh, zeroed buffer holding the pool;
    * `new PoolAllocator(blockSize, numBlocks, { memory })` places it in any `Memory` or region,
    * with `numBlocks` omitted (undefined) meaning as many blocks as fit in it now.
+   *
+   * @param blockSize - bytes per block (rounded up to 8)
+   * @param numBlocks - how many blocks (default with `memory`: as many as fit)
+   * @param options - `memory` to place the pool in, `attach`
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` or `ERR_MEMORY` for a bad size or memory
+   * @throws {@link HeapIncompatibleError} `ERR_HEAP_MAGIC`, `ERR_HEAP_VERSION` or `ERR_HEAP_CONFIG`
+   *   with `attach` when the bytes are not such a heap
    */
   constructor(blockSize: number, numBlocks?: number, options: PoolOptions = {}) {
     checkBlockSize(blockSize);
@@ -348,6 +374,7 @@ export class PoolAllocator extends BaseAllocator {
 
   // ---- the rest of the contract ----------------------------------------------------------
 
+  /** @inheritDoc Allocator.allocZeroed */
   override allocZeroed(size: number, align: number = DEFAULT_ALIGN): number {
     this.enter();
     const untouchedFrom = Math.max(this.words[PEAK_CARVED], this.words[CARVED]);
@@ -402,6 +429,7 @@ export class PoolAllocator extends BaseAllocator {
     return this.live();
   }
 
+  /** @inheritDoc Allocator.stats */
   stats(): AllocatorStats {
     this.enter();
     const words = this.words;
