@@ -35,10 +35,12 @@ const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as 
 /**
  * The most the tarball may weigh. Measured when this budget was set: 416 KB packed,
  * 1.70 MB unpacked (ES modules, the CommonJS copy and both sets of declarations, the CLI,
- * the bundled 87 KiB trace); the budget leaves room for doc comments, and an accidental
- * bench/, src/ or full trace (4 MiB) breaks it.
+ * the bundled 87 KiB trace). Raised from 640 KiB when every export got its doc comment
+ * (@param, @returns, @throws, examples): the comments ship four times (both module kinds'
+ * JavaScript and declarations), and took the tarball to 684 KB. An accidental bench/, src/
+ * or full trace (4 MiB) still breaks it.
  */
-const PACKED_BUDGET = 640 * 1024;
+const PACKED_BUDGET = 768 * 1024;
 const UNPACKED_BUDGET = 3 * 1024 * 1024;
 
 /** Runs a command; on failure the assertion shows its output. */
@@ -400,7 +402,8 @@ describe("package.json", () => {
     const dist = join(projects.esm, "node_modules", "memkit", "dist");
     const cliDir = join(dist, "cli") + sep;
     for (const file of listFiles(dist).filter((f) => f.endsWith(".js"))) {
-      const text = readFileSync(file, "utf8");
+      // Comments are not imports (doc comments' examples import "memkit").
+      const text = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
       for (const m of text.matchAll(
         /(?:^|[\s;])(?:import|export)\s[^"']*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|\brequire\(\s*["']([^"']+)["']\s*\)/gm,
       )) {
