@@ -70,7 +70,10 @@ export function obstacle(t, results, meta) {
         `C malloc serves ${w}'s sizes from glibc's per-thread cache (tcache: a few instructions ` +
         "per malloc/free, no boundary-tag merging, few checks), compiled ahead of time; the " +
         `Heap (${ns(net("heap"))} net against ${ns(net("c"))}) runs JIT-compiled JS that keeps ` +
-        `the contract's checks (size, alignment, foreign pointer, double free). ${profileClause(meta.profile)}`
+        `the contract's checks (size, alignment, foreign pointer, double free) and the start-map ` +
+        "checks of every in-band word it trusts. Its own cache (a stack per size under 512 " +
+        "bytes) takes only blocks whose neighbours are in use and holds at most a sixteenth of " +
+        `the peak, so the other frees and allocations take TLSF's general path. ${profileClause(meta.profile)}`
       );
     case "heap-as":
       return (

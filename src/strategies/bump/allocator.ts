@@ -18,7 +18,7 @@
  * ## Cost
  * | operation        | best | worst | notes                                             |
  * | ---------------- | ---- | ----- | ------------------------------------------------- |
- * | alloc            | O(1) | O(1)  | + memory growth, amortised O(1) (doubling)         |
+ * | alloc            | O(1) | O(1)  | + memory growth, amortised O(1) (geometric)        |
  * | dealloc          | O(1) | O(1)  | gives memory back only for the newest block         |
  * | realloc          | O(1) | O(n)  | in place for the newest block, else move and copy   |
  * | reset / rollback | O(1) | O(1)  |                                                   |
