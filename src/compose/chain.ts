@@ -87,6 +87,7 @@ import {
   type Allocator,
   type AllocatorStats,
   deallocateLayout,
+  isAllocator as isAnAllocator,
   orOutOfMemory,
 } from "../core/allocator.js";
 import { dumpOf, dumpState, INSPECT, summarize } from "../core/describe.js";
@@ -133,18 +134,9 @@ function isRefusal(e: unknown): boolean {
   );
 }
 
-/** Whether `x` has the contract's methods and a `Memory` (a duck-typed `Allocator`). */
+/** Whether `x` is an allocator (core's `isAllocator`) whose memory is one of memkit's. */
 export function isAllocator(x: unknown): x is Allocator {
-  const a = x as Allocator | null;
-  return (
-    typeof a === "object" &&
-    a !== null &&
-    typeof a.alloc === "function" &&
-    typeof a.dealloc === "function" &&
-    typeof a.owns === "function" &&
-    typeof a.stats === "function" &&
-    a.memory instanceof Memory
-  );
+  return isAnAllocator(x) && x.memory instanceof Memory;
 }
 
 function nameOf(a: Allocator): string {

@@ -71,7 +71,7 @@
  * `ChainAllocator` knows that a child's region may lie inside its parent's.
  */
 
-import { type Allocator, BaseAllocator } from "../core/allocator.js";
+import { type Allocator, BaseAllocator, isAllocator } from "../core/allocator.js";
 import { addDependent, type Dependent, dependentsOf, removeDependent } from "../core/children.js";
 import {
   AllocatorError,
@@ -168,18 +168,6 @@ class RegionBlock implements Carving, Dependent {
 function nameOf(a: Allocator): string {
   const name = (a as { name?: unknown }).name;
   return typeof name === "string" ? name : "the allocator";
-}
-
-function isAllocator(x: unknown): x is Allocator {
-  const a = x as Allocator | null;
-  return (
-    typeof a === "object" &&
-    a !== null &&
-    typeof a.alloc === "function" &&
-    typeof a.dealloc === "function" &&
-    typeof a.usableSize === "function" &&
-    typeof a.memory === "object"
-  );
 }
 
 /**

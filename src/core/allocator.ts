@@ -51,6 +51,22 @@ export type { Allocator, AllocatorOptions, AllocatorStats } from "./contract.js"
 
 import { checkAlign, DEFAULT_ALIGN, isUint32, rejectPointer, rejectSize } from "./validate.js";
 
+/** Whether `x` has the contract's methods and a memory (a duck-typed `Allocator`). */
+export function isAllocator(x: unknown): x is Allocator {
+  const a = x as Allocator | null;
+  return (
+    typeof a === "object" &&
+    a !== null &&
+    typeof a.alloc === "function" &&
+    typeof a.dealloc === "function" &&
+    typeof a.usableSize === "function" &&
+    typeof a.owns === "function" &&
+    typeof a.stats === "function" &&
+    typeof a.memory === "object" &&
+    a.memory !== null
+  );
+}
+
 /**
  * `allocate` and `allocateZeroed` over `alloc` and `allocZeroed`, as every allocator
  * implements them: a `Layout` or a typed error, null when out of memory; the allocation's
