@@ -35,8 +35,9 @@ export const FOOTPRINT_NOTES = [
     "can hold live; the pool's free stack and live bitmap for all of them sit before the first block.",
   "BuddyAllocator: blocks are powers of two (16 bytes up), so live bytes round up to as much " +
     "as twice.",
-  "SlabAllocator: whole pages per size class, so a few partly used pages per class dominate " +
-    "when little is live (W2, W3).",
+  "SlabAllocator: whole pages per size class (4 KiB for classes up to 448 bytes, 8 or 16 KiB " +
+    "above), so partly used pages count in full; each page costs its parent TLSF its page " +
+    "size, and requests above 1024 bytes go to the parent behind a 32-byte header.",
   "C malloc: measured in a first, untimed pass on the fresh heap, from the start of the brk " +
     "heap (glibc's chunk headers and 16-byte granules included); mmapped chunks count at their " +
     "mapped size.",
@@ -123,7 +124,7 @@ export function obstacle(t, results, meta) {
         "lookup on top of TLSF's work for those."
       );
     case "slab-footprint":
-      return "whole pages per size class: partly used pages of every class count in full.";
+      return "whole pages per size class: partly used pages of every class count in full, and the parent's free space between pages counts too.";
     case "records": {
       const r = results.find((x) => x.suite === "records" && x.key === t.rows[0] && !x.error);
       if (!r) return "";
