@@ -128,6 +128,7 @@ const MAIN_CLASSES = [
   "BuddyAllocator",
   "FreeListAllocator",
   "BlockAllocator",
+  "SlabAllocator",
   "Layout",
   "RecordingAllocator",
   "HardenedAllocator",

@@ -159,6 +159,20 @@ export interface SlabClassStats {
   readonly wastedBytes: number;
 }
 
+/**
+ * Small objects of many sizes in O(1), on pages taken from a parent allocator (the file's
+ * opening comment has the layout, the costs and the empty-page policy).
+ *
+ * @example
+ * ```ts
+ * import { SlabAllocator, TlsfAllocator } from "memkit";
+ *
+ * const slab = new SlabAllocator(new TlsfAllocator(1 << 20)); // pages from a 1 MiB TLSF
+ * const p = slab.alloc(20); // a block of the 24-byte class, from a 4 KiB page
+ * console.log(slab.usableSize(p)); // 24
+ * slab.dealloc(p); // the size is not needed
+ * ```
+ */
 export class SlabAllocator extends SlabLarge {
   readonly name = "SlabAllocator";
 
