@@ -6,7 +6,7 @@
  */
 
 import type { Allocator } from "../../core/allocator.js";
-import { BaseAllocator } from "../../core/allocator.js";
+import { BaseAllocator, isAllocator } from "../../core/allocator.js";
 import {
   AllocatorError,
   ArgumentRangeError,
@@ -21,7 +21,7 @@ import { classForRequest, classInfo, classSize, pageLength, sizeToClass } from "
 import * as layout from "./layout.js";
 import { headerOverwritten } from "./layout.js";
 import { pushPage, unlinkPage } from "./lists.js";
-import { isAllocator, planAttach, planNew, type SlabOptions, tableShiftFor } from "./plan.js";
+import { planAttach, planNew, type SlabOptions, tableShiftFor } from "./plan.js";
 import { forgetReleasedPages, releasedEntry, setPageEntries } from "./table.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is

@@ -58,18 +58,6 @@ export interface SlabOptions {
   emptyPagesPerClass?: number;
 }
 
-export function isAllocator(x: unknown): x is Allocator {
-  const a = x as Allocator | null;
-  return (
-    typeof a === "object" &&
-    a !== null &&
-    typeof a.alloc === "function" &&
-    typeof a.dealloc === "function" &&
-    typeof a.stats === "function" &&
-    typeof a.memory === "object"
-  );
-}
-
 export function checkOption(value: number, what: string, min: number, max: number): number {
   if (typeof value !== "number")
     throw new ArgumentTypeError(`SlabAllocator: ${what} must be a number`);
