@@ -35,3 +35,22 @@ export function expectRejected(
   expect(metadataState(a, bytes)).toBe(before);
   a.check();
 }
+
+/** Every byte of the allocator's memory and its stats, comparable. */
+function memoryState(a: Allocator): { bytes: Uint8Array; stats: string } {
+  const m = a.memory;
+  return { bytes: m.u8.slice(m.start, m.end), stats: JSON.stringify(a.stats()) };
+}
+
+/** `fn` must throw `cls` and leave every byte of the memory and the stats as they were. */
+export function expectMemoryUnchanged(
+  a: Allocator,
+  fn: () => unknown,
+  cls: abstract new (...args: never[]) => Error,
+): void {
+  const before = memoryState(a);
+  expect(fn).toThrow(cls);
+  const after = memoryState(a);
+  expect(Buffer.compare(before.bytes, after.bytes)).toBe(0);
+  expect(after.stats).toBe(before.stats);
+}

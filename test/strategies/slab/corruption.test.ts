@@ -19,6 +19,9 @@ import {
   P_TAG,
   PAGE_TAG,
   W_IN_USE,
+  W_LARGE_LIVE,
+  W_PAGES,
+  W_RELEASED,
   W_TABLE,
 } from "../../../src/strategies/slab/layout.js";
 import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
@@ -167,6 +170,27 @@ describe("check() finds every broken invariant", () => {
       /IN_USE/,
       ({ slab, memory }) => {
         memory.u32[internals(slab).w0 + W_IN_USE] += 1;
+      },
+    ],
+    [
+      "a count of pages given back that the page table does not remember",
+      /RELEASED/,
+      ({ slab, memory }) => {
+        memory.u32[internals(slab).w0 + W_RELEASED] += 1;
+      },
+    ],
+    [
+      "a count of pages held that the lists do not hold",
+      /PAGES/,
+      ({ slab, memory }) => {
+        memory.u32[internals(slab).w0 + W_PAGES] += 1;
+      },
+    ],
+    [
+      "a count of large blocks that the large list does not hold",
+      /LARGE_LIVE/,
+      ({ slab, memory }) => {
+        memory.u32[internals(slab).w0 + W_LARGE_LIVE] += 1;
       },
     ],
   ];

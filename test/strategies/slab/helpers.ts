@@ -1,4 +1,4 @@
-/** What the SlabAllocator's test files share: a slab over a BlockAllocator, snapshots, internals. */
+/** What the SlabAllocator's test files share: a slab over a BlockAllocator, the parent's state, internals. */
 
 import { expect } from "vitest";
 import type { Allocator } from "../../../src/core/allocator.js";
@@ -22,24 +22,6 @@ export function makeSlab(options: SlabOptions = {}, bytes = 1 << 20) {
 export function parentState(p: Allocator) {
   const { inUse, free, largestFree, liveBlocks } = p.stats();
   return { inUse, free, largestFree, liveBlocks };
-}
-
-function snapshot(a: Allocator): { bytes: Uint8Array; stats: string } {
-  const m = a.memory;
-  return { bytes: m.u8.slice(m.start, m.end), stats: JSON.stringify(a.stats()) };
-}
-
-/** `fn` must throw `cls` and leave every byte of the memory and the stats as they were. */
-export function expectUnchanged(
-  a: Allocator,
-  fn: () => unknown,
-  cls: abstract new (...args: never[]) => Error,
-): void {
-  const before = snapshot(a);
-  expect(fn).toThrow(cls);
-  const after = snapshot(a);
-  expect(Buffer.compare(before.bytes, after.bytes)).toBe(0);
-  expect(after.stats).toBe(before.stats);
 }
 
 /** The slab's internals the white-box tests read. */

@@ -37,7 +37,8 @@ import {
 } from "../../../src/strategies/slab/classes.js";
 import { SlabAllocator } from "../../../src/strategies/slab/index.js";
 import { PageParent } from "../../helpers/page-parent.js";
-import { expectUnchanged, LARGE_HEADER, makeSlab, pageOf, parentState } from "./helpers.js";
+import { expectMemoryUnchanged } from "../../helpers/rejected.js";
+import { LARGE_HEADER, makeSlab, pageOf, parentState } from "./helpers.js";
 
 describe("small blocks on pages", () => {
   it("gives every size 0 … 2048 a block of its class, aligned to the class", () => {
@@ -225,10 +226,10 @@ describe("large blocks", () => {
     const small = slab.alloc(512);
     const unit = small - (small % 4096);
     slab.dealloc(small); // the page goes back; its table entries remember it
-    expectUnchanged(slab, () => slab.dealloc(small), DoubleFreeError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(small), DoubleFreeError);
     const big = slab.alloc(3000); // first fit: the parent hands the same unit out again
     expect(big - (big % 4096)).toBe(unit);
-    expectUnchanged(slab, () => slab.dealloc(small), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(small), InvalidPointerError);
     slab.dealloc(big);
   });
 });
@@ -241,62 +242,62 @@ describe("misuse is caught in O(1) and changes nothing", () => {
     const a = slab.alloc(48);
     const b = slab.alloc(48);
     slab.dealloc(a);
-    expectUnchanged(slab, () => slab.dealloc(a), DoubleFreeError);
-    expectUnchanged(slab, () => slab.realloc(a, 10), DoubleFreeError);
-    expectUnchanged(slab, () => slab.realloc(a, 2 ** 40), DoubleFreeError);
-    expectUnchanged(slab, () => slab.usableSize(a), DoubleFreeError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(a), DoubleFreeError);
+    expectMemoryUnchanged(slab, () => slab.realloc(a, 10), DoubleFreeError);
+    expectMemoryUnchanged(slab, () => slab.realloc(a, 2 ** 40), DoubleFreeError);
+    expectMemoryUnchanged(slab, () => slab.usableSize(a), DoubleFreeError);
     slab.dealloc(b); // the page is empty and goes back to the parent
-    expectUnchanged(slab, () => slab.dealloc(b), DoubleFreeError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(b), DoubleFreeError);
     const c = slab.alloc(48);
     slab.reset();
-    expectUnchanged(slab, () => slab.dealloc(c), DoubleFreeError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(c), DoubleFreeError);
   });
 
   it("double free of a large block, also over a parent that writes into freed blocks", () => {
     const { slab } = makeSlab({ pageSize: P }); // BlockAllocator writes run headers there
     const big = slab.alloc(9000);
     slab.dealloc(big);
-    expectUnchanged(slab, () => slab.dealloc(big), DoubleFreeError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(big), DoubleFreeError);
   });
 
   it("interior pointers, misaligned ones, the page header and tail, never-carved blocks", () => {
     const { slab } = makeSlab({ pageSize: P });
     const a = slab.alloc(100); // class 112
     const page = pageOf(slab, a);
-    expectUnchanged(slab, () => slab.dealloc(a + 8), InvalidPointerError);
-    expectUnchanged(slab, () => slab.dealloc(a + 1), InvalidPointerError);
-    expectUnchanged(slab, () => slab.dealloc(a + 112), InvalidPointerError); // not carved yet
-    expectUnchanged(slab, () => slab.dealloc(page), InvalidPointerError);
-    expectUnchanged(slab, () => slab.dealloc(page + 16), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(a + 8), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(a + 1), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(a + 112), InvalidPointerError); // not carved yet
+    expectMemoryUnchanged(slab, () => slab.dealloc(page), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(page + 16), InvalidPointerError);
     // A 128-byte page has a tail: 31 blocks after a 48-byte header fill 4016 of 4080 bytes.
     const b = slab.alloc(128);
     const length = pageLength(P);
     const tail = pageOf(slab, b) + firstBlockOffset(128, length) + pageCapacity(128, length) * 128;
     expect(tail).toBeLessThan(pageOf(slab, b) + length);
-    expectUnchanged(slab, () => slab.dealloc(tail), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(tail), InvalidPointerError);
     const big = slab.alloc(4000);
-    expectUnchanged(slab, () => slab.dealloc(big + 64), InvalidPointerError);
-    expectUnchanged(slab, () => slab.dealloc(big - LARGE_HEADER), InvalidPointerError);
-    expectUnchanged(slab, () => slab.usableSize(a + 8), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(big + 64), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(big - LARGE_HEADER), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.usableSize(a + 8), InvalidPointerError);
   });
 
   it("pointers the slab never handed out: the parent's own blocks and headers", () => {
     const { slab, parent, memory } = makeSlab({ pageSize: P });
     const foreign = parent.alloc(256, 8);
-    expectUnchanged(slab, () => slab.dealloc(foreign), InvalidPointerError);
-    expectUnchanged(slab, () => slab.dealloc(memory.start + 8), InvalidPointerError);
-    expectUnchanged(slab, () => slab.dealloc(slab.metadataPointer), InvalidPointerError);
-    expectUnchanged(slab, () => slab.dealloc(memory.end + 64), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(foreign), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(memory.start + 8), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(slab.metadataPointer), InvalidPointerError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(memory.end + 64), InvalidPointerError);
     expect(slab.owns(foreign)).toBe(false);
   });
 
   it("a size larger than the block is a LayoutMismatchError; the class's smaller sizes are fine", () => {
     const { slab } = makeSlab({ pageSize: P });
     const a = slab.alloc(100);
-    expectUnchanged(slab, () => slab.dealloc(a, 113), LayoutMismatchError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(a, 113), LayoutMismatchError);
     slab.dealloc(a, 97);
     const big = slab.alloc(3000);
-    expectUnchanged(slab, () => slab.dealloc(big, 3001), LayoutMismatchError);
+    expectMemoryUnchanged(slab, () => slab.dealloc(big, 3001), LayoutMismatchError);
     slab.dealloc(big, 3000);
     slab.check();
   });
