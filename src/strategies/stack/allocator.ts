@@ -19,7 +19,7 @@
  * ## Cost
  * | operation            | best | worst | notes                                                 |
  * | -------------------- | ---- | ----- | ----------------------------------------------------- |
- * | alloc                | O(1) | O(1)  | + memory growth, amortised O(1) (doubling)             |
+ * | alloc                | O(1) | O(1)  | + memory growth, amortised O(1) (geometric)            |
  * | pop / dealloc(top)   | O(1) | O(1)  |                                                       |
  * | dealloc(other)       | O(1) | O(k)  | an error; walks the k blocks above ptr to tell          |
  * |                      |      |       | ERR_NOT_TOP (a live block) from ERR_INVALID_POINTER    |
