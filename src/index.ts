@@ -67,6 +67,7 @@ export {
   WasmMemory,
 } from "./memory/memory.js";
 export type { CacheTally } from "./shared/cache.js";
+export type { SharedStrategy } from "./shared/inner.js";
 export {
   type AttachOptions,
   LOCK_BUSY,
@@ -100,6 +101,7 @@ export { SlabAllocator, type SlabClassStats, type SlabOptions } from "./strategi
 export { StackAllocator, type StackOptions } from "./strategies/stack/index.js";
 export { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf/index.js";
 export {
+  type ReplayBlocks,
   type ReplayOptions,
   type ReplayResult,
   ReplayVerifyError,

@@ -118,6 +118,10 @@ let work = "";
 const typeErrors = new Map<number, string[]>();
 /** The main classes and functions: each has an example in its doc comment. */
 const MAIN_CLASSES = [
+  "Heap",
+  "TlsfAllocator",
+  "SharedHeap",
+  "SlabAllocator",
   "Vec",
   "StructVec",
   "struct",

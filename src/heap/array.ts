@@ -16,10 +16,22 @@ export type { TypedArray, TypedArrayConstructor } from "../memory/views.js";
 export class HeapArray<T extends TypedArray> {
   private cached: T | null = null;
 
+  /**
+   * Use `heap.allocArray` or `heap.arrayAt`.
+   *
+   * @param heap - the heap the block is in
+   * @param ctor - the element type
+   * @param ptr - the block's address
+   * @param length - elements
+   */
   constructor(
+    /** The heap the block is in. */
     readonly heap: Heap,
+    /** The element type. */
     readonly ctor: TypedArrayConstructor<T>,
+    /** The block's address: pass it to wasm code. */
     readonly ptr: number,
+    /** Elements. */
     readonly length: number,
   ) {}
 

@@ -109,12 +109,15 @@ export {
 export interface CacheTally {
   /** Pages in use (owned or abandoned). */
   pages: number;
+  /** Pages whose owner closed or died, waiting to be adopted. */
   abandoned: number;
   /** Live blocks in pages, and their bytes (class sizes). */
   liveBlocks: number;
+  /** Bytes of the live blocks (class sizes). */
   liveBytes: number;
   /** Free blocks in pages (never used, freed by the owner or by others), and their bytes. */
   freeBlocks: number;
+  /** Bytes of the free blocks. */
   freeBytes: number;
   /** Largest block size with a free block in a page this agent may allocate from. */
   largestFree: number;

@@ -112,6 +112,7 @@ export const PAUSE_POINTS = {
   /** Inside a cache page install: descriptor published, page table not yet naming it. */
   page: 6,
 } as const;
+/** The name of a pause point: a key of {@link PAUSE_POINTS}. */
 export type PausePoint = keyof typeof PAUSE_POINTS;
 
 /** Bytes of a control buffer for `maxAgents` agents. */

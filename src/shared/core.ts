@@ -70,8 +70,11 @@ export abstract class SharedHeapCore {
   readonly inner: Allocator;
   /** This agent's id (1 … maxAgents): the owner bits of the lock while it is inside a call. */
   readonly agentId: number;
+  /** Whether every call takes the lock (else concurrent use is detected and refused). */
   readonly synchronized: boolean;
+  /** Agents that can attach over the heap's life. */
   readonly maxAgents: number;
+  /** How long a blocking call waits for the lock before `LockTimeoutError`. */
   lockTimeoutMs: number;
 
   protected readonly c: Int32Array;

@@ -49,7 +49,9 @@ export const DESCRIPTOR_TYPE = "memkit.SharedHeap";
 
 /** Everything another agent needs to attach; plain data, carried by `postMessage`. */
 export interface SharedHeapDescriptor {
+  /** `"memkit.SharedHeap"`. */
   readonly type: typeof DESCRIPTOR_TYPE;
+  /** The descriptor format's version. */
   readonly version: number;
   /** The heap's bytes: a growable `SharedArrayBuffer` or a shared `WebAssembly.Memory`. */
   readonly memory: SharedArrayBuffer | WebAssembly.Memory;
@@ -67,6 +69,7 @@ export interface SharedHeapDescriptor {
   readonly agent: number;
 }
 
+/** Options of `SharedHeap.create`. */
 export interface SharedHeapOptions {
   /** Bytes of a new heap (default 1 MiB; rounded up to 64 KiB pages). */
   initialBytes?: number;
@@ -79,8 +82,9 @@ export interface SharedHeapOptions {
    * on every access (measured on W1: ~9x for TLSF over SharedMemory, Node 20).
    */
   memory?: WebAssembly.Memory | SharedArrayBuffer;
-  /** With `memory`: the heap's first byte (default 0) and the memory's maximum pages. */
+  /** With `memory`: the heap's first byte (default 0). */
   start?: number;
+  /** With a `WebAssembly.Memory`: its maximum in pages (the object does not say). */
   maximumPages?: number;
   /** Lock-based (default) or plain (concurrent use detected and refused). */
   synchronized?: boolean;
@@ -98,7 +102,9 @@ export interface SharedHeapOptions {
   cachePages?: number;
 }
 
+/** Options of `SharedHeap.attach`. */
 export interface AttachOptions {
+  /** How long a blocking call waits for the lock before `LockTimeoutError` (default 10 s). */
   lockTimeoutMs?: number;
   /** The strategy the heap was made with (default: TLSF). */
   strategy?: SharedStrategy;

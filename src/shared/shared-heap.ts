@@ -124,9 +124,42 @@ export {
   type SharedHeapOptions,
 } from "./descriptor.js";
 
+/**
+ * One heap used by several threads at once (worker threads, Web Workers, the main thread),
+ * in shared memory. `share()` gives a plain descriptor that `postMessage` carries;
+ * `SharedHeap.attach(descriptor)` in another thread opens the same heap, validated first.
+ * A pointer from one thread is valid in every other. Synchronized (the default), every
+ * call takes a lock that survives a thread dying; `tryAlloc`/`tryDealloc` never wait, and
+ * `allocAsync`/`deallocAsync` wait without blocking (for a browser's main thread). Small
+ * blocks come from per-thread caches. Needs `SharedArrayBuffer` (in a browser, a
+ * cross-origin isolated page).
+ *
+ * @example
+ * ```ts
+ * import { SharedHeap } from "memkit";
+ *
+ * const heap = SharedHeap.create({ initialBytes: 1 << 20, maxBytes: 16 << 20 });
+ * const descriptor = heap.share(); // postMessage(descriptor) to a worker, which then calls:
+ * const other = SharedHeap.attach(descriptor); // (here in the same thread, as a stand-in)
+ * const p = heap.alloc(64);
+ * heap.memory.u8[p] = 42;
+ * console.log(other.memory.u8[p]); // 42: one heap, one memory
+ * other.dealloc(p); // any handle may free any block
+ * other.close();
+ * heap.close();
+ * ```
+ */
 export class SharedHeap extends SharedHeapKernel implements Allocator {
+  /** `"SharedHeap"`, as messages and `console.log` show it. */
   readonly name = "SharedHeap";
-  /** A new shared TLSF heap; this agent is its first (agent 1). */
+  /**
+   * A new shared heap (TLSF by default); this thread is its first agent.
+   *
+   * @param options - sizes, the memory, synchronized or not, the strategy, caches
+   * @returns the heap
+   * @throws {@link AllocatorError} `ERR_SAB_UNAVAILABLE` where `SharedArrayBuffer` is missing
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` or `ERR_MEMORY` for bad sizes
+   */
   static create(options: SharedHeapOptions = {}): SharedHeap {
     const p = createParts(options);
     return new SharedHeap(p.inner, p.control, p.agent, p);
@@ -135,6 +168,13 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
   /**
    * Attaches this agent to the heap `descriptor` describes (from `share()` in another
    * agent). Validated read-only; `HeapIncompatibleError` on any mismatch or garbage.
+   *
+   * @param descriptor - what `share()` returned in the other agent
+   * @param options - the lock timeout, the strategy the heap was made with
+   * @returns this agent's handle
+   * @throws {@link HeapIncompatibleError} `ERR_HEAP_MAGIC`, `ERR_HEAP_VERSION` or
+   *   `ERR_HEAP_CONFIG` when the descriptor or the buffers are not such a heap
+   * @throws {@link HeapPoisonedError} `ERR_HEAP_POISONED` for a heap found corrupt earlier
    */
   static attach(descriptor: SharedHeapDescriptor, options: AttachOptions = {}): SharedHeap {
     const p = attachParts(descriptor, options);

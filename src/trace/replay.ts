@@ -36,7 +36,9 @@ export interface ReplayOptions {
 
 /** The replay's blocks by trace id: `ptrs[id]` (0 when not live) and `sizes[id]`. */
 export interface ReplayBlocks {
+  /** The block of each trace id, 0 when it is not live. */
   readonly ptrs: Float64Array;
+  /** The size asked for each trace id's block. */
   readonly sizes: Float64Array;
 }
 

@@ -143,15 +143,21 @@ if (
 
 /** One size class in `classStats()`. Bytes except the counts. */
 export interface SlabClassStats {
+  /** The class's block size. */
   readonly classSize: number;
+  /** Blocks one page of the class holds. */
   readonly blocksPerPage: number;
   /** Bytes of one page of the class (what it asks its parent for). */
   readonly pageBytes: number;
   /** Pages held: partial + full + empty. */
   readonly pages: number;
+  /** Pages with live and free blocks. */
   readonly partialPages: number;
+  /** Pages with no free block. */
   readonly fullPages: number;
+  /** Pages with no live block, kept for reuse. */
   readonly emptyPages: number;
+  /** Blocks of the class in use. */
   readonly liveBlocks: number;
   /** Blocks of the class's pages not in use (carved or not). */
   readonly freeBlocks: number;
@@ -180,6 +186,11 @@ export class SlabAllocator extends SlabLarge {
    * A slab whose pages and large blocks come from `parent`. The metadata block and the
    * page table are allocated from the parent now; throws `RangeError` (`ERR_MEMORY`) when
    * it has no room for them.
+   *
+   * @param parent - the allocator the pages and large blocks come from
+   * @param options - page sizes, `maxSmall`, empty pages kept per class
+   * @throws {@link ArgumentRangeError} `ERR_MEMORY` when the parent has no room for the
+   *   metadata; `ERR_ALLOC_SIZE` for bad options
    */
   constructor(parent: Allocator, options: SlabOptions = {}) {
     super(parent, options);

@@ -85,8 +85,9 @@ export const NO_CLASS = 255;
 export abstract class SlabKernel extends BaseAllocator {
   /** The allocator pages and large blocks come from. */
   readonly parent: Allocator;
-  /** The largest and the smallest page size. */
+  /** The largest page size. */
   readonly pageSize: number;
+  /** The smallest page size. */
   readonly minPageSize: number;
   /** The largest request served by a size class; larger ones go to the parent. */
   readonly maxSmall: number;

@@ -35,6 +35,7 @@ import {
   TABLE_SHIFT,
 } from "./layout.js";
 
+/** Options of {@link SlabAllocator}. */
 export interface SlabOptions {
   /**
    * The largest page size: a power of two, 1024 … 65536 (default 16384). A class's page

@@ -88,6 +88,28 @@ if (ALIGN8 !== DEFAULT_ALIGN || ALIGN16 !== FIRST_ALIGN) {
   throw new Error("tlsf: ALIGN8 and ALIGN16 disagree with core/validate.ts and layout.ts");
 }
 
+/**
+ * A general-purpose allocator for blocks of any size freed in any order, in O(1): two-level
+ * segregated fit (TLSF), with free blocks merged at once. Fast, with a bounded worst case
+ * and low fragmentation: use it when sizes vary and lifetimes are unknown. It grows a
+ * growable memory when no free block fits. `Heap` is a TLSF with C's names and more.
+ *
+ * @example
+ * ```ts
+ * import { TlsfAllocator, WasmMemory } from "memkit";
+ *
+ * const tlsf = new TlsfAllocator(1 << 20); // owns a 1 MiB buffer
+ * const a = tlsf.alloc(100);
+ * const b = tlsf.alloc(5000, 64); // 64-aligned
+ * tlsf.dealloc(a);
+ * console.log(tlsf.realloc(b, 9000) !== 0); // true: grown in place or moved
+ * console.log(tlsf.stats().liveBlocks); // 1
+ *
+ * // On a memory that grows: 1 page now, up to 16 pages (1 MiB).
+ * const growing = new TlsfAllocator(WasmMemory.create(1, 16));
+ * console.log(growing.alloc(200_000) !== 0); // true: the memory grew to fit it
+ * ```
+ */
 export class TlsfAllocator extends TlsfSearch {
   readonly name: string = "TlsfAllocator";
   /** Bytes of metadata at the start of the region. */
@@ -96,6 +118,13 @@ export class TlsfAllocator extends TlsfSearch {
   /**
    * `new TlsfAllocator(capacity)` owns a fresh, zeroed buffer with room for blocks of
    * `capacity` bytes in all; `new TlsfAllocator(memory)` manages any memory with bytes.
+   *
+   * @param memoryOrCapacity - bytes of blocks in a new buffer, or the memory to manage
+   * @param options - growth, the small-block cache, `attach`
+   * @throws {@link ArgumentRangeError} `ERR_ALLOC_SIZE` or `ERR_MEMORY` for a bad size or a
+   *   memory without bytes (offset-only)
+   * @throws {@link HeapIncompatibleError} `ERR_HEAP_MAGIC`, `ERR_HEAP_VERSION` or
+   *   `ERR_HEAP_CONFIG` with `attach` when the bytes are not such a heap
    */
   constructor(memoryOrCapacity: Memory | number, options: TlsfOptions = {}) {
     super(
