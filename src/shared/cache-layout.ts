@@ -2,9 +2,16 @@ import { HeapIncompatibleError } from "../core/errors.js";
 import { classSize, searchClass } from "../core/size-classes.js";
 
 export const CACHE_MAGIC = 0x4d4b5043;
-export const CACHE_VERSION = 1 * 65536 + 0;
+/** Major 2: a TAG may carry TAG_PARKED (an empty page any agent may take), and the header bound. */
+export const CACHE_VERSION = 2 * 65536 + 0;
 
-export const PAGE_LOG2 = 14;
+/**
+ * 8 KiB pages: on W1 (8–512 bytes) each class keeps about one partly used page per agent,
+ * so the page size sets most of the footprint above the class rounding (measured with the
+ * footprint run of bench/shared.mjs: 1.29 with 16 KiB pages, 1.23 with 8 KiB, 1.25 with 4 KiB,
+ * where a 1 KiB block leaves a quarter of a page unused).
+ */
+export const PAGE_LOG2 = 13;
 export const PAGE_BYTES = 1 << PAGE_LOG2;
 /**
  * Bytes of a page's block: 8 bytes short of a page, so the next page's block header (at most
@@ -53,10 +60,14 @@ export const K_DESCRIPTORS = 3;
 export const K_PT_ENTRIES = 4;
 export const K_CLASSES = 5;
 export const K_FREE_HINT = 6;
+/** Parked pages now (all agents; counted after each park, unpark and release: a trigger, not a fact). */
+export const K_PARKED = 7;
+/** How many parked pages may stay before the rest go back to the wrapped allocator. */
+export const K_PARK_BOUND = 8;
 export const HEADER_WORDS = 16;
 
 // Descriptor words.
-export const DESC_WORDS = 48;
+export const DESC_WORDS = 32;
 export const D_TAG = 0;
 export const D_PAGE = 1;
 export const D_REMOTE = 2;
@@ -65,10 +76,16 @@ export const BITMAP_WORDS = DESC_WORDS - D_BITMAP;
 if (CLASS_WORDS[0] > BITMAP_WORDS) throw new Error("cache.ts: bitmap too small for class 0");
 
 export const TAG_USED = 1 << 24;
+/** An empty page its owner parked: the owner may take it back lock-free, any lock holder may take it. */
+export const TAG_PARKED = 1 << 25;
 export const OWNER_BITS = 0xffff;
+/** The bits a TAG may have. */
+export const TAG_BITS = TAG_USED | TAG_PARKED | 0xff0000 | OWNER_BITS;
 
 /** Descriptors a heap gets by default: one per page slot, at most this many. */
-export const DEFAULT_CACHE_PAGES = 2048;
+export const DEFAULT_CACHE_PAGES = 4096;
+/** Parked (empty) pages a heap keeps for reuse by default, all agents together. */
+export const DEFAULT_PARKED_PAGES = 16;
 
 /** The TAG of a page of class `cls` owned by agent `owner` (0 = abandoned). */
 export function tagOf(cls: number, owner: number): number {
@@ -84,8 +101,15 @@ export function cacheBytes(descriptors: number, ptEntries: number): number {
   return (HEADER_WORDS + descriptors * DESC_WORDS + ptEntries) * 4;
 }
 
-/** A fresh cache buffer for a memory whose end can reach `maxEnd`. */
-export function createCache(maxEnd: number, descriptors?: number): SharedArrayBuffer {
+/**
+ * A fresh cache buffer for a memory whose end can reach `maxEnd`, keeping at most
+ * `parkBound` empty pages parked.
+ */
+export function createCache(
+  maxEnd: number,
+  descriptors?: number,
+  parkBound = DEFAULT_PARKED_PAGES,
+): SharedArrayBuffer {
   const pt = pageTableEntries(maxEnd);
   const n = descriptors ?? Math.max(1, Math.min(pt, DEFAULT_CACHE_PAGES));
   const sab = new SharedArrayBuffer(cacheBytes(n, pt));
@@ -95,6 +119,7 @@ export function createCache(maxEnd: number, descriptors?: number): SharedArrayBu
   k[K_DESCRIPTORS] = n;
   k[K_PT_ENTRIES] = pt;
   k[K_CLASSES] = CLASS_CONFIG;
+  k[K_PARK_BOUND] = Math.min(parkBound, n);
   Atomics.store(k, K_MAGIC, CACHE_MAGIC);
   return sab;
 }
@@ -126,6 +151,7 @@ export function validateCache(sab: unknown, maxEnd: number, maxAgents: number): 
     k[K_CLASSES] !== CLASS_CONFIG ||
     pt !== pageTableEntries(maxEnd) ||
     n < 1 ||
+    !(k[K_PARK_BOUND] >= 0 && k[K_PARK_BOUND] <= n) ||
     buf.byteLength !== cacheBytes(n, pt)
   ) {
     bad("does not match this build's pages and classes or this memory", "ERR_HEAP_CONFIG");
@@ -140,8 +166,9 @@ export function validateCache(sab: unknown, maxEnd: number, maxAgents: number): 
     const cls = (tag >>> 16) & 0xff;
     const page = k[HEADER_WORDS + d * DESC_WORDS + D_PAGE];
     if (
-      (tag & ~(TAG_USED | 0xff0000 | OWNER_BITS)) !== 0 ||
+      (tag & ~TAG_BITS) !== 0 ||
       (tag & TAG_USED) === 0 ||
+      ((tag & TAG_PARKED) !== 0 && (tag & OWNER_BITS) === 0) ||
       cls >= CLASS_COUNT ||
       (tag & OWNER_BITS) > maxAgents ||
       !(page >= 0 && page < pt)

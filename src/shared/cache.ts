@@ -3,12 +3,12 @@
  * owning agent allocates from, and any agent frees into, without the heap's lock (the way
  * mimalloc and snmalloc scale: RELIABILITY.md §4.3 items 8 and 9).
  *
- * A *page* is PAGE_BYTES (16 KiB) of the heap, aligned to PAGE_BYTES, taken from the
+ * A *page* is PAGE_BYTES (8 KiB) of the heap, aligned to PAGE_BYTES, taken from the
  * wrapped allocator under the lock (one block of PAGE_USABLE bytes, so that pages can sit
  * side by side: the next page's block header, at most 8 bytes, comes before it) and cut into
  * blocks of one size class. A small request (≤ SMALL_MAX bytes, align ≤ 16) is served from
- * a page of its class owned by the calling agent; larger ones go to the wrapped allocator under
- * the lock.
+ * a page of its class owned by the calling agent; larger ones go to the wrapped allocator
+ * under the lock.
  *
  * Every page has a *descriptor* in the cache buffer (a `SharedArrayBuffer` of its own,
  * never exposed to users: user overflows cannot reach it) with a *live bitmap*, one bit per
@@ -19,56 +19,68 @@
  * - any agent frees by clearing the bit with `Atomics.and`; the old value says whether the
  *   bit was set, so of two agents freeing one block at once exactly one wins and the other
  *   gets `DoubleFreeError` (F7), and a refused free changes nothing;
- * - a free by another agent (a *remote* free) also raises the page's REMOTE flag: the
- *   owner's next allocation that runs out of known free blocks rescans flagged pages and
- *   reuses the block. The bitmap is the owner's remote-free list: a push is one atomic AND,
- *   there is no link to write into user memory, no ABA, and no "pushed but not yet linked"
- *   window that recovery would have to untangle.
+ * - a free by another agent (a *remote* free) also raises the page's REMOTE flag. The
+ *   bitmap is the owner's remote-free list: a push is one atomic AND and never takes the
+ *   lock; the owner drains a page's remote frees in one batch, when its pages of the class
+ *   run out of known free blocks and it rescans the flagged ones. There is no link to write
+ *   into user memory, no ABA, and no "pushed but not yet linked" window for recovery to
+ *   untangle: a free that returned is in the bitmap, one that did not never happened.
  *
- * The owner keeps its bookkeeping (current page per class, where to resume scanning, its
- * pages per class) in plain JavaScript memory: it is a hint, rebuilt from the descriptors
- * whenever it disagrees with them, never needed by another agent.
+ * The owner keeps its bookkeeping (current page per class, its pages of each class in
+ * address order, where to resume scanning each) in plain JavaScript memory: a hint, rebuilt
+ * from the descriptors whenever it disagrees with them, never needed by another agent.
+ * It allocates from its lowest page of the class with room, so its highest pages get no
+ * new blocks while lower ones have room and empty out as their blocks are freed.
+ *
+ * ## Empty pages (the cache's bound)
+ * A page whose last block is freed is *parked* by its owner (it notices on its own free or
+ * when it drains the page's remote frees): TAG_PARKED is set in the TAG with one CAS and
+ * no lock. A parked page belongs to the shared heap again in all but name: any agent that
+ * needs a page takes a parked one (of its class as it is, of another class re-cut) under the
+ * lock before asking the wrapped allocator, and the owner takes it back lock-free (a CAS to
+ * its plain TAG) only when none of its other pages of the class has room. Once more than
+ * K_PARK_BOUND pages are parked (all agents together), the agent whose park crossed the
+ * bound takes the lock and gives the excess back to the wrapped allocator. So an idle agent
+ * holds no empty page it has seen empty. (A page emptied by remote frees is noticed by its
+ * owner's next rescan, lock-held call, `trim()` or `close()`; until then only the owner may
+ * park it, because only it may be inside an allocation from the page.)
  *
  * A *page table* (one Int32 per PAGE_BYTES slot of the memory's maximum size) maps a
- * pointer to its descriptor in O(1): 0 = not a cache page (the pointer is the wrapped allocator's).
+ * pointer to its descriptor in O(1): 0 = not a cache page (the wrapped allocator's).
  *
- * The buffer's layout (header, descriptors, page table) and the classes: cache-layout.ts.
+ * The buffer's layout (header, descriptors, page table) and the classes: cache-layout.ts;
+ * counting and checking the pages: cache-check.ts.
  *
  * ## Cost
- * | operation                       | best                  | worst                           |
- * | ------------------------------- | --------------------- | ------------------------------- |
- * | alloc, page of the class has room | 1 load + 1 atomic OR | O(words) scan of the page      |
- * | alloc, current page full        | O(own pages of class) | + lock, page from the allocator |
- * | free (own or remote)            | 1 table load + 1 atomic AND | same                      |
- * | page taken / released           | under the lock, O(1)  | O(DESCRIPTORS) to find a free descriptor |
+ * | operation                        | best                        | worst                           |
+ * | -------------------------------- | --------------------------- | ------------------------------- |
+ * | alloc, page of the class has room | 1 load + 1 atomic OR       | O(words) scan of the page       |
+ * | alloc, current page full         | O(own pages of class from the lowest with room) | + lock, page from the pool or the allocator |
+ * | free (own or remote)             | 1 table load + 1 atomic AND | + O(words) when a word empties (own) |
+ * | park / take back own parked page | 1 CAS + 1 atomic add        | + lock when the bound is crossed |
+ * | page taken / released            | under the lock, O(1)        | O(DESCRIPTORS) to find a descriptor or a parked page |
  *
  * Fragmentation: internal only, below one class step (≤ 25%, 12.5% above 128 bytes), plus
- * PAGE_USABLE mod block size at each page's end; pages stay with their owner while it lives
- * (empty ones go back to the wrapped allocator when the owner closes, dies, or an allocation runs out).
- * Per-block overhead: 1 bit; per page: 8 bytes for the allocator's block header, a 192-byte descriptor and a
- * 4-byte table entry.
+ * PAGE_USABLE mod block size at each page's end, plus the free blocks of partly used pages.
+ * Per-block overhead: 1 bit; per page: 8 bytes for the allocator's block header, a 128-byte
+ * descriptor and a 4-byte table entry.
  *
  * ## Invariants (`check`)
  * TAG ≠ 0 ⇔ the page table entry of its PAGE names this descriptor; the class and owner are
- * in range; the page is a live block of the wrapped allocator of at least PAGE_USABLE bytes; the bitmap's tail
- * bits are set and its unused words are 0. These only change under the lock, so they hold
- * at every instant, even while other agents allocate and free.
+ * in range, a parked page has an owner; the page is a live block of the wrapped allocator of
+ * at least PAGE_USABLE bytes; the bitmap's tail bits are set and its unused words are 0.
+ * A parked page has no live block, and nobody sets its bits until its TAG is plain again
+ * (`check` looks into the checking agent's own parked pages: another owner may take its
+ * page back and allocate from it while the check runs).
+ * TAG and page table change only under the lock, except own ⇄ parked, which only the owner
+ * does.
  */
 
-import { popcount } from "../core/bits.js";
-import {
-  AllocatorError,
-  DoubleFreeError,
-  HeapCorruptedError,
-  InvalidPointerError,
-  LayoutMismatchError,
-} from "../core/errors.js";
-import { isUint32, rejectSize } from "../core/validate.js";
+import { HeapCorruptedError } from "../core/errors.js";
+import { type CacheTally, checkPages, type PageSource, tallyPages } from "./cache-check.js";
 import {
   BITMAP_WORDS,
-  CLASS_BLOCKS,
   CLASS_COUNT,
-  CLASS_SIZE,
   CLASS_TAIL,
   CLASS_WORDS,
   D_BITMAP,
@@ -77,17 +89,16 @@ import {
   D_TAG,
   DESC_WORDS,
   HEADER_WORDS,
-  K_DESCRIPTORS,
   K_FREE_HINT,
-  K_PT_ENTRIES,
+  K_PARKED,
   OWNER_BITS,
   PAGE_BYTES,
-  PAGE_LOG2,
-  PAGE_USABLE,
-  TAG_USED,
+  TAG_PARKED,
   tagOf,
 } from "./cache-layout.js";
+import { OwnerPages } from "./cache-owner.js";
 
+export type { CacheTally, PageSource } from "./cache-check.js";
 export {
   CLASS_BLOCKS,
   CLASS_COUNT,
@@ -98,223 +109,38 @@ export {
   createCache,
   D_TAG,
   DEFAULT_CACHE_PAGES,
+  DEFAULT_PARKED_PAGES,
   DESC_WORDS,
   PAGE_BYTES,
   PAGE_USABLE,
   SMALL_MAX,
+  TAG_PARKED,
   validateCache,
 } from "./cache-layout.js";
 
-/** What `PageCache.tally` counts. */
-export interface CacheTally {
-  /** Pages in use (owned or abandoned). */
-  pages: number;
-  /** Pages whose owner closed or died, waiting to be adopted. */
-  abandoned: number;
-  /** Live blocks in pages, and their bytes (class sizes). */
-  liveBlocks: number;
-  /** Bytes of the live blocks (class sizes). */
-  liveBytes: number;
-  /** Free blocks in pages (never used, freed by the owner or by others), and their bytes. */
-  freeBlocks: number;
-  /** Bytes of the free blocks. */
-  freeBytes: number;
-  /** Largest block size with a free block in a page this agent may allocate from. */
-  largestFree: number;
-}
-
-/** The wrapped allocator, as a cache needs it: take and give back page-sized blocks, check them. */
-export interface PageSource {
-  alloc(size: number, align: number): number;
-  dealloc(ptr: number): void;
-  usableSize(ptr: number): number;
-}
-
 /**
- * One agent's handle on the cache buffer. `alloc` and `free` run without the lock; every
- * method that takes or gives back pages, adopts, repairs or checks runs with it held.
+ * One agent's handle on the cache buffer. `alloc`, `allocNext` and `free` run without the
+ * lock; every method that takes or gives back pages, adopts, repairs or checks runs with it
+ * held.
  *
  * @internal Exported for tests through `memkit/testing`, not the public entry point.
  */
-export class PageCache {
-  /** The whole cache buffer: header, descriptors, page table. */
-  readonly k: Int32Array;
-  readonly descriptors: number;
-  readonly ptEntries: number;
-  /** Word index of the page table. */
-  readonly ptBase: number;
-  readonly agentId: number;
-  /** This agent's TAG for each class. */
-  private readonly tags: Int32Array;
-  /** Per class: the page allocated from last (descriptor index, −1 = none). */
-  private readonly cur: Int32Array;
-  /** Per class: first of this agent's pages of the class (−1 = none); `ring` links them. */
-  private readonly first: Int32Array;
-  private readonly ring: Int32Array;
-  /** Per descriptor: the bitmap word to resume scanning at (owner's hint). */
-  private readonly hint: Int32Array;
-  /** Set when the hints disagree with the descriptors (pages taken away by reset/recovery). */
-  stale = false;
-
-  constructor(sab: SharedArrayBuffer, agentId: number) {
-    const k = new Int32Array(sab);
-    this.k = k;
-    this.descriptors = k[K_DESCRIPTORS];
-    this.ptEntries = k[K_PT_ENTRIES];
-    this.ptBase = HEADER_WORDS + this.descriptors * DESC_WORDS;
-    this.agentId = agentId;
-    this.tags = new Int32Array(CLASS_COUNT);
-    for (let c = 0; c < CLASS_COUNT; c++) this.tags[c] = tagOf(c, agentId);
-    this.cur = new Int32Array(CLASS_COUNT).fill(-1);
-    this.first = new Int32Array(CLASS_COUNT).fill(-1);
-    this.ring = new Int32Array(this.descriptors).fill(-1);
-    this.hint = new Int32Array(this.descriptors);
-  }
-
-  // ---- lock-free paths -----------------------------------------------------------------------
-
-  /** A block of class `cls` from this agent's current page of the class, or 0. */
-  alloc(cls: number): number {
-    const d = this.cur[cls];
-    if (d < 0) return 0;
-    const k = this.k;
-    const base = HEADER_WORDS + d * DESC_WORDS;
-    if (k[base + D_TAG] !== this.tags[cls]) {
-      this.stale = true;
-      return 0;
-    }
-    const end = CLASS_WORDS[cls];
-    for (let w = this.hint[d]; w < end; w++) {
-      const word = k[base + D_BITMAP + w];
-      if (word !== -1) {
-        const bit = ~word & (word + 1); // lowest clear bit
-        Atomics.or(k, base + D_BITMAP + w, bit); // only the owner sets bits: it stays ours
-        this.hint[d] = w;
-        return k[base + D_PAGE] * PAGE_BYTES + ((w << 5) + 31 - Math.clz32(bit)) * CLASS_SIZE[cls];
-      }
-    }
-    this.hint[d] = end;
-    return 0;
-  }
-
-  /**
-   * The current page of `cls` is full: look through this agent's other pages of the class
-   * (those with frees by the owner since the last scan, or flagged by remote frees) and
-   * allocate from the first with room. 0 when none has room.
-   */
-  allocNext(cls: number): number {
-    const k = this.k;
-    const tag = this.tags[cls];
-    const end = CLASS_WORDS[cls];
-    for (let d = this.first[cls]; d >= 0; d = this.ring[d]) {
-      const base = HEADER_WORDS + d * DESC_WORDS;
-      if (k[base + D_TAG] !== tag) {
-        this.stale = true;
-        return 0;
-      }
-      if (k[base + D_REMOTE] !== 0) {
-        Atomics.store(k, base + D_REMOTE, 0);
-        this.hint[d] = 0;
-      }
-      if (this.hint[d] < end) {
-        this.cur[cls] = d;
-        const r = this.alloc(cls);
-        if (r !== 0) return r;
-      }
-    }
-    return 0;
-  }
-
-  /** Descriptor of the cache page holding `ptr` (a uint32), or −1 when it is the wrapped allocator's. */
-  pageOf(ptr: number): number {
-    const slot = ptr >>> PAGE_LOG2;
-    return slot < this.ptEntries ? this.k[this.ptBase + slot] - 1 : -1;
-  }
-
-  /**
-   * Frees `ptr` in page `d` (from `pageOf`). Validates first (block start, size), then one
-   * atomic AND: a block that was not live is reported and nothing changes.
-   */
-  free(d: number, ptr: number, size: number | undefined): void {
-    const k = this.k;
-    const base = HEADER_WORDS + d * DESC_WORDS;
-    const tag = k[base + D_TAG];
-    const cls = (tag >>> 16) & 0xff;
-    const bsize = CLASS_SIZE[cls];
-    const off = ptr - k[base + D_PAGE] * PAGE_BYTES;
-    const i = (off / bsize) | 0;
-    if (i * bsize !== off || i >= CLASS_BLOCKS[cls] || tag === 0) this.badPointer(ptr, d);
-    if (size !== undefined && !(isUint32(size) && size <= bsize)) this.badSize(ptr, size, bsize);
-    const w = i >>> 5;
-    const bit = 1 << (i & 31);
-    const old = Atomics.and(k, base + D_BITMAP + w, ~bit);
-    if ((old & bit) === 0) {
-      throw new DoubleFreeError(`block ${ptr} is not live: it was freed already`);
-    }
-    if ((tag & OWNER_BITS) === this.agentId) {
-      if (w < this.hint[d]) this.hint[d] = w;
-    } else if (k[base + D_REMOTE] === 0) {
-      Atomics.store(k, base + D_REMOTE, 1);
-    }
-  }
-
-  /** The block size of live block `ptr` in page `d`; throws for anything else. */
-  liveSize(d: number, ptr: number): number {
-    const k = this.k;
-    const base = HEADER_WORDS + d * DESC_WORDS;
-    const tag = k[base + D_TAG];
-    const cls = (tag >>> 16) & 0xff;
-    const bsize = CLASS_SIZE[cls];
-    const off = ptr - k[base + D_PAGE] * PAGE_BYTES;
-    const i = (off / bsize) | 0;
-    if (i * bsize !== off || i >= CLASS_BLOCKS[cls] || tag === 0) this.badPointer(ptr, d);
-    if ((Atomics.load(k, base + D_BITMAP + (i >>> 5)) & (1 << (i & 31))) === 0) {
-      throw new DoubleFreeError(`block ${ptr} is not live: it was freed already`);
-    }
-    return bsize;
-  }
-
-  /** The class of the page `d`. */
-  classOf(d: number): number {
-    return (this.k[HEADER_WORDS + d * DESC_WORDS + D_TAG] >>> 16) & 0xff;
-  }
-
-  private badPointer(ptr: number, d: number): never {
-    throw new InvalidPointerError(
-      `invalid pointer ${ptr}: not the start of a block of cache page ${d} ` +
-        `(class ${CLASS_SIZE[this.classOf(d)]} bytes)`,
-    );
-  }
-
-  private badSize(ptr: number, size: number, bsize: number): never {
-    if (!isUint32(size)) rejectSize(size);
-    throw new LayoutMismatchError(`dealloc(${ptr}, ${size}): the block holds only ${bsize} bytes`);
-  }
-
+export class PageCache extends OwnerPages {
   // ---- under the lock ------------------------------------------------------------------------
 
-  /** Rebuilds this agent's per-class rings and hints from the descriptors. */
-  rebuild(): void {
+  /** Drains the remote frees of this agent's flagged pages and parks the empty ones. */
+  sweep(): void {
     const k = this.k;
-    this.cur.fill(-1);
-    this.first.fill(-1);
-    this.ring.fill(-1);
-    for (let d = this.descriptors - 1; d >= 0; d--) {
-      const tag = k[HEADER_WORDS + d * DESC_WORDS + D_TAG];
-      if (tag === 0 || (tag & OWNER_BITS) !== this.agentId) continue;
-      const cls = (tag >>> 16) & 0xff;
-      this.ring[d] = this.first[cls];
-      this.first[cls] = d;
-      this.hint[d] = 0;
+    for (let cls = 0; cls < CLASS_COUNT; cls++) {
+      const tag = this.tags[cls];
+      for (let d = this.first[cls]; d >= 0; d = this.ring[d]) {
+        const base = HEADER_WORDS + d * DESC_WORDS;
+        if (k[base + D_TAG] !== tag || k[base + D_REMOTE] === 0) continue;
+        Atomics.store(k, base + D_REMOTE, 0);
+        this.hint[d] = 0;
+        if (this.isEmpty(d, cls)) this.park(d, cls);
+      }
     }
-    this.stale = false;
-  }
-
-  private link(d: number, cls: number): void {
-    this.ring[d] = this.first[cls];
-    this.first[cls] = d;
-    this.hint[d] = 0;
-    this.cur[cls] = d;
   }
 
   /** Adopts an abandoned page of `cls` (a dead or closed agent's) and allocates from it. */
@@ -327,6 +153,7 @@ export class PageCache {
       Atomics.store(k, base + D_TAG, this.tags[cls]);
       Atomics.store(k, base + D_REMOTE, 0);
       this.link(d, cls);
+      this.cur[cls] = d;
       const r = this.alloc(cls);
       if (r !== 0) return r;
     }
@@ -334,9 +161,58 @@ export class PageCache {
   }
 
   /**
-   * Makes page `page` (a PAGE_BYTES-aligned block of the wrapped allocator, PAGE_USABLE bytes) a page of `cls`
-   * owned by this agent, or returns false when no descriptor is free. `between` runs after
-   * the TAG is published and before the page table names it (a test pause point).
+   * Takes an empty page for `cls`, preferring one of its class: a parked page of any agent
+   * (CAS from the owner's parked TAG), or an empty abandoned one. Returns its descriptor,
+   * now this agent's page of its old class (not yet in a ring), or −1 when there is none.
+   */
+  claimEmpty(cls: number): number {
+    const k = this.k;
+    let other = -1;
+    for (let d = 0; d < this.descriptors; d++) {
+      const tag = k[HEADER_WORDS + d * DESC_WORDS + D_TAG];
+      if (tag === 0) continue;
+      if ((tag & TAG_PARKED) === 0 && ((tag & OWNER_BITS) !== 0 || !this.isEmpty(d))) continue;
+      if (((tag >>> 16) & 0xff) === cls) {
+        if (this.claim(d, tag)) return d;
+      } else if (other < 0) {
+        other = d;
+      }
+    }
+    // Of another class: fails only when its owner took it back meanwhile (then a new page).
+    return other >= 0 && this.claim(other, k[HEADER_WORDS + other * DESC_WORDS + D_TAG])
+      ? other
+      : -1;
+  }
+
+  /**
+   * CAS page `d` from `tag` (parked, or abandoned and empty) to this agent's page of its
+   * class. The caller rebuilds its rings (`use`) or unpublishes the page.
+   */
+  private claim(d: number, tag: number): boolean {
+    const k = this.k;
+    if ((tag & TAG_PARKED) === 0 && (tag & OWNER_BITS) !== 0) return false;
+    const mine = this.tags[(tag >>> 16) & 0xff];
+    if (Atomics.compareExchange(k, HEADER_WORDS + d * DESC_WORDS + D_TAG, tag, mine) !== tag) {
+      return false;
+    }
+    if ((tag & TAG_PARKED) !== 0) Atomics.sub(k, K_PARKED, 1);
+    Atomics.store(k, HEADER_WORDS + d * DESC_WORDS + D_REMOTE, 0);
+    this.stale = true;
+    return true;
+  }
+
+  /** A claimed page of class `cls` joins this agent's rings and serves a block. */
+  use(d: number, cls: number): number {
+    this.rebuild();
+    this.cur[cls] = d;
+    return this.alloc(cls);
+  }
+
+  /**
+   * Makes page `page` (a PAGE_BYTES-aligned block of the wrapped allocator, PAGE_USABLE
+   * bytes) a page of `cls` owned by this agent, or returns false when no descriptor is free.
+   * `between` runs after the TAG is published and before the page table names it (a test
+   * pause point).
    */
   install(page: number, cls: number, between?: () => void): boolean {
     const k = this.k;
@@ -363,8 +239,30 @@ export class PageCache {
     Atomics.store(k, base + D_TAG, this.tags[cls]);
     between?.();
     Atomics.store(k, this.ptBase + slot, d + 1);
-    this.link(d, cls);
+    if (this.stale) this.rebuild();
+    else this.link(d, cls);
+    this.cur[cls] = d;
     return true;
+  }
+
+  /**
+   * Unpublishes this agent's page `d` (page table, then TAG) without giving its memory back,
+   * so that it can be installed again for another class; returns the page's address. The
+   * caller records the address in its intent first: a death in between gives it back.
+   */
+  unpublish(d: number): number {
+    const k = this.k;
+    const base = HEADER_WORDS + d * DESC_WORDS;
+    const slot = k[base + D_PAGE];
+    Atomics.store(k, this.ptBase + slot, 0);
+    Atomics.store(k, base + D_TAG, 0);
+    this.stale = true;
+    return slot * PAGE_BYTES;
+  }
+
+  /** The address of page `d`. */
+  pageAddress(d: number): number {
+    return this.k[HEADER_WORDS + d * DESC_WORDS + D_PAGE] * PAGE_BYTES;
   }
 
   /** Gives page `d` back to the wrapped allocator: page table entry, then the allocator, then the TAG (see repair). */
@@ -378,21 +276,37 @@ export class PageCache {
     this.stale = true;
   }
 
-  /** Whether page `d` of class `cls` has no live block. */
-  isEmpty(d: number): boolean {
+  /**
+   * Gives parked pages back to the wrapped allocator until at most `keep` stay parked
+   * (the highest addresses go first). Returns the number released.
+   */
+  releaseParked(src: PageSource, keep: number): number {
     const k = this.k;
-    const base = HEADER_WORDS + d * DESC_WORDS;
-    const cls = (k[base + D_TAG] >>> 16) & 0xff;
-    const words = CLASS_WORDS[cls];
-    for (let w = 0; w < words - 1; w++)
-      if (Atomics.load(k, base + D_BITMAP + w) !== 0) return false;
-    return Atomics.load(k, base + D_BITMAP + words - 1) === CLASS_TAIL[cls];
+    this.overBound = false;
+    let parked = 0;
+    for (let d = 0; d < this.descriptors; d++) {
+      if ((k[HEADER_WORDS + d * DESC_WORDS + D_TAG] & TAG_PARKED) !== 0) parked++;
+    }
+    let released = 0;
+    for (let s = this.ptEntries - 1; s >= 0 && parked > keep; s--) {
+      const d = k[this.ptBase + s] - 1;
+      if (d < 0) continue;
+      const tag = k[HEADER_WORDS + d * DESC_WORDS + D_TAG];
+      if ((tag & TAG_PARKED) === 0) continue;
+      parked--;
+      if (!this.claim(d, tag)) continue; // its owner took it back meanwhile
+      this.release(d, src);
+      released++;
+    }
+    if (released > 0) this.rebuild();
+    return released;
   }
 
   /**
-   * Pages of agent `owner` (0 = abandoned ones): the empty ones go back to the allocator, the others
-   * become ABANDONED (adopted later by whoever needs a page of their class). Returns the
-   * number of pages released.
+   * Pages of agent `owner` (0 = abandoned ones): the empty and parked ones go back to the
+   * allocator, the others become ABANDONED (adopted later by whoever needs a page of their
+   * class). `owner` is this agent (closing), a dead one, or 0: none of them allocates now.
+   * Returns the number of pages released.
    */
   releaseOrAbandon(owner: number, src: PageSource): number {
     const k = this.k;
@@ -401,7 +315,8 @@ export class PageCache {
       const base = HEADER_WORDS + d * DESC_WORDS;
       const tag = k[base + D_TAG];
       if (tag === 0 || (tag & OWNER_BITS) !== owner) continue;
-      if (this.isEmpty(d)) {
+      if ((tag & TAG_PARKED) !== 0) Atomics.sub(k, K_PARKED, 1);
+      if ((tag & TAG_PARKED) !== 0 || this.isEmpty(d)) {
         this.release(d, src);
         released++;
       } else if (owner !== 0) {
@@ -412,33 +327,46 @@ export class PageCache {
     return released;
   }
 
-  /** This agent's empty pages and empty abandoned pages back to the allocator (an allocation ran out). */
+  /**
+   * Every empty page this agent may give back: its own empty ones, empty abandoned ones and
+   * every parked one (an allocation ran out, or `trim()`). Returns the number released.
+   */
   trim(src: PageSource): number {
     const k = this.k;
     let released = 0;
     for (let d = 0; d < this.descriptors; d++) {
       const tag = k[HEADER_WORDS + d * DESC_WORDS + D_TAG];
+      if (tag === 0) continue;
       const owner = tag & OWNER_BITS;
-      if (tag !== 0 && (owner === this.agentId || owner === 0) && this.isEmpty(d)) {
-        this.release(d, src);
-        released++;
+      if ((tag & TAG_PARKED) !== 0) {
+        if (!this.claim(d, tag)) continue;
+      } else if (!((owner === this.agentId || owner === 0) && this.isEmpty(d))) {
+        continue;
       }
+      this.release(d, src);
+      released++;
     }
     if (released > 0) this.rebuild();
     return released;
   }
 
   /**
-   * Recovery, first step: finishes what a dead agent left between the steps of `install`
-   * or `release` (TAG set, page table not naming it): the page goes back to the allocator.
+   * Recovery, first step: finishes what a dead agent left between the steps of `install`,
+   * `unpublish` or `release` (TAG set, page table not naming it): the page goes back to the
+   * allocator. Then recounts the parked pages (a death between a park's two steps).
    */
   repair(src: PageSource): void {
     const k = this.k;
+    let parked = 0;
     for (let d = 0; d < this.descriptors; d++) {
       const base = HEADER_WORDS + d * DESC_WORDS;
-      if (k[base + D_TAG] === 0) continue;
+      const tag = k[base + D_TAG];
+      if (tag === 0) continue;
       const slot = k[base + D_PAGE];
-      if (slot >= 0 && slot < this.ptEntries && k[this.ptBase + slot] === d + 1) continue;
+      if (slot >= 0 && slot < this.ptEntries && k[this.ptBase + slot] === d + 1) {
+        if ((tag & TAG_PARKED) !== 0) parked++;
+        continue;
+      }
       try {
         src.dealloc(slot * PAGE_BYTES); // may already be done (release died after it)
       } catch {
@@ -446,6 +374,7 @@ export class PageCache {
       }
       Atomics.store(k, base + D_TAG, 0);
     }
+    Atomics.store(k, K_PARKED, parked);
   }
 
   /** Whether some descriptor names `page` (used to finish a dead agent's page install). */
@@ -461,45 +390,13 @@ export class PageCache {
       Atomics.store(k, HEADER_WORDS + d * DESC_WORDS + D_TAG, 0);
     }
     for (let s = 0; s < this.ptEntries; s++) k[this.ptBase + s] = 0;
+    Atomics.store(k, K_PARKED, 0);
     this.rebuild();
   }
 
   /** Counts pages and blocks (exact when no other agent is inside an allocation). */
   tally(src: PageSource): CacheTally & { pageBytes: number } {
-    const k = this.k;
-    const t = {
-      pages: 0,
-      abandoned: 0,
-      liveBlocks: 0,
-      liveBytes: 0,
-      freeBlocks: 0,
-      freeBytes: 0,
-      largestFree: 0,
-      pageBytes: 0,
-    };
-    for (let d = 0; d < this.descriptors; d++) {
-      const base = HEADER_WORDS + d * DESC_WORDS;
-      const tag = k[base + D_TAG];
-      if (tag === 0) continue;
-      const cls = (tag >>> 16) & 0xff;
-      const owner = tag & OWNER_BITS;
-      t.pages++;
-      if (owner === 0) t.abandoned++;
-      t.pageBytes += src.usableSize(k[base + D_PAGE] * PAGE_BYTES);
-      let live = 0;
-      const words = CLASS_WORDS[cls];
-      for (let w = 0; w < words; w++) live += popcount(Atomics.load(k, base + D_BITMAP + w));
-      live -= popcount(CLASS_TAIL[cls]);
-      const free = CLASS_BLOCKS[cls] - live;
-      t.liveBlocks += live;
-      t.liveBytes += live * CLASS_SIZE[cls];
-      t.freeBlocks += free;
-      t.freeBytes += free * CLASS_SIZE[cls];
-      if (free > 0 && (owner === this.agentId || owner === 0)) {
-        t.largestFree = Math.max(t.largestFree, CLASS_SIZE[cls]);
-      }
-    }
-    return t;
+    return tallyPages(this.k, this.descriptors, this.agentId, src);
   }
 
   /**
@@ -507,52 +404,7 @@ export class PageCache {
    * throws) at the first inconsistency. Safe while other agents allocate and free.
    */
   check(src: PageSource, maxAgents: number, corrupt: (msg: string) => never): void {
-    const k = this.k;
-    let named = 0;
-    for (let d = 0; d < this.descriptors; d++) {
-      const base = HEADER_WORDS + d * DESC_WORDS;
-      const tag = k[base + D_TAG];
-      if (tag === 0) continue;
-      named++;
-      const cls = (tag >>> 16) & 0xff;
-      const owner = tag & OWNER_BITS;
-      const slot = k[base + D_PAGE];
-      if ((tag & TAG_USED) === 0 || cls >= CLASS_COUNT || owner > maxAgents) {
-        corrupt(`cache descriptor ${d}: bad tag ${tag}`);
-      }
-      if (!(slot >= 0 && slot < this.ptEntries) || k[this.ptBase + slot] !== d + 1) {
-        corrupt(`cache descriptor ${d}: page ${slot * PAGE_BYTES} is not in the page table`);
-      }
-      let usable = 0;
-      try {
-        usable = src.usableSize(slot * PAGE_BYTES);
-      } catch (e) {
-        if (e instanceof AllocatorError && e.code === "ERR_HEAP_CORRUPTED") throw e;
-      }
-      if (usable < PAGE_USABLE) {
-        corrupt(`cache page ${slot * PAGE_BYTES} (descriptor ${d}) is not a live TLSF block`);
-      }
-      const words = CLASS_WORDS[cls];
-      const tail = Atomics.load(k, base + D_BITMAP + words - 1);
-      if ((tail & CLASS_TAIL[cls]) !== CLASS_TAIL[cls]) {
-        corrupt(`cache descriptor ${d}: tail bits of the bitmap cleared (${tail})`);
-      }
-      for (let w = words; w < BITMAP_WORDS; w++) {
-        if (k[base + D_BITMAP + w] !== 0) corrupt(`cache descriptor ${d}: bitmap word ${w} set`);
-      }
-    }
-    let entries = 0;
-    for (let s = 0; s < this.ptEntries; s++) {
-      const e = k[this.ptBase + s];
-      if (e === 0) continue;
-      entries++;
-      if (!(e >= 1 && e <= this.descriptors) || k[HEADER_WORDS + (e - 1) * DESC_WORDS] === 0) {
-        corrupt(`cache page table: slot ${s} names descriptor ${e - 1}, which is not in use`);
-      }
-    }
-    if (entries !== named) {
-      corrupt(`cache: ${named} descriptors in use but ${entries} page table entries`);
-    }
+    checkPages(this.k, this.descriptors, this.ptEntries, maxAgents, this.agentId, src, corrupt);
   }
 }
 

@@ -95,11 +95,17 @@ export interface SharedHeapOptions {
   /** How long a blocking call waits for the lock before `LockTimeoutError` (default 10 s). */
   lockTimeoutMs?: number;
   /**
-   * Synchronized form: how many 16 KiB cache pages (all agents together) may hold small
+   * Synchronized form: how many 8 KiB cache pages (all agents together) may hold small
    * blocks; 0 turns the per-agent caches off. Default: one per page of the memory's maximum
-   * size, at most 2,048 (32 MiB).
+   * size, at most 4,096 (32 MiB).
    */
   cachePages?: number;
+  /**
+   * Synchronized form: how many empty cache pages (all agents together) stay parked for any
+   * agent to reuse before the rest go back to the wrapped allocator (default 16; 0 gives
+   * every page back as soon as its owner sees it empty).
+   */
+  cacheEmptyPages?: number;
 }
 
 /** Options of `SharedHeap.attach`. */
@@ -174,10 +180,14 @@ export function createParts(options: SharedHeapOptions): SharedParts {
   if (cachePages !== undefined && !(Number.isInteger(cachePages) && cachePages >= 0)) {
     throw new ArgumentTypeError("cachePages must be a non-negative integer");
   }
+  const emptyPages = options.cacheEmptyPages;
+  if (emptyPages !== undefined && !(Number.isInteger(emptyPages) && emptyPages >= 0)) {
+    throw new ArgumentTypeError("cacheEmptyPages must be a non-negative integer");
+  }
   const cache =
     options.synchronized === false || cachePages === 0
       ? null
-      : createCache(memory.maxEnd, cachePages);
+      : createCache(memory.maxEnd, cachePages, emptyPages);
   const control = createControl(
     maxAgents,
     options.synchronized === false ? MODE_PLAIN : MODE_SYNCHRONIZED,

@@ -13,7 +13,7 @@ import {
   type PageCache,
   SMALL_MAX,
 } from "./cache.js";
-import { C_ATTN, C_GROWTH, C_PAUSE_AT, OP_ALLOC_ZEROED, S_PAGE } from "./control.js";
+import { C_ATTN, C_GROWTH, C_PAUSE_AT, OP_ALLOC_ZEROED, OP_NONE, S_PAGE } from "./control.js";
 import { SharedHeapCore } from "./core.js";
 import { ALIGN8 } from "./descriptor.js";
 
@@ -46,7 +46,7 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     if (pc === null || !isUint32(ptr) || this.c[C_ATTN] !== 0) return false;
     const d = pc.pageOf(ptr);
     if (d >= 0) {
-      pc.free(d, ptr, size);
+      pc.free(d, ptr, size); // its bound is met by the next blocking call (never wait here)
       return true;
     }
     return ptr === 0;
@@ -82,6 +82,7 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     ) {
       const cls = CLASS_OF16[(size + 15) >>> 4];
       if (pc.stale) pc.rebuild();
+      if (pc.overBound) pc.releaseParked(this.inner, pc.parkBound);
       let r = pc.alloc(cls);
       if (r === 0) r = pc.allocNext(cls);
       if (r === 0 && pc.stale) {
@@ -102,21 +103,60 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     return r;
   }
 
-  /** Lock held: a new page of `cls` from TLSF, and a block from it (0 when none). */
+  /**
+   * Lock held: a page for `cls` and a block from it (0 when none): an empty page from the
+   * cache (parked by any agent, or abandoned; re-cut when of another class), else a new one
+   * from the wrapped allocator.
+   */
   protected newPage(pc: PageCache, cls: number): number {
+    pc.sweep();
+    const d = pc.claimEmpty(cls);
+    if (d >= 0) {
+      if (pc.classOf(d) === cls) return pc.use(d, cls);
+      // Re-cut for `cls`: its address is in the intent slot until installed again.
+      const page = pc.pageAddress(d);
+      this.cu[this.slot + S_PAGE] = page;
+      pc.unpublish(d);
+      return this.installPage(pc, page, cls);
+    }
     const inner = this.inner;
     let page = inner.alloc(PAGE_USABLE, CACHE_PAGE_BYTES);
     if (page === 0 && pc.trim(inner) > 0) page = inner.alloc(PAGE_USABLE, CACHE_PAGE_BYTES);
     if (page === 0) return 0;
     // Recorded in the intent slot until installed: a death in between gives the page back.
     this.cu[this.slot + S_PAGE] = page;
+    return this.installPage(pc, page, cls);
+  }
+
+  /** Lock held, `page` in the intent slot: installs it for `cls` and allocates from it. */
+  private installPage(pc: PageCache, page: number, cls: number): number {
     const ok = pc.install(page, cls, this.c[C_PAUSE_AT] !== 0 ? this.pageHook : undefined);
     this.cu[this.slot + S_PAGE] = 0;
     if (!ok) {
-      inner.dealloc(page);
+      this.inner.dealloc(page);
       return 0;
     }
     return pc.alloc(cls);
+  }
+
+  /**
+   * After a park took the parked pages past the cache's bound: the excess goes back to the
+   * wrapped allocator under the lock. The free that triggered it has happened; a failure
+   * here (lock timeout, poison) is left for the next call to meet.
+   */
+  protected releaseParked(pc: PageCache): void {
+    try {
+      this.begin(OP_NONE, 0, 0);
+    } catch {
+      return;
+    }
+    try {
+      pc.releaseParked(this.inner, pc.parkBound);
+    } catch {
+      this.abort();
+      return;
+    }
+    this.end(0);
   }
 
   /** Lock held: frees a cache block or a TLSF block. */

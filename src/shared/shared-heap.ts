@@ -44,10 +44,12 @@
  *   end reads `undefined` past it, which TLSF would take for block 0: its links would be
  *   written over the heap's header.
  * - **small-block caches** (synchronized form, cache.ts): requests ≤ 1 KiB with align ≤ 16
- *   are served from 16 KiB pages each agent takes from TLSF under the lock and then uses
+ *   are served from 8 KiB pages each agent takes from TLSF under the lock and then uses
  *   without it; any agent frees a cache block without the lock (one atomic AND on the
  *   page's live bitmap, which is also how a block freed by another agent returns to its
- *   owner). Pages of a dead agent are reclaimed by recovery (empty ones back to TLSF,
+ *   owner). A page whose last block is freed is parked: any agent needing a page takes it
+ *   before asking TLSF, and past `cacheEmptyPages` parked pages the rest go back to TLSF.
+ *   Pages of a dead agent are reclaimed by recovery (empty ones back to TLSF,
  *   the others ABANDONED and adopted by the next agent needing their class); `close()`
  *   does the same for its own. While a test pause point is armed (ATTN_HOOK), every call
  *   takes the lock, so the points are reached on every path.
@@ -338,6 +340,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
       const d = pc.pageOf(ptr);
       if (d >= 0) {
         pc.free(d, ptr, size);
+        if (pc.overBound) this.releaseParked(pc);
         return;
       }
       if (ptr === 0) return;
@@ -470,6 +473,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
           ? {
               pages: 0,
               abandoned: 0,
+              parked: 0,
               liveBlocks: 0,
               liveBytes: 0,
               freeBlocks: 0,
