@@ -20,6 +20,7 @@
 // workers in a shared counter (untimed): the highest block end above the heap's start against
 // the highest sum of requested sizes alive at once.
 
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -82,6 +83,21 @@ function w1(a, seed, live = null) {
   return { ops, top };
 }
 
+/**
+ * This thread's CPU time in ms (Linux: /proc/thread-self/stat, user + system, in clock ticks
+ * of 10 ms), or NaN where it cannot be read. On a loaded machine wall time says little about
+ * scaling; CPU time per op says what each worker paid, whoever else ran meanwhile.
+ */
+function threadCpuMs() {
+  try {
+    const f = readFileSync("/proc/thread-self/stat", "utf8");
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) * 10; // utime, stime (fields 14, 15)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Wall-clock milliseconds comparable across threads (each has its own time origin). */
 const now = () => performance.timeOrigin + performance.now();
 
@@ -128,12 +144,18 @@ async function shared(n, { bare = false, runs = RUNS, track = false } = {}) {
     const res = await Promise.all(done);
     for (const r of res) if (r.error) errors.push(r.error);
     const t1 = Math.max(...res.map((x) => x.end));
-    return { res, opsPerSecond: res.reduce((s, x) => s + (x.ops ?? 0), 0) / ((t1 - t0) / 1000) };
+    const ops = res.reduce((s, x) => s + (x.ops ?? 0), 0);
+    const cpuNsPerOp = (res.reduce((s, x) => s + (x.cpuMs ?? 0), 0) * 1e6) / ops;
+    return { res, opsPerSecond: ops / ((t1 - t0) / 1000), cpuNsPerOp };
   };
   const out = [];
+  const cpu = [];
   for (let r = 0; r <= runs; r++) {
-    const { opsPerSecond } = await round(null);
-    if (r > 0) out.push(opsPerSecond);
+    const { opsPerSecond, cpuNsPerOp } = await round(null);
+    if (r > 0) {
+      out.push(opsPerSecond);
+      cpu.push(cpuNsPerOp);
+    }
   }
   let footprint = null;
   if (track) {
@@ -153,7 +175,7 @@ async function shared(n, { bare = false, runs = RUNS, track = false } = {}) {
     }
   }
   await Promise.all(workers.map((w) => w.terminate()));
-  return { opsPerSecond: out, errors, state, footprint };
+  return { opsPerSecond: out, cpuNsPerOp: cpu, errors, state, footprint };
 }
 
 async function main() {
@@ -176,6 +198,8 @@ async function main() {
     singleNsPerOp: single,
     oneOpsPerSecond: one.opsPerSecond,
     twoOpsPerSecond: two.opsPerSecond,
+    oneCpuNsPerOp: one.cpuNsPerOp,
+    twoCpuNsPerOp: two.cpuNsPerOp,
     ceiling: median(bare2.opsPerSecond) / median(bare1.opsPerSecond),
     errors: [...one.errors, ...two.errors],
     four: { errors: four.errors, state: four.state },
@@ -196,6 +220,7 @@ async function main() {
     `SharedHeap, 1 worker               ${oneNs.toFixed(1)} ns/op  (${(oneNs / singleNs).toFixed(2)}x single; target <= 1.5x)`,
     `SharedHeap, 2 workers              throughput ${scaling.toFixed(2)}x 1 worker (target >= 1.6x)`,
     `no heap (PRNG only), 2 vs 1 worker  ${result.ceiling.toFixed(2)}x: what this machine gives 2 threads now`,
+    `CPU ns/op per worker               1 worker ${median(one.cpuNsPerOp).toFixed(1)}, 2 workers ${median(two.cpuNsPerOp).toFixed(1)}: 2 workers on 2 idle cores ≈ ${((2 * median(one.cpuNsPerOp)) / median(two.cpuNsPerOp)).toFixed(2)}x 1 worker`,
     `SharedHeap, 4 workers              errors ${four.errors.length}, live blocks after ${four.state?.liveBlocks ?? "?"}`,
     `footprint / peak live (2 workers)  ${(two.footprint.top / two.footprint.peakLive).toFixed(3)} (target <= 1.25)`,
   ];
@@ -210,8 +235,9 @@ if (!isMainThread) {
     while (Atomics.load(go, 0) === 0) Atomics.wait(go, 0, 0, 1000);
     try {
       const live = m.live ? new Int32Array(m.live) : null;
+      const c0 = threadCpuMs();
       const r = heap === null ? spin(workerData.seed) : w1(heap, workerData.seed, live);
-      parentPort.postMessage({ ...r, end: now() });
+      parentPort.postMessage({ ...r, end: now(), cpuMs: threadCpuMs() - c0 });
     } catch (e) {
       parentPort.postMessage({ error: String(e?.message ?? e), end: now() });
     }
