@@ -8,7 +8,7 @@ import {
   LayoutMismatchError,
   OutOfMemoryError,
 } from "../../src/core/errors.js";
-import { COMMON_SLOTS } from "../../src/core/header.js";
+import { COMMON_SLOTS, H_CONFIG } from "../../src/core/header.js";
 import { Layout, layoutArray, layoutForI32, layoutForI64 } from "../../src/core/layout.js";
 import { FixedMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
@@ -217,12 +217,53 @@ describe("BumpAllocator: memories", () => {
   });
 });
 
+describe("BumpAllocator: the total in two int32 words", () => {
+  it("counts past 2^31 and 2^32 bytes, in alloc and in an in-place realloc", () => {
+    const bump = new BumpAllocator(new OffsetMemory(0, 2 ** 32 - 8));
+    const gib = 2 ** 30;
+    bump.alloc(gib - 8);
+    bump.alloc(gib);
+    expect(bump.totalAllocated()).toBe(2 * gib - 8);
+    const p = bump.alloc(gib); // carries into the high word
+    expect(bump.totalAllocated()).toBe(3 * gib - 8);
+    expect(bump.realloc(p, gib + 16)).toBe(p);
+    expect(bump.totalAllocated()).toBe(3 * gib + 8);
+    bump.alloc(gib - 64);
+    expect(bump.totalAllocated()).toBe(4 * gib - 56);
+    bump.check();
+    bump.reset();
+    expect(bump.totalAllocated()).toBe(0);
+  });
+
+  it("check() finds a negative low word", () => {
+    const bump = new BumpAllocator(1024);
+    bump.alloc(8);
+    // TOTAL_LO: the fifth int32 word after the header's float64 slots.
+    bump.memory.i32[((COMMON_SLOTS + 3) * 8) / 4 + 4] = -1;
+    expect(() => bump.check()).toThrow(HeapCorruptedError);
+  });
+
+  it("attach refuses a bump header of another layout (the CONFIG slot), changing nothing", () => {
+    const memory = new FixedMemory(new ArrayBuffer(4096), 0, undefined, true);
+    new BumpAllocator(memory).alloc(100);
+    const slots = new Float64Array(memory.buffer, 0, COMMON_SLOTS);
+    slots[H_CONFIG] = 0; // the layout with TOTAL in a float64 slot
+    const before = memory.u8.slice();
+    expect(() => BumpAllocator.attach(memory)).toThrow(
+      expect.objectContaining({ code: "ERR_HEAP_CONFIG" }),
+    );
+    expect(memory.u8).toEqual(before);
+    slots[H_CONFIG] = 2;
+    expect(BumpAllocator.attach(memory).alloc(8)).toBeGreaterThan(100);
+  });
+});
+
 describe("BumpAllocator: corruption", () => {
   it("check() finds a top past the end, poisons the heap, and every later call throws", () => {
     const bump = new BumpAllocator(1024);
     bump.alloc(8);
-    // The TOP word: the first int32 after the header's float64 slots (8 common + 4).
-    const topWord = ((COMMON_SLOTS + 4) * 8) / 4;
+    // The TOP word: the first int32 after the header's float64 slots (8 common + 3).
+    const topWord = ((COMMON_SLOTS + 3) * 8) / 4;
     bump.memory.i32[topWord] = 1e9;
     expect(() => bump.check()).toThrow(HeapCorruptedError);
     expect(() => bump.alloc(8)).toThrow(HeapPoisonedError);

@@ -29,7 +29,7 @@
  *
  * ## Invariants (`check()`)
  * dataStart ≤ TOP ≤ END ≤ memory end; LAST is 0 or an 8-aligned block start in
- * [dataStart, TOP); LIVE, TOTAL, EPOCH are non-negative integers; HIGH_WATER ≥ dataStart.
+ * [dataStart, TOP); LIVE, PEAK, EPOCH, TOTAL_LO and TOTAL_HI are non-negative integers; HIGH_WATER ≥ dataStart.
  *
  * ## dealloc
  * Validates the pointer (inside [dataStart, TOP), 8-aligned; else `InvalidPointerError`,
@@ -41,7 +41,7 @@
 import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../../core/allocator.js";
 import { alignUp } from "../../core/bits.js";
 import { AllocatorError, InvalidPointerError, OutOfMemoryError } from "../../core/errors.js";
-import { StrategyKind } from "../../core/header.js";
+import { expectSlots, H_CONFIG, StrategyKind } from "../../core/header.js";
 import type { Memory } from "../../core/memory.js";
 import {
   checkAlign,
@@ -58,10 +58,20 @@ import * as layout from "./layout.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
 // loaded from its module cell on every use.
-const { BUMP_HEADER, MARK_BYTES, MARK_EPOCH, MARK_LAST, MARK_LIVE, MARK_SELF, MAX_END } = layout;
+const {
+  BUMP_HEADER,
+  BUMP_LAYOUT,
+  MARK_BYTES,
+  MARK_EPOCH,
+  MARK_LAST,
+  MARK_LIVE,
+  MARK_SELF,
+  MAX_END,
+  TOTAL_UNIT,
+} = layout;
 
-const { HIGH_WATER, TOTAL, PEAK, EPOCH } = BUMP_HEADER.slot;
-const { TOP, END, LAST, LIVE } = BUMP_HEADER.word;
+const { HIGH_WATER, PEAK, EPOCH } = BUMP_HEADER.slot;
+const { TOP, END, LAST, LIVE, TOTAL_LO, TOTAL_HI } = BUMP_HEADER.word;
 
 export interface BumpOptions extends AllocatorOptions {
   /** Grow the memory when the arena is full (default: whenever the memory can grow). */
@@ -110,9 +120,12 @@ export class BumpAllocator extends BaseAllocator {
       typeof memoryOrCapacity === "number"
         ? ownedMemory(memoryOrCapacity, BumpAllocator.metadataSize)
         : memoryOrCapacity;
-    super(memory, StrategyKind.bump, BUMP_HEADER, 0, 0, options.attach === true, "BumpAllocator");
+    const attach = options.attach === true;
+    super(memory, StrategyKind.bump, BUMP_HEADER, 0, BUMP_LAYOUT, attach, "BumpAllocator");
     this.growable = options.grow ?? memory.maxEnd > memory.end;
-    if (!options.attach) {
+    if (attach) {
+      expectSlots(this.slots, this.slot0, "BumpAllocator", [[H_CONFIG, BUMP_LAYOUT, "layout"]]);
+    } else {
       const slots = this.slots;
       const slot0 = this.slot0;
       this.setTop(this.dataStart);
@@ -120,7 +133,8 @@ export class BumpAllocator extends BaseAllocator {
       slots[slot0 + HIGH_WATER] = this.dataStart;
       this.setLast(0);
       this.words[LIVE] = 0;
-      slots[slot0 + TOTAL] = 0;
+      this.words[TOTAL_LO] = 0;
+      this.words[TOTAL_HI] = 0;
       slots[slot0 + PEAK] = 0;
       slots[slot0 + EPOCH] = 0;
     }
@@ -146,7 +160,6 @@ export class BumpAllocator extends BaseAllocator {
 
   /** @inheritDoc Allocator.alloc */
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const slot0 = this.slot0;
     if (this.blocked()) return this.reenterAlloc(size, align);
     if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== DEFAULT_ALIGN) {
@@ -156,11 +169,13 @@ export class BumpAllocator extends BaseAllocator {
     const ptr = alignUp(this.top(), align);
     const top = ptr + (size === 0 ? 1 : size); // alloc(0) still takes a byte: pointers stay unique
     if (top > this.end() && !this.growTo(top)) return 0;
-    const g = this.slots; // growth may have replaced the views
-    this.setTop(top);
-    this.setLast(ptr);
-    this.words[LIVE]++;
-    g[slot0 + TOTAL] += size;
+    const w = this.words; // growth may have replaced the views
+    w[TOP] = top;
+    w[LAST] = ptr;
+    w[LIVE]++;
+    const total = w[TOTAL_LO] + size;
+    if (total < TOTAL_UNIT) w[TOTAL_LO] = total;
+    else this.carryTotal(total);
     return ptr;
   }
 
@@ -201,7 +216,6 @@ export class BumpAllocator extends BaseAllocator {
     const top = this.checkLivePointer(ptr);
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
-    const slot0 = this.slot0;
     const last = this.last();
     if (ptr === last && ptr % Math.max(align, DEFAULT_ALIGN) === 0) {
       const oldSize = top - ptr;
@@ -212,7 +226,7 @@ export class BumpAllocator extends BaseAllocator {
       }
       if (newTop > this.end() && !this.growTo(newTop)) return 0;
       this.setTop(newTop);
-      this.slots[slot0 + TOTAL] += newSize - oldSize;
+      this.carryTotal(this.words[TOTAL_LO] + (newSize - oldSize));
       return ptr;
     }
     const to = this.alloc(newSize, align);
@@ -250,7 +264,8 @@ export class BumpAllocator extends BaseAllocator {
     const slot0 = this.slot0;
     this.lowerTop(this.dataStart, 0);
     this.words[LIVE] = 0;
-    slots[slot0 + TOTAL] = 0;
+    this.words[TOTAL_LO] = 0;
+    this.words[TOTAL_HI] = 0;
     slots[slot0 + PEAK] = 0;
     slots[slot0 + EPOCH]++;
   }
@@ -325,7 +340,7 @@ export class BumpAllocator extends BaseAllocator {
   /** Bytes requested since the last reset (the seeds' `total_allocated`). */
   totalAllocated(): number {
     this.enter();
-    return this.slots[this.slot0 + TOTAL];
+    return this.words[TOTAL_HI] * TOTAL_UNIT + this.words[TOTAL_LO];
   }
 
   /** @inheritDoc Allocator.stats */
@@ -356,7 +371,11 @@ export class BumpAllocator extends BaseAllocator {
     const last = this.last();
     const ds = this.dataStart;
     if (this.live() < 0) this.corrupt(`LIVE word holds ${this.live()}, below 0`);
-    const intSlots = [HIGH_WATER, TOTAL, PEAK, EPOCH];
+    const lo = this.words[TOTAL_LO];
+    if (lo < 0 || this.words[TOTAL_HI] < 0) {
+      this.corrupt(`TOTAL words hold ${lo} and ${this.words[TOTAL_HI]}, not a total`);
+    }
+    const intSlots = [HIGH_WATER, PEAK, EPOCH];
     for (const s of intSlots) {
       if (!(Number.isSafeInteger(slots[slot0 + s]) && slots[slot0 + s] >= 0)) {
         this.corrupt(`slot ${s} holds ${slots[slot0 + s]}, not a non-negative integer`);
@@ -375,6 +394,13 @@ export class BumpAllocator extends BaseAllocator {
   }
 
   // ---- the hot words ---------------------------------------------------------------------
+
+  /** Stores `total` (TOTAL_LO plus bytes just requested, ≥ 0) as TOTAL_LO, carrying the rest. */
+  private carryTotal(total: number): void {
+    const carry = Math.floor(total / TOTAL_UNIT);
+    this.words[TOTAL_HI] += carry;
+    this.words[TOTAL_LO] = total - carry * TOTAL_UNIT;
+  }
 
   private top(): number {
     return this.words[TOP] >>> 0;
