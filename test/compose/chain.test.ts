@@ -68,7 +68,9 @@ describe("ChainAllocator: fall back, route by owner", () => {
     // dealloc goes to the owner.
     chain.dealloc(ptrs[19]);
     expect(tlsf.stats().liveBlocks).toBe(20 - inBump - 1);
-    chain.dealloc(ptrs[0]);
+    chain.dealloc(ptrs[inBump - 1]); // the bump's newest block: rolled back
+    expect(bump.stats().liveBlocks).toBe(inBump - 1);
+    chain.dealloc(ptrs[0]); // any other bump block: nothing changes until reset
     expect(bump.stats().liveBlocks).toBe(inBump - 1);
     expect(chain.usableSize(ptrs[18])).toBe(tlsf.usableSize(ptrs[18]));
     expectCode(() => chain.dealloc(ptrs[19]), DoubleFreeError, "ERR_DOUBLE_FREE"); // the owner's check

@@ -90,17 +90,55 @@ describe("BumpAllocator: zeroed allocation is free on memory never handed out", 
 });
 
 describe("BumpAllocator: dealloc", () => {
-  it("freeing the newest block gives its bytes back; others are only counted", () => {
+  it("freeing the newest block gives its bytes back; freeing another changes nothing", () => {
     const bump = new BumpAllocator(1024);
     const a = bump.alloc(100);
     const b = bump.alloc(100);
     const before = bump.remaining();
-    bump.dealloc(a); // not the newest: counted, bytes stay used
+    const meta = bump.metadataBytes();
+    bump.dealloc(a); // not the newest: live, freed or interior, a bump cannot tell
+    expect(bump.metadataBytes()).toEqual(meta);
     expect(bump.remaining()).toBe(before);
-    expect(bump.stats().liveBlocks).toBe(1);
+    expect(bump.stats().liveBlocks).toBe(2);
     bump.dealloc(b); // the newest: rolled back
     expect(bump.remaining()).toBe(before + 100); // its bytes (the padding before it stays)
+    expect(bump.stats().liveBlocks).toBe(1);
+    bump.reset();
     expect(bump.stats().liveBlocks).toBe(0);
+  });
+
+  it("no sequence of misuses changes anything or breaks check() (issue 13)", () => {
+    const bump = new BumpAllocator(4096);
+    const a = bump.alloc(64);
+    const b = bump.alloc(64);
+    const c = bump.alloc(64);
+    bump.memory.u8.fill(7, a, c + 64);
+    const meta = bump.metadataBytes();
+    const bytes = bump.memory.u8.slice();
+    const stats = JSON.stringify(bump.stats());
+    // A double free (four times: the live count once went to −1 and check() poisoned),
+    // interior pointers, realloc of freed and interior pointers.
+    for (let i = 0; i < 4; i++) bump.dealloc(a);
+    bump.dealloc(a + 16);
+    bump.dealloc(b + 8, 8);
+    expect(bump.realloc(a, 200)).toBe(0);
+    expect(bump.realloc(a + 16, 8)).toBe(0);
+    expect(bump.realloc(b, 2 ** 40)).toBe(0);
+    bump.check();
+    expect(bump.metadataBytes()).toEqual(meta);
+    expect(Buffer.compare(bump.memory.u8, bytes)).toBe(0);
+    expect(JSON.stringify(bump.stats())).toBe(stats);
+    // What a bump can tell stays a typed error: past the top, misaligned, too large a size.
+    expect(() => bump.dealloc(c + 64)).toThrow(InvalidPointerError);
+    expect(() => bump.dealloc(a + 4)).toThrow(InvalidPointerError);
+    expect(() => bump.dealloc(a, 4096)).toThrow(LayoutMismatchError);
+    expect(() => bump.realloc(c + 64, 8)).toThrow(InvalidPointerError);
+    // The newest block is known: freeing it twice is caught (it is above the top then).
+    bump.dealloc(c);
+    expect(() => bump.dealloc(c)).toThrow(InvalidPointerError);
+    expect(() => bump.realloc(c, 2 ** 40)).toThrow(InvalidPointerError);
+    bump.check();
+    expect(bump.stats().liveBlocks).toBe(2);
   });
 
   it("rejects pointers at or above the top (freed by a rollback or reset) and misaligned ones", () => {
@@ -179,10 +217,17 @@ describe("BumpAllocator: realloc", () => {
     expect(bump.realloc(a, 64)).toBe(a);
     expect(bump.realloc(a, 8)).toBe(a);
     const b = bump.alloc(16);
-    const moved = bump.realloc(a, 32);
+    // Not the newest: its size is unknown and it may have been freed; nothing changes.
+    const meta = bump.metadataBytes();
+    expect(bump.realloc(a, 32)).toBe(0);
+    expect(bump.metadataBytes()).toEqual(meta);
+    // The newest block moves when it must (an alignment it does not have).
+    bump.memory.u8.fill(5, b, b + 16);
+    const moved = bump.realloc(b, 32, 256);
+    expect(moved % 256).toBe(0);
     expect(moved).toBeGreaterThan(b);
-    expect(bump.memory.u8.subarray(moved, moved + 8).every((x) => x === 3)).toBe(true);
-    expect(bump.stats().liveBlocks).toBe(2);
+    expect(bump.memory.u8.subarray(moved, moved + 16).every((x) => x === 5)).toBe(true);
+    expect(bump.stats().liveBlocks).toBe(2); // a and the moved block
   });
 });
 

@@ -21,6 +21,11 @@ export interface TypedSubject {
   make(): Allocator;
   /** The most bytes one block can hold (a pool's block size), else undefined. */
   readonly maxBlock?: number;
+  /**
+   * Frees only its newest block (a bump: any other free changes nothing until reset), so
+   * its live-block count stays above the blocks really in use.
+   */
+  readonly freesOnlyNewest?: boolean;
 }
 
 /** A Block allocator (B = 8) carved from a TLSF, asked first: the chain the seeds chain. */
@@ -33,7 +38,7 @@ export function blockThenTlsf(): ChainAllocator {
 export const SUBJECTS: readonly TypedSubject[] = [
   { name: "Heap", make: () => new Heap() },
   { name: "TLSF", make: () => new TlsfAllocator(64 * 1024) },
-  { name: "Bump", make: () => new BumpAllocator(64 * 1024) },
+  { name: "Bump", make: () => new BumpAllocator(64 * 1024), freesOnlyNewest: true },
   { name: "Pool (256-byte blocks)", make: () => new PoolAllocator(256, 64), maxBlock: 256 },
   { name: "FreeList", make: () => new FreeListAllocator(64 * 1024) },
   { name: "Block (2048 × 8)", make: () => new BlockAllocator(2048, 8) },

@@ -31,11 +31,14 @@
  * dataStart ≤ TOP ≤ END ≤ memory end; LAST is 0 or an 8-aligned block start in
  * [dataStart, TOP); LIVE, PEAK, EPOCH, TOTAL_LO and TOTAL_HI are non-negative integers; HIGH_WATER ≥ dataStart.
  *
- * ## dealloc
+ * ## dealloc and realloc
  * Validates the pointer (inside [dataStart, TOP), 8-aligned; else `InvalidPointerError`,
  * which is also what a block freed by `reset` gets). Freeing the newest block rolls TOP back
- * to it; freeing any other block only counts it as freed. A second free of a non-newest
- * block cannot be detected (there is no per-block state).
+ * to it and counts it freed. Any other pointer may be a live block, a freed one or an
+ * interior pointer: a bump keeps no per-block state to tell, so freeing it changes nothing
+ * (its bytes come back on reset or rollback), and `realloc` of it answers 0 and changes
+ * nothing. So no sequence of such calls can break an invariant; LIVE counts the blocks
+ * handed out since the last reset or rollback, less the newest ones freed.
  */
 
 import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../../core/allocator.js";
@@ -205,8 +208,12 @@ export class BumpAllocator extends BaseAllocator {
     if (ptr === 0) return;
     const top = this.checkLivePointer(ptr);
     if (size !== undefined) checkSizeFits(ptr, size, top - ptr, "the block cannot be larger than");
-    if (ptr === this.last()) this.lowerTop(ptr, 0);
-    this.words[LIVE]--;
+    // Only the newest block is known; any other pointer may be live, freed or interior, so
+    // freeing it changes nothing (its bytes come back on reset or rollback).
+    if (ptr === this.last()) {
+      this.lowerTop(ptr, 0);
+      this.words[LIVE]--;
+    }
   }
 
   /** @inheritDoc Allocator.realloc */
@@ -229,15 +236,20 @@ export class BumpAllocator extends BaseAllocator {
       this.carryTotal(this.words[TOTAL_LO] + (newSize - oldSize));
       return ptr;
     }
+    if (ptr !== last) {
+      // Any other pointer may be live, freed or interior, and its size is unknown: the
+      // call changes nothing (0: not resized, the block as it was). Move it yourself:
+      // alloc, copy the bytes you know it holds, dealloc.
+      return 0;
+    }
+    // The newest block, misaligned for `align` or out of room after it: move it.
     const to = this.alloc(newSize, align);
     if (to === 0) return 0;
-    // The old block's size is unknown unless it is the newest; it ends at or before `top`,
-    // so copying min(newSize, top − ptr) bytes keeps all of it (and no byte of `to`'s
-    // neighbours: `to` ≥ top, and the copy length ≤ newSize).
+    // `to` ≥ top, so copying min(newSize, top − ptr) bytes keeps the whole block.
     if (this.memory.hasBytes) {
       this.memory.u8.copyWithin(to, ptr, ptr + Math.min(newSize, top - ptr));
     }
-    this.words[LIVE]--; // the old block is freed
+    this.words[LIVE]--; // the old block, known live, is freed (its bytes until reset)
     return to;
   }
 
