@@ -17,6 +17,8 @@ import { BlockAllocator } from "../../src/strategies/block/index.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
 
 const HEADER = 120; // 8 common + 7 block slots, float64
+/** The header and the start bits of up to 64 blocks (one u32, padded to 8 bytes). */
+const META = 128;
 
 /** Everything a rejected call must leave as it was. */
 function snapshot(a: BlockAllocator) {
@@ -53,7 +55,7 @@ function runs(a: BlockAllocator): [number, number][] {
 describe("BlockAllocator: stalloc's example", () => {
   it("a 32-byte heap of 4-byte blocks holds eight 4-byte values, then four 8-byte, then two 16-byte", () => {
     const a = new BlockAllocator(8, 4); // Stalloc::<8, 4>
-    expect(a.memory.end).toBe(HEADER + 32); // L·B bytes of blocks + the header, nothing else
+    expect(a.memory.end).toBe(META + 32); // L·B bytes of blocks + header and start bits
 
     const fours: number[] = [];
     for (let i = 0; i < 8; i++) {
@@ -116,11 +118,11 @@ describe("BlockAllocator: block 0 at the alignment asked for", () => {
     for (const p of u128s) expect(p !== 0 && p % 16 === 0).toBe(true);
     expect(a.isOom()).toBe(true);
     for (const p of u128s) a.dealloc(p, 16);
-    // Without the option block 0 follows the 120-byte header: only one 16-aligned run fits.
-    const b = new BlockAllocator(8, 4);
+    // Without the option block 0 follows the header and start bits (136 bytes for 72 blocks):
+    // the first 16-aligned block is block 2.
+    const b = new BlockAllocator(72, 4);
     expect(b.blocksAt % 16).toBe(8);
-    expect(b.alloc(16, 16)).not.toBe(0);
-    expect(b.alloc(16, 16)).toBe(0);
+    expect(b.alloc(16, 16)).toBe(b.blocksAt + 8);
     a.check();
   });
 
@@ -144,7 +146,7 @@ describe("BlockAllocator: layout and overhead", () => {
     const a = new BlockAllocator(8, 4);
     const u16 = new Uint16Array(a.memory.buffer);
     const at = a.blocksAt >> 1;
-    expect(a.blocksAt).toBe(HEADER);
+    expect(a.blocksAt).toBe(META);
     expect([u16[at], u16[at + 1]]).toEqual([0xffff, 8]); // NEXT = NONE, LEN = 8
 
     const p = a.allocateBlocks(3);
@@ -157,11 +159,13 @@ describe("BlockAllocator: layout and overhead", () => {
     expect(q).toBe(a.blocksAt + 12);
 
     const s = a.stats();
-    expect(s.capacity).toBe(HEADER + 32);
+    expect(s.capacity).toBe(META + 32);
     expect(s.inUse).toBe(8);
     expect(s.free).toBe(24);
-    expect(s.overhead).toBe(HEADER);
+    expect(s.overhead).toBe(META);
     expect(BlockAllocator.metadataSize).toBe(HEADER);
+    expect(BlockAllocator.metadataBytesFor(8)).toBe(META);
+    expect(BlockAllocator.metadataBytesFor(65)).toBe(HEADER + 16);
   });
 
   it("uses u32 run headers from B = 8 on, so L may pass 65535", () => {
@@ -183,14 +187,15 @@ describe("BlockAllocator: layout and overhead", () => {
 
   it("puts block 0 on a multiple of B and aligns larger requests by absolute address", () => {
     const buf = new ArrayBuffer(4096);
-    const m = new FixedMemory(buf, 36, 4000, false); // header at 40, blocks after 160
+    // Header at 40, its 120 bytes and 16 of start bits: blocks after 176, at 192.
+    const m = new FixedMemory(buf, 36, 4000, false);
     const a = new BlockAllocator(m, 32);
-    expect(a.blocksAt).toBe(160);
+    expect(a.blocksAt).toBe(192);
     expect(a.blocksAt % 32).toBe(0);
     const p = a.alloc(8, 256);
     expect(p % 256).toBe(0);
     expect(p).toBe(256);
-    expect(runs(a)[0]).toEqual([0, 3]); // the blocks skipped for alignment stay free
+    expect(runs(a)[0]).toEqual([0, 2]); // the blocks skipped for alignment stay free
     const q = a.allocateBlocks(1, 4); // aligned to 4 blocks = 128 bytes
     expect(q % 128).toBe(0);
     expect(q).toBe(384);
@@ -223,7 +228,7 @@ describe("BlockAllocator: first fit and coalescing", () => {
     a.deallocateBlocks(x, 3);
     expect(a.dump()).toBe(
       [
-        "BlockAllocator: 8 blocks of 4 bytes at 120, 5 free in 2 runs",
+        "BlockAllocator: 8 blocks of 4 bytes at 128, 5 free in 2 runs",
         "  index 2: 3 free blocks",
         "  index 6: 2 free blocks",
       ].join("\n"),
@@ -232,7 +237,7 @@ describe("BlockAllocator: first fit and coalescing", () => {
     a.allocateBlocks(2);
     expect(a.dump()).toBe(
       [
-        "BlockAllocator: 8 blocks of 4 bytes at 120, 1 free in 1 run",
+        "BlockAllocator: 8 blocks of 4 bytes at 128, 1 free in 1 run",
         "  index 4: 1 free block",
       ].join("\n"),
     );
@@ -400,12 +405,11 @@ describe("BlockAllocator: realloc", () => {
 
   it("moves a block whose address does not meet a larger new alignment", () => {
     const a = new BlockAllocator(32, 8);
-    a.alloc(8);
-    const p = a.alloc(8); // block 1, at 128: 64-aligned but not 256-aligned
+    const p = a.alloc(8); // block 0, at 128 (after header and start bits): not 256-aligned
     expect(a.realloc(p, 8, 64, 8)).toBe(p);
     const aligned = a.realloc(p, 8, 256, 8);
     expect(aligned).toBe(256);
-    expect(runs(a)[0]).toEqual([1, 16]); // the old block went back
+    expect(runs(a)[0]).toEqual([0, 16]); // the old block went back
   });
 });
 
@@ -471,12 +475,28 @@ describe("BlockAllocator: misuse without per-block state", () => {
     expect(a.numFree()).toBe(6);
   });
 
-  it("keeps liveBlocks within the blocks in use when the block API frees two allocations at once", () => {
-    const a = new BlockAllocator(8, 8);
-    const p = a.allocateBlocks(1);
-    a.allocateBlocks(1);
-    a.allocateBlocks(1);
-    a.deallocateBlocks(p, 2);
+  it("refuses a free of part of an allocation, two at once, or from inside one (issue 13)", () => {
+    const a = new BlockAllocator(16, 16);
+    const A = a.alloc(64); // blocks 0-3
+    const B = a.alloc(32); // blocks 4-5
+    a.alloc(16); // block 6: B is followed by a live block, not a free run
+    // dealloc(A + 16, 64) freed A's tail and B's head, and new blocks overlapped both.
+    expectUnchanged(a, () => a.dealloc(A + 16, 64), InvalidPointerError);
+    expectUnchanged(a, () => a.dealloc(A + 48, 16), InvalidPointerError);
+    // dealloc(B, 8) freed a quarter of B (here half: blocks of 16) and leaked the rest.
+    expectUnchanged(a, () => a.dealloc(B, 8), LayoutMismatchError);
+    expectUnchanged(a, () => a.dealloc(A, 48), LayoutMismatchError);
+    expectUnchanged(a, () => a.dealloc(A, 96), LayoutMismatchError); // A and half of B
+    expectUnchanged(a, () => a.deallocateBlocks(A, 6), LayoutMismatchError); // A and B at once
+    expectUnchanged(a, () => a.realloc(A + 16, 8, 8, 48), InvalidPointerError);
+    expectUnchanged(a, () => a.realloc(B, 8, 8, 16), LayoutMismatchError);
+    expectUnchanged(a, () => a.shrinkInPlace(A, 2, 1), LayoutMismatchError);
+    expectUnchanged(a, () => a.growInPlace(A + 16, 3, 4), InvalidPointerError);
+    expectUnchanged(a, () => a.usableSize(A + 16), InvalidPointerError);
+    a.check();
+    // Any size rounding to the allocation's blocks is accepted.
+    a.dealloc(B, 17);
+    a.dealloc(A, 64);
     expect(a.stats().liveBlocks).toBe(1);
     a.check();
   });

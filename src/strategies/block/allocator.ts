@@ -30,12 +30,13 @@
  * External: the runs are kept in address order and fully coalesced (no two runs touch), so
  * free space is only ever split by live blocks; first fit keeps the low end busy.
  *
- * Overhead: per block and per allocation, zero bytes (a free run's header lives in its own
- * free block). The allocator's state beside the blocks is the header: 64 common bytes + 7
- * slots = 120 bytes, plus the pad before block 0 (< max(B, align)) and the tail (< B).
- * stalloc's state is the 4 bytes of its first-run index; FIRST is ours, and FREE, LIVE, PEAK
- * are counters for O(1) `numFree`/`isEmpty` and for `stats()`, and B, L, BLOCKS_AT the
- * configuration.
+ * Overhead: one start bit per block, out of the blocks' way (layout.ts); per allocation,
+ * zero bytes (a free run's header lives in its own free block). The allocator's state
+ * beside the blocks is the header: 64 common bytes + 7 slots = 120 bytes, the start bits
+ * (⌈L/32⌉ words), the pad before block 0 (< max(B, align)) and the tail (< B). stalloc's
+ * state is the 4 bytes of its first-run index; FIRST is ours, and FREE, LIVE, PEAK are
+ * counters for O(1) `numFree`/`isEmpty` and for `stats()`, B, L, BLOCKS_AT the
+ * configuration, and the start bits what lets a free be checked exactly.
  *
  * ## Rules where the contract leaves room
  * - `dealloc(ptr, size)` needs the size (any size that rounds to the same number of blocks);
@@ -46,17 +47,18 @@
  * - Alignment: blocks are B-aligned. `alloc` raises `align` to 8 (the contract) and, when it
  *   exceeds B, needs the block's absolute address to be a multiple of it. So with B = 4,
  *   `alloc(4)` still takes an 8-aligned block; `allocateBlocks(1)` is the 4-byte form.
- * - Checks (all before any change, O(1) or one walk of the runs, no per-block state):
+ * - Checks (all before any change: one walk of the runs and the start bits of the range):
  *   the pointer is an integer at a block boundary inside the blocks (else
  *   `InvalidPointerError`); its first block is not free (else `DoubleFreeError`: freed twice,
- *   or never handed out); its whole range lies in the heap and overlaps no free run (else
- *   `LayoutMismatchError`: the size is larger than the block's). A second free is caught as
- *   long as the blocks were not handed out again; a pointer into the middle of a live block,
- *   at a block boundary, is not detected, nor is a size that is too small (the rest leaks).
+ *   or never handed out); it is the first block of a live allocation (its start bit; else
+ *   `InvalidPointerError`: a pointer inside a block); the size covers exactly that
+ *   allocation, no more (over a free run or the next allocation) and no less (else
+ *   `LayoutMismatchError`). A second free is caught as long as the blocks were not handed
+ *   out again. The block API follows the same rules: it frees, grows and shrinks whole
+ *   allocations.
  *
  * ## Counting
- * LIVE counts allocations minus frees. The block API can free part of an allocation or two
- * at once, so a free also clamps LIVE to the blocks in use (it stays exact for the contract).
+ * LIVE counts allocations minus frees: the start bits set.
  *
  * ## Invariants (`check()`)
  * The configuration slots match the handle; BLOCKS_AT is a multiple of B at or after the
@@ -69,6 +71,7 @@
  */
 
 import type { AllocatorStats } from "../../core/allocator.js";
+import { alignUp } from "../../core/bits.js";
 import {
   AllocatorError,
   ArgumentRangeError,
@@ -94,7 +97,13 @@ import {
 } from "../../core/validate.js";
 import { BlockChecked } from "./check.js";
 import * as layout from "./layout.js";
-import { type BlockOptions, checkAlignInBlocks, checkCount, isBlockSize } from "./layout.js";
+import {
+  type BlockOptions,
+  checkAlignInBlocks,
+  checkCount,
+  isBlockSize,
+  startBitsBytes,
+} from "./layout.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
 // loaded from its module cell on every use.
@@ -118,8 +127,13 @@ const { BLOCK_HEADER, FIRST, FREE, LIVE, PEAK, RUN_FIELDS } = layout;
  */
 export class BlockAllocator extends BlockChecked {
   readonly name = "BlockAllocator";
-  /** Bytes of header a BlockAllocator places at the start of its region. */
+  /** Bytes of header a BlockAllocator places at the start of its region (its start bits follow). */
   static readonly metadataSize: number = BLOCK_HEADER.bytes;
+
+  /** Bytes of header and start bits before the blocks (and any pad) for L blocks. */
+  static metadataBytesFor(blockCount: number): number {
+    return alignUp(BLOCK_HEADER.bytes + startBitsBytes(blockCount), SLOT_BYTES);
+  }
 
   /**
    * `new BlockAllocator(L, B)` owns a fresh, zeroed buffer of L blocks of B bytes (stalloc's
@@ -169,6 +183,7 @@ export class BlockAllocator extends BlockChecked {
     if (count > this.blockCount) return 0;
     const k = this.takeFirstFit(count, align <= B ? 1 : align / B);
     if (k < 0) return 0;
+    this.setStart(k);
     this.slots[this.slot0 + LIVE]++;
     return this.blocksAt + k * B;
   }
@@ -182,7 +197,7 @@ export class BlockAllocator extends BlockChecked {
     if (ptr === 0) return;
     const k = this.blockIndexOf(ptr);
     const count = this.blocksForSize(size, "dealloc", "size");
-    this.locateLive(ptr, k, count);
+    this.locateExact(ptr, k, count);
     this.release(k, count);
   }
 
@@ -202,7 +217,7 @@ export class BlockAllocator extends BlockChecked {
     if (ptr === 0) return this.alloc(newSize, align);
     const k = this.blockIndexOf(ptr);
     const oldCount = this.blocksForSize(oldSize, "realloc", "oldSize");
-    this.locateLive(ptr, k, oldCount);
+    this.locateExact(ptr, k, oldCount);
     const fits = this.checkReallocSize(newSize);
     checkAlign(align);
     if (!fits) return 0;
@@ -216,7 +231,8 @@ export class BlockAllocator extends BlockChecked {
   /** Not knowable without a per-block header: validates `ptr`, then `ERR_UNSUPPORTED`. */
   usableSize(ptr: number): number {
     this.enter();
-    this.locateLive(ptr, this.blockIndexOf(ptr), 1);
+    const k = this.blockIndexOf(ptr);
+    if (!this.isStart(k)) this.locateExact(ptr, k, 1); // throws: free, or inside a block
     throw new AllocatorError(
       "BlockAllocator keeps no per-block sizes: the caller knows the size (it rounds up to " +
         `whole blocks of ${this.blockSize} bytes)`,
@@ -296,6 +312,7 @@ export class BlockAllocator extends BlockChecked {
     if (count > this.blockCount) return 0;
     const k = this.takeFirstFit(count, alignInBlocks);
     if (k < 0) return 0;
+    this.setStart(k);
     this.slots[this.slot0 + LIVE]++;
     return this.blocksAt + k * this.blockSize;
   }
@@ -306,7 +323,7 @@ export class BlockAllocator extends BlockChecked {
     if (ptr === 0) return;
     const k = this.blockIndexOf(ptr);
     checkCount(count, "count");
-    this.locateLive(ptr, k, count);
+    this.locateExact(ptr, k, count);
     this.release(k, count);
   }
 
@@ -326,7 +343,7 @@ export class BlockAllocator extends BlockChecked {
         "ERR_ALLOC_SIZE",
       );
     }
-    this.locateLive(ptr, k, oldCount);
+    this.locateExact(ptr, k, oldCount);
     return newCount === oldCount || this.growInto(k, oldCount, newCount);
   }
 
@@ -342,7 +359,7 @@ export class BlockAllocator extends BlockChecked {
         "ERR_ALLOC_SIZE",
       );
     }
-    this.locateLive(ptr, k, oldCount);
+    this.locateExact(ptr, k, oldCount);
     if (newCount < oldCount) {
       this.insertFree(this.wPrev, k + newCount, oldCount - newCount, this.wNext);
     }
@@ -354,7 +371,7 @@ export class BlockAllocator extends BlockChecked {
     if (ptr === 0) return this.allocateBlocks(newCount, alignInBlocks);
     const k = this.blockIndexOf(ptr);
     checkCount(oldCount, "oldCount");
-    this.locateLive(ptr, k, oldCount);
+    this.locateExact(ptr, k, oldCount);
     checkCount(newCount, "newCount");
     checkAlignInBlocks(alignInBlocks);
     if (newCount > this.blockCount) return 0;

@@ -14,7 +14,7 @@ import {
   InvalidPointerError,
   LayoutMismatchError,
 } from "../../core/errors.js";
-import { StrategyKind } from "../../core/header.js";
+import { headerOffset, SLOT_BYTES, StrategyKind } from "../../core/header.js";
 import type { Memory } from "../../core/memory.js";
 import { checkDeallocSize, isUint32, rejectPointer } from "../../core/validate.js";
 import { FixedMemory } from "../../memory/memory.js";
@@ -25,6 +25,7 @@ import {
   checkBlockCount,
   checkBlockSize,
   maxBlocks,
+  startBitsBytes,
 } from "./layout.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
@@ -77,7 +78,7 @@ export abstract class BlockKernel extends BaseAllocator {
     if (typeof memoryOrBlockCount === "number") {
       checkBlockCount(memoryOrBlockCount, blockSize);
       count = memoryOrBlockCount;
-      const blocksAt = alignUp(BLOCK_HEADER.bytes, firstAlign);
+      const blocksAt = blocksAtFor(0, count, firstAlign);
       const bytes = blocksAt + count * blockSize;
       if (!(bytes <= MAX_REGION_BYTES)) {
         throw new ArgumentRangeError(
@@ -98,7 +99,26 @@ export abstract class BlockKernel extends BaseAllocator {
       );
     }
     const attach = options.attach === true;
-    super(memory, StrategyKind.block, BLOCK_HEADER, 0, blockSize, attach, "BlockAllocator");
+    // The start bits' size depends on L, which must be known before the header is placed:
+    // the header's (attach; validated after), the caller's, or as many blocks as fit.
+    let bitsFor: number;
+    if (attach) {
+      const stored = memory.f64[headerOffset(memory.start) / SLOT_BYTES + BLOCK_COUNT];
+      bitsFor =
+        Number.isSafeInteger(stored) && stored >= 1 && stored <= maxBlocks(blockSize) ? stored : 1;
+    } else {
+      count ??= fitCount(memory, blockSize, firstAlign);
+      bitsFor = Math.max(count, 1);
+    }
+    super(
+      memory,
+      StrategyKind.block,
+      BLOCK_HEADER,
+      startBitsBytes(bitsFor),
+      blockSize,
+      attach,
+      "BlockAllocator",
+    );
     const slots = this.slots;
     const slot0 = this.slot0;
     this.blockSize = blockSize;
@@ -111,8 +131,7 @@ export abstract class BlockKernel extends BaseAllocator {
       this.validateAttached(count);
     } else {
       this.blocksAt = alignUp(this.dataStart, firstAlign);
-      const room = Math.floor((memory.end - this.blocksAt) / blockSize);
-      if (count === undefined) count = Math.max(0, Math.min(room, maxBlocks(blockSize)));
+      count ??= 0;
       const end = this.blocksAt + count * blockSize;
       if (count === 0 || (end > memory.end && !memory.grow(end))) {
         throw new ArgumentRangeError(
@@ -199,10 +218,71 @@ export abstract class BlockKernel extends BaseAllocator {
 
   // ---- the algorithm ---------------------------------------------------------------------
 
-  /** One free run of all L blocks; counters back to a fresh heap's. */
+  // ---- start bits (`words`: the metadata after the header) -------------------------------
+
+  protected isStart(k: number): boolean {
+    return (this.words[k >>> 5] & (1 << (k & 31))) !== 0;
+  }
+
+  protected setStart(k: number): void {
+    this.words[k >>> 5] |= 1 << (k & 31);
+  }
+
+  protected clearStart(k: number): void {
+    this.words[k >>> 5] &= ~(1 << (k & 31));
+  }
+
+  /** Whether any start bit is set in blocks [from, to). O((to − from) / 32). */
+  protected anyStart(from: number, to: number): boolean {
+    const w = this.words;
+    for (let k = from; k < to; ) {
+      const bits = w[k >>> 5] >>> (k & 31);
+      const n = Math.min(32 - (k & 31), to - k);
+      if ((n === 32 ? bits : bits & ((1 << n) - 1)) !== 0) return true;
+      k += n;
+    }
+    return false;
+  }
+
+  /**
+   * After `locateLive(ptr, k, count)` of an allocation starting at k: no other allocation
+   * starts inside [k, k + count), and the allocation does not go on past it (else
+   * `LayoutMismatchError`: a size smaller or larger than the block's). Reads only.
+   */
+  protected checkExact(ptr: number, k: number, count: number): void {
+    const end = k + count;
+    const goesOn = end < this.blockCount && end !== this.wNext && !this.isStart(end);
+    if (goesOn || this.anyStart(k + 1, end)) {
+      throw new LayoutMismatchError(
+        `${this.name}: the block at ${ptr} is not ${count} blocks of ${this.blockSize} bytes ` +
+          `long: ${goesOn ? "it is longer (the rest would leak)" : "another block starts inside that range"} (wrong size?)`,
+      );
+    }
+  }
+
+  /**
+   * Validates that blocks [k, k + count) are exactly one live allocation, and finds its
+   * place among the runs (`wPrev`, `wNext`): a free block k is `DoubleFreeError`, a block k
+   * inside an allocation `InvalidPointerError`, a wrong length `LayoutMismatchError`.
+   */
+  protected locateExact(ptr: number, k: number, count: number): void {
+    if (!this.isStart(k)) {
+      this.locateLive(ptr, k, 1); // throws DoubleFreeError when block k is free
+      throw new InvalidPointerError(
+        `invalid pointer ${ptr}: block index ${k} is inside a live block, not its start`,
+      );
+    }
+    this.locateLive(ptr, k, count);
+    this.checkExact(ptr, k, count);
+  }
+
+  // ---- the algorithm ---------------------------------------------------------------------
+
+  /** One free run of all L blocks; no start bits; counters back to a fresh heap's. */
   protected clearBlocks(): void {
     const slots = this.slots;
     const slot0 = this.slot0;
+    this.words.fill(0, 0, startBitsBytes(this.blockCount) >>> 2);
     this.writeRun(0, this.blockCount, this.none);
     slots[slot0 + FIRST] = 0;
     slots[slot0 + FREE] = this.blockCount;
@@ -304,13 +384,11 @@ export abstract class BlockKernel extends BaseAllocator {
     this.wNext = r;
   }
 
-  /** Frees validated blocks [k, k + count) (after `locateLive`) and counts the free. */
+  /** Frees the allocation [k, k + count) (after `locateExact`) and counts the free. */
   protected release(k: number, count: number): void {
     this.insertFree(this.wPrev, k, count, this.wNext);
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    const live = Math.min(slots[slot0 + LIVE] - 1, this.blockCount - slots[slot0 + FREE]);
-    slots[slot0 + LIVE] = Math.max(live, 0);
+    this.clearStart(k);
+    this.slots[this.slot0 + LIVE]--;
   }
 
   /**
@@ -379,6 +457,8 @@ export abstract class BlockKernel extends BaseAllocator {
     this.memory.u8.copyWithin(at, ptr, ptr + Math.min(oldCount, newCount) * B);
     this.locateLive(ptr, k, oldCount); // the list changed: find the old block's place again
     this.insertFree(this.wPrev, k, oldCount, this.wNext);
+    this.clearStart(k);
+    this.setStart(to);
     return at;
   }
 
@@ -439,6 +519,7 @@ export abstract class BlockKernel extends BaseAllocator {
       L <= maxBlocks(B) &&
       (count === undefined || count === L) &&
       Number.isSafeInteger(at) &&
+      this.metaBytes === alignUp(BLOCK_HEADER.bytes + startBitsBytes(L), 8) &&
       at >= this.dataStart &&
       at % B === 0 &&
       at + L * B <= this.memory.end;
@@ -451,4 +532,22 @@ export abstract class BlockKernel extends BaseAllocator {
       );
     }
   }
+}
+
+/** Block 0's offset for L blocks after a header at `headerAt`: header, start bits, pad. */
+function blocksAtFor(headerAt: number, blockCount: number, firstAlign: number): number {
+  const dataStart = headerAt + alignUp(BLOCK_HEADER.bytes + startBitsBytes(blockCount), 8);
+  return alignUp(dataStart, firstAlign);
+}
+
+/** As many blocks as fit `memory` after the header and their start bits (0: none fit). */
+function fitCount(memory: Memory, blockSize: number, firstAlign: number): number {
+  const at = headerOffset(memory.start);
+  let n = Math.min(maxBlocks(blockSize), Math.floor((memory.end - at) / blockSize));
+  while (n > 0) {
+    const over = blocksAtFor(at, n, firstAlign) + n * blockSize - memory.end;
+    if (over <= 0) return n;
+    n -= Math.max(1, Math.ceil(over / blockSize));
+  }
+  return 0;
 }

@@ -5,8 +5,11 @@
  * ## Memory picture
  *
  *     region.start (8-aligned)
- *     | header: 8 common + 7 block slots, float64 (120 bytes) | pad | block 0 | … | block L−1 | tail |
- *                                                                   ^ BLOCKS_AT (a multiple of B)
+ *     | header: 8 common + 7 block slots, float64 (120 bytes) | start bits | pad | block 0 | … | block L−1 | tail |
+ *                                                                                ^ BLOCKS_AT (a multiple of B)
+ *     start bits  one bit per block, set at the first block of every live allocation
+ *                 (⌈L/32⌉ u32 words, 8-aligned: `startBitsBytes(L)`); out of the blocks'
+ *                 way, before them, so an overflow of a block never reaches them
  *     pad  < max(B, align) bytes, so that block k starts at BLOCKS_AT + k·B, B-aligned, and
  *          block 0 at a multiple of `options.align` (default B; 0 pad when both are ≤ 8)
  *     tail bytes of the region after the last whole block (unused)
@@ -85,6 +88,11 @@ export interface BlockOptions extends AllocatorOptions {
    * `align: 16`, the 8 blocks of a 32-byte heap hold two 16-aligned 16-byte values.
    */
   align?: number;
+}
+
+/** Bytes of the start bits for L blocks: one bit a block, in whole u32 words. */
+export function startBitsBytes(blockCount: number): number {
+  return Math.ceil(blockCount / 32) * 4;
 }
 
 // ---- argument checks ---------------------------------------------------------------------

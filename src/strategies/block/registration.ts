@@ -19,12 +19,12 @@ export const blockRegistration: Registration = {
   memories: ["fixed", "growable", "shared", "wasm"],
   general: false,
   // A free whose first block is free throws DoubleFreeError until the blocks are reused; a
-  // pointer at a block boundary inside a live block cannot be told from a block start.
+  // pointer inside a live block is refused by its start bit.
   capabilities: {
     freeOrder: "any",
     deallocNeedsSize: true,
     detectsDoubleFree: true,
-    detectsInteriorPointers: false,
+    detectsInteriorPointers: true,
     knowsSizes: false,
     sizes: { min: 0, max: 4096 },
     maxAlign: 4096,
