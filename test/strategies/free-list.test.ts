@@ -601,3 +601,120 @@ describe("FreeListAllocator: many holes in front", () => {
     a.check();
   });
 });
+
+describe("FreeListAllocator: in-band words are checked before they are trusted (issue 13)", () => {
+  /** Three live 64-byte blocks (block size 72) and a free tail; `hit` damages B's header. */
+  function setup() {
+    const a = new FreeListAllocator(4096);
+    const A = a.alloc(64);
+    const B = a.alloc(64);
+    const C = a.alloc(64);
+    fill(a, A, 64, 1);
+    fill(a, B, 64, 2);
+    fill(a, C, 64, 3);
+    return { a, A, B, C };
+  }
+
+  function expectPoisonedBy(a: FreeListAllocator, call: () => unknown, bytesOf: () => string) {
+    const before = bytesOf();
+    expect(call).toThrow(HeapCorruptedError);
+    expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
+    // Nothing was written but the poison: the blocks are as they were.
+    expect(bytesOf()).toBe(before);
+  }
+
+  it("a write 6 bytes past a block grows the next block's size: freeing it poisons", () => {
+    const { a, A, B, C } = setup();
+    const blocks = () => Buffer.from(a.memory.u8.subarray(A - 4, C + 64)).toString("hex");
+    // 6 bytes past A's 68 usable bytes: the second byte of B's size word (72 → 72 + 256).
+    a.memory.u8[A + 68 + 1] = 1;
+    expectPoisonedBy(a, () => a.dealloc(B), blocks);
+  });
+
+  it("a smaller size word, a flag, a footer or a left link: every free and realloc checks", () => {
+    const hits: Array<
+      [
+        string,
+        (a: FreeListAllocator, A: number, B: number, C: number) => void,
+        (a: FreeListAllocator, B: number, C: number) => unknown,
+      ]
+    > = [
+      [
+        "B's size shrunk",
+        (a, _A, B) => (a.memory.u32[(B - 4) >>> 2] = 48 + 3),
+        (a, B) => a.dealloc(B),
+      ],
+      [
+        "C's PREV_USED cleared",
+        (a, _A, _B, C) => (a.memory.u32[(C - 4) >>> 2] &= ~2),
+        (a, B) => a.dealloc(B),
+      ],
+      [
+        "B's PREV_USED cleared (a fake free left)",
+        (a, _A, B) => (a.memory.u32[(B - 4) >>> 2] &= ~2),
+        (a, B) => a.dealloc(B),
+      ],
+      [
+        "resize in place of a grown B",
+        (a, _A, B) => (a.memory.u32[(B - 4) >>> 2] += 256),
+        (a, B) => a.realloc(B, 100),
+      ],
+      [
+        "C's free footer",
+        (a, _A, _B, C) => {
+          a.alloc(64); // D: C stays a free block of its own when freed
+          a.dealloc(C);
+          a.memory.u32[(C - 4 + 72 - 4) >>> 2] = 8;
+        },
+        (a, B) => a.dealloc(B),
+      ],
+    ];
+    for (const [what, hit, call] of hits) {
+      const { a, A, B, C } = setup();
+      hit(a, A, B, C);
+      const e = (() => {
+        try {
+          call(a, B, C);
+        } catch (x) {
+          return x;
+        }
+        return undefined;
+      })();
+      expect(e, what).toBeInstanceOf(HeapCorruptedError);
+      expect(a.poisoned, what).toBe(true);
+    }
+  });
+
+  it("a free block whose size word was overwritten is not split: alloc poisons", () => {
+    const a = new FreeListAllocator(4096);
+    const A = a.alloc(64);
+    const B = a.alloc(64);
+    a.alloc(64);
+    a.dealloc(B);
+    // A's overflow grows free block B: a split of it would hand out bytes of the next block.
+    a.memory.u32[(B - 4) >>> 2] += 512;
+    void A;
+    expect(() => a.alloc(60)).toThrow(HeapCorruptedError);
+    expect(a.poisoned).toBe(true);
+  });
+
+  it("a split leaves a tail of exactly MIN_BLOCK (24) bytes as a free block", () => {
+    const a = new FreeListAllocator(4096);
+    const A = a.alloc(100); // block 104
+    const gap = a.alloc(100 + 24); // block 128: freed below, a hole of 128
+    a.alloc(8);
+    a.dealloc(gap);
+    const free = a.stats().free;
+    // 100 bytes need a 104-byte block: the hole's 128 bytes split into 104 and a 24-byte tail.
+    const p = a.alloc(100);
+    expect(p).toBe(gap);
+    expect(a.usableSize(p)).toBe(100);
+    expect(a.stats().free).toBe(free - 104);
+    // The tail is a block of its own: alloc(20) (a 24-byte block) takes exactly it.
+    const t = a.alloc(20);
+    expect(t).toBe(p + 104);
+    expect(a.usableSize(t)).toBe(20);
+    a.check();
+    void A;
+  });
+});

@@ -65,6 +65,13 @@
  * writes into a block; the bitmap costs 1.6% of the heap (1 bit per 8 bytes), and keeps
  * every check O(1). `dealloc(ptr, size)`: size > usable size → LayoutMismatchError (a block
  * may be larger than its request, so only a size it cannot hold is caught).
+ *
+ * Corruption: before a free or a resize trusts the words around a live block (its size,
+ * its neighbours' flags, sizes and footers), they are checked against the bitmap
+ * (`checkNeighbourhood`: the size ends exactly at the next block start, O(size / 256)
+ * bitmap words); before a split trusts a free block, its size, footer and end
+ * (`checkFreeBlock`). A mismatch (a user's overflow reached a size word) is
+ * `HeapCorruptedError` and poisons the heap before anything is written.
  */
 
 import type { AllocatorStats } from "../../core/allocator.js";
@@ -214,6 +221,7 @@ export class FreeListAllocator extends FreeListChecked {
     const b = this.liveBlock(ptr);
     if (!this.checkReallocSize(newSize)) return 0;
     checkAlign(align);
+    this.checkNeighbourhood(b); // the words a resize in place trusts
     const u = this.u;
     const bi = b >>> 2;
     const hdr = u[bi];

@@ -236,6 +236,7 @@ export abstract class FreeListKernel extends FreeListTree {
 
   /** Hands out `need` bytes of free block `b` at `align`; returns the payload pointer. */
   protected splitBlock(b: number, need: number, align: number): number {
+    this.checkFreeBlock(b, need);
     const u = this.u;
     const slots = this.slots;
     const slot0 = this.slot0;
@@ -282,6 +283,7 @@ export abstract class FreeListKernel extends FreeListTree {
 
   /** Frees live block `b`, merging it with free neighbours on both sides. */
   protected freeBlock(b: number): void {
+    this.checkNeighbourhood(b);
     const u = this.u;
     const slots = this.slots;
     const slot0 = this.slot0;
@@ -457,6 +459,91 @@ export abstract class FreeListKernel extends FreeListTree {
   }
 
   // ---- validation -------------------------------------------------------------------------
+
+  /**
+   * Before a free trusts the in-band words around live block `b`: its size reaches exactly
+   * the next block start (the bitmap has no start inside it, and one, or the sentinel, at
+   * its end), the next block says its left neighbour is used, a free right neighbour's size
+   * and footer agree and end at a block start, and a free left neighbour's footer leads to
+   * a free block start of that size. Anything else is corruption (an overflow that reached
+   * a size word, a footer or a flag): the heap is poisoned before anything is written.
+   */
+  protected checkNeighbourhood(b: number): void {
+    const u = this.u;
+    const areaEnd = this.slots[this.slot0 + AREA_END];
+    const hdr = u[b >>> 2];
+    const s = hdr - (hdr & FLAG_BITS);
+    const r = b + s;
+    if (!(s >= MIN_BLOCK && r <= areaEnd && (r === areaEnd || this.testBit(r)))) {
+      this.corrupt(`block ${b}: its size ${s} does not end at a block start`);
+    }
+    if (this.startBetween(b, r))
+      this.corrupt(`block ${b}: another block starts inside its size ${s}`);
+    const rh = u[r >>> 2];
+    if ((rh & PREV_USED) === 0) this.corrupt(`block ${r}: PREV_USED is clear, block ${b} is used`);
+    if ((rh & USED) === 0) {
+      const rs = rh - (rh & FLAG_BITS);
+      const re = r + rs;
+      if (
+        !(rs >= MIN_BLOCK && re <= areaEnd && u[(re >>> 2) - 1] === rs) ||
+        !(re === areaEnd || this.testBit(re))
+      ) {
+        this.corrupt(
+          `free block ${r}: size ${rs} and its footer disagree or end off a block start`,
+        );
+      }
+    }
+    if ((hdr & PREV_USED) === 0) {
+      const ls = u[(b >>> 2) - 1];
+      const l = b - ls;
+      const lh = u[l >>> 2];
+      if (
+        !(ls >= MIN_BLOCK && l >= this.org && (ls & (GRANULE - 1)) === 0 && this.testBit(l)) ||
+        lh - (lh & FLAG_BITS) !== ls ||
+        (lh & USED) !== 0
+      ) {
+        this.corrupt(`block ${b}: the free block its footer ${ls} leads to is not one`);
+      }
+    }
+  }
+
+  /** Whether any block starts strictly between `b` and `r` (the bitmap, a word at a time). */
+  protected startBetween(b: number, r: number): boolean {
+    const u = this.u;
+    const bm = this.bitmapIndex();
+    const from = (b - this.org) / GRANULE + 1;
+    const to = (r - this.org) / GRANULE;
+    for (let g = from; g < to; ) {
+      const bit = g & (BITS_PER_WORD - 1);
+      const n = Math.min(BITS_PER_WORD - bit, to - g);
+      const word = u[bm + (g >>> 5)] >>> bit;
+      if ((n === BITS_PER_WORD ? word : word & ((1 << n) - 1)) !== 0) return true;
+      g += n;
+    }
+    return false;
+  }
+
+  /**
+   * Before a split trusts free block `b`'s words: USED clear, a size of at least `need`
+   * whose footer agrees and whose end is a block start. Else corruption (see above).
+   */
+  protected checkFreeBlock(b: number, need: number): void {
+    const u = this.u;
+    const areaEnd = this.slots[this.slot0 + AREA_END];
+    const w = u[b >>> 2];
+    const s = w - (w & FLAG_BITS);
+    const e = b + s;
+    if (
+      (w & USED) !== 0 ||
+      !(s >= need && s >= MIN_BLOCK && e <= areaEnd && u[(e >>> 2) - 1] === s) ||
+      !(e === areaEnd || this.testBit(e)) ||
+      !this.testBit(b)
+    ) {
+      this.corrupt(
+        `free block ${b} (size word ${w}) is not a free block of at least ${need} bytes`,
+      );
+    }
+  }
 
   /** The start of the live block whose payload is `ptr`; throws (changing nothing) if none. */
   protected liveBlock(ptr: number): number {
