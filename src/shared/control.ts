@@ -26,8 +26,11 @@
  *     | STATE | OP | PHASE | ARG0 | ARG1 | RESULT | SEQ | PAGE |
  *       +0      +1   +2      +3     +4     +5       +6    +7
  *
- *     STATE  0 free · 1 reserved (descriptor handed out) · 2 alive · 3 dead (marked by the
- *            supervisor, not yet recovered)
+ *     STATE  bits 0–1: 0 free · 1 reserved (descriptor handed out) · 2 alive · 3 dead
+ *            (marked by the supervisor, not yet recovered); bits 2–31: the slot's
+ *            generation, raised each time `share()` hands the slot out again, so that a
+ *            supervisor's `markDead` for an agent long gone cannot hit the slot's next
+ *            agent (`slotState`, `slotGeneration`, `slotStateWord`)
  *     OP     0 none · 1 alloc · 2 dealloc · 3 realloc · 4 reset · 5 allocZeroed
  *     PHASE  1 begun (the operation may be half done) · 2 done (RESULT holds its result)
  *     ARG0/ARG1/RESULT are u32 (read through a Uint32Array view); SEQ counts operations.
@@ -41,7 +44,8 @@ import { HeapIncompatibleError } from "../core/errors.js";
 
 export const CONTROL_MAGIC = 0x4d4b5348;
 export const CONTROL_VERSION_MAJOR = 1;
-export const CONTROL_VERSION = CONTROL_VERSION_MAJOR * 65536 + 0;
+/** Minor 1: a generation in every registry slot's STATE word. */
+export const CONTROL_VERSION = CONTROL_VERSION_MAJOR * 65536 + 1;
 
 export const C_MAGIC = 0;
 export const C_VERSION = 1;
@@ -81,6 +85,24 @@ export const S_ARG1 = 4;
 export const S_RESULT = 5;
 export const S_SEQ = 6;
 export const S_PAGE = 7;
+
+/** The STATE word's state bits (its other bits are the slot's generation). */
+export const STATE_BITS = 3;
+
+/** The state (AGENT_*) in a slot's STATE word. */
+export function slotState(word: number): number {
+  return word & STATE_BITS;
+}
+
+/** The generation in a slot's STATE word (30 bits, wrapping). */
+export function slotGeneration(word: number): number {
+  return word >>> 2;
+}
+
+/** A STATE word: `state` (AGENT_*) in generation `generation`. */
+export function slotStateWord(state: number, generation: number): number {
+  return (generation << 2) | state | 0;
+}
 
 export const AGENT_FREE = 0;
 export const AGENT_RESERVED = 1;

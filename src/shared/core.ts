@@ -44,6 +44,9 @@ import {
   S_RESULT,
   S_SEQ,
   S_STATE,
+  slotGeneration,
+  slotState,
+  slotStateWord,
   slotWord,
   validateControl,
 } from "./control.js";
@@ -81,6 +84,8 @@ export abstract class SharedHeapCore {
   protected readonly cu: Uint32Array;
   /** Index of this agent's registry slot. */
   protected readonly slot: number;
+  /** This agent's slot generation (control.ts): what `close()` and `markDead` compare. */
+  readonly generation: number;
   protected readonly control: SharedArrayBuffer;
   protected readonly liveMap: SharedArrayBuffer | undefined;
   protected readonly wasmMaxPages: number;
@@ -111,6 +116,8 @@ export abstract class SharedHeapCore {
        * none is known, and the first call under the lock re-derives the views.
        */
       growth?: number;
+      /** The slot's generation (default: the one its STATE word holds now). */
+      generation?: number;
     } = {},
   ) {
     const { maxAgents, mode, cached } = validateControl(control);
@@ -127,6 +134,8 @@ export abstract class SharedHeapCore {
     this.cu = new Uint32Array(control);
     this.agentId = agentId;
     this.slot = slotWord(agentId, 0);
+    this.generation =
+      options.generation ?? slotGeneration(Atomics.load(this.c, this.slot + S_STATE));
     this.synchronized = mode === MODE_SYNCHRONIZED;
     this.maxAgents = maxAgents;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
@@ -315,7 +324,8 @@ export abstract class SharedHeapCore {
     }
     for (let id = 1; id <= this.maxAgents; id++) {
       const s = slotWord(id, 0);
-      if (Atomics.load(c, s + S_STATE) !== AGENT_DEAD) continue;
+      const stateWord = Atomics.load(c, s + S_STATE);
+      if (slotState(stateWord) !== AGENT_DEAD) continue;
       const page = cu[s + S_PAGE];
       if (page !== 0) {
         // Taken from the wrapped allocator for a page install that never published it: give it back.
@@ -349,7 +359,7 @@ export abstract class SharedHeapCore {
       // Its cache pages: empty ones back to the allocator, the others abandoned for adoption (W4).
       // Before the slot is freed: a new agent given this id must not find them as its own.
       pc?.releaseOrAbandon(id, this.inner);
-      Atomics.store(c, s + S_STATE, AGENT_FREE);
+      Atomics.store(c, s + S_STATE, slotStateWord(AGENT_FREE, slotGeneration(stateWord)));
     }
     // Abandoned pages whose blocks were all freed since: back to the allocator.
     pc?.releaseOrAbandon(0, this.inner);

@@ -26,6 +26,7 @@ import {
   MODE_PLAIN,
   MODE_SYNCHRONIZED,
   S_STATE,
+  slotStateWord,
   slotWord,
   validateControl,
 } from "./control.js";
@@ -67,6 +68,11 @@ export interface SharedHeapDescriptor {
   readonly cache: SharedArrayBuffer | null;
   /** The agent id reserved for the one agent that attaches with this descriptor. */
   readonly agent: number;
+  /**
+   * The slot's generation when it was reserved (control.ts): `markDead(descriptor)` marks
+   * this agent only, never a later one given the same id after it closed.
+   */
+  readonly generation: number;
 }
 
 /** Options of `SharedHeap.create`. */
@@ -136,6 +142,8 @@ export interface SharedParts extends AttachOptions {
   readonly inner: Allocator;
   readonly control: SharedArrayBuffer;
   readonly agent: number;
+  /** The agent's slot generation (control.ts). */
+  readonly generation: number;
   readonly liveMap: SharedArrayBuffer;
   readonly maximumPages: number;
   readonly cache: SharedArrayBuffer | null;
@@ -194,11 +202,12 @@ export function createParts(options: SharedHeapOptions): SharedParts {
     cache !== null,
   );
   const c = new Int32Array(control);
-  c[slotWord(1, S_STATE)] = AGENT_ALIVE;
+  c[slotWord(1, S_STATE)] = slotStateWord(AGENT_ALIVE, 1);
   return {
     inner,
     control,
     agent: 1,
+    generation: 1,
     lockTimeoutMs: options.lockTimeoutMs,
     liveMap: strategy.sideBuffer(inner),
     maximumPages,
@@ -229,9 +238,13 @@ export function attachParts(descriptor: SharedHeapDescriptor, options: AttachOpt
   }
   const control = d.control as SharedArrayBuffer;
   const c = new Int32Array(control);
-  if (Atomics.load(c, slotWord(agent, S_STATE)) !== AGENT_RESERVED) {
+  const g = d.generation;
+  const generation = typeof g === "number" && Number.isInteger(g) && g >= 0 ? g : -1;
+  const reserved = slotStateWord(AGENT_RESERVED, generation);
+  if (generation < 0 || Atomics.load(c, slotWord(agent, S_STATE)) !== reserved) {
     throw new HeapIncompatibleError(
-      `SharedHeap.attach: agent slot ${agent} is not reserved (each share() serves one attach)`,
+      `SharedHeap.attach: agent slot ${agent} is not reserved for this descriptor (each ` +
+        "share() serves one attach)",
       "ERR_HEAP_CONFIG",
     );
   }
@@ -286,16 +299,15 @@ export function attachParts(descriptor: SharedHeapDescriptor, options: AttachOpt
   }
   if (cache !== null) validateCache(cache, memory.maxEnd, maxAgents);
   // Validation passed: the first write claims the reserved slot.
-  if (
-    Atomics.compareExchange(c, slotWord(agent, S_STATE), AGENT_RESERVED, AGENT_ALIVE) !==
-    AGENT_RESERVED
-  ) {
+  const alive = slotStateWord(AGENT_ALIVE, generation);
+  if (Atomics.compareExchange(c, slotWord(agent, S_STATE), reserved, alive) !== reserved) {
     throw new HeapIncompatibleError(`SharedHeap.attach: agent slot ${agent} was taken meanwhile`);
   }
   return {
     inner,
     control,
     agent,
+    generation,
     lockTimeoutMs: options.lockTimeoutMs,
     liveMap: d.liveMap,
     maximumPages,

@@ -22,7 +22,7 @@
  *   it taken throws `ConcurrentUseError` without touching the heap (RELIABILITY F1, W5).
  * - **faults** (F4, W1–W3): each agent has a registry slot with an intent record written
  *   before, and cleared after, each operation under the lock. The supervisor (the code that
- *   created the workers) calls `markDead(agent)` from the worker's `'exit'`/`'error'` event;
+ *   created the workers) calls `markDead(descriptor)` from the worker's `'exit'`/`'error'` event;
  *   if the dead agent held the lock, its word gets OWNER_DIED. The next caller recovers:
  *   it runs `check()` (fails → the heap is poisoned: every later call in every agent throws
  *   `HeapPoisonedError`), then rolls the dead agent's intent forward or back:
@@ -103,6 +103,9 @@ import {
   OP_REALLOC,
   OP_RESET,
   S_STATE,
+  slotGeneration,
+  slotState,
+  slotStateWord,
   slotWord,
 } from "./control.js";
 import {
@@ -125,6 +128,9 @@ export {
   type SharedHeapDescriptor,
   type SharedHeapOptions,
 } from "./descriptor.js";
+
+/** A slot generation's bits (control.ts: the STATE word's bits 2–31). */
+const GENERATION_MASK = 0x3fffffff;
 
 /**
  * One heap used by several threads at once (worker threads, Web Workers, the main thread),
@@ -184,8 +190,9 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
   }
 
   /**
-   * A descriptor for one more agent: reserves an agent id for it (its `agent` field; the
-   * supervisor passes that id to `markDead` if the agent dies). Plain data: `postMessage` it.
+   * A descriptor for one more agent: reserves an agent id for it (its `agent` field, and the
+   * slot's `generation`; the supervisor passes the descriptor to `markDead` if the agent
+   * dies). Plain data: `postMessage` it.
    */
   share(): SharedHeapDescriptor {
     this.checkOpen();
@@ -193,12 +200,15 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
       throw new ArgumentTypeError("share(): this SharedHeap was not made by create/attach");
     }
     let agent = 0;
+    let generation = 0;
     for (let id = 1; id <= this.maxAgents && agent === 0; id++) {
-      if (
-        Atomics.compareExchange(this.c, slotWord(id, S_STATE), AGENT_FREE, AGENT_RESERVED) ===
-        AGENT_FREE
-      ) {
+      const s = slotWord(id, S_STATE);
+      const word = Atomics.load(this.c, s);
+      if (slotState(word) !== AGENT_FREE) continue;
+      const next = (slotGeneration(word) + 1) & GENERATION_MASK;
+      if (Atomics.compareExchange(this.c, s, word, slotStateWord(AGENT_RESERVED, next)) === word) {
         agent = id;
+        generation = next;
       }
     }
     if (agent === 0) {
@@ -218,19 +228,40 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
       control: this.control,
       cache: this.cacheBuf,
       agent,
+      generation,
     };
   }
 
   // ---- supervision ---------------------------------------------------------------------------
 
   /**
-   * The supervisor's call when agent `agentId` died (a worker's `'exit'` or `'error'`, or
-   * after `terminate()`): marks it dead and, if it held the lock, sets OWNER_DIED on the lock
-   * word so that the next caller recovers. Returns whether it held the lock.
+   * The supervisor's call when an agent died (a worker's `'exit'` or `'error'`, or after
+   * `terminate()`): marks it dead and, if it held the lock, sets OWNER_DIED on the lock word
+   * so that the next caller recovers. Returns whether it held the lock.
+   *
+   * Pass the agent's descriptor (or its `agent` and `generation`): an id alone names
+   * whoever holds the slot now, which may be a later agent given the same id after the
+   * dead one closed. With a generation that is not the slot's any more, nothing is marked
+   * (false).
    */
-  markDead(agentId: number): boolean {
+  markDead(
+    agent: number | Pick<SharedHeapDescriptor, "agent" | "generation">,
+    generation?: number,
+  ): boolean {
+    let agentId: number;
+    let gen: number | undefined;
+    if (typeof agent === "object" && agent !== null) {
+      agentId = agent.agent;
+      gen = agent.generation;
+    } else {
+      agentId = agent;
+      gen = generation;
+    }
     if (!(Number.isInteger(agentId) && agentId >= 1 && agentId <= this.maxAgents)) {
       throw new ArgumentTypeError(`markDead: agent id ${agentId} is not 1 … ${this.maxAgents}`);
+    }
+    if (gen !== undefined && !(Number.isInteger(gen) && gen >= 0)) {
+      throw new ArgumentTypeError(`markDead: generation ${gen} is not a non-negative integer`);
     }
     if (agentId === this.agentId) {
       throw new ArgumentTypeError("markDead: an agent cannot mark itself dead (use close())");
@@ -238,9 +269,12 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
     const c = this.c;
     const s = slotWord(agentId, S_STATE);
     for (;;) {
-      const state = Atomics.load(c, s);
+      const word = Atomics.load(c, s);
+      const state = slotState(word);
       if (state !== AGENT_ALIVE && state !== AGENT_RESERVED) return false;
-      if (Atomics.compareExchange(c, s, state, AGENT_DEAD) === state) break;
+      if (gen !== undefined && slotGeneration(word) !== gen) return false; // reused slot
+      const dead = slotStateWord(AGENT_DEAD, slotGeneration(word));
+      if (Atomics.compareExchange(c, s, word, dead) === word) break;
     }
     Atomics.or(c, C_ATTN, ATTN_DEAD);
     return markOwnerDied(c, C_LOCK, agentId);
@@ -282,7 +316,12 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
     }
     this.pc = null;
     this.closed = true;
-    Atomics.compareExchange(this.c, this.slot + S_STATE, AGENT_ALIVE, AGENT_FREE);
+    Atomics.compareExchange(
+      this.c,
+      this.slot + S_STATE,
+      slotStateWord(AGENT_ALIVE, this.generation),
+      slotStateWord(AGENT_FREE, this.generation),
+    );
   }
 
   // ---- the contract --------------------------------------------------------------------------

@@ -102,7 +102,7 @@ describe("a worker dies holding cache pages", () => {
     const kept = m.kept as number[];
     expect(m.pages as number).toBeGreaterThanOrEqual(6);
     await w.terminate();
-    heap.markDead(desc.agent);
+    heap.markDead(desc);
     heap.check(); // recovers: 1 live block in each of 5 pages keeps it; the rest go back
     let t = heap.cacheStats();
     expect(t.abandoned).toBe(5);
@@ -139,7 +139,7 @@ describe("a worker dies holding cache pages", () => {
     await until(() => heap.pausedAgent === desc.agent);
     expect(heap.lockOwner).toBe(desc.agent);
     await w.terminate();
-    heap.markDead(desc.agent);
+    heap.markDead(desc);
     heap.releasePause();
     heap.check();
     expect(heap.poisoned).toBe(false);

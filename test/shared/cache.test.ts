@@ -130,7 +130,7 @@ describe("pages of agents that go away", () => {
     const gone = b.alloc(40);
     b.dealloc(gone);
     expect(a.cacheStats().pages).toBe(2);
-    a.markDead(d.agent);
+    a.markDead(d);
     a.check(); // recovers
     expect(a.cacheStats()).toMatchObject({ pages: 1, abandoned: 1, liveBlocks: 1 });
     const p = a.alloc(200); // adopts b's page of that class

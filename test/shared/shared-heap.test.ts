@@ -7,6 +7,7 @@
 
 import { describe, expect, it } from "vitest";
 import {
+  ArgumentTypeError,
   ConcurrentUseError,
   DoubleFreeError,
   HeapIncompatibleError,
@@ -164,6 +165,36 @@ describe("synchronized form", () => {
     a.check();
   });
 
+  it("markDead with a descriptor never hits a later agent given the same id (issue 13)", () => {
+    const a = SharedHeap.create({ initialBytes: 1 << 16 });
+    const d1 = a.share();
+    const b = SharedHeap.attach(d1);
+    b.alloc(16);
+    b.close(); // the slot is free again …
+    const d2 = a.share(); // … and handed to the next agent
+    expect(d2.agent).toBe(d1.agent);
+    expect(d2.generation).toBe(d1.generation + 1);
+    // A descriptor already used, or of another generation, attaches nothing.
+    expect(() => SharedHeap.attach(d1)).toThrow(HeapIncompatibleError);
+    const c = SharedHeap.attach(d2);
+    // The first worker's 'exit' arrives late: its descriptor no longer names the slot.
+    expect(a.markDead(d1)).toBe(false);
+    expect(a.markDead(d1.agent, d1.generation)).toBe(false);
+    a.dealloc(a.alloc(8)); // any call recovers agents marked dead: none is
+    const d3 = a.share();
+    expect(d3.agent).not.toBe(d1.agent); // the slot is still the second agent's
+    const p = c.alloc(64);
+    expect(p).not.toBe(0);
+    c.dealloc(p);
+    a.check();
+    expect(a.poisoned).toBe(false);
+    // The second one's own descriptor marks it.
+    expect(a.markDead(d2)).toBe(false); // it held no lock
+    a.dealloc(a.alloc(8)); // recovery frees its slot
+    expect(a.share().agent).toBe(d1.agent);
+    expect(() => a.markDead(d2.agent, -1)).toThrow(ArgumentTypeError);
+  });
+
   it("markDead on a lock holder: the next caller recovers and rolls the intent", () => {
     const a = SharedHeap.create({ initialBytes: 1 << 16 });
     const d = a.share();
@@ -176,7 +207,7 @@ describe("synchronized form", () => {
     c[slotWord(b.agentId, S_OP)] = 2;
     c[slotWord(b.agentId, S_PHASE)] = 1;
     c[slotWord(b.agentId, S_ARG0)] = p;
-    expect(a.markDead(b.agentId)).toBe(true);
+    expect(a.markDead(b.agentId, b.generation)).toBe(true);
     expect(a.lockOwner).toBe(-b.agentId);
     a.check(); // recovers first: p is freed (rolled forward)
     expect(a.lockOwner).toBe(0);
@@ -195,7 +226,7 @@ describe("synchronized form", () => {
     Atomics.store(c, C_LOCK, b.agentId | (OWNER_DIED * 0));
     // Half an update: TLSF's USED_COUNT state word (u32 17) bumped, no block behind it.
     new Uint32Array(a.memory.buffer)[17] += 1;
-    a.markDead(b.agentId);
+    a.markDead(b.agentId, b.generation);
     expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
     expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
     // A new agent is refused at attach (read-only: the heap says it is poisoned).

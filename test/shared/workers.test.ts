@@ -81,7 +81,7 @@ describe("a worker terminated inside the lock", () => {
     const w = spawn({ task: "op", desc, ...op });
     const exited = new Promise<void>((resolve) =>
       w.once("exit", () => {
-        heap.markDead(desc.agent); // the supervisor's part
+        heap.markDead(desc); // the supervisor's part
         resolve();
       }),
     );
@@ -176,14 +176,14 @@ describe("a worker terminated inside the lock", () => {
     const w1 = spawn({ task: "op", desc: d1, op: "dealloc", ptr: victim });
     await until(() => heap.pausedAgent === d1.agent);
     await w1.terminate();
-    heap.markDead(d1.agent);
+    heap.markDead(d1);
     // Second death: the agent recovering it, paused inside recovery.
     const d2 = heap.share();
     heap.armPause("recovering", d2.agent);
     const w2 = spawn({ task: "op", desc: d2, op: "alloc", size: 16 });
     await until(() => heap.pausedAgent === d2.agent);
     await w2.terminate();
-    heap.markDead(d2.agent);
+    heap.markDead(d2);
     heap.releasePause();
     heap.check(); // the parent recovers both
     expect(heap.stats().liveBlocks).toBe(0);

@@ -184,9 +184,7 @@ async function fault() {
   // holds a Web Lock named after its agent id for its whole life; the browser releases it
   // once the worker is gone, and only then does the page call markDead. (The pause is never
   // released either, so the worker could not move on in any case.)
-  const gone = navigator.locks.request(`memkit-agent-${desc.agent}`, () =>
-    heap.markDead(desc.agent),
-  );
+  const gone = navigator.locks.request(`memkit-agent-${desc.agent}`, () => heap.markDead(desc));
   w.terminate();
   result.heldLock = await within(gone, 10_000, "the worker's Web Lock");
   const p = await tryAllocRetry(heap, 8, counters);
