@@ -12,6 +12,7 @@ import type { Allocator } from "../../src/core/allocator.js";
 import {
   AllocatorError,
   ArgumentRangeError,
+  ArgumentTypeError,
   DoubleFreeError,
   InvalidPointerError,
 } from "../../src/core/errors.js";
@@ -178,4 +179,36 @@ describe("realloc checks the pointer before the size: compositions", () => {
     }
     heap.check();
   });
+});
+
+describe("dealloc(p, NaN) and pointers at the region's end, on every strategy", () => {
+  for (const [config, caps, kind] of SUBJECTS) {
+    it(`${config.label}`, () => {
+      const a = config.make(makeMemory(kind as Parameters<typeof makeMemory>[0]));
+      const size = Math.min(64, caps.sizes.max);
+      const p = a.alloc(size);
+      expect(p).not.toBe(0);
+      // NaN passes every `size > most` guard: it must be the argument's error, heap unchanged.
+      for (const bad of [Number.NaN, 1.5, -8, Number.POSITIVE_INFINITY]) {
+        expectRejected(a, `dealloc(p, ${bad})`, () => a.dealloc(p, bad), [ArgumentRangeError]);
+      }
+      expectRejected(a, "dealloc(p, '8')", () => a.dealloc(p, "8" as unknown as number), [
+        ArgumentTypeError,
+      ]);
+      // Exactly at the region's end, and the last 8-aligned address before it.
+      const end = a.memory.end;
+      for (const at of [end, end - 8, end + 8]) {
+        expectRejected(a, `dealloc(${at})`, () => a.dealloc(at, size), [
+          InvalidPointerError,
+          DoubleFreeError,
+        ]);
+        expectRejected(a, `realloc(${at})`, () => resize(caps, a, at, size, 16), [
+          InvalidPointerError,
+          DoubleFreeError,
+        ]);
+      }
+      a.dealloc(p, size);
+      a.check();
+    });
+  }
 });

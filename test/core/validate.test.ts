@@ -16,6 +16,7 @@ import {
   checkAlign,
   checkDeallocSize,
   checkSize32,
+  checkSizeFits,
   DEFAULT_ALIGN,
   invalidPointer,
   isUint32,
@@ -326,5 +327,27 @@ describe("messages name the argument and show the value exactly", () => {
     expect(() => checkDeallocSize(2 ** 32)).toThrow(/4294967296/);
     expect(() => checkDeallocSize(undefined)).not.toThrow();
     expect(() => checkDeallocSize(0)).not.toThrow();
+  });
+});
+
+describe("what the mutation run found untested (npm run mutate, issue 13)", () => {
+  it("messages of the type errors, and the default names", () => {
+    expect(() => rejectAlign("8")).toThrow(/^align must be a number, got "8"$/);
+    expect(() => rejectPointer("64")).toThrow(/^pointer must be a number, got "64"$/);
+    expect(() => rejectSize(undefined)).toThrow(/^size must be a number, got undefined$/);
+    expect(() => rejectSize(true)).toThrow(/^size must be a number, got true$/);
+    expect(() => checkSize32(2 ** 32)).toThrow(/^size must be below 2\^32, got 4294967296$/);
+  });
+
+  it("checkSizeFits: a size that is not an integer is the argument's error, never accepted", () => {
+    expect(() => checkSizeFits(64, Number.NaN, 40)).toThrow(ArgumentRangeError);
+    expect(() => checkSizeFits(64, 1.5, 40)).toThrow(ArgumentRangeError);
+    expect(() => checkSizeFits(64, "8" as unknown as number, 40)).toThrow(ArgumentTypeError);
+    expect(() => checkSizeFits(64, 41, 40)).toThrow(
+      /^dealloc\(64, 41\): the block holds only 40 bytes$/,
+    );
+    expect(() => checkSizeFits(64, 2 ** 32, 40)).toThrow(LayoutMismatchError);
+    expect(() => checkSizeFits(64, 41, 40, "at most")).toThrow(/^dealloc\(64, 41\): at most 40/);
+    expect(() => checkSizeFits(64, 40, 40)).not.toThrow();
   });
 });
