@@ -183,6 +183,21 @@ describe("misuse is detected in O(1) with no header, before any change", () => {
     expect(() => pool.dealloc(p + 2 * 64)).toThrow(/never handed out/);
   });
 
+  it("both ways to a block number (a shift for 64-byte blocks, a division for 24) refuse the same pointers", () => {
+    for (const size of [64, 24]) {
+      const pool = new PoolAllocator(size, 10);
+      const p = pool.allocBlock();
+      pool.allocBlock();
+      for (const bad of [p + 8, p + size - 8, p - size, p + size * 10, 2 ** 32 - size]) {
+        unchanged(pool, () => pool.dealloc(bad), InvalidPointerError);
+      }
+      pool.dealloc(p + size);
+      unchanged(pool, () => pool.dealloc(p + size), DoubleFreeError);
+      pool.dealloc(p);
+      expect(pool.stats().liveBlocks).toBe(0);
+    }
+  });
+
   it("dealloc checks a given size against the block size", () => {
     const pool = new PoolAllocator(64, 4);
     const p = pool.allocBlock();

@@ -159,6 +159,8 @@ export class PoolAllocator extends BaseAllocator {
   readonly numBlocks: number;
   /** Offset of block 0. */
   private readonly base: number;
+  /** log2(blockSize) when it is a power of two (dealloc then shifts), else −1 (it divides). */
+  private readonly shift: number;
   private readonly growable: boolean;
   /** Word index of the live bitmap in `words`. */
   private readonly bitsAt: number;
@@ -234,6 +236,7 @@ export class PoolAllocator extends BaseAllocator {
     this.blockAlign = poolBlockAlign(size);
     this.numBlocks = n;
     this.base = plan.base;
+    this.shift = (size & (size - 1)) === 0 ? 31 - Math.clz32(size) : -1;
     this.growable = growable;
     this.bitsAt = STACK + n;
     if (attach) {
@@ -350,13 +353,24 @@ export class PoolAllocator extends BaseAllocator {
     if (!isUint32(ptr)) rejectPointer(ptr);
     const words = this.words;
     const carved = words[CARVED];
-    const q = (ptr - this.base) / this.blockSize;
-    // |q| < 2^29 (ptr < 2^32, blocks of 8 bytes or more), so `q | 0` is exact for an integer q
-    // and the block number is an int32 from here on. One test for "a block start in
-    // [BASE, block CARVED)": an interior pointer gives a fraction, one below BASE a negative
-    // number; both fail it, as do blocks not carved.
-    const block = q | 0;
-    if (block !== q || block < 0 || block >= carved) this.liveBlock(ptr); // throws the error
+    const off = ptr - this.base;
+    const shift = this.shift;
+    let block: number;
+    if (shift >= 0) {
+      // A power-of-two block size: a shift instead of a division. The low bits of `off`
+      // (ToInt32 keeps them) say whether it is a block start; off < 2^32 and blocks of 8
+      // bytes or more make `off >>> shift` < 2^29, an int32.
+      block = (off >>> shift) | 0;
+      if (off < 0 || (off & (this.blockSize - 1)) !== 0 || block >= carved) this.liveBlock(ptr);
+    } else {
+      const q = off / this.blockSize;
+      // |q| < 2^29 (ptr < 2^32, blocks of 8 bytes or more), so `q | 0` is exact for an
+      // integer q and the block number is an int32 from here on. One test for "a block
+      // start in [BASE, block CARVED)": an interior pointer gives a fraction, one below BASE
+      // a negative number; both fail it, as do blocks not carved.
+      block = q | 0;
+      if (block !== q || block < 0 || block >= carved) this.liveBlock(ptr); // throws the error
+    }
     const word = this.bitsAt + (block >> WORD_SHIFT);
     const mask = 1 << (block & (BITS_PER_WORD - 1));
     const w = words[word];
