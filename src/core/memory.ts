@@ -10,6 +10,13 @@
  *
  *     buffer:  0 ........ start ===== region ===== end ...... maxEnd
  *                         ^ allocator header sits here (in-band memories)
+ *
+ * Bytes memkit did not grow are not memkit's. A wasm module's own `memory.grow`, or code
+ * outside memkit resizing the buffer, adds pages past `end` that `refresh()` shows in the
+ * views but never adds to the region: no allocator hands them out or assumes them zero.
+ * memkit's own next growth continues after them (`growPast`), and the pages it skipped
+ * stay someone else's (`foreign`). The agents of one shared heap grow its memory together,
+ * so a shared memory's growth by any agent is the heap's (`refresh()` moves `end`).
  */
 
 /**
@@ -46,16 +53,32 @@ export interface Memory {
   readonly byteLength: number;
 
   /**
+   * Ranges inside `[start, end)` that are not memkit's: pages someone else added to the
+   * buffer, which `growPast` grew past. Sorted, disjoint; empty unless that happened.
+   */
+  readonly foreign: readonly (readonly [start: number, end: number])[];
+
+  /**
    * Re-derive the views if the underlying buffer was replaced or grew (by this agent, another
    * worker, or a wasm module). Returns true when anything changed. Cheap when nothing did.
+   * Moves `end` only for a shared memory (another agent of the heap grew it).
    */
   refresh(): boolean;
 
   /**
-   * Grow the region so that `end >= minEnd`. Returns false, changing nothing, when this kind
-   * cannot grow or `minEnd` is past `maxEnd` (out of memory is an answer, not an exception).
+   * Grow the region so that `end >= minEnd`, contiguously. Returns false, changing nothing,
+   * when this kind cannot grow, `minEnd` is past `maxEnd` (out of memory is an answer, not an
+   * exception), or someone else has added bytes past `end` (see `growPast`).
    */
   grow(minEnd: number): boolean;
+
+  /**
+   * Grow by at least `minBytes` bytes after everything the buffer holds now, the pages
+   * someone else added included. Returns where memkit's new bytes start: the old `end`, or
+   * past the other pages, which join `foreign` and must never be handed out; −1 (nothing
+   * changed) when it cannot grow.
+   */
+  growPast(minBytes: number): number;
 
   /**
    * A fixed sub-region `[start, end)` of these bytes, for an allocator carved out of a block

@@ -19,9 +19,15 @@
  * agent or another one); the old views stay valid for the bytes they cover. A
  * `WebAssembly.Memory` grown by a wasm module's own `memory.grow` detaches the old
  * `ArrayBuffer`: its views read `undefined` and drop writes. An allocator notices on entry,
- * because it reads its header's state slot through such a view: `undefined` is not "in
+ * because it reads its header's magic slot through such a view: `undefined` is not "in
  * order", so the call takes the slow way, which calls `refresh()`. `generation` counts the
  * buffer replacements.
+ *
+ * Growth by someone else (core/memory.ts): pages a wasm module or other code added to a
+ * growable or wasm memory are in the views but not in the region (`end` stays); `grow`
+ * refuses while they sit past `end`, and `growPast` grows after them, recording the pages
+ * it skipped in `foreign`. The agents of a shared heap (a `SharedMemory`, a shared
+ * `WebAssembly.Memory`) grow it together: there `refresh()` takes any growth as the heap's.
  */
 
 import { alignUp } from "../core/bits.js";
@@ -52,6 +58,17 @@ export function growTarget(end: number, minEnd: number, maxEnd: number): number 
 }
 
 const EMPTY = new ArrayBuffer(0);
+
+/** Each memory's `foreign` ranges, kept off the class so memories stay structurally typed. */
+const skippedOf = new WeakMap<object, Array<readonly [start: number, end: number]>>();
+const NONE_SKIPPED: readonly (readonly [number, number])[] = Object.freeze([]);
+
+/** Records `[start, end)` as pages of `mem`'s region that are someone else's. */
+function skip(mem: object, range: readonly [start: number, end: number]): void {
+  const list = skippedOf.get(mem);
+  if (list === undefined) skippedOf.set(mem, [range]);
+  else list.push(range);
+}
 
 function checkByteCount(n: unknown, what: string, max = MAX_MEMORY_BYTES): number {
   if (typeof n !== "number") throw new ArgumentTypeError(`${what} must be a number`);
@@ -119,6 +136,11 @@ export abstract class Memory implements MemoryContract {
     return this.end - this.start;
   }
 
+  /** Ranges inside the region that are not memkit's (see core/memory.ts). */
+  get foreign(): readonly (readonly [start: number, end: number])[] {
+    return skippedOf.get(this) ?? NONE_SKIPPED;
+  }
+
   /**
    * Re-derives the views if the underlying buffer was replaced or grew (by this agent, another
    * worker, or a wasm module). Cheap when nothing did.
@@ -139,6 +161,15 @@ export abstract class Memory implements MemoryContract {
    */
   grow(_minEnd: number): boolean {
     return false;
+  }
+
+  /**
+   * Grow by at least `minBytes` after everything in the buffer, pages someone else added
+   * included: returns where memkit's new bytes start (−1, nothing changed, when it cannot).
+   */
+  growPast(minBytes: number): number {
+    const from = this.end;
+    return this.grow(from + minBytes) ? from : -1;
   }
 
   /**
@@ -250,7 +281,31 @@ export class GrowableMemory extends Memory {
   }
 
   override grow(minEnd: number): boolean {
+    // Bytes past `end` that code outside memkit resized the buffer to are not memkit's.
+    if (this.buffer.byteLength > this.end) return minEnd <= this.end;
     return growResizable(this, minEnd, (n) => (this.buffer as ArrayBuffer).resize(n));
+  }
+
+  override growPast(minBytes: number): number {
+    const from = this.buffer.byteLength;
+    if (from === this.end) return super.growPast(minBytes);
+    const least = from + minBytes;
+    if (!(Number.isSafeInteger(least) && least <= this.maxEnd)) return -1;
+    // The same geometric step as `grow` (growTarget), counted from the buffer's end.
+    const want = growTarget(from, least, this.maxEnd);
+    try {
+      (this.buffer as ArrayBuffer).resize(want);
+    } catch {
+      try {
+        (this.buffer as ArrayBuffer).resize(least);
+      } catch {
+        return -1;
+      }
+    }
+    skip(this, [this.end, from]);
+    this.end = this.buffer.byteLength;
+    this.generation++;
+    return from;
   }
 }
 
@@ -363,10 +418,15 @@ export class WasmMemory extends Memory {
     return new WasmMemory(memory, 0, maximumPages);
   }
 
+  /**
+   * Re-views the buffer after any growth. A module's own `memory.grow` (or another agent's,
+   * for a non-shared memory there is no other) adds pages that are not the region's: `end`
+   * stays. A shared memory's growth is its heap's agents' (see the file comment).
+   */
   override refresh(): boolean {
     const buffer = this.memory.buffer;
-    if (buffer === this.buffer && buffer.byteLength === this.end) return false;
-    this.end = buffer.byteLength;
+    if (buffer === this.buffer && buffer.byteLength === this.u8.length) return false;
+    if (this.shared) this.end = buffer.byteLength;
     setViews(this, buffer, false);
     return true;
   }
@@ -375,6 +435,7 @@ export class WasmMemory extends Memory {
     this.refresh();
     if (minEnd <= this.end) return true;
     if (!(minEnd <= this.maxEnd)) return false;
+    if (this.buffer.byteLength > this.end) return false; // someone else's pages are in the way
     const want = growTarget(this.end, minEnd, this.maxEnd);
     const pages = Math.ceil((want - this.end) / PAGE_BYTES);
     try {
@@ -387,8 +448,41 @@ export class WasmMemory extends Memory {
         return false;
       }
     }
-    this.refresh();
+    this.adoptGrowth();
     return this.end >= minEnd;
+  }
+
+  override growPast(minBytes: number): number {
+    this.refresh();
+    const from = this.buffer.byteLength;
+    if (from === this.end) return super.growPast(minBytes);
+    if (!(from + minBytes <= this.maxEnd)) return -1;
+    // The same geometric step as `grow` (growTarget), counted from the buffer's end.
+    const room = Math.floor((this.maxEnd - from) / PAGE_BYTES);
+    const least = Math.ceil(minBytes / PAGE_BYTES);
+    const step = Math.ceil((growTarget(from, from + minBytes, this.maxEnd) - from) / PAGE_BYTES);
+    let old: number;
+    try {
+      old = this.memory.grow(Math.min(room, Math.max(least, step)));
+    } catch {
+      try {
+        old = this.memory.grow(least);
+      } catch {
+        return -1;
+      }
+    }
+    // `old` is exact even if the module grew again meanwhile: memkit's pages start there.
+    const at = old * PAGE_BYTES;
+    skip(this, [this.end, at]);
+    setViews(this, this.memory.buffer, false);
+    this.end = this.buffer.byteLength;
+    return at;
+  }
+
+  /** After this memory's own `memory.grow`: the new pages are the region's. */
+  private adoptGrowth(): void {
+    setViews(this, this.memory.buffer, false);
+    this.end = this.buffer.byteLength;
   }
 }
 

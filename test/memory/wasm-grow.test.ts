@@ -6,10 +6,17 @@
  */
 
 import { describe, expect, it } from "vitest";
+import { InvalidPointerError } from "../../src/core/errors.js";
 import { MAGIC } from "../../src/core/header.js";
+import { Heap } from "../../src/heap/index.js";
 import { WasmMemory } from "../../src/memory/memory.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
-import { growModuleBytes, instantiateGrowModule, uleb128 } from "../helpers/wasm.js";
+import {
+  type GrowModule,
+  growModuleBytes,
+  instantiateGrowModule,
+  uleb128,
+} from "../helpers/wasm.js";
 
 const PAGE = 65536;
 /** The allocator's region starts here (the module's "heap base"). */
@@ -22,6 +29,13 @@ function setup(initialPages = 1) {
   const wm = new WasmMemory(memory, HEAP_BASE);
   const bump = new BumpAllocator(wm);
   return { memory, mod, wm, bump };
+}
+
+/** How many words of `[from, to)` the module no longer reads as `value`. */
+function changedWords(mod: GrowModule, from: number, to: number, value: number): number {
+  let n = 0;
+  for (let a = from; a < to; a += 4) if (mod.load(a) !== value) n++;
+  return n;
 }
 
 /** The header's magic, read through the memory's current views. */
@@ -86,7 +100,7 @@ describe("BumpAllocator over a WasmMemory the module grows", () => {
     expect(wm.generation).toBeGreaterThan(staleGeneration);
     expect(wm.u8 === staleU8).toBe(false); // (toBe would try to print a detached array)
     expect(wm.u8.length).toBe(3 * PAGE);
-    expect(wm.end).toBe(3 * PAGE);
+    expect(wm.end).toBe(PAGE); // the module's pages are in the views, not in the region
     expect(wm.buffer).toBe(memory.buffer);
 
     // Writes through the refreshed views land where the module reads them, and vice versa.
@@ -103,7 +117,7 @@ describe("BumpAllocator over a WasmMemory the module grows", () => {
     // Header intact.
     expect(headerMagic(wm)).toBe(MAGIC);
     expect(() => bump.check()).not.toThrow();
-    expect(bump.stats().capacity).toBe(3 * PAGE - HEAP_BASE);
+    expect(bump.stats().capacity).toBe(PAGE - HEAP_BASE);
   });
 
   it("the first call after the grow may be alloc, dealloc, usableSize or stats", () => {
@@ -159,7 +173,8 @@ describe("BumpAllocator over a WasmMemory the module grows", () => {
     mod.grow(3);
     expect(wm.refresh()).toBe(true);
     expect(wm.generation).toBe(gen + 1);
-    expect(wm.end).toBe(memory.buffer.byteLength);
+    expect(wm.u8.length).toBe(memory.buffer.byteLength);
+    expect(wm.end).toBe(PAGE);
     expect(wm.refresh()).toBe(false); // nothing changed since
     expect(wm.generation).toBe(gen + 1);
     ptrs.forEach((p, i) => {
@@ -175,25 +190,62 @@ describe("BumpAllocator over a WasmMemory the module grows", () => {
     expect(mod.load(q)).toBe(-7);
   });
 
-  it("uses pages the module added before growing the memory itself", () => {
+  it("never hands out the module's pages: its own growth continues after them", () => {
     const { memory, mod, wm, bump } = setup();
-    mod.grow(3); // now 4 pages
-    const bytes = memory.buffer.byteLength;
-    expect(bytes).toBe(4 * PAGE);
-    // Larger than the first page: past the allocator's remembered END, inside the grown memory.
-    const p = bump.alloc(2 * PAGE);
-    expect(p).not.toBe(0);
-    expect(memory.buffer.byteLength).toBe(bytes); // no further grow was needed
-    wm.u8[p + 2 * PAGE - 1] = 7;
-    expect(mod.load(p + 2 * PAGE - 4) >>> 24).toBe(7);
+    const p = bump.alloc(1000);
+    mod.grow(3); // now 4 pages; pages 1-3 are the module's
+    for (let a = PAGE; a < 4 * PAGE; a += 4) mod.store(a, 0x5a5a5a5a);
+    // Larger than what is left of the first page: the arena grows past the module's pages.
+    const q = bump.allocZeroed(2 * PAGE);
+    expect(q).toBeGreaterThanOrEqual(4 * PAGE);
+    expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(q + 2 * PAGE);
+    expect(wm.foreign).toEqual([[PAGE, 4 * PAGE]]);
+    expect(wm.u8.subarray(q, q + 2 * PAGE).every((b) => b === 0)).toBe(true);
+    // The module's pages are as it left them.
+    expect(changedWords(mod, PAGE, 4 * PAGE, 0x5a5a5a5a)).toBe(0);
     expect(() => bump.check()).not.toThrow();
+    expect(bump.usableSize(q)).toBe(2 * PAGE);
+    // The stats count the module's pages as overhead, not as the arena's bytes.
+    const s = bump.stats();
+    expect(s.capacity).toBe(wm.end - HEAP_BASE);
+    expect(s.inUse).toBe(q + 2 * PAGE - 3 * PAGE - p); // p is the arena's first byte
+    expect(s.inUse + s.free + s.overhead).toBe(s.capacity);
+    expect(s.overhead).toBeGreaterThanOrEqual(3 * PAGE);
+    // After a reset, blocks fill the first page, then jump the module's pages again.
+    bump.reset();
+    const blocks: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const b = bump.allocZeroed(1000);
+      expect(b).not.toBe(0);
+      expect(b + 1000 <= PAGE || b >= 4 * PAGE, `block ${b}`).toBe(true);
+      expect(wm.u8.subarray(b, b + 1000).every((x) => x === 0)).toBe(true);
+      wm.u8.fill(0xee, b, b + 1000);
+      blocks.push(b);
+    }
+    expect(changedWords(mod, PAGE, 4 * PAGE, 0x5a5a5a5a)).toBe(0);
+    expect(() => bump.check()).not.toThrow();
+    expect(p).toBeLessThan(PAGE);
   });
 
-  it("grows the memory itself when the module's pages run out, up to the memory's maximum", () => {
+  it("zeroed blocks never hold the module's bytes (issue 13: 31,576 of 96,000 were not 0)", () => {
+    const { mod, wm, bump } = setup();
+    mod.grow(2);
+    for (let a = PAGE; a < 3 * PAGE; a += 4) mod.store(a, -1);
+    let nonZero = 0;
+    for (let i = 0; i < 96; i++) {
+      const b = bump.allocZeroed(1000);
+      expect(b).not.toBe(0);
+      for (let k = 0; k < 1000; k++) if (wm.u8[b + k] !== 0) nonZero++;
+    }
+    expect(nonZero).toBe(0);
+    expect(changedWords(mod, PAGE, 3 * PAGE, -1)).toBe(0);
+  });
+
+  it("grows past the module's pages up to the memory's maximum, then is out of memory", () => {
     const { memory, mod, wm, bump } = setup();
     mod.grow(1);
     const p = bump.alloc(3 * PAGE);
-    expect(p).not.toBe(0);
+    expect(p).toBeGreaterThanOrEqual(2 * PAGE);
     expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(p + 3 * PAGE);
     expect(mod.size() * PAGE).toBe(memory.buffer.byteLength);
     wm.i32[(p + 3 * PAGE - 4) >> 2] = 5;
@@ -256,5 +308,61 @@ describe("BumpAllocator over a WasmMemory the module grows", () => {
     expect(mod.load(q)).toBe(31337);
     expect(mod.load(p)).toBe(0);
     expect(() => bump.check()).not.toThrow();
+  });
+});
+
+describe("Heap (TLSF) inside a module's memory that the module grows itself", () => {
+  it("never hands out the module's pages nor assumes them zero; grows after them", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
+    const mod = instantiateGrowModule(memory, { minPages: 1, maxPages: MAX_PAGES });
+    const heap = Heap.inWasmMemory(memory, HEAP_BASE);
+    const early = heap.calloc(100, 8);
+    expect(mod.grow(4)).toBe(1); // the module's own sbrk: pages 1-4 are its
+    for (let a = PAGE; a < 5 * PAGE; a += 4) mod.store(a, -1);
+    // calloc past the first page (issue 13: a C module's calloc got 139,432 non-zero bytes).
+    const blocks: Array<[number, number]> = [];
+    let nonZero = 0;
+    for (let i = 0; i < 120; i++) {
+      const n = 800 + i * 8;
+      const p = heap.calloc(1, n);
+      expect(p).not.toBe(0);
+      for (let k = 0; k < n; k++) if (heap.u8[p + k] !== 0) nonZero++;
+      heap.u8.fill(0x11, p, p + n);
+      blocks.push([p, n]);
+    }
+    expect(nonZero).toBe(0);
+    for (const [p, n] of blocks) {
+      expect(p + n <= PAGE || p >= 5 * PAGE, `block ${p}`).toBe(true);
+    }
+    expect(changedWords(mod, PAGE, 5 * PAGE, -1)).toBe(0);
+    expect(heap.memory.foreign).toEqual([[PAGE, 5 * PAGE]]);
+    heap.check();
+    const s = heap.stats();
+    expect(s.inUse + s.free + s.overhead).toBe(s.capacity);
+    expect(s.overhead).toBeGreaterThanOrEqual(4 * PAGE);
+    // A pointer into the module's pages is nobody's block.
+    expect(() => heap.free(2 * PAGE)).toThrow(InvalidPointerError);
+    expect(() => heap.free(PAGE + 8)).toThrow(InvalidPointerError);
+    // Everything freed: the module's pages stay out of every free block.
+    for (const [p] of blocks) heap.free(p);
+    heap.free(early);
+    heap.check();
+    expect(heap.stats().liveBlocks).toBe(0);
+    const big = heap.malloc(heap.stats().largestFree);
+    expect(big >= 5 * PAGE || big + heap.usableSize(big) <= PAGE).toBe(true);
+    expect(changedWords(mod, PAGE, 5 * PAGE, -1)).toBe(0);
+    heap.check();
+    // reset lays the heap out again around the module's pages: filled to the last block,
+    // nothing lands on them.
+    heap.reset();
+    heap.check();
+    let n = 0;
+    for (let p = heap.malloc(48); p !== 0 && n < 100_000; p = heap.malloc(48), n++) {
+      expect(p + 48 <= PAGE || p >= 5 * PAGE, `block ${p}`).toBe(true);
+      heap.u8.fill(0x22, p, p + 48);
+    }
+    expect(n).toBeGreaterThan(1000);
+    expect(changedWords(mod, PAGE, 5 * PAGE, -1)).toBe(0);
+    heap.check();
   });
 });

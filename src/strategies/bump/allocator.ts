@@ -171,7 +171,9 @@ export class BumpAllocator extends BaseAllocator {
     }
     const ptr = alignUp(this.top(), align);
     const top = ptr + (size === 0 ? 1 : size); // alloc(0) still takes a byte: pointers stay unique
-    if (top > this.end() && !this.growTo(top)) return 0;
+    if (top > this.end() && !this.growTo(top)) {
+      return this.skipForeign(top - this.top() + align) ? this.alloc(size, align) : 0;
+    }
     const w = this.words; // growth may have replaced the views
     w[TOP] = top;
     w[LAST] = ptr;
@@ -231,10 +233,12 @@ export class BumpAllocator extends BaseAllocator {
         this.lowerTop(newTop, ptr); // shrink in place
         return ptr;
       }
-      if (newTop > this.end() && !this.growTo(newTop)) return 0;
-      this.setTop(newTop);
-      this.carryTotal(this.words[TOTAL_LO] + (newSize - oldSize));
-      return ptr;
+      if (newTop <= this.end() || this.growTo(newTop)) {
+        this.setTop(newTop);
+        this.carryTotal(this.words[TOTAL_LO] + (newSize - oldSize));
+        return ptr;
+      }
+      // No room after it (out of memory, or someone else's pages next): move it.
     }
     if (ptr !== last) {
       // Any other pointer may be live, freed or interior, and its size is unknown: the
@@ -275,6 +279,7 @@ export class BumpAllocator extends BaseAllocator {
     const slots = this.slots;
     const slot0 = this.slot0;
     this.lowerTop(this.dataStart, 0);
+    this.endRunAt(this.dataStart);
     this.words[LIVE] = 0;
     this.words[TOTAL_LO] = 0;
     this.words[TOTAL_HI] = 0;
@@ -295,9 +300,12 @@ export class BumpAllocator extends BaseAllocator {
       );
     }
     const slot0 = this.slot0;
-    const at = alignUp(this.top(), 8);
+    let at = alignUp(this.top(), 8);
     if (at + MARK_BYTES > this.end() && !this.growTo(at + MARK_BYTES)) {
-      throw new OutOfMemoryError("BumpAllocator: no room for a 32-byte mark record");
+      if (!this.skipForeign(MARK_BYTES + 8)) {
+        throw new OutOfMemoryError("BumpAllocator: no room for a 32-byte mark record");
+      }
+      at = alignUp(this.top(), 8);
     }
     const f = this.memory.f64;
     const r = at / 8;
@@ -339,6 +347,7 @@ export class BumpAllocator extends BaseAllocator {
     const live = f[r + MARK_LIVE];
     const last = f[r + MARK_LAST];
     this.lowerTop(mark, last);
+    this.endRunAt(mark + MARK_BYTES);
     this.words[LIVE] = live;
   }
 
@@ -361,8 +370,8 @@ export class BumpAllocator extends BaseAllocator {
     const slots = this.slots;
     const slot0 = this.slot0;
     const top = this.top();
-    const inUse = top - this.dataStart;
-    const free = this.end() - top;
+    const inUse = top - this.dataStart - foreignBelow(this.memory, top);
+    const free = this.end() - top + runsAbove(this.memory, this.end());
     const capacity = this.memory.end - this.memory.start;
     return {
       capacity,
@@ -371,7 +380,7 @@ export class BumpAllocator extends BaseAllocator {
       overhead: capacity - inUse - free,
       liveBlocks: this.live(),
       peakInUse: Math.max(slots[slot0 + PEAK], inUse),
-      largestFree: free,
+      largestFree: Math.max(this.end() - top, largestRunAbove(this.memory, this.end())),
     };
   }
 
@@ -403,6 +412,11 @@ export class BumpAllocator extends BaseAllocator {
     }
     if (slots[slot0 + HIGH_WATER] < ds)
       this.corrupt(`HIGH_WATER ${slots[slot0 + HIGH_WATER]} is below dataStart ${ds}`);
+    for (const [from, to] of this.memory.foreign) {
+      if (top < to && end > from) {
+        this.corrupt(`[TOP ${top}, END ${end}) reaches into someone else's pages [${from}, ${to})`);
+      }
+    }
   }
 
   // ---- the hot words ---------------------------------------------------------------------
@@ -466,11 +480,80 @@ export class BumpAllocator extends BaseAllocator {
     this.setLast(last);
   }
 
-  /** Grows a growable memory so END ≥ `top`. False (nothing changed) when it cannot. */
+  /**
+   * Grows a growable memory so END ≥ `top`. False when it cannot (nothing changed but END,
+   * raised to the end of the run TOP is in), or when someone else's pages lie before `top`.
+   */
   private growTo(top: number): boolean {
     if (!this.growable || !this.memory.grow(top)) return false;
     this.syncViews();
-    this.setEnd(this.memory.end);
+    this.endRunAt(this.top());
+    return top <= this.end();
+  }
+
+  /**
+   * alloc's way past pages that are not the arena's (core/memory.ts: a wasm module grew the
+   * memory): when END is where such pages start, the arena continues after them; else it
+   * grows the memory past them (`growPast`, by at least `bytes`). TOP moves past the pages,
+   * which are never handed out, and the newest block can no longer roll TOP back across
+   * them (LAST = 0). False, nothing changed, when neither is possible.
+   */
+  private skipForeign(bytes: number): boolean {
+    const memory = this.memory;
+    const end = this.end();
+    let to = -1;
+    for (const [from, upTo] of memory.foreign) if (from === end) to = upTo;
+    if (to < 0) {
+      if (!this.growable) return false;
+      memory.refresh();
+      if (memory.buffer.byteLength === memory.end) return false; // nobody else grew it
+      // The pages from END (the old memory end) to `at` are recorded as someone else's.
+      if (memory.growPast(bytes) < 0) return false;
+      this.syncViews();
+      return this.skipForeign(bytes);
+    }
+    this.lowerTop(to, 0);
+    this.endRunAt(to);
     return true;
   }
+
+  /** END for an arena whose TOP is at `top`: the next pages that are not its own, if any. */
+  private endRunAt(top: number): void {
+    let end = this.memory.end;
+    for (const [from] of this.memory.foreign) if (from >= top && from < end) end = from;
+    this.setEnd(end);
+  }
+}
+
+/** Bytes of `memory`'s foreign pages below `at`. */
+function foreignBelow(memory: Memory, at: number): number {
+  let n = 0;
+  for (const [from, to] of memory.foreign) if (from < at) n += Math.min(to, at) - from;
+  return n;
+}
+
+/** Bytes of the arena's own runs past `end` (between and after foreign pages). */
+function runsAbove(memory: Memory, end: number): number {
+  let n = 0;
+  let at = memory.end;
+  for (let i = memory.foreign.length - 1; i >= 0; i--) {
+    const [from, to] = memory.foreign[i];
+    if (to <= end) break;
+    n += at - to;
+    at = from;
+  }
+  return n;
+}
+
+/** The largest of the arena's own runs past `end`. */
+function largestRunAbove(memory: Memory, end: number): number {
+  let most = 0;
+  let at = memory.end;
+  for (let i = memory.foreign.length - 1; i >= 0; i--) {
+    const [from, to] = memory.foreign[i];
+    if (to <= end) break;
+    most = Math.max(most, at - to);
+    at = from;
+  }
+  return most;
 }

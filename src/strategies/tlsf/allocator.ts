@@ -64,6 +64,7 @@ import * as layout from "./layout.js";
 import {
   FIRST_ALIGN,
   FRONT_CLASSES,
+  holeBytes,
   LINK_NEXT,
   sizeOf,
   TLSF_HEADER,
@@ -360,6 +361,7 @@ export class TlsfAllocator extends TlsfSearch {
     const capacity = this.memory.end - this.memory.start;
     const end = m[sw + END];
     const inUse = m[sw + PEAK] - m[sw + SLACK];
+    const holes = holeBytes(this.memory.foreign); // someone else's pages: overhead
     let cachedBlocks = 0;
     let cachedUsable = 0;
     let largestCached = 0;
@@ -373,7 +375,7 @@ export class TlsfAllocator extends TlsfSearch {
     if (liveBlocks === 0 && cachedBlocks !== 0) {
       // Every block is free or held by the front end, which gives them all back before
       // the heap would grow: the heap serves what a fresh one of this size does.
-      const whole = end - 2 * BLOCK_OVERHEAD - this.first;
+      const whole = end - 2 * BLOCK_OVERHEAD - this.first - holes;
       return {
         capacity,
         inUse: 0,
@@ -387,7 +389,7 @@ export class TlsfAllocator extends TlsfSearch {
     // Every byte between the first block and the sentinel is in a used or a free block; the
     // free blocks are counted by walking the lists (stats is not on the hot path). Blocks the
     // front end holds count as free: later allocations of their size take them as they are.
-    const freeBytes = end - BLOCK_OVERHEAD - this.first - m[sw + USED_BYTES];
+    const freeBytes = end - BLOCK_OVERHEAD - this.first - m[sw + USED_BYTES] - holes;
     const free = Math.max(0, freeBytes - this.countFreeBlocks() * BLOCK_OVERHEAD) + cachedUsable;
     return {
       capacity,
@@ -459,6 +461,7 @@ export class TlsfAllocator extends TlsfSearch {
         first: this.first,
         dataStart: this.dataStart,
         memoryEnd: this.memory.end,
+        foreign: this.memory.foreign,
         flMap: this.flMap,
         slMap: this.slMap,
         heads: this.heads,

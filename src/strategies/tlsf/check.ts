@@ -9,7 +9,8 @@
  * Physical walk FIRST → sentinel: sizes are multiples of 8 and ≥ MIN_BLOCK, inside the heap;
  * each block's F equals its follower's PF; no two adjacent free blocks; a free block's footer
  * holds its start; the start map marks every block and the sentinel and nothing else; the
- * live map marks exactly the used blocks the front end does not hold; USED_COUNT,
+ * live map marks exactly the used blocks the front end does not hold, but for the blocks
+ * over someone else's pages (`holeBlock`: in neither, nor counted); USED_COUNT,
  * USED_BYTES and PEAK − SLACK (bytes in use) match the walk. Lists: a list's bitmap bits
  * are set iff it is non-empty; every listed block is free, in the list its size maps to,
  * with symmetric links; lists hold exactly the free blocks of the walk.
@@ -22,6 +23,7 @@ import {
   FRONT_CAPACITY,
   FRONT_CLASSES,
   FRONT_SHIFT,
+  holeBlock,
   LINK_NEXT,
   LINK_PREV,
   PREV_FREE_BIT,
@@ -52,6 +54,8 @@ export interface TlsfState {
   readonly first: number;
   readonly dataStart: number;
   readonly memoryEnd: number;
+  /** Pages inside the memory that are someone else's (each covered by a `holeBlock`). */
+  readonly foreign: readonly (readonly [number, number])[];
   readonly flMap: number;
   readonly slMap: number;
   readonly heads: number;
@@ -81,6 +85,8 @@ export function checkTlsf(t: TlsfState, corrupt: (what: string) => never): void 
   let liveBlocks = 0;
   let freeBlocks = 0;
   let freeBytes = 0;
+  let holes = 0;
+  let holeBytes = 0;
   while (b < sentinel) {
     const word = u32[b >>> 2];
     const size = sizeOf(word);
@@ -104,6 +110,9 @@ export function checkTlsf(t: TlsfState, corrupt: (what: string) => never): void 
       if (held.has(b)) corrupt(`free block ${b} is held by the front end`);
       freeBlocks++;
       freeBytes += size;
+    } else if (!isLive && !held.has(b) && isHole(t.foreign, b, size)) {
+      holes++;
+      holeBytes += size;
     } else {
       if (isLive === held.has(b)) {
         corrupt(
@@ -141,8 +150,10 @@ export function checkTlsf(t: TlsfState, corrupt: (what: string) => never): void 
   if (liveBits !== liveBlocks) {
     corrupt(`live map has ${liveBits} bits set for ${liveBlocks} live blocks`);
   }
-  if (startBits !== used + freeBlocks + 1) {
-    corrupt(`start map has ${startBits} bits set for ${used + freeBlocks} blocks and the sentinel`);
+  if (startBits !== used + freeBlocks + holes + 1) {
+    corrupt(
+      `start map has ${startBits} bits set for ${used + freeBlocks + holes} blocks and the sentinel`,
+    );
   }
   if (used !== u32[sw + USED_COUNT]) {
     corrupt(`USED_COUNT ${u32[sw + USED_COUNT]} != ${used} used blocks`);
@@ -153,8 +164,10 @@ export function checkTlsf(t: TlsfState, corrupt: (what: string) => never): void 
   if (u32[sw + SLACK] > u32[sw + PEAK] || u32[sw + PEAK] - u32[sw + SLACK] !== inUse) {
     corrupt(`PEAK ${u32[sw + PEAK]} − SLACK ${u32[sw + SLACK]} != ${inUse} bytes in use`);
   }
-  if (freeBytes + usedBytes !== sentinel - t.first) {
-    corrupt(`blocks cover ${freeBytes + usedBytes} bytes, the heap ${sentinel - t.first}`);
+  if (freeBytes + usedBytes + holeBytes !== sentinel - t.first) {
+    corrupt(
+      `blocks cover ${freeBytes + usedBytes + holeBytes} bytes, the heap ${sentinel - t.first}`,
+    );
   }
   checkLists(t, sentinel, freeBlocks, corrupt);
 }
@@ -241,4 +254,13 @@ function checkLists(
   }
   if (listed !== freeBlocks)
     corrupt(`lists hold ${listed} blocks, the heap has ${freeBlocks} free`);
+}
+
+/** Whether the used block `[b, b + size)` is the `holeBlock` over one of `foreign`'s ranges. */
+function isHole(foreign: readonly (readonly [number, number])[], b: number, size: number): boolean {
+  for (const [from, to] of foreign) {
+    const h = holeBlock(from, to);
+    if (h.b === b && h.size === size) return true;
+  }
+  return false;
 }

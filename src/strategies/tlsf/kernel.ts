@@ -27,6 +27,7 @@ import {
   FRONT_MIN_BUDGET,
   FRONT_SHIFT,
   FRONT_WORDS,
+  holeBlock,
   liveMapBytes,
   liveView,
   META_U32,
@@ -164,7 +165,11 @@ export abstract class TlsfKernel extends BaseAllocator {
     this.initialise(end);
   }
 
-  /** Lays out an empty heap ending at `end`: one free block and the sentinel. */
+  /**
+   * Lays out an empty heap ending at `end`: one free block and the sentinel, or, where the
+   * memory holds pages someone else grew (`memory.foreign`), a free block before and after
+   * the used block over each of them (`holeBlock`).
+   */
   protected initialise(end: number): void {
     const m = this.memU32;
     const sw = this.sw;
@@ -179,12 +184,26 @@ export abstract class TlsfKernel extends BaseAllocator {
     m[sw + BUDGET] = this.front ? FRONT_MIN_BUDGET : 0;
     m[sw + END] = end;
     m.fill(0, this.dataStart >>> 2, this.first >>> 2); // the pad before the first block
-    const size = end - BLOCK_OVERHEAD - this.first;
     this.setSentinel(end, PREV_FREE_BIT);
-    m[this.first >>> 2] = size | FREE_BIT;
-    m[(this.first + size - 4) >>> 2] = this.first;
-    this.setStart(this.first);
-    this.insertFree(this.first, size);
+    let b = this.first;
+    for (const [from, to] of this.memory.foreign) {
+      const hole = holeBlock(from, to);
+      if (hole.b >= end - BLOCK_OVERHEAD) break;
+      this.layFree(b, hole.b - b);
+      m[hole.b >>> 2] = hole.size | PREV_FREE_BIT;
+      this.setStart(hole.b);
+      b = hole.b + hole.size;
+    }
+    this.layFree(b, end - BLOCK_OVERHEAD - b);
+  }
+
+  /** Writes free block `[b, b + size)` (size word, footer, start bit) into its list. */
+  protected layFree(b: number, size: number): void {
+    const m = this.memU32;
+    m[b >>> 2] = size | FREE_BIT;
+    m[(b + size - 4) >>> 2] = b;
+    this.setStart(b);
+    this.insertFree(b, size);
   }
 
   // ---- in use --------------------------------------------------------------------------------

@@ -167,3 +167,25 @@ export const FRONT_WORDS = FRONT_CLASSES << FRONT_SHIFT;
 
 /** Whether `LIST_COUNT` lists cover every front-end class (they do: classes are lists). */
 if (FRONT_CLASSES > LIST_COUNT) throw new Error("tlsf: front-end classes exceed the lists");
+
+// ---- pages someone else grew -----------------------------------------------------------------
+
+/**
+ * The used block that covers pages someone else added to the memory, `[from, to)`
+ * (core/memory.ts `foreign`): it starts at the sentinel that ended the heap at `from`
+ * rounded down to 8, and ends where the first block start after `to` can go (a block start
+ * is 4 past a multiple of 8). It is in no list, in the start map but not in the live map,
+ * and not counted in USED_COUNT or USED_BYTES: nothing frees, merges or hands out its
+ * bytes, and only its size word, memkit's own, is written.
+ */
+export function holeBlock(from: number, to: number): { readonly b: number; readonly size: number } {
+  const b = from - (from & 7) - 4;
+  return { b, size: to + ((8 - (to & 7)) & 7) + 4 - b };
+}
+
+/** Bytes of the blocks over `foreign`'s ranges (`holeBlock`). */
+export function holeBytes(foreign: readonly (readonly [number, number])[]): number {
+  let n = 0;
+  for (const [from, to] of foreign) n += holeBlock(from, to).size;
+  return n;
+}

@@ -13,6 +13,7 @@ import {
   FIRST_ALIGN,
   FRONT_CLASSES,
   FRONT_SHIFT,
+  holeBlock,
   liveMapBytes,
   liveView,
   sizeOf,
@@ -197,10 +198,56 @@ export abstract class TlsfSearch extends TlsfKernel {
     const have = lastFree ? m[(end - BLOCK_OVERHEAD - 4) >>> 2] : 0;
     const haveSize = lastFree ? end - BLOCK_OVERHEAD - have : 0;
     const want = end + Math.max(bsize - haveSize, MIN_BLOCK) + GRANULE * 2;
-    if (!(want <= this.memory.maxEnd) || !this.memory.grow(want)) return false;
+    if (!(want <= this.memory.maxEnd) || !this.memory.grow(want)) {
+      return this.growPastForeign(bsize, end);
+    }
     this.syncViews();
     const newEnd = this.heapEndFor(this.memory.end);
     if (newEnd <= end) return false;
+    this.fitLiveMap(newEnd);
+    // The old sentinel (a block start already) becomes a free block [end − 4, newEnd − 4).
+    const u32 = this.memU32;
+    const b = end - BLOCK_OVERHEAD;
+    const size = newEnd - end;
+    const prevFree = u32[b >>> 2] & PREV_FREE_BIT;
+    u32[b >>> 2] = size | FREE_BIT | prevFree;
+    u32[(b + size - 4) >>> 2] = b;
+    this.setSentinel(newEnd, PREV_FREE_BIT);
+    u32[sw + END] = newEnd;
+    this.insertFree(b, size);
+    if (prevFree !== 0) this.mergeWithPrevious(b, size);
+    return true;
+  }
+
+  /**
+   * growFor when someone else (a wasm module's `memory.grow`, code resizing the buffer)
+   * added pages after the heap: the memory grows past them (`growPast`), the old sentinel
+   * becomes the used block over them (`holeBlock`: never freed, merged or handed out), and
+   * memkit's new bytes a free block after it. False, nothing changed, when the memory
+   * cannot grow or nobody else grew it. The heap ended at `end`.
+   */
+  private growPastForeign(bsize: number, end: number): boolean {
+    // `end` was read before the memory re-viewed a buffer the growth may have replaced.
+    const memory = this.memory;
+    memory.refresh();
+    if (memory.buffer.byteLength <= memory.end) return false;
+    const at = memory.growPast(bsize + MIN_BLOCK + GRANULE * 4);
+    if (at < 0) return false;
+    this.syncViews(); // a wasm memory's growth replaced the buffer: views re-read below
+    const newEnd = this.heapEndFor(memory.end);
+    const hole = holeBlock(end, at);
+    const nb = hole.b + hole.size;
+    this.fitLiveMap(newEnd);
+    const u32 = this.memU32;
+    u32[hole.b >>> 2] = hole.size | (u32[hole.b >>> 2] & PREV_FREE_BIT); // used, never live
+    this.layFree(nb, newEnd - BLOCK_OVERHEAD - nb);
+    this.setSentinel(newEnd, PREV_FREE_BIT);
+    u32[this.sw + END] = newEnd;
+    return true;
+  }
+
+  /** Makes the live and start maps cover a heap ending at `newEnd` (O(1) amortised). */
+  private fitLiveMap(newEnd: number): void {
     if (this.liveBuf.byteLength < liveMapBytes(this.dataStart, newEnd)) {
       // Room for the new end, doubling so the copies cost O(1) amortised.
       const need = Math.max(
@@ -217,18 +264,6 @@ export abstract class TlsfSearch extends TlsfKernel {
         this.live = new Int32Array(bigger);
       }
     }
-    // The old sentinel (a block start already) becomes a free block [end − 4, newEnd − 4).
-    const u32 = this.memU32;
-    const b = end - BLOCK_OVERHEAD;
-    const size = newEnd - end;
-    const prevFree = u32[b >>> 2] & PREV_FREE_BIT;
-    u32[b >>> 2] = size | FREE_BIT | prevFree;
-    u32[(b + size - 4) >>> 2] = b;
-    this.setSentinel(newEnd, PREV_FREE_BIT);
-    u32[sw + END] = newEnd;
-    this.insertFree(b, size);
-    if (prevFree !== 0) this.mergeWithPrevious(b, size);
-    return true;
   }
 
   // ---- the front end -----------------------------------------------------------------------
