@@ -88,7 +88,6 @@ import * as classes from "./classes.js";
 import { NO_CLASS as NO_CLASS_IN_TABLE } from "./kernel.js";
 import { SlabLarge } from "./large.js";
 import * as layout from "./layout.js";
-import { largeCheck } from "./layout.js";
 import type { SlabOptions } from "./plan.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
@@ -105,19 +104,10 @@ const {
   E_LO,
   ENTRY_FLAGS,
   ENTRY_WORDS,
-  L_BASE,
-  L_CHECK,
-  L_NEXT,
-  L_PSIZE,
-  L_STATE,
-  LARGE_FREED_TAG,
   LARGE_HEADER_BYTES,
-  LARGE_LIVE_TAG,
   P_LIVE,
   P_NEXT,
   W_IN_USE,
-  W_LARGE_BYTES,
-  W_LARGE_HEAD,
   W_LARGE_LIVE,
   W_PEAK,
   W_TABLE,
@@ -279,24 +269,14 @@ export class SlabAllocator extends SlabLarge {
       this.blockIndex(ptr, page, page >>> 2, c);
       return this.classSize(c);
     }
-    const hd = this.checkLarge(ptr);
-    return this.u32[hd + L_BASE] + this.u32[hd + L_PSIZE] - ptr;
+    return this.largeUsable(ptr, this.checkLarge(ptr));
   }
 
   /** Whether `ptr` lies in one of this slab's pages or is a live large block of it (O(1)). */
   override owns(ptr: number): boolean {
     this.enter();
     if (!(isUint32(ptr) && ptr >= this.memory.start && ptr < this.memory.end)) return false;
-    if (this.livePageOf(ptr) !== 0) return true;
-    if ((ptr & (DEFAULT_ALIGN - 1)) !== 0 || ptr - LARGE_HEADER_BYTES < this.memory.start) {
-      return false;
-    }
-    const hd = (ptr - LARGE_HEADER_BYTES) >>> 2;
-    const u32 = this.u32;
-    return (
-      u32[hd + L_STATE] === LARGE_LIVE_TAG &&
-      u32[hd + L_CHECK] === largeCheck(ptr, u32[hd + L_BASE], u32[hd + L_PSIZE])
-    );
+    return this.livePageOf(ptr) !== 0 || this.isLiveLarge(ptr);
   }
 
   /** Throws `InvalidPointerError` unless `ptr` is an 8-aligned address in the parent's memory. */
@@ -464,29 +444,8 @@ export class SlabAllocator extends SlabLarge {
       }
     }
     this.u32.fill(0, this.recBase, this.recBase + this.classCount * CLASS_RECORD_WORDS);
-    let ptr = this.u32[w + W_LARGE_HEAD];
-    let n = this.u32[w + W_LARGE_LIVE];
-    while (ptr !== 0) {
-      if (n-- <= 0) this.corrupt(`the large-block list is longer than LARGE_LIVE (cycle?)`);
-      const u32 = this.u32;
-      const hd = (ptr - LARGE_HEADER_BYTES) >>> 2;
-      if (
-        !(ptr >= this.memory.start + LARGE_HEADER_BYTES && ptr < this.memory.end) ||
-        u32[hd + L_STATE] !== LARGE_LIVE_TAG ||
-        u32[hd + L_CHECK] !== largeCheck(ptr, u32[hd + L_BASE], u32[hd + L_PSIZE])
-      ) {
-        this.corrupt(`the large-block list reaches ${ptr}, which is not a live large block`);
-      }
-      const next = u32[hd + L_NEXT];
-      u32[hd + L_STATE] = LARGE_FREED_TAG;
-      u32[w + W_LARGE_HEAD] = next;
-      this.parent.dealloc(u32[hd + L_BASE], u32[hd + L_PSIZE]);
-      ptr = next;
-    }
-    const u32 = this.u32;
-    u32[w + W_LARGE_LIVE] = 0;
-    u32[w + W_LARGE_BYTES] = 0;
-    u32[w + W_IN_USE] = 0;
+    this.releaseLargeBlocks();
+    this.u32[w + W_IN_USE] = 0;
   }
 
   /** Gives every page of the empty list of class `c` back to the parent; returns how many. */

@@ -6,7 +6,7 @@
  */
 
 import { DoubleFreeError, LayoutMismatchError } from "../../core/errors.js";
-import { invalidPointer, MAX_ALLOC_SIZE } from "../../core/validate.js";
+import { DEFAULT_ALIGN, invalidPointer, MAX_ALLOC_SIZE } from "../../core/validate.js";
 import * as classes from "./classes.js";
 import { SlabKernel } from "./kernel.js";
 import * as layout from "./layout.js";
@@ -81,7 +81,7 @@ export abstract class SlabLarge extends SlabKernel {
     const u32 = this.u32;
     const base = u32[hd + L_BASE];
     const psize = u32[hd + L_PSIZE];
-    const usable = base + psize - ptr;
+    const usable = this.largeUsable(ptr, hd);
     if (size !== undefined && size > usable) {
       throw new LayoutMismatchError(
         `SlabAllocator: dealloc(${ptr}, ${size}): the block holds ${usable} bytes`,
@@ -109,7 +109,58 @@ export abstract class SlabLarge extends SlabKernel {
     this.parent.dealloc(base, psize);
   }
 
+  /** Usable bytes of the live large block `ptr`, whose header is at u32 index `hd`. */
+  protected largeUsable(ptr: number, hd: number): number {
+    return this.u32[hd + L_BASE] + this.u32[hd + L_PSIZE] - ptr;
+  }
+
+  /**
+   * Gives every live large block back to the parent (reset, drop) and zeroes the large
+   * counters; a list that leads anywhere but live large blocks is corruption.
+   */
+  protected releaseLargeBlocks(): void {
+    const w = this.w0;
+    let ptr = this.u32[w + W_LARGE_HEAD];
+    let n = this.u32[w + W_LARGE_LIVE];
+    while (ptr !== 0) {
+      if (n-- <= 0) this.corrupt("the large-block list is longer than LARGE_LIVE (cycle?)");
+      if (!this.isLiveLarge(ptr)) {
+        this.corrupt(`the large-block list reaches ${ptr}, which is not a live large block`);
+      }
+      const u32 = this.u32;
+      const hd = (ptr - LARGE_HEADER_BYTES) >>> 2;
+      const next = u32[hd + L_NEXT];
+      u32[hd + L_STATE] = LARGE_FREED_TAG;
+      u32[w + W_LARGE_HEAD] = next;
+      this.parent.dealloc(u32[hd + L_BASE], u32[hd + L_PSIZE]);
+      ptr = next;
+    }
+    const u32 = this.u32;
+    u32[w + W_LARGE_LIVE] = 0;
+    u32[w + W_LARGE_BYTES] = 0;
+  }
+
   // ---- validating pointers (read-only) ----------------------------------------------------------
+
+  /**
+   * Whether a live large block's header, whose check matches, sits right below `ptr` (any
+   * number: false for one that is not an 8-aligned address in the memory). O(1).
+   */
+  protected isLiveLarge(ptr: number): boolean {
+    if (
+      (ptr & (DEFAULT_ALIGN - 1)) !== 0 ||
+      ptr - LARGE_HEADER_BYTES < this.memory.start ||
+      ptr >= this.memory.end
+    ) {
+      return false;
+    }
+    const u32 = this.u32;
+    const hd = (ptr - LARGE_HEADER_BYTES) >>> 2;
+    return (
+      u32[hd + L_STATE] === LARGE_LIVE_TAG &&
+      u32[hd + L_CHECK] === largeCheck(ptr, u32[hd + L_BASE], u32[hd + L_PSIZE])
+    );
+  }
 
   /** The table entry word of the page that may hold `ptr` (table.ts, `slotEntry`). */
   protected slotEntryOf(ptr: number): number {
