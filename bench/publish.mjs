@@ -30,7 +30,8 @@ export function readmePart(meta, results) {
     WORKLOADS.W1.name,
   );
   L.push(
-    "The targets of issues 9 and 14 in that run (what stands in the way of each is in " +
+    "The speed and footprint goals memkit sets itself, as measured in that run (what stands in " +
+      "the way of each is in " +
       "[`bench/results/latest.md`](bench/results/latest.md)):",
     "",
     ...targetTable(meta.targets),

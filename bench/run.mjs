@@ -67,7 +67,7 @@ const SHARED_NOTE =
 
 const RECORDS_NOTE =
   "## Records (bench/records.mjs)\n\n" +
-  "Issue 10's record workload: records { x, y, vx, vy: f64; id: u32; alive: u8 } created, " +
+  "The record workload: records { x, y, vx, vy: f64; id: u32; alive: u8 } created, " +
   "updated (x += vx, y += vy) in rounds, a random 10% freed and re-created each round (a full " +
   "run: 1,000,000 records, 100 rounds; --quick: 100,000 and 20), " +
   "the same xorshift32 stream for every variant (the final sum of x + y is checked to agree). " +
@@ -88,9 +88,23 @@ const { values: opt, positionals } = parseArgs({
     publish: { type: "boolean", default: false },
     profile: { type: "string" },
     render: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   },
   allowPositionals: true,
 });
+if (opt.help) {
+  // The usage is this file's opening comment, up to the method.
+  const own = readFileSync(new URL(import.meta.url), "utf8").split("\n");
+  const end = own.findIndex((l) => l.startsWith("// The method"));
+  console.log(
+    own
+      .slice(0, end)
+      .filter((l) => l.startsWith("//"))
+      .map((l) => l.replace(/^\/\/ ?/, ""))
+      .join("\n"),
+  );
+  process.exit(0);
+}
 const list = (s) => (s === undefined ? null : s.split(",").filter((x) => x !== ""));
 const only = list(opt.only);
 const keys = list(opt.rows);
