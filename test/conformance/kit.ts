@@ -3,7 +3,8 @@
  * kind it supports (DESIGN.md principle 3, STYLE.md habit 7, RELIABILITY.md §3.1 layer 5).
  *
  * fast-check generates programs of commands (commands.ts: alloc, allocZeroed, dealloc,
- * realloc, reset; misuse.ts: misuse from RELIABILITY.md §2.2 A–D) and runs them against the
+ * realloc, reset; misuse.ts: misuse from RELIABILITY.md
+ * §2.2 A–D, dealloc with a NaN size, pointers at the region's end) and runs them against the
  * allocator and a model (model.ts: the list of live blocks). After every command:
  * - `check()` passes, and the paint of every live block is intact (each block is filled with
  *   a pattern derived from the id of the command that made it);
@@ -11,21 +12,24 @@
  * - `stats()` agrees with the model (live blocks, bytes in use, conservation).
  * After every rejected command, every byte of the memory and of the metadata, and `stats()`,
  * are exactly as before. At the end everything is freed and the whole capacity is available
- * again, as on a fresh allocator.
+ * again, as on a fresh allocator. Each property is bounded in time (BOUND_MS): a loop that never ends fails its test, naming the program it was running.
  *
  * Runs: MEMKIT_RUNS (default 1,000) with the fixed seed, and the same with one random seed
  * that is printed so a failure can be replayed (MEMKIT_SEED=... to pin it).
  */
 
+import vm from "node:vm";
 import fc from "fast-check";
 import { describe, it } from "vitest";
 import { AllocCmd, type Cmd, DeallocCmd, ReallocCmd, ResetCmd } from "./commands.js";
 import {
   BAD_ALIGNS,
+  BAD_DEALLOC_SIZES,
   BAD_SIZES,
   BadAlignCmd,
   BadPointerCmd,
   BadSizeCmd,
+  DeallocBadSizeCmd,
   DoubleFreeCmd,
   HUGE_SIZES,
   HugeSizeCmd,
@@ -79,6 +83,8 @@ function commandsFor(s: Subject): fc.Arbitrary<Iterable<Cmd>> {
           "string",
           "bigint",
           "beyondEnd",
+          "atEnd",
+          "lastGranule",
           "over32",
           "interior",
           "misaligned",
@@ -88,6 +94,9 @@ function commandsFor(s: Subject): fc.Arbitrary<Iterable<Cmd>> {
         index,
       )
       .map(([k, via, i]) => new BadPointerCmd(k, via, i)),
+    fc
+      .tuple(index, fc.constantFrom(...BAD_DEALLOC_SIZES))
+      .map(([i, v]) => new DeallocBadSizeCmd(i, v)),
     index.map((i) => new ReallocZeroCmd(i)),
     index.map((i) => new SizeMismatchCmd(i)),
   ];
@@ -161,6 +170,28 @@ function freeEverything(m: Model, r: Real): void {
   r.a.check();
 }
 
+/**
+ * The longest one property may run: a loop that never ends in an allocator fails its test
+ * with the program it was running, instead of hanging the test run (vitest's timeout cannot
+ * stop synchronous code; vm's watchdog interrupts it).
+ */
+const BOUND_MS = Number(process.env.MEMKIT_KIT_BOUND_MS ?? 110_000);
+const boundedScript = new vm.Script("globalThis.__memkitBounded()");
+
+/** Runs `fn`, throwing `what()`'s story if it has not returned after `ms`. */
+export function bounded(ms: number, what: () => string, fn: () => void): void {
+  const g = globalThis as { __memkitBounded?: () => void };
+  g.__memkitBounded = fn;
+  try {
+    boundedScript.runInThisContext({ timeout: ms });
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw e;
+    throw new Error(`no answer within ${ms} ms (a loop that never ends?): ${what()}`);
+  } finally {
+    g.__memkitBounded = undefined;
+  }
+}
+
 /** Registers the conformance properties of `subject` with vitest. */
 export function runConformance(subject: Subject): void {
   const randomSeed = Number(
@@ -168,7 +199,9 @@ export function runConformance(subject: Subject): void {
   );
   describe(`conformance: ${subject.name}`, () => {
     for (const kind of subject.kinds) {
+      let running: Iterable<Cmd> = [];
       const property = fc.property(commandsFor(subject), (cmds) => {
+        running = cmds;
         const real = new Real(subject, kind);
         const model: Model = { live: [], nextId: 1 };
         verifyAll(model, real);
@@ -176,12 +209,19 @@ export function runConformance(subject: Subject): void {
         freeEverything(model, real);
       });
       const numRuns = Math.min(subject.runs ?? RUNS, RUNS);
+      const assertBounded = (seed: number) => {
+        bounded(
+          BOUND_MS,
+          () => `conformance ${subject.name} on ${kind}, seed ${seed}, program ${String(running)}`,
+          () => fc.assert(property, { numRuns, seed }),
+        );
+      };
       it(`${kind} memory, fixed seed ${FIXED_SEED}`, () => {
-        fc.assert(property, { numRuns, seed: FIXED_SEED });
+        assertBounded(FIXED_SEED);
       });
       it(`${kind} memory, random seed`, () => {
         console.log(`conformance ${subject.name} on ${kind}: random seed ${randomSeed}`);
-        fc.assert(property, { numRuns, seed: randomSeed });
+        assertBounded(randomSeed);
       });
     }
   });

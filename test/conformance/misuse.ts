@@ -63,6 +63,29 @@ export const HUGE_SIZES: readonly number[] = [
   2 ** 53 - 1,
 ];
 
+/** Sizes `dealloc` must refuse as sizes (RangeError ERR_ALLOC_SIZE) before it looks at the block. */
+export const BAD_DEALLOC_SIZES: readonly number[] = [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5];
+
+/** `dealloc(live block, bad size)`: a range error, nothing changed, the block still live. */
+export class DeallocBadSizeCmd implements Cmd {
+  constructor(
+    readonly index: number,
+    readonly value: number,
+  ) {}
+  check = (m: Readonly<Model>) => m.live.length > 0;
+  run(m: Model, r: Real): void {
+    const b = m.live[pick(m, r, this.index)];
+    expectRejected(
+      r,
+      `dealloc(#${b.id}, ${this.value})`,
+      () => r.a.dealloc(b.ptr, this.value),
+      ArgumentRangeError,
+      "ERR_ALLOC_SIZE",
+    );
+  }
+  toString = () => `dealloc(#${this.index}, ${this.value})`;
+}
+
 export class BadSizeCmd implements Cmd {
   constructor(
     readonly value: unknown,
@@ -108,6 +131,8 @@ export type PointerKind =
   | "string"
   | "bigint"
   | "beyondEnd"
+  | "atEnd"
+  | "lastGranule"
   | "over32"
   | "interior"
   | "misaligned"
@@ -124,7 +149,7 @@ export class BadPointerCmd implements Cmd {
     const s = r.subject;
     const live = m.live.length > 0 ? m.live[this.index % m.live.length] : undefined;
     let ptr: unknown;
-    let cls: ErrorClass = InvalidPointerError;
+    let cls: ErrorClass | ErrorClass[] = InvalidPointerError;
     switch (this.kind) {
       case "negative":
         ptr = -8;
@@ -146,6 +171,20 @@ export class BadPointerCmd implements Cmd {
       case "beyondEnd":
         ptr = r.a.memory.end + 64;
         break;
+      case "atEnd":
+      case "lastGranule": {
+        // The region's end, or its last 8 bytes: a block's pointer only if a live block (a
+        // zero-size one, at the end) starts there; inside a block for a strategy that cannot
+        // tell an interior pointer, so those cases are left out.
+        const at = r.a.memory.end - (this.kind === "atEnd" ? 0 : 8);
+        if (m.live.some((b) => b.ptr === at)) return;
+        if (!s.detectsInteriorPointers && m.live.some((b) => b.ptr < at)) return;
+        ptr = at;
+        // Inside free space, a strategy that cannot tell never-handed-out bytes from freed
+        // ones may call it a double free.
+        if (this.kind === "lastGranule") cls = [InvalidPointerError, DoubleFreeError];
+        break;
+      }
       case "over32":
         ptr = 2 ** 32 + 64;
         break;
@@ -165,7 +204,11 @@ export class BadPointerCmd implements Cmd {
         ptr = r.a.memory.start + 8;
         break;
     }
-    if (this.via === "usableSize" && !s.knowsSizes && cls === InvalidPointerError)
+    if (
+      this.via === "usableSize" &&
+      !s.knowsSizes &&
+      (cls === InvalidPointerError || Array.isArray(cls))
+    )
       cls = AllocatorError;
     const p = ptr as number;
     const call =

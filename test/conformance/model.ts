@@ -86,14 +86,16 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 export type ErrorClass = abstract new (...args: never[]) => Error;
 
-/** Runs `fn`, which must throw `cls` (with `code` if given) and change nothing. */
+/** Runs `fn`, which must throw `cls` (one of them, with `code` if given) and change nothing. */
 export function expectRejected(
   r: Real,
   what: string,
   fn: () => unknown,
-  cls: ErrorClass,
+  cls: ErrorClass | readonly ErrorClass[],
   code?: string,
 ) {
+  const classes: readonly ErrorClass[] = Array.isArray(cls) ? cls : [cls as ErrorClass];
+  const names = classes.map((c) => c.name).join(" or ");
   const before = snapshot(r);
   let thrown: unknown;
   try {
@@ -101,9 +103,9 @@ export function expectRejected(
   } catch (e) {
     thrown = e;
   }
-  if (thrown === undefined) throw new Error(`${what}: expected ${cls.name}, nothing was thrown`);
-  if (!(thrown instanceof cls)) {
-    throw new Error(`${what}: expected ${cls.name}, got ${String(thrown)}`);
+  if (thrown === undefined) throw new Error(`${what}: expected ${names}, nothing was thrown`);
+  if (!classes.some((c) => thrown instanceof c)) {
+    throw new Error(`${what}: expected ${names}, got ${String(thrown)}`);
   }
   if (code !== undefined && (thrown as { code?: string }).code !== code) {
     throw new Error(`${what}: expected code ${code}, got ${(thrown as { code?: string }).code}`);
