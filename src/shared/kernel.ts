@@ -82,7 +82,7 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     ) {
       const cls = CLASS_OF16[(size + 15) >>> 4];
       if (pc.stale) pc.rebuild();
-      if (pc.overBound) pc.releaseParked(this.inner, pc.parkBound);
+      if (pc.overBound) pc.releaseParked(this.inner, pc.parkBound - (pc.parkBound >>> 2));
       let r = pc.alloc(cls);
       if (r === 0) r = pc.allocNext(cls);
       if (r === 0 && pc.stale) {
@@ -151,7 +151,7 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
       return;
     }
     try {
-      pc.releaseParked(this.inner, pc.parkBound);
+      pc.releaseParked(this.inner, pc.parkBound - (pc.parkBound >>> 2));
     } catch {
       this.abort();
       return;
