@@ -17,7 +17,9 @@
  * metadata block (the common header, the slab's slots and int32 words, one record per
  * class) whose address is `metadataPointer` (a second handle attaches there:
  * `SlabAllocator.attach`), a page table (two words per half of the smallest page size of
- * memory, up to the highest page), each page's header, and each large block's header. The
+ * memory, up to the highest page; a fresh slab's length again whenever the slab holds no
+ * page and no large block, so freeing everything gives the parent back all it gave), each
+ * page's header, and each large block's header. The
  * handle keeps only tables derived from the configuration (each class's size, page length,
  * blocks per page, offset of block 0 and divisor). `this.memory` is the parent's memory,
  * because the blocks are there; `capacity` in `stats()` is the parent's capacity.
@@ -36,8 +38,9 @@
  * | -------------------- | ---- | --------------- | ------------------------------------------- |
  * | alloc (small)        | O(1) | O(1) + parent   | parent.alloc only when the class has no page with room |
  * | dealloc (small)      | O(1) | O(1) + parent   | parent.dealloc when a page empties beyond the cache |
+ * | last dealloc         | —    | O(fresh table) + parent | a grown table is swapped for a fresh one (the next page beyond it grows it again) |
  * | alloc/dealloc (large)| —    | parent's cost   | plus O(1) list work, and forgetting pages given back where the block lies |
- * | new page             | O(cap/32) | + table growth O(table) amortised | bitmap cleared, blocks carved lazily |
+ * | new page             | O(cap/32) | + table growth O(table) amortised while the slab never empties | bitmap cleared, blocks carved lazily |
  * | reset, drop          | O(table + large blocks) | | every page is given back                    |
  * | trim                 | O(empty pages) | |                                              |
  * | check                | O(table + pages × blocks) | |                                           |
@@ -59,8 +62,9 @@
  * All checks happen before any change. A pointer not on a block boundary, misaligned, in a
  * page's header or tail, or never handed out → `InvalidPointerError`; a block whose bit is
  * clear, a large block whose header says freed, or any block of a page already given back
- * (also after `reset`; once the parent hands that memory to the slab again, pointers into
- * it are just invalid) → `DoubleFreeError`; `dealloc(ptr, size)` with size > the block's
+ * (also after `reset`; once the parent hands that memory to the slab again, or the page
+ * lies beyond the table the slab shrank to when it emptied, pointers into it are just
+ * invalid) → `DoubleFreeError`; `dealloc(ptr, size)` with size > the block's
  * usable size → `LayoutMismatchError` (a smaller size is accepted: a block of one class
  * serves several request sizes). A page header whose tag is no page's, a free-list link
  * that leaves the carved blocks or names a live block, or broken list links →
@@ -292,17 +296,20 @@ export class SlabAllocator extends SlabLarge {
 
   /**
    * Frees every block: every page (cached ones too) and every large block goes back to the
-   * parent. Later frees of earlier pointers throw `DoubleFreeError`.
+   * parent, and a grown page table shrinks to a fresh slab's. Later frees of earlier
+   * pointers throw `DoubleFreeError` (`InvalidPointerError` for a page beyond that table).
    */
   reset(): void {
     this.enter();
     this.releaseAll();
     this.u32[this.w0 + W_PEAK] = 0;
+    this.shrinkTableIfEmpty();
   }
 
   /**
    * Gives every empty page back to the parent (the cached ones, and a current page with no
-   * live block); returns the bytes given back.
+   * live block), then shrinks a grown page table if the slab holds nothing; returns the
+   * page bytes given back.
    */
   trim(): number {
     this.enter();
@@ -318,6 +325,7 @@ export class SlabAllocator extends SlabLarge {
       }
       bytes += pages * this.classLength(c);
     }
+    this.shrinkTableIfEmpty();
     return bytes;
   }
 

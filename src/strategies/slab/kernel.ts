@@ -22,7 +22,7 @@ import * as layout from "./layout.js";
 import { headerOverwritten } from "./layout.js";
 import { pushPage, unlinkPage } from "./lists.js";
 import { planAttach, planNew, type SlabOptions, tableShiftFor } from "./plan.js";
-import { forgetReleasedPages, releasedEntry, setPageEntries } from "./table.js";
+import { forgetReleasedPages, releasedEntry, rememberedPages, setPageEntries } from "./table.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
 // loaded from its module cell on every use.
@@ -72,6 +72,7 @@ const {
   TABLE_FIRST,
   TABLE_SHIFT,
   W_IN_USE,
+  W_LARGE_LIVE,
   W_PAGES,
   W_PEAK,
   W_RELEASED,
@@ -165,9 +166,18 @@ export abstract class SlabKernel extends BaseAllocator {
     if (!plan.attach) this.initialise(plan.emptyLimit);
   }
 
+  /** Entries of the page table the memory could ever need (slots up to its maximum end). */
+  protected coverableSlots(): number {
+    return Math.ceil(this.memory.maxEnd / 2 ** this.tableShift) - this.tableFirst;
+  }
+
+  /** Entries of a fresh slab's page table. */
+  protected initialTableLen(): number {
+    return Math.max(1, Math.min(INITIAL_TABLE_SLOTS, this.coverableSlots()));
+  }
+
   protected initialise(emptyLimit: number): void {
-    const coverable = Math.ceil(this.memory.maxEnd / 2 ** this.tableShift) - this.tableFirst;
-    const tableLen = Math.max(1, Math.min(INITIAL_TABLE_SLOTS, coverable));
+    const tableLen = this.initialTableLen();
     const tableBytes = tableLen * ENTRY_WORDS * 4;
     const tableAt = this.parent.alloc(tableBytes, PAGE_ALIGN);
     this.syncViews();
@@ -350,8 +360,12 @@ export abstract class SlabKernel extends BaseAllocator {
     const room = u32[rec + C_N_EMPTY] < this.slots[this.slot0 + EMPTY_LIMIT];
     if (room && u32[rec + C_PARTIAL] === page && u32[h + P_NEXT] === 0) return;
     this.unlink(c, page, h);
-    if (room) pushPage(u32, rec, page, h, LIST_EMPTY);
-    else this.releasePage(c, page, h);
+    if (room) {
+      pushPage(u32, rec, page, h, LIST_EMPTY);
+    } else {
+      this.releasePage(c, page, h);
+      this.shrinkTableIfEmpty();
+    }
   }
 
   /**
@@ -484,7 +498,7 @@ export abstract class SlabKernel extends BaseAllocator {
   protected growTable(minLen: number): boolean {
     const oldAt = this.u32[this.w0 + W_TABLE];
     const oldLen = this.u32[this.w0 + W_TABLE_LEN];
-    const coverable = Math.ceil(this.memory.maxEnd / 2 ** this.tableShift) - this.tableFirst;
+    const coverable = this.coverableSlots();
     const len = Math.min(Math.max(minLen, oldLen * 2), Math.max(minLen, coverable));
     const bytes = len * ENTRY_WORDS * 4;
     const at = this.parent.alloc(bytes, PAGE_ALIGN);
@@ -499,6 +513,34 @@ export abstract class SlabKernel extends BaseAllocator {
     this.forgetReleased(at, bytes);
     this.parent.dealloc(oldAt * 4, oldLen * ENTRY_WORDS * 4);
     return true;
+  }
+
+  /**
+   * When the slab holds no page and no large block, a page table grown beyond a fresh
+   * slab's goes back to the parent for one of a fresh slab's length (asked for first: with
+   * no room the grown table stays), so freeing everything leaves the parent as a fresh slab
+   * did. The entries the new table covers are kept (the pages given back there are still
+   * remembered); pages given back beyond it are forgotten. O(fresh table) plus the parent.
+   */
+  protected shrinkTableIfEmpty(): void {
+    const w = this.w0;
+    const oldLen = this.u32[w + W_TABLE_LEN];
+    if (this.u32[w + W_PAGES] !== 0 || this.u32[w + W_LARGE_LIVE] !== 0) return;
+    const len = this.initialTableLen();
+    if (oldLen <= len) return;
+    const bytes = len * ENTRY_WORDS * 4;
+    const at = this.parent.alloc(bytes, PAGE_ALIGN);
+    this.followViews();
+    if (at === 0) return;
+    const u32 = this.u32;
+    const oldAt = u32[w + W_TABLE];
+    const to = at / 4;
+    u32.copyWithin(to, oldAt, oldAt + len * ENTRY_WORDS);
+    u32[w + W_TABLE] = to;
+    u32[w + W_TABLE_LEN] = len;
+    u32[w + W_RELEASED] = rememberedPages(u32, to, len, this.tableFirst, this.tableShift);
+    this.forgetReleased(at, bytes);
+    this.parent.dealloc(oldAt * 4, oldLen * ENTRY_WORDS * 4);
   }
 
   /** Moves a page from the list it is on to the front of list `tag`. */

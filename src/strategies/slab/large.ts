@@ -107,6 +107,7 @@ export abstract class SlabLarge extends SlabKernel {
     u32[w + W_LARGE_BYTES] -= usable;
     u32[w + W_IN_USE] -= usable;
     this.parent.dealloc(base, psize);
+    if (u32[w + W_LARGE_LIVE] === 0) this.shrinkTableIfEmpty();
   }
 
   /** Usable bytes of the live large block `ptr`, whose header is at u32 index `hd`. */

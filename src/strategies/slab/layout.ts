@@ -38,7 +38,8 @@
  *     page table (a parent block; 2 u32 per entry; entry i covers the G bytes of slot
  *     TABLE_FIRST + i; grown by doubling, up to the memory's maximum, when a page lands
  *     beyond it, from INITIAL_TABLE_SLOTS entries: 8 bytes per G bytes of memory below the
- *     highest page)
+ *     highest page; back to INITIAL_TABLE_SLOTS entries when the slab holds no page and no
+ *     large block)
  *     | LO | HI |
  *       LO  the page whose bytes include the slot's first byte (0: none)
  *       HI  the page that starts inside the slot after its first byte (0: none)

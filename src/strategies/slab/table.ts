@@ -103,3 +103,24 @@ export function forgetReleasedPages(
   }
   return forgotten;
 }
+
+/**
+ * The pages given back that the table [at, at + 2 len) remembers, each counted at the entry
+ * of its first byte (a page given back may run past the table's end). O(len).
+ */
+export function rememberedPages(
+  u32: Uint32Array,
+  at: number,
+  len: number,
+  first: number,
+  shift: number,
+): number {
+  let n = 0;
+  for (let i = 0; i < len; i++) {
+    const hi = u32[at + i * ENTRY_WORDS + E_HI];
+    if ((hi & RELEASED) !== 0) n++;
+    const lo = u32[at + i * ENTRY_WORDS + E_LO];
+    if ((lo & RELEASED) !== 0 && entryPage(lo) === (first + i) * 2 ** shift) n++;
+  }
+  return n;
+}

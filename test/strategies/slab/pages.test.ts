@@ -7,6 +7,7 @@
  */
 
 import { describe, expect, it } from "vitest";
+import { InvalidPointerError } from "../../../src/core/errors.js";
 import { FixedMemory } from "../../../src/memory/memory.js";
 import {
   CLASS_COUNT,
@@ -17,8 +18,11 @@ import {
   sizeToClass,
 } from "../../../src/strategies/slab/classes.js";
 import { SlabAllocator } from "../../../src/strategies/slab/index.js";
+import { W_TABLE_LEN } from "../../../src/strategies/slab/layout.js";
 import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
-import { internals, pageOf } from "./helpers.js";
+import { PageParent } from "../../helpers/page-parent.js";
+import { expectMemoryUnchanged } from "../../helpers/rejected.js";
+import { internals, pageOf, parentState } from "./helpers.js";
 
 const KIB = 1024;
 
@@ -125,5 +129,43 @@ describe("the page table", () => {
       expect(internals(slab).livePageOf(addr)).toBe(0);
     }
     slab.check();
+  });
+
+  /**
+   * Over a parent of 1 KiB units, filled with 2-unit large blocks: the highest one is freed,
+   * so a small block's page lands in the top units and the table grows to 2 KiB (two
+   * units, where a fresh slab's takes one). Once the slab holds nothing again, whichever
+   * free is last (a page's, a large block's) or by reset, the parent is as the fresh slab
+   * left it.
+   */
+  it("shrinks back to a fresh slab's once the slab holds nothing", () => {
+    for (const ending of ["page last", "large last", "reset"] as const) {
+      const memory = new FixedMemory(new ArrayBuffer(128 * KIB), 0, 128 * KIB, true);
+      const parent = new PageParent(memory, KIB);
+      const slab = new SlabAllocator(parent, { pageSize: KIB, emptyPagesPerClass: 0 });
+      const tableLen = () => memory.u32[internals(slab).w0 + W_TABLE_LEN];
+      const fresh = { parent: parentState(parent), free: slab.stats().free, len: tableLen() };
+      const large: number[] = [];
+      for (let p = slab.alloc(KIB); p !== 0; p = slab.alloc(KIB)) large.push(p);
+      slab.dealloc(large.pop() as number);
+      const small = slab.alloc(0, 1);
+      expect(pageOf(slab, small)).toBeGreaterThan(64 * KIB);
+      expect(tableLen() * 8, ending).toBeGreaterThan(KIB);
+      if (ending === "reset") {
+        slab.reset();
+      } else if (ending === "page last") {
+        for (const p of large) slab.dealloc(p);
+        slab.dealloc(small);
+      } else {
+        slab.dealloc(small);
+        for (const p of large) slab.dealloc(p);
+      }
+      slab.check();
+      expect(parentState(parent), ending).toEqual(fresh.parent);
+      expect(slab.stats().free, ending).toBe(fresh.free);
+      expect(tableLen(), ending).toBe(fresh.len);
+      // The page lay beyond the fresh table: a pointer into it is no longer the slab's.
+      expectMemoryUnchanged(slab, () => slab.dealloc(small), InvalidPointerError);
+    }
   });
 });
