@@ -4,7 +4,7 @@
  */
 
 import { ArgumentRangeError } from "../core/errors.js";
-import { checkAlign, isUint32, isValidAlign, rejectSize } from "../core/validate.js";
+import { checkAlign, DEFAULT_ALIGN, isUint32, isValidAlign, rejectSize } from "../core/validate.js";
 import {
   PAGE_BYTES as CACHE_PAGE_BYTES,
   CLASS_OF16,
@@ -13,9 +13,18 @@ import {
   type PageCache,
   SMALL_MAX,
 } from "./cache.js";
-import { C_ATTN, C_GROWTH, C_PAUSE_AT, OP_ALLOC_ZEROED, OP_NONE, S_PAGE } from "./control.js";
+import {
+  C_ATTN,
+  C_GROWTH,
+  C_PAUSE_AT,
+  OP_ALLOC,
+  OP_ALLOC_ZEROED,
+  OP_DEALLOC,
+  OP_NONE,
+  S_PAGE,
+} from "./control.js";
 import { SharedHeapCore } from "./core.js";
-import { ALIGN8 } from "./descriptor.js";
+import { ALIGN8, LOCK_BUSY } from "./descriptor.js";
 
 export abstract class SharedHeapKernel extends SharedHeapCore {
   // ---- the cache's side of a call ------------------------------------------------------------
@@ -54,15 +63,31 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
 
   protected allocLocked(op: number, size: number, align: number): number {
     this.begin(op, size, align);
+    return this.allocHeld(size, align, op === OP_ALLOC_ZEROED);
+  }
+
+  /** Lock held, intent begun: `allocInside`, then ends the call (aborts it on a throw). */
+  protected allocHeld(size: number, align: number, zeroed: boolean): number {
     let r: number;
     try {
-      r = this.allocInside(size, align, op === OP_ALLOC_ZEROED);
+      r = this.allocInside(size, align, zeroed);
     } catch (e) {
       this.abort();
       throw e;
     }
     this.end(r);
     return r;
+  }
+
+  /** Lock held, intent begun: `deallocInside`, then ends the call (aborts it on a throw). */
+  protected deallocHeld(ptr: number, size: number | undefined): void {
+    try {
+      this.deallocInside(ptr, size);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    this.end(0);
   }
 
   /**
@@ -206,5 +231,40 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
   /** Lock held: frees `ptr` wherever it lives (recovery's roll forward and back). */
   protected freeAny(ptr: number): void {
     this.deallocInside(ptr, undefined);
+  }
+
+  // ---- never-blocking forms (a browser's main thread) ---------------------------------------
+
+  /** As `alloc`, but returns LOCK_BUSY at once instead of waiting when the lock is taken. */
+  tryAlloc(size: number, align: number = DEFAULT_ALIGN): number {
+    const fast = this.allocFast(size, align);
+    if (fast !== 0) return fast;
+    if (!this.tryBegin(OP_ALLOC, size, align)) return LOCK_BUSY;
+    return this.allocHeld(size, align, false);
+  }
+
+  /** As `dealloc`, but returns false at once (nothing done) when the lock is taken. */
+  tryDealloc(ptr: number, size?: number): boolean {
+    if (this.deallocFast(ptr, size)) return true;
+    if (!this.tryBegin(OP_DEALLOC, ptr, size)) return false;
+    this.deallocHeld(ptr, size);
+    return true;
+  }
+
+  /** As `alloc`, waiting for the lock with `Atomics.waitAsync` (never blocks the agent). */
+  async allocAsync(size: number, align: number = DEFAULT_ALIGN): Promise<number> {
+    const fast = this.allocFast(size, align);
+    if (fast !== 0) return fast;
+    await this.lockAsync();
+    this.afterLock(OP_ALLOC, size, align);
+    return this.allocHeld(size, align, false);
+  }
+
+  /** As `dealloc`, waiting for the lock with `Atomics.waitAsync`. */
+  async deallocAsync(ptr: number, size?: number): Promise<void> {
+    if (this.deallocFast(ptr, size)) return;
+    await this.lockAsync();
+    this.afterLock(OP_DEALLOC, ptr, size);
+    this.deallocHeld(ptr, size);
   }
 }

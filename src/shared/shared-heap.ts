@@ -78,10 +78,16 @@
  * cleared; GROWTH only increases.
  */
 
-import type { Allocator, AllocatorStats } from "../core/allocator.js";
+import {
+  type Allocator,
+  type AllocatorStats,
+  allocateLayout,
+  deallocateLayout,
+  orOutOfMemory,
+} from "../core/allocator.js";
 import { dumpState, INSPECT, summarize } from "../core/describe.js";
-import { AllocatorError, ArgumentTypeError, OutOfMemoryError } from "../core/errors.js";
-import { type Allocation, Layout } from "../core/layout.js";
+import { AllocatorError, ArgumentTypeError } from "../core/errors.js";
+import type { Allocation, Layout } from "../core/layout.js";
 import { DEFAULT_ALIGN, isUint32 } from "../core/validate.js";
 import { WasmMemory } from "../memory/memory.js";
 import { type CacheTally, CLASS_OF16, CLASS_SIZE, SMALL_MAX } from "./cache.js";
@@ -114,7 +120,6 @@ import {
   attachParts,
   createParts,
   DESCRIPTOR_TYPE,
-  LOCK_BUSY,
   type SharedHeapDescriptor,
   type SharedHeapOptions,
 } from "./descriptor.js";
@@ -385,13 +390,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
       if (ptr === 0) return;
     }
     this.begin(OP_DEALLOC, ptr, size);
-    try {
-      this.deallocInside(ptr, size);
-    } catch (e) {
-      this.abort();
-      throw e;
-    }
-    this.end(0);
+    this.deallocHeld(ptr, size);
   }
 
   realloc(ptr: number, newSize: number, align: number = DEFAULT_ALIGN): number {
@@ -565,90 +564,18 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
   }
 
   allocate(layout: Layout): Allocation | null {
-    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocate takes a Layout");
-    const ptr = this.alloc(layout.size, layout.align);
-    return ptr === 0 ? null : { ptr, size: this.usableSize(ptr) };
+    return allocateLayout(this, layout, false, true);
   }
 
   allocateZeroed(layout: Layout): Allocation | null {
-    if (!(layout instanceof Layout)) throw new ArgumentTypeError("allocateZeroed takes a Layout");
-    const ptr = this.allocZeroed(layout.size, layout.align);
-    return ptr === 0 ? null : { ptr, size: this.usableSize(ptr) };
+    return allocateLayout(this, layout, true, true);
   }
 
   deallocate(ptr: number, layout?: Layout): void {
-    if (layout !== undefined && !(layout instanceof Layout)) {
-      throw new ArgumentTypeError("deallocate takes a Layout");
-    }
-    this.dealloc(ptr, layout?.size);
+    deallocateLayout(this, ptr, layout);
   }
 
   allocOrThrow(size: number, align: number = DEFAULT_ALIGN): number {
-    const ptr = this.alloc(size, align);
-    if (ptr === 0) throw new OutOfMemoryError(`SharedHeap: out of memory for ${size} bytes`);
-    return ptr;
-  }
-
-  // ---- never-blocking forms (a browser's main thread) ---------------------------------------
-
-  /** As `alloc`, but returns LOCK_BUSY at once instead of waiting when the lock is taken. */
-  tryAlloc(size: number, align: number = DEFAULT_ALIGN): number {
-    const fast = this.allocFast(size, align);
-    if (fast !== 0) return fast;
-    if (!this.tryBegin(OP_ALLOC, size, align)) return LOCK_BUSY;
-    let r: number;
-    try {
-      r = this.allocInside(size, align, false);
-    } catch (e) {
-      this.abort();
-      throw e;
-    }
-    this.end(r);
-    return r;
-  }
-
-  /** As `dealloc`, but returns false at once (nothing done) when the lock is taken. */
-  tryDealloc(ptr: number, size?: number): boolean {
-    if (this.deallocFast(ptr, size)) return true;
-    if (!this.tryBegin(OP_DEALLOC, ptr, size)) return false;
-    try {
-      this.deallocInside(ptr, size);
-    } catch (e) {
-      this.abort();
-      throw e;
-    }
-    this.end(0);
-    return true;
-  }
-
-  /** As `alloc`, waiting for the lock with `Atomics.waitAsync` (never blocks the agent). */
-  async allocAsync(size: number, align: number = DEFAULT_ALIGN): Promise<number> {
-    const fast = this.allocFast(size, align);
-    if (fast !== 0) return fast;
-    await this.lockAsync();
-    this.afterLock(OP_ALLOC, size, align);
-    let r: number;
-    try {
-      r = this.allocInside(size, align, false);
-    } catch (e) {
-      this.abort();
-      throw e;
-    }
-    this.end(r);
-    return r;
-  }
-
-  /** As `dealloc`, waiting for the lock with `Atomics.waitAsync`. */
-  async deallocAsync(ptr: number, size?: number): Promise<void> {
-    if (this.deallocFast(ptr, size)) return;
-    await this.lockAsync();
-    this.afterLock(OP_DEALLOC, ptr, size);
-    try {
-      this.deallocInside(ptr, size);
-    } catch (e) {
-      this.abort();
-      throw e;
-    }
-    this.end(0);
+    return orOutOfMemory(this.alloc(size, align), "SharedHeap: out of memory", size, align);
   }
 }
