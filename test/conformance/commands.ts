@@ -1,7 +1,7 @@
 /**
  * The commands of the kit's programs that a correct caller issues: alloc and allocZeroed,
- * dealloc, realloc, reset. Each runs on the allocator and the model, then checks everything
- * (model.ts).
+ * dealloc, realloc, reset, and a run of allocations that goes on until the memory grows.
+ * Each runs on the allocator and the model, then checks everything (model.ts).
  */
 
 import type fc from "fast-check";
@@ -80,4 +80,33 @@ export class ResetCmd implements Cmd {
     verifyAll(m, r);
   }
   toString = () => "reset()";
+}
+
+/** The most blocks one GrowCmd asks for (its bytes exceed the kit's 128 KiB region). */
+export const GROW_BLOCKS = 64;
+
+/**
+ * Allocates blocks of `size` until the memory grows, the allocator answers 0, or
+ * GROW_BLOCKS were taken: on a growable memory the heap then grows in most programs, not
+ * only in the rare one whose small requests outgrow the start. On a memory already at its
+ * maximum it allocates one block (filling it would make every later check verify up to the
+ * whole region, which the kit's time cannot afford).
+ */
+export class GrowCmd implements Cmd {
+  constructor(
+    readonly size: number,
+    readonly zeroed: boolean,
+  ) {}
+  check = () => true;
+  run(m: Model, r: Real): void {
+    const end = r.a.memory.end;
+    const most = end < r.a.memory.maxEnd ? GROW_BLOCKS : 1;
+    for (let i = 0; i < most && r.a.memory.end === end; i++) {
+      const p = this.zeroed ? r.a.allocZeroed(this.size, 8) : r.a.alloc(this.size, 8);
+      if (p === 0) break;
+      addBlock(m, r, p, this.size, 8, this.zeroed);
+    }
+    verifyAll(m, r);
+  }
+  toString = () => `allocUntilGrown(${this.size}${this.zeroed ? ", zeroed" : ""})`;
 }

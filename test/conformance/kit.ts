@@ -3,7 +3,7 @@
  * kind it supports (DESIGN.md principle 3, STYLE.md habit 7, RELIABILITY.md §3.1 layer 5).
  *
  * fast-check generates programs of commands (commands.ts: alloc, allocZeroed, dealloc,
- * realloc, reset; misuse.ts: misuse from RELIABILITY.md
+ * realloc, reset, allocations until the memory grows; misuse.ts: misuse from RELIABILITY.md
  * §2.2 A–D, dealloc with a NaN size, pointers at the region's end) and runs them against the
  * allocator and a model (model.ts: the list of live blocks). After every command:
  * - `check()` passes, and the paint of every live block is intact (each block is filled with
@@ -12,7 +12,9 @@
  * - `stats()` agrees with the model (live blocks, bytes in use, conservation).
  * After every rejected command, every byte of the memory and of the metadata, and `stats()`,
  * are exactly as before. At the end everything is freed and the whole capacity is available
- * again, as on a fresh allocator. Each property is bounded in time (BOUND_MS): a loop that never ends fails its test, naming the program it was running.
+ * again, as on a fresh allocator. Where the strategy grows a memory kind at all, at least a
+ * tenth of the programs must have grown it. Each property is bounded in time (BOUND_MS): a
+ * loop that never ends fails its test, naming the program it was running.
  *
  * Runs: MEMKIT_RUNS (default 1,000) with the fixed seed, and the same with one random seed
  * that is printed so a failure can be replayed (MEMKIT_SEED=... to pin it).
@@ -21,7 +23,15 @@
 import vm from "node:vm";
 import fc from "fast-check";
 import { describe, it } from "vitest";
-import { AllocCmd, type Cmd, DeallocCmd, ReallocCmd, ResetCmd } from "./commands.js";
+import {
+  AllocCmd,
+  type Cmd,
+  DeallocCmd,
+  GROW_BLOCKS,
+  GrowCmd,
+  ReallocCmd,
+  ResetCmd,
+} from "./commands.js";
 import {
   BAD_ALIGNS,
   BAD_DEALLOC_SIZES,
@@ -39,7 +49,7 @@ import {
   SizeMismatchCmd,
 } from "./misuse.js";
 import { type Block, claim, freeBlock, type Model, Real, verifyAll, verifyPaint } from "./model.js";
-import type { Subject } from "./subject.js";
+import type { KitMemoryKind, Subject } from "./subject.js";
 
 export const FIXED_SEED = 20261121;
 const RUNS = Number(process.env.MEMKIT_RUNS ?? 1000);
@@ -57,6 +67,9 @@ function commandsFor(s: Subject): fc.Arbitrary<Iterable<Cmd>> {
     .map((k) => 2 ** k)
     .chain((a) => fc.constantFrom(a, 8, 8));
   const index = fc.nat({ max: 1000 });
+  // GrowCmd's sizes: large enough that GROW_BLOCKS of them outgrow the kit's memories.
+  const growMax = Math.min(max, 4096);
+  const growMin = Math.min(growMax, Math.max(min, 1024));
   const cmds: fc.Arbitrary<Cmd>[] = [
     fc.tuple(size, align, fc.boolean()).map(([n, a, z]) => new AllocCmd(n, a, z)),
     fc.tuple(size, align, fc.boolean()).map(([n, a, z]) => new AllocCmd(n, a, z)),
@@ -94,6 +107,9 @@ function commandsFor(s: Subject): fc.Arbitrary<Iterable<Cmd>> {
         index,
       )
       .map(([k, via, i]) => new BadPointerCmd(k, via, i)),
+    fc
+      .tuple(fc.integer({ min: growMin, max: growMax }), fc.boolean())
+      .map(([n, z]) => new GrowCmd(n, z)),
     fc
       .tuple(index, fc.constantFrom(...BAD_DEALLOC_SIZES))
       .map(([i, v]) => new DeallocBadSizeCmd(i, v)),
@@ -192,6 +208,17 @@ export function bounded(ms: number, what: () => string, fn: () => void): void {
   }
 }
 
+/** Whether `subject` grows a `kind` memory when GrowCmd's largest request is repeated. */
+function growsOn(subject: Subject, kind: KitMemoryKind): boolean {
+  const real = new Real(subject, kind);
+  const end = real.mem.end;
+  const size = Math.min(subject.sizes.max, 4096);
+  for (let i = 0; i < GROW_BLOCKS && real.mem.end === end; i++) {
+    if (real.a.alloc(size, 8) === 0) break;
+  }
+  return real.mem.end !== end;
+}
+
 /** Registers the conformance properties of `subject` with vitest. */
 export function runConformance(subject: Subject): void {
   const randomSeed = Number(
@@ -200,21 +227,33 @@ export function runConformance(subject: Subject): void {
   describe(`conformance: ${subject.name}`, () => {
     for (const kind of subject.kinds) {
       let running: Iterable<Cmd> = [];
+      const runs = { all: 0, grown: 0 };
       const property = fc.property(commandsFor(subject), (cmds) => {
         running = cmds;
         const real = new Real(subject, kind);
+        const end = real.mem.end;
         const model: Model = { live: [], nextId: 1 };
         verifyAll(model, real);
         fc.modelRun(() => ({ model, real }), cmds);
+        runs.all++;
+        if (real.mem.end !== end) runs.grown++;
         freeEverything(model, real);
       });
       const numRuns = Math.min(subject.runs ?? RUNS, RUNS);
       const assertBounded = (seed: number) => {
+        runs.all = 0;
+        runs.grown = 0;
         bounded(
           BOUND_MS,
           () => `conformance ${subject.name} on ${kind}, seed ${seed}, program ${String(running)}`,
           () => fc.assert(property, { numRuns, seed }),
         );
+        // Growth is part of most programs wherever the strategy grows its memory at all.
+        if (runs.grown < runs.all / 10 && growsOn(subject, kind)) {
+          throw new Error(
+            `the memory grew in only ${runs.grown} of ${runs.all} runs of ${subject.name} on ${kind}`,
+          );
+        }
       };
       it(`${kind} memory, fixed seed ${FIXED_SEED}`, () => {
         assertBounded(FIXED_SEED);

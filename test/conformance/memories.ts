@@ -18,6 +18,8 @@ import type { KitMemoryKind } from "./subject.js";
 /** Bytes of region the kit gives each allocator (growable kinds may grow up to this). */
 export const KIT_BYTES = 128 * 1024;
 const FIXED_OFFSET = 36;
+/** Bytes a growable kind starts with. */
+const START_BYTES = 6 * 1024;
 
 export function makeMemory(kind: KitMemoryKind, bytes = KIT_BYTES): Memory {
   switch (kind) {
@@ -26,15 +28,18 @@ export function makeMemory(kind: KitMemoryKind, bytes = KIT_BYTES): Memory {
       new Uint8Array(buf).fill(0xaa);
       return new FixedMemory(buf, FIXED_OFFSET, bytes, false);
     }
-    // 24 KiB: not a power of two, so growth crosses partly used blocks of buddy-like layouts.
+    // START_BYTES: not a power of two, so growth crosses partly used blocks of buddy-like
+    // layouts; small, so that most programs grow the memory.
     case "growable":
-      return new GrowableMemory(24 * 1024, bytes);
+      return new GrowableMemory(START_BYTES, bytes);
     case "shared":
-      return new SharedMemory(24 * 1024, bytes);
+      return new SharedMemory(START_BYTES, bytes);
     case "wasm": {
+      // The heap base leaves START_BYTES of the first page, as a module with a large data
+      // section would.
       const pages = Math.ceil(bytes / 65536);
       const memory = new WebAssembly.Memory({ initial: 1, maximum: pages });
-      return new WasmMemory(memory, 1024, pages);
+      return new WasmMemory(memory, 65536 - START_BYTES, pages + 1);
     }
     case "offset":
       return new OffsetMemory(0, bytes);
