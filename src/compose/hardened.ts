@@ -50,6 +50,7 @@ import type { Allocation, Layout } from "../core/layout.js";
 import type { Memory } from "../core/memory.js";
 import {
   checkAlign,
+  checkReallocSize,
   DEFAULT_ALIGN,
   isUint32,
   outOfRangeSize,
@@ -347,16 +348,7 @@ export class HardenedAllocator implements Allocator {
     this.enter();
     if (ptr === 0) return this.alloc(newSize, align);
     const old = this.sizeOf(ptr); // the pointer before the size
-    if (!isUint32(newSize)) {
-      rejectSize(newSize, "newSize");
-      return 0;
-    }
-    if (newSize === 0) {
-      throw new ArgumentRangeError(
-        "realloc to size 0 is not allowed: dealloc the block instead",
-        "ERR_ALLOC_SIZE",
-      );
-    }
+    if (!checkReallocSize(newSize)) return 0;
     checkAlign(align);
     this.verifyCanary(ptr, old);
     let to: number;

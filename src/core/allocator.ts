@@ -49,7 +49,13 @@ import { type Allocation, Layout } from "./layout.js";
 
 export type { Allocator, AllocatorOptions, AllocatorStats } from "./contract.js";
 
-import { checkAlign, DEFAULT_ALIGN, isUint32, rejectPointer, rejectSize } from "./validate.js";
+import {
+  checkAlign,
+  checkReallocSize,
+  DEFAULT_ALIGN,
+  isUint32,
+  rejectPointer,
+} from "./validate.js";
 
 /** Whether `x` has the contract's methods and a memory (a duck-typed `Allocator`). */
 export function isAllocator(x: unknown): x is Allocator {
@@ -458,17 +464,7 @@ export abstract class BaseAllocator implements Allocator {
    * caller returns 0), throws for anything invalid and for 0 (see the header comment).
    */
   protected checkReallocSize(newSize: number): boolean {
-    if (!isUint32(newSize)) {
-      rejectSize(newSize, "newSize");
-      return false;
-    }
-    if (newSize === 0) {
-      throw new ArgumentRangeError(
-        "realloc to size 0 is not allowed: dealloc the block instead",
-        "ERR_ALLOC_SIZE",
-      );
-    }
-    return true;
+    return checkReallocSize(newSize);
   }
 
   /** @inheritDoc Allocator.allocate */

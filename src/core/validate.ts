@@ -57,6 +57,24 @@ export function outOfRangeSize(size: unknown): 0 {
   return 0;
 }
 
+/**
+ * Validates `realloc`'s new size: false for a valid size too large for any heap (the caller
+ * returns 0), throws for anything invalid and for 0 (`realloc(p, 0)` is not a free here).
+ */
+export function checkReallocSize(newSize: number): boolean {
+  if (!isUint32(newSize)) {
+    rejectSize(newSize, "newSize");
+    return false;
+  }
+  if (newSize === 0) {
+    throw new ArgumentRangeError(
+      "realloc to size 0 is not allowed: dealloc the block instead",
+      "ERR_ALLOC_SIZE",
+    );
+  }
+  return true;
+}
+
 /** Throws the right error for an alignment that failed `isValidAlign`. */
 export function rejectAlign(align: unknown): never {
   if (typeof align !== "number") {

@@ -1,10 +1,10 @@
-/**
- * The SharedHeap's operations inside a call: small blocks from this agent's cache pages
- * without the lock, and everything else through the wrapped allocator with it held.
- */
-
-import { ArgumentRangeError } from "../core/errors.js";
-import { checkAlign, DEFAULT_ALIGN, isUint32, isValidAlign, rejectSize } from "../core/validate.js";
+import {
+  checkAlign,
+  checkReallocSize,
+  DEFAULT_ALIGN,
+  isUint32,
+  isValidAlign,
+} from "../core/validate.js";
 import {
   PAGE_BYTES as CACHE_PAGE_BYTES,
   CLASS_OF16,
@@ -208,16 +208,7 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     // The pointer before the size: a freed block throws even with a size no heap holds.
     this.touch();
     const bsize = pc.liveSize(d, ptr);
-    if (!isUint32(newSize)) {
-      rejectSize(newSize, "newSize");
-      return 0;
-    }
-    if (newSize === 0) {
-      throw new ArgumentRangeError(
-        "realloc to size 0 is not allowed: dealloc the block instead",
-        "ERR_ALLOC_SIZE",
-      );
-    }
+    if (!checkReallocSize(newSize)) return 0;
     checkAlign(align);
     if (newSize <= bsize && ptr % Math.max(align, ALIGN8) === 0) return ptr;
     const to = this.alloc(newSize, align);
