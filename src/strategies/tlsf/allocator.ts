@@ -10,10 +10,11 @@
  * block has one size, a bump or stack when blocks die together.
  *
  * The folder: mapping.ts (size classes), layout.ts (the memory picture: header, block
- * fields, flags, the live and start maps, the front end), kernel.ts (the state, the lists,
- * freeing and merging, and the checks of in-band words), search.ts (finding, taking, growth,
- * the front end's stacks), check.ts (the invariant walker), attach.ts (validating a heap
- * before attaching), and this file, the public handle.
+ * fields, flags, the live and start maps, the front end), kernel.ts (the state, the free
+ * lists, the start map), blocks.ts (freeing and merging, pointer validation, the checks of
+ * in-band words), search.ts (finding, taking, growth, the front end's stacks), check.ts (the
+ * invariant walker), attach.ts (validating a heap before attaching), and this file, the
+ * public handle.
  *
  * ## Memory picture (layout.ts has the full drawing)
  *

@@ -1,23 +1,17 @@
 /**
  * The TLSF kernel: the heap's state (views, list positions, the live and start maps, the
- * front end's stacks) and the operations every public call is made of: the free lists,
- * freeing and merging blocks, pointer validation, and the checks of the in-band words
- * (size words, footers, links) made before any of them is trusted. O(1) each; the size
- * check of a block looks at WINDOW_G granules of the start map at most. Searching, taking
- * and growth are in search.ts; layout and flags in layout.ts; size classes in mapping.ts.
+ * front end's stacks), laying out an empty heap, the in-use count, the free lists and the
+ * start map. O(1) each but `initialise` (O(L + H), as reset) and `nextStart` (at most its
+ * limit's granules). Freeing, merging and the checks of in-band words are in blocks.ts;
+ * searching, taking and growth in search.ts; layout and flags in layout.ts; size classes
+ * in mapping.ts.
  */
 
 import { type AllocatorOptions, BaseAllocator } from "../../core/allocator.js";
 import { alignUp } from "../../core/bits.js";
-import {
-  ArgumentRangeError,
-  DoubleFreeError,
-  InvalidPointerError,
-  StaleViewError,
-} from "../../core/errors.js";
+import { ArgumentRangeError, StaleViewError } from "../../core/errors.js";
 import { StrategyKind } from "../../core/header.js";
 import type { Memory } from "../../core/memory.js";
-import { isUint32, rejectPointer } from "../../core/validate.js";
 import { validateTlsfAttach } from "./attach.js";
 import * as layout from "./layout.js";
 import {
@@ -32,9 +26,7 @@ import {
   liveView,
   META_U32,
   NO_FRONT,
-  sizeOf,
   TLSF_HEADER,
-  tombstone,
 } from "./layout.js";
 import * as mapping from "./mapping.js";
 import { FL_COUNT, LIST_COUNT, listOf, MAX_BLOCK, SL_COUNT, SL_LOG2 } from "./mapping.js";
@@ -46,23 +38,6 @@ const { BLOCK_OVERHEAD, GRANULE_LOG2, MIN_BLOCK } = mapping;
 const { END, USED_COUNT, USED_BYTES, SLACK, PEAK, CLEAN_FROM, CACHED, BUDGET } = TLSF_HEADER.word;
 const LINK_PREV = 1;
 const LINK_NEXT = 2;
-
-/** Which check of in-band words failed (`damaged`). */
-const BAD_USED_WORD = 0;
-const BAD_FOLLOWER = 1;
-const BAD_FOOTER = 2;
-const BAD_PREDECESSOR = 3;
-const BAD_FREE_WORDS = 4;
-const BAD_NEXT_LINK = 5;
-const BAD_PREV_LINK = 6;
-export const BAD_LISTED = 7;
-
-/**
- * The size check's window: a size read from a block is checked against the start map
- * exactly up to this many granules (no block start between the block and its claimed end);
- * beyond, the window must hold no start and the claimed end must be one.
- */
-const WINDOW_G = 1024;
 
 /** How often `onViews` asks for a shared memory's new length before it gives up. */
 const MAX_VIEW_POLLS = 10_000_000;
@@ -225,150 +200,6 @@ export abstract class TlsfKernel extends BaseAllocator {
     }
   }
 
-  // ---- freeing -----------------------------------------------------------------------------
-
-  /** Frees live block `b` (pointer `ptr`, size `size` already checked): merges it into the lists. */
-  protected release(ptr: number, b: number, size: number): void {
-    this.freeBlock(b, this.memU32[b >>> 2], size);
-    const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
-    this.live[(g >>> 5) << 1] &= ~(1 << (g & 31));
-    this.memU32[this.sw + SLACK] += size - BLOCK_OVERHEAD;
-  }
-
-  /**
-   * Returns used block `b` (size word `word`, size `size`, already checked against the start
-   * map) to the free lists, merging it with free neighbours. Every in-band word it relies on
-   * (the neighbours' size words, a footer, the links) is checked before the first write.
-   */
-  protected freeBlock(b: number, word: number, size: number): void {
-    const m = this.memU32;
-    const sw = this.sw;
-    const next = b + size;
-    const nextWord = m[next >>> 2];
-    if ((nextWord & PREV_FREE_BIT) !== 0) this.damaged(b, next, BAD_FOLLOWER);
-    const nextFree = (nextWord & FREE_BIT) !== 0;
-    const nextSize = sizeOf(nextWord);
-    if (nextFree) this.checkFree(next, nextSize, nextWord);
-    let prev = 0;
-    let prevWord = 0;
-    let prevSize = 0;
-    if ((word & PREV_FREE_BIT) !== 0) {
-      prev = this.freePredecessor(b);
-      prevWord = m[prev >>> 2];
-      prevSize = sizeOf(prevWord);
-    }
-    // Checked: now write.
-    m[sw + USED_COUNT]--;
-    m[sw + USED_BYTES] -= size;
-    let start = b;
-    let total = size;
-    if (nextFree) {
-      this.removeFree(next, nextSize);
-      this.wipeAbsorbed(next);
-      total += nextSize;
-    }
-    if (prev !== 0) {
-      this.removeFree(prev, prevSize);
-      start = prev;
-      total += prevSize;
-      m[prev >>> 2] = total | FREE_BIT | (prevWord & PREV_FREE_BIT);
-      // b's size word stays behind in the merged payload as a tombstone: freeing b again
-      // is then recognised as a double free.
-      m[b >>> 2] = tombstone(b);
-      this.clearStart(b);
-    } else {
-      m[b >>> 2] = total | FREE_BIT;
-    }
-    m[(start + total - 4) >>> 2] = start;
-    m[(start + total) >>> 2] |= PREV_FREE_BIT;
-    this.insertFree(start, total);
-  }
-
-  /**
-   * Shrinks used block `b` from `cur` to `need` bytes, freeing the tail when it is big enough;
-   * returns the bytes freed (0 when the tail stays). The caller counts them out of use.
-   */
-  protected shrinkUsed(b: number, cur: number, need: number): number {
-    const rest = cur - need;
-    if (rest < MIN_BLOCK) return 0;
-    const m = this.memU32;
-    const r = b + need;
-    let size = rest;
-    const next = r + rest;
-    const nextWord = m[next >>> 2];
-    const nextFree = (nextWord & FREE_BIT) !== 0;
-    const nextSize = sizeOf(nextWord);
-    if (nextFree) this.checkFree(next, nextSize, nextWord);
-    m[b >>> 2] = need | (m[b >>> 2] & PREV_FREE_BIT);
-    m[this.sw + USED_BYTES] -= rest;
-    if (nextFree) {
-      this.removeFree(next, nextSize);
-      this.wipeAbsorbed(next);
-      size += nextSize;
-    } else {
-      m[next >>> 2] = nextWord | PREV_FREE_BIT;
-    }
-    m[r >>> 2] = size | FREE_BIT;
-    m[(r + size - 4) >>> 2] = r;
-    this.setStart(r);
-    this.insertFree(r, size);
-    return rest;
-  }
-
-  /** Merges free block `b` (already listed) into its free predecessor. */
-  protected mergeWithPrevious(b: number, size: number): void {
-    const m = this.memU32;
-    const prev = this.freePredecessor(b);
-    const prevWord = m[prev >>> 2];
-    const prevSize = sizeOf(prevWord);
-    this.removeFree(b, size);
-    this.removeFree(prev, prevSize);
-    this.wipeAbsorbed(b);
-    // prev's old footer (the word before b) is now inside the merged block too.
-    if (b - 4 >= m[this.sw + CLEAN_FROM]) m[(b - 4) >>> 2] = 0;
-    const merged = prevSize + size;
-    m[prev >>> 2] = merged | FREE_BIT | (prevWord & PREV_FREE_BIT);
-    m[(prev + merged - 4) >>> 2] = prev;
-    this.insertFree(prev, merged);
-  }
-
-  /**
-   * The free block before `b` (whose PF bit is set), found through the footer before `b` and
-   * checked: a block start, free, ending exactly at `b`, its own words whole.
-   */
-  private freePredecessor(b: number): number {
-    const m = this.memU32;
-    const prev = m[(b - 4) >>> 2];
-    if (!(prev >= this.first && prev <= b - MIN_BLOCK && (prev & 7) === 4)) {
-      this.damaged(b, prev, BAD_FOOTER);
-    }
-    const prevWord = m[prev >>> 2];
-    const prevSize = sizeOf(prevWord);
-    if ((prevWord & FREE_BIT) === 0 || prev + prevSize !== b)
-      this.damaged(b, prev, BAD_PREDECESSOR);
-    this.checkFree(prev, prevSize, prevWord);
-    return prev;
-  }
-
-  /**
-   * A free block absorbed into the block before it leaves its size word and links behind
-   * in the merged payload. Above CLEAN_FROM that payload is promised to be zero (allocZeroed
-   * skips its fill there), so wipe them; below, leave a tombstone so that a second free of
-   * the absorbed block is recognised as a double free. Its start bit goes either way.
-   */
-  protected wipeAbsorbed(b: number): void {
-    const m = this.memU32;
-    const i = b >>> 2;
-    if (b + 12 > m[this.sw + CLEAN_FROM]) {
-      m[i] = 0;
-      m[i + LINK_PREV] = 0;
-      m[i + LINK_NEXT] = 0;
-    } else {
-      m[i] = tombstone(b);
-    }
-    this.clearStart(b);
-  }
-
   // ---- free lists --------------------------------------------------------------------------
 
   protected insertFree(b: number, size: number): void {
@@ -403,91 +234,6 @@ export abstract class TlsfKernel extends BaseAllocator {
       const bits = m[this.slMap + fl] & ~(1 << (li & (SL_COUNT - 1)));
       m[this.slMap + fl] = bits;
       if (bits === 0) m[this.flMap] &= ~(1 << fl);
-    }
-  }
-
-  // ---- checks of in-band words -------------------------------------------------------------
-
-  /**
-   * Checks free block `f` (size word `word`, size `size`) before its words are trusted: it
-   * ends inside the heap, its footer points back at it, and its links lead to blocks that
-   * link back to it (or it heads its list): the checks glibc makes before unlinking a chunk.
-   * A footer or a link can only point back by chance (footers hold their own block's start,
-   * which no other block's words hold). Poisons the heap on a mismatch.
-   */
-  protected checkFree(f: number, size: number, word: number): void {
-    const m = this.memU32;
-    const end = f + size;
-    if (size < MIN_BLOCK || end > m[this.sw + END] - BLOCK_OVERHEAD || m[(end - 4) >>> 2] !== f) {
-      this.damaged(f, word, BAD_FREE_WORDS);
-    }
-    const i = f >>> 2;
-    const prev = m[i + LINK_PREV];
-    const next = m[i + LINK_NEXT];
-    if (next !== 0 && m[(next >>> 2) + LINK_PREV] !== f) this.damaged(f, next, BAD_NEXT_LINK);
-    if (prev === 0 ? m[this.heads + listOf(size)] !== f : m[(prev >>> 2) + LINK_NEXT] !== f) {
-      this.damaged(f, prev, BAD_PREV_LINK);
-    }
-  }
-
-  /**
-   * The size of used block `b` (live or held by the front end), its size word checked
-   * first: used, at least MIN_BLOCK, inside the heap, and ending where the next block starts
-   * (exactly up to WINDOW_G granules; beyond, no start in the window and one at the claimed
-   * end). Poisons the heap otherwise.
-   */
-  protected usedSize(b: number): number {
-    const m = this.memU32;
-    const word = m[b >>> 2];
-    const s = sizeOf(word);
-    if ((word & FREE_BIT) !== 0 || s < MIN_BLOCK || b + s > m[this.sw + END] - BLOCK_OVERHEAD) {
-      this.badBlock(b, word);
-    }
-    const g = (b + BLOCK_OVERHEAD - this.dataStart) >>> GRANULE_LOG2;
-    const k = s >>> GRANULE_LOG2;
-    if (k < 64) {
-      if (!this.endsAt(g, k)) this.badBlock(b, word);
-    } else if (k <= WINDOW_G) {
-      if (this.nextStart(g, g + k) !== g + k) this.badBlock(b, word);
-    } else if (this.nextStart(g, g + WINDOW_G) !== -1 || !this.isStart(b + s)) {
-      this.badBlock(b, word);
-    }
-    return s;
-  }
-
-  protected badBlock(b: number, word: number): never {
-    return this.damaged(b, word, BAD_USED_WORD);
-  }
-
-  /**
-   * Poisons the heap for damaged in-band words found at block `b` (`x`: the word or address
-   * that gave it away; `what`: which check failed). The messages are built here, out of the
-   * hot paths, so that the checks stay small enough for the engine to inline.
-   */
-  protected damaged(b: number, x: number, what: number): never {
-    switch (what) {
-      case BAD_FOLLOWER:
-        return this.corrupt(`block ${x} after used block ${b} says its predecessor is free`);
-      case BAD_FOOTER:
-        return this.corrupt(`block ${b}: the footer before it holds ${x}, not a block start`);
-      case BAD_PREDECESSOR:
-        return this.corrupt(
-          `block ${b}: its free predecessor ${x} has size word ${this.memU32[x >>> 2]}`,
-        );
-      case BAD_FREE_WORDS:
-        return this.corrupt(`free block ${b}: size word ${x} or its footer is damaged`);
-      case BAD_NEXT_LINK:
-        return this.corrupt(`free block ${b}: next link ${x} does not link back`);
-      case BAD_PREV_LINK:
-        return this.corrupt(`free block ${b}: previous link ${x} does not link back`);
-      case BAD_LISTED:
-        return this.corrupt(
-          `block ${b} on a free list has size word ${x}, not a free block that fits`,
-        );
-      default:
-        return this.corrupt(
-          `used block ${b}: size word ${x} does not end where the next block starts`,
-        );
     }
   }
 
@@ -546,46 +292,6 @@ export abstract class TlsfKernel extends BaseAllocator {
       }
     }
     return (w & -w) === 1 << (d & 31);
-  }
-
-  // ---- pointers ----------------------------------------------------------------------------
-
-  /** The block of the live block at `ptr`; throws (changing nothing) for anything else. */
-  protected blockOf(ptr: number): number {
-    if (!isUint32(ptr)) rejectPointer(ptr);
-    const end = this.memU32[this.sw + END];
-    if (ptr >= this.first + BLOCK_OVERHEAD && ptr < end && (ptr & 7) === 0) {
-      const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
-      if ((this.live[(g >>> 5) << 1] & (1 << (g & 31))) !== 0) return ptr - BLOCK_OVERHEAD;
-    }
-    return this.notLive(ptr);
-  }
-
-  /** Throws the error for `ptr`, which `blockOf` found not to be a live block. */
-  private notLive(ptr: number): never {
-    const end = this.memU32[this.sw + END];
-    if (ptr < this.first + BLOCK_OVERHEAD || ptr >= end || (ptr & 7) !== 0) {
-      throw new InvalidPointerError(
-        `invalid pointer ${ptr}: not an 8-aligned address inside this TlsfAllocator's heap ` +
-          `[${this.first + BLOCK_OVERHEAD}, ${end})`,
-      );
-    }
-    if (this.isFreedBlock(ptr - BLOCK_OVERHEAD)) {
-      throw new DoubleFreeError(`block ${ptr} is not live: it was freed already`);
-    }
-    throw new InvalidPointerError(
-      `invalid pointer ${ptr}: not the start of a live block of this TlsfAllocator`,
-    );
-  }
-
-  /**
-   * Whether `b` (not live) is where a freed block starts: a block start in the start map (a
-   * free block, or one the front end holds) or a tombstone left by a merge. Only used to
-   * name the error; user bytes that happen to look like a tombstone are reported as a double
-   * free instead of an invalid pointer, and the heap is unchanged in both cases.
-   */
-  protected isFreedBlock(b: number): boolean {
-    return this.isStart(b) || this.memU32[b >>> 2] === tombstone(b);
   }
 
   // ---- small helpers -----------------------------------------------------------------------

@@ -7,7 +7,7 @@
 
 import { alignUp } from "../../core/bits.js";
 import { isSharedArrayBuffer } from "../../memory/memory.js";
-import { BAD_LISTED, TlsfKernel } from "./kernel.js";
+import { BAD_LISTED, TlsfBlocks } from "./blocks.js";
 import * as layout from "./layout.js";
 import {
   FIRST_ALIGN,
@@ -41,7 +41,7 @@ const LINK_NEXT = 2;
 /** How many blocks the search's fallback looks at in one list (a constant bound). */
 export const FALLBACK_SCAN = 8;
 
-export abstract class TlsfSearch extends TlsfKernel {
+export abstract class TlsfSearch extends TlsfBlocks {
   /**
    * A free block of at least `bsize` bytes, or 0. O(1): the rounded-up list and the bitmaps
    * first; failing that, a bounded look at the blocks of `bsize`'s own list (which may hold
