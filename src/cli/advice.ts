@@ -7,7 +7,9 @@
  *   set aside (said, with how much faster they are, if they are faster beyond noise).
  * - Among the rest, the fastest and every allocator within noise of it in time form the
  *   front; the one with the smallest footprint there is the choice. Allocators within 1% of
- *   its footprint and within noise in time are a tie: the advice names them all, no winner.
+ *   its footprint and within noise in time are a tie: the advice names them all, no winner,
+ *   and says why: the slowest's time over the fastest's, the 95% interval of that ratio, and
+ *   that more runs are needed to tell them apart.
  * - The tightest allocator, if it is not the choice, is offered for when memory matters more,
  *   with what it saves and what it costs in time.
  * - "Within noise": the 95% bootstrap interval of the ratio of the two medians (stats.ts)
@@ -42,17 +44,44 @@ interface Ok {
   readonly samples: readonly number[];
 }
 
-/** How `a`'s time compares with `b`'s: "faster", "slower" or "noise". */
-export function compareTime(a: Ok, b: Ok): "faster" | "slower" | "noise" {
-  const iv =
+/**
+ * `a`'s median time over `b`'s, and the 95% interval of that ratio (null with fewer than two
+ * runs of either: then there is no interval).
+ */
+function timeRatio(a: Ok, b: Ok): { ratio: number; interval: [number, number] | null } {
+  const interval =
     a.samples.length >= 2 && b.samples.length >= 2
       ? bootstrap([[a.samples], [b.samples]], (x, y) => x / y)
       : null;
-  const [lo, hi] = iv ?? [a.ns / b.ns, a.ns / b.ns];
-  const slack = iv === null ? ONE_RUN_NOISE : 0;
+  return { ratio: a.ns / b.ns, interval };
+}
+
+/** How `a`'s time compares with `b`'s: "faster", "slower" or "noise". */
+export function compareTime(a: Ok, b: Ok): "faster" | "slower" | "noise" {
+  const { ratio, interval } = timeRatio(a, b);
+  const [lo, hi] = interval ?? [ratio, ratio];
+  const slack = interval === null ? ONE_RUN_NOISE : 0;
   if (hi < 1 - slack) return "faster";
   if (lo > 1 + slack) return "slower";
   return "noise";
+}
+
+/**
+ * Why `slow` and `fast` (the slower and the faster by median) are not told apart in time:
+ * their ratio with its interval, and what would settle it.
+ */
+function untold(slow: Ok, fast: Ok): string {
+  const { ratio, interval } = timeRatio(slow, fast);
+  const runs = Math.min(slow.samples.length, fast.samples.length);
+  const what = `${slow.row.name} took ${ratio.toFixed(2)}× ${fast.row.name}'s time`;
+  if (interval === null) {
+    return `${what} in one timed run each, which cannot tell a difference under 10% from noise`;
+  }
+  const [lo, hi] = interval;
+  return (
+    `${what}, but from ${runs} timed runs each the 95% interval of that ratio is ` +
+    `${lo.toFixed(2)}–${hi.toFixed(2)}, which holds 1: more runs are needed to tell them apart`
+  );
 }
 
 const ns = (o: Ok): string => `${o.ns.toFixed(1)} ns/op`;
@@ -101,9 +130,11 @@ export function advise(rows: readonly ReplayRow[], verify = false): Advice {
   const tied = front.filter((o) => sameFp(o, best));
   let choice: ReplayRow | null = null;
   if (tied.length > 1) {
+    const byNs = [...tied].sort((a, b) => a.ns - b.ns);
     lines.push(
-      `${names(tied)} are within noise of each other in time (${tied.map(ns).join(", ")}) ` +
-        `and within 1% in footprint: ${tied.length > 2 ? "any of them" : "either"} serves this trace.`,
+      `No winner between ${names(tied)}: their footprints are within 1% of each other and ` +
+        `their times (${tied.map(ns).join(", ")}) are within noise (${untold(byNs[byNs.length - 1], byNs[0])}). ` +
+        `On this evidence ${tied.length > 2 ? "any of them" : "either"} serves this trace.`,
     );
   } else {
     choice = best.row;

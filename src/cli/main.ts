@@ -16,7 +16,7 @@ import { ALLOCATORS, GENERAL_NAMES } from "./allocators.js";
 import { CliError, helpText, type Invocation, parseArgs, UsageError, usageText } from "./args.js";
 import { fmtBytes, fmtInt, type ReplayRow, replayTable, traceSummaryLine, wrap } from "./format.js";
 import { snapshotAtPeak, type TraceStats, traceStats } from "./heapmap.js";
-import { runReplays, runsFor } from "./replays.js";
+import { runReplays, runsFor, warmupsFor } from "./replays.js";
 import { type BenchFile, renderReport, type TraceReplay } from "./report.js";
 import { tour } from "./tour.js";
 import { readTraceFile } from "./trace-file.js";
@@ -131,6 +131,7 @@ function printReplay(
   verify: boolean,
 ): void {
   const runs = rows.find((r) => r.runs !== undefined)?.runs ?? 0;
+  const warm = warmupsFor(trace.count);
   io.stdout.write(`${wrap(traceSummaryLine(trace.name, stats))}\n\n${replayTable(rows)}\n`);
   const loads = rows.flatMap((r) => r.load ?? []);
   const load =
@@ -140,7 +141,8 @@ function printReplay(
   const how = verify
     ? "--verify: one painted and checked replay each; its time is not the allocator's, so none is shown."
     : `ns/op: CPU time, the median of ${runs} timed run${runs === 1 ? "" : "s"} (min – max beside ` +
-      "it) after an untimed first replay (its footprint is shown), each allocator in " +
+      `it) after ${warm} untimed replay${warm === 1 ? "" : "s"} (the first one's footprint is ` +
+      "shown), each allocator in " +
       (rows.every((r) => r.ownProcess === true) ? "a process of its own" : "this process") +
       "; the replay loop's own work is included (the bench's trace tables call this raw).";
   io.stdout.write(`${wrap(`(${how}${load})`)}\n`);

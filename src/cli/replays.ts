@@ -3,8 +3,8 @@
  * `memkit replay`'s measurement: each allocator replays the trace in a process of its own
  * (replay-child.ts), so its call sites see one allocator class and no other allocator's
  * compiled code or garbage, as the benchmark's rows do. In the process: one allocator, sized
- * to the trace (allocators.ts), replays the whole trace once untimed (its footprint is taken
- * there, on the fresh allocator), then `runsFor(ops)` times, each timed by CPU time
+ * to the trace (allocators.ts), replays the whole trace `warmupsFor(ops)` times untimed (the
+ * footprint is taken in the first, on the fresh allocator), then `runsFor(ops)` times, each timed by CPU time
  * (timed-replay.ts) and each ending with the allocator empty. With `verify` there is one run,
  * which paints and checks every block: its time is not the allocator's and is not reported.
  *
@@ -24,10 +24,25 @@ import { traceStats } from "./heapmap.js";
 import { median, spread } from "./stats.js";
 import { type TimedRun, timedReplay } from "./timed-replay.js";
 
-/** Timed runs per allocator: enough for about 2 million ops in all, 1 … 5; 1 when verifying. */
+/**
+ * Timed runs per allocator: enough for about 2 million ops in all, 1 … 9; 1 when verifying.
+ * A short trace gets the most, so that a ratio of two medians has an interval narrow enough
+ * to tell a 1.8× difference apart: on the bundled 100,000-op trace (measured once, load ~10),
+ * after warming up (warmupsFor) the free list's runs stayed within 6% of each other and the
+ * offset allocator's within 2×, where five runs each had left a 1.5× difference within noise.
+ */
 export function runsFor(ops: number, verify: boolean): number {
   if (verify) return 1;
-  return Math.max(1, Math.min(5, Math.ceil(2_000_000 / Math.max(1, ops))));
+  return Math.max(1, Math.min(9, Math.ceil(2_000_000 / Math.max(1, ops))));
+}
+
+/**
+ * Untimed replays before the timed ones: about 400,000 ops, 1 … 4 (the first is the one whose
+ * footprint is shown). On the bundled trace the free list's first four replays took up to 2.6×
+ * its settled time while V8 was still compiling them.
+ */
+export function warmupsFor(ops: number): number {
+  return Math.max(1, Math.min(4, Math.ceil(400_000 / Math.max(1, ops))));
 }
 
 /** What one allocator's process measured. */
@@ -56,6 +71,9 @@ export function measureAllocator(
   const at = (run: number) => (done: number, total: number) => onProgress?.(run, runs, done, total);
   const progressEvery = Math.max(10_000, Math.floor(trace.count / 100));
   const first = timedReplay(trace, a, { verify, onProgress: at(0), progressEvery });
+  for (let w = verify ? 1 : warmupsFor(trace.count); w > 1; w--) {
+    timedReplay(trace, a, { onProgress: at(0), progressEvery });
+  }
   const samples: number[] = [];
   const ms: number[] = [];
   for (let run = 1; run <= runs; run++) {

@@ -11,7 +11,7 @@ import {
   snapshotAtPeak,
   traceStats,
 } from "../../src/cli/heapmap.js";
-import { runReplays } from "../../src/cli/replays.js";
+import { runReplays, runsFor, warmupsFor } from "../../src/cli/replays.js";
 import { type BenchFile, barChart, renderReport, type TraceReplay } from "../../src/cli/report.js";
 import { FixedMemory } from "../../src/memory/memory.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
@@ -196,12 +196,58 @@ describe("advise", () => {
     expect(adv.choice).toBeNull();
     expect(adv.lines.join(" ")).not.toContain("z is faster");
     const three = advise(["p", "q", "r"].map((n) => row(n, result(47, 1.1), noisy)));
-    expect(three.lines[0]).toMatch(/^p, q, r are within noise .*: any of them serves this trace/);
-    expect(adv.lines[0]).toMatch(/^x, y are within noise of each other .*: either serves/);
+    expect(three.lines[0]).toMatch(/^No winner between p, q, r: .*any of them serves this trace/);
+    expect(adv.lines[0]).toMatch(/^No winner between x, y: .*either serves/);
     // the tighter of two allocators within noise in time is the choice
     const tighter = advise([row("x", result(47, 1.2), noisy), row("y", result(49, 1.1), noisy)]);
     expect(tighter.choice?.name).toBe("y");
     expect(tighter.lines[0]).toMatch(/x is as fast within noise with a larger footprint/);
+  });
+
+  it("says why a tie in time is one: the ratio, its interval, and that more runs are needed", () => {
+    // Medians 632.8 and 354.8 ns/op (1.78×), but five runs each that spread widely (a short
+    // trace timed while V8 was still compiling): the interval of the ratio holds 1.
+    const slow = [300, 1100, 632.8, 900, 420];
+    const fast = [120, 354.8, 583, 150, 500];
+    const adv = advise([
+      row("freelist", result(632.8, 1.05), slow),
+      row("offset", result(354.8, 1.05), fast),
+    ]);
+    expect(adv.choice).toBeNull();
+    const text = adv.lines[0];
+    expect(text).toMatch(/^No winner between freelist, offset: their footprints are within 1%/);
+    expect(text).toMatch(/\(632\.8 ns\/op, 354\.8 ns\/op\) are within noise/);
+    const m =
+      /freelist took 1\.78× offset's time, but from 5 timed runs each the 95% interval of that ratio is ([\d.]+)–([\d.]+), which holds 1: more runs are needed/.exec(
+        text,
+      );
+    expect(m).not.toBeNull();
+    expect(Number(m?.[1])).toBeLessThanOrEqual(1);
+    expect(Number(m?.[2])).toBeGreaterThanOrEqual(1);
+    // The same medians from nine settled runs each: told apart, and the faster is the choice.
+    const settled = (ns: number) =>
+      [0.97, 0.99, 1, 1.01, 1.03, 0.98, 1, 1.02, 1].map((f) => f * ns);
+    const told = advise([
+      row("freelist", result(632.8, 1.05), settled(632.8)),
+      row("offset", result(354.8, 1.05), settled(354.8)),
+    ]);
+    expect(told.choice?.name).toBe("offset");
+    expect(told.lines[0]).toMatch(/^Choose offset \(OFFSET\): 354\.8 ns\/op/);
+    // One run each: no interval, and it says so.
+    const one = advise([row("a", result(100, 1.05), [100]), row("b", result(105, 1.05), [105])]);
+    expect(one.choice).toBeNull();
+    expect(one.lines[0]).toMatch(
+      /b took 1\.05× a's time in one timed run each, which cannot tell a difference under 10% from noise/,
+    );
+  });
+
+  it("times short traces enough to tell 1.8× apart: more runs, and warm-up replays", () => {
+    expect(runsFor(100_000, false)).toBe(9);
+    expect(warmupsFor(100_000)).toBe(4);
+    expect(runsFor(400_000, false)).toBe(5);
+    expect(runsFor(3_000_000, false)).toBe(1);
+    expect(warmupsFor(3_000_000)).toBe(1);
+    expect(runsFor(100_000, true)).toBe(1);
   });
 
   it("makes no speed claim under --verify, and says when nothing replayed", () => {
