@@ -280,6 +280,25 @@ describe("BumpAllocator: the total in two int32 words", () => {
     expect(bump.totalAllocated()).toBe(0);
   });
 
+  it("hands out pointers past 2^31 and stops exactly at the end, changing nothing after", () => {
+    const end = 2 ** 32 - 8;
+    const bump = new BumpAllocator(new OffsetMemory(0, end));
+    const a = bump.alloc(2 ** 31 + 3); // TOP past 2^31, not 8-aligned
+    const b = bump.alloc(5);
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBe(a + 2 ** 31 + 8); // rounded up to 8, unsigned
+    const room = end - (b + 8);
+    const before = bump.stats();
+    expect(bump.alloc(room + 1)).toBe(0);
+    expect(bump.stats()).toEqual(before);
+    expect(bump.totalAllocated()).toBe(2 ** 31 + 8);
+    const c = bump.alloc(room);
+    expect(c).toBe(b + 8);
+    expect(bump.stats().free).toBe(0);
+    expect(bump.alloc(0)).toBe(0);
+    bump.check();
+  });
+
   it("check() finds a negative low word", () => {
     const bump = new BumpAllocator(1024);
     bump.alloc(8);

@@ -49,8 +49,8 @@ import type { Memory } from "../../core/memory.js";
 import {
   checkAlign,
   checkSizeFits,
-  DEFAULT_ALIGN,
-  isUint32,
+  DEFAULT_ALIGN as IMPORTED_DEFAULT_ALIGN,
+  isUint32 as importedIsUint32,
   isValidAlign,
   outOfRangeSize,
   rejectAlign,
@@ -72,6 +72,9 @@ const {
   MAX_END,
   TOTAL_UNIT,
 } = layout;
+
+const DEFAULT_ALIGN = IMPORTED_DEFAULT_ALIGN;
+const isUint32 = importedIsUint32;
 
 const { HIGH_WATER, PEAK, EPOCH } = BUMP_HEADER.slot;
 const { TOP, END, LAST, LIVE, TOTAL_LO, TOTAL_HI } = BUMP_HEADER.word;
@@ -163,6 +166,28 @@ export class BumpAllocator extends BaseAllocator {
 
   /** @inheritDoc Allocator.alloc */
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
+    // The common case only: a heap in order, a uint32 size, the default alignment, room
+    // before END. Everything else takes `allocSlow`, which makes every check again, so this
+    // function stays small enough for the engine to inline into the caller.
+    if (this.blocked() || !isUint32(size) || align !== DEFAULT_ALIGN) {
+      return this.allocSlow(size, align);
+    }
+    const w = this.words;
+    // TOP ≤ END ≤ 2^32 − 8, so rounding it up to 8 cannot pass 2^32.
+    const ptr = ((w[TOP] + 7) & -8) >>> 0;
+    const top = ptr + (size === 0 ? 1 : size); // alloc(0) still takes a byte: pointers stay unique
+    if (top > w[END] >>> 0) return this.allocSlow(size, align);
+    w[TOP] = top;
+    w[LAST] = ptr;
+    w[LIVE]++;
+    const total = w[TOTAL_LO] + size;
+    if (total < TOTAL_UNIT) w[TOTAL_LO] = total;
+    else this.carryTotal(total);
+    return ptr;
+  }
+
+  /** alloc's general path: the entry guard's slow half, every check, growth, foreign pages. */
+  private allocSlow(size: number, align: number): number {
     if (this.blocked()) return this.reenterAlloc(size, align);
     if (!isUint32(size)) return outOfRangeSize(size);
     if (align !== DEFAULT_ALIGN) {
