@@ -46,7 +46,7 @@
  * The free stack holds distinct carved blocks whose live bit is clear, and live + free =
  * carved; the configuration slots match the handle.
  *
- * ## Misuse
+ * ## Misuse (misuse.ts names the errors; attach.ts checks a header a handle attaches to)
  * Every check is O(1) and made before any write (no header needed): a pointer outside the
  * blocks, or not at a block start → InvalidPointerError; a block carved but not live (freed
  * already, or released by reset or rewind) → DoubleFreeError; a block never handed out since
@@ -55,34 +55,17 @@
 
 import { type AllocatorOptions, type AllocatorStats, BaseAllocator } from "../../core/allocator.js";
 import { alignUp } from "../../core/bits.js";
-import {
-  ArgumentRangeError,
-  ArgumentTypeError,
-  DoubleFreeError,
-  HeapIncompatibleError,
-  LayoutMismatchError,
-} from "../../core/errors.js";
-import {
-  H_CONFIG,
-  H_DATA_START,
-  H_META_BYTES,
-  headerOffset,
-  SLOT_BYTES,
-  StrategyKind,
-  validateHeader,
-} from "../../core/header.js";
+import { ArgumentRangeError, ArgumentTypeError } from "../../core/errors.js";
+import { SLOT_BYTES, StrategyKind } from "../../core/header.js";
 import type { Memory } from "../../core/memory.js";
 import {
-  checkDeallocSize,
   DEFAULT_ALIGN as IMPORTED_DEFAULT_ALIGN,
   isUint32 as importedIsUint32,
-  invalidPointer,
-  isValidAlign,
-  rejectAlign,
   rejectPointer,
   rejectSize,
 } from "../../core/validate.js";
 import { FixedMemory, ownedMemory } from "../../memory/memory.js";
+import { checkAttachedConfig, readPoolShape } from "./attach.js";
 import { checkPool } from "./check.js";
 import * as layout from "./layout.js";
 import {
@@ -94,18 +77,11 @@ import {
   poolBlockAlign,
   poolBlockSize,
 } from "./layout.js";
+import { checkPoolAlign, checkPoolDeallocSize, liveBlockOf } from "./misuse.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
 // loaded from its module cell on every use.
-const {
-  BITS_PER_WORD,
-  MAX_BLOCK_SIZE,
-  MAX_BLOCKS,
-  MAX_POOL_BYTES,
-  POOL_HEADER,
-  STACK,
-  WORD_SHIFT,
-} = layout;
+const { BITS_PER_WORD, POOL_HEADER, STACK, WORD_SHIFT } = layout;
 
 const { BLOCK_SIZE, NUM_BLOCKS, BASE, BLOCK_ALIGN } = POOL_HEADER.slot;
 const { NFREE, CARVED, LIMIT, PEAK_CARVED } = POOL_HEADER.word;
@@ -240,7 +216,14 @@ export class PoolAllocator extends BaseAllocator {
     this.growable = growable;
     this.bitsAt = STACK + n;
     if (attach) {
-      this.checkAttachedConfig();
+      checkAttachedConfig(this.slots, this.slot0, {
+        blockSize: size,
+        numBlocks: n,
+        base: plan.base,
+        blockAlign: this.blockAlign,
+        metaBytes: this.metaBytes,
+        dataStart: this.dataStart,
+      });
       return;
     }
     const slots = this.slots;
@@ -281,28 +264,12 @@ export class PoolAllocator extends BaseAllocator {
     memory: Memory,
     options: Omit<PoolOptions, "memory" | "attach"> = {},
   ): PoolAllocator {
-    if (!memory.hasBytes) {
-      throw new ArgumentTypeError("PoolAllocator: an offset-only memory has no heap to attach to");
-    }
-    memory.refresh();
-    const f = memory.f64;
-    const slot0 = headerOffset(memory.start) / SLOT_BYTES;
-    validateHeader(f, slot0, StrategyKind.pool, "PoolAllocator");
-    const size = f[slot0 + BLOCK_SIZE];
-    const n = f[slot0 + NUM_BLOCKS];
-    if (!(Number.isSafeInteger(size) && size >= 8 && size <= MAX_BLOCK_SIZE && size % 8 === 0)) {
-      throw new HeapIncompatibleError(
-        `PoolAllocator: header block size ${size} is not a multiple of 8 in 8 … 2^31`,
-        "ERR_HEAP_CONFIG",
-      );
-    }
-    if (!(Number.isSafeInteger(n) && n >= 1 && n <= MAX_BLOCKS && n * size <= MAX_POOL_BYTES)) {
-      throw new HeapIncompatibleError(
-        `PoolAllocator: header block count ${n} is not in 1 … 2^29 (or the blocks exceed 4 GiB)`,
-        "ERR_HEAP_CONFIG",
-      );
-    }
-    return new PoolAllocator(size, n, { ...options, memory, attach: true });
+    const shape = readPoolShape(memory);
+    return new PoolAllocator(shape.blockSize, shape.numBlocks, {
+      ...options,
+      memory,
+      attach: true,
+    });
   }
 
   // ---- the hot path ----------------------------------------------------------------------
@@ -312,14 +279,28 @@ export class PoolAllocator extends BaseAllocator {
    * is full or `size` exceeds the block size. `alloc(0)` takes a whole block.
    */
   alloc(size: number, align: number = DEFAULT_ALIGN): number {
+    // The common case only: a heap in order, the default alignment, a size a block holds.
+    // Everything else takes `allocSlow`, which makes every check again.
+    if (this.blocked() || align !== DEFAULT_ALIGN || !isUint32(size) || size > this.blockSize) {
+      return this.allocSlow(size, align);
+    }
+    return this.take();
+  }
+
+  /** alloc's general path: the entry guard's slow half, the alignment, the size. */
+  private allocSlow(size: number, align: number): number {
     if (this.blocked()) return this.reenterAlloc(size, align);
-    if (align !== DEFAULT_ALIGN) this.checkAlign(align);
+    if (align !== DEFAULT_ALIGN) checkPoolAlign(align, this.blockAlign, this.blockSize);
     if (!isUint32(size)) {
       rejectSize(size);
       return 0; // a valid integer ≥ 2^32
     }
     if (size > this.blockSize) return 0; // no block can ever hold it
-    // Pop the free stack, else carve the next never-used block.
+    return this.take();
+  }
+
+  /** A block: the free stack's top, else the next never-used block; 0 when the pool is full. */
+  private take(): number {
     const words = this.words;
     const nfree = words[NFREE];
     let block: number;
@@ -375,7 +356,9 @@ export class PoolAllocator extends BaseAllocator {
     const mask = 1 << (block & (BITS_PER_WORD - 1));
     const w = words[word];
     if ((w & mask) === 0) this.liveBlock(ptr); // not live: throws DoubleFreeError
-    if (size !== undefined && size !== this.blockSize) this.checkDeallocSize(ptr, size);
+    if (size !== undefined && size !== this.blockSize) {
+      checkPoolDeallocSize(ptr, size, this.blockSize);
+    }
     words[word] = w ^ mask;
     const nfree = words[NFREE];
     if (nfree + 1 === carved) {
@@ -411,7 +394,7 @@ export class PoolAllocator extends BaseAllocator {
     if (ptr === 0) return this.alloc(newSize, align);
     this.liveBlock(ptr);
     if (!this.checkReallocSize(newSize)) return 0;
-    if (align !== DEFAULT_ALIGN) this.checkAlign(align);
+    if (align !== DEFAULT_ALIGN) checkPoolAlign(align, this.blockAlign, this.blockSize);
     return newSize <= this.blockSize ? ptr : 0;
   }
 
@@ -486,11 +469,6 @@ export class PoolAllocator extends BaseAllocator {
 
   // ---- helpers -------------------------------------------------------------------------
 
-  /** Whether block `b`'s live bit is set. */
-  private isLive(b: number): boolean {
-    return (this.words[this.bitsAt + (b >> WORD_SHIFT)] & (1 << (b & (BITS_PER_WORD - 1)))) !== 0;
-  }
-
   /** Blocks live now: carved and not on the free stack. */
   private live(): number {
     return this.words[CARVED] - this.words[NFREE];
@@ -534,76 +512,8 @@ export class PoolAllocator extends BaseAllocator {
     return this.base + block * this.blockSize;
   }
 
-  /** Throws unless `align` is a power of two ≤ blockAlign (B7). */
-  private checkAlign(align: number): void {
-    if (!isValidAlign(align)) rejectAlign(align);
-    if (align > this.blockAlign) {
-      throw new ArgumentRangeError(
-        `PoolAllocator: align ${align} exceeds the block alignment ${this.blockAlign} ` +
-          `(blocks of ${this.blockSize} bytes)`,
-        "ERR_ALLOC_ALIGN",
-      );
-    }
-  }
-
-  /** The size given to `dealloc`: a valid integer no larger than the block. */
-  private checkDeallocSize(ptr: number, size: number): void {
-    checkDeallocSize(size);
-    if (size > this.blockSize) {
-      throw new LayoutMismatchError(
-        `dealloc(${ptr}, ${size}): blocks of this pool hold ${this.blockSize} bytes`,
-      );
-    }
-  }
-
   /** The block number of the live block at `ptr`; throws the precise error otherwise. */
   private liveBlock(ptr: number): number {
-    if (!isUint32(ptr)) rejectPointer(ptr);
-    const size = this.blockSize;
-    const end = this.base + this.numBlocks * size;
-    if (ptr < this.base || ptr >= end) {
-      throw invalidPointer(ptr, `outside this PoolAllocator's blocks [${this.base}, ${end})`);
-    }
-    const off = ptr - this.base;
-    const block = Math.floor(off / size);
-    if (off !== block * size) {
-      throw invalidPointer(
-        ptr,
-        `${off - block * size} bytes into block ${block} ` +
-          `(blocks of ${size} bytes from ${this.base})`,
-      );
-    }
-    const carved = this.words[CARVED];
-    if (block >= Math.max(carved, this.words[PEAK_CARVED])) {
-      throw invalidPointer(ptr, `block ${block} was never handed out`);
-    }
-    if (block >= carved || !this.isLive(block)) {
-      throw new DoubleFreeError(
-        `PoolAllocator: block ${block} at ${ptr} is not live: freed already, or released by reset`,
-      );
-    }
-    return block;
-  }
-
-  /** On attach: the header must describe exactly the pool this handle computed. */
-  private checkAttachedConfig(): void {
-    const slots = this.slots;
-    const slot0 = this.slot0;
-    if (
-      slots[slot0 + H_CONFIG] !== this.blockSize ||
-      slots[slot0 + BLOCK_SIZE] !== this.blockSize ||
-      slots[slot0 + NUM_BLOCKS] !== this.numBlocks ||
-      slots[slot0 + BASE] !== this.base ||
-      slots[slot0 + BLOCK_ALIGN] !== this.blockAlign ||
-      slots[slot0 + H_META_BYTES] !== this.metaBytes ||
-      slots[slot0 + H_DATA_START] !== this.dataStart
-    ) {
-      throw new HeapIncompatibleError(
-        `PoolAllocator: the pool in this memory has blocks of ${slots[slot0 + BLOCK_SIZE]} × ` +
-          `${slots[slot0 + NUM_BLOCKS]} at ${slots[slot0 + BASE]}, not ${this.blockSize} × ${this.numBlocks} ` +
-          `at ${this.base}`,
-        "ERR_HEAP_CONFIG",
-      );
-    }
+    return liveBlockOf(this.words, this.base, this.blockSize, this.numBlocks, this.bitsAt, ptr);
   }
 }
