@@ -6,6 +6,9 @@
 // Both round sizes to 16 bytes as the OffsetAllocator does for the traces' 16-aligned requests,
 // coalesce immediately, grow and shrink in place when the next block allows, and take new
 // space from the top. They are O(free blocks) per call: a yardstick, not an allocator.
+// Then, per trace, the call that set the OffsetAllocator's highest end: the request, where it
+// went, the bytes free below it then, the largest free block among them, and the live blocks
+// above that free block and below the request (what kept the request from a lower start).
 //
 //   npm run build && node bench/offset-fit.mjs [trace,...]
 
@@ -150,6 +153,68 @@ function exactFootprint(t, best) {
   return peakEnd / peakLive;
 }
 
+/** Replays `t` on a fresh OffsetAllocator up to op `stop` (all: -1); the blocks and the peak. */
+function replayOffset(t, stop) {
+  const a = new mk.OffsetAllocator(new mk.OffsetMemory(0, 2 ** 32));
+  const ptr = new Float64Array(t.idCount);
+  const asked = new Float64Array(t.idCount);
+  let peakEnd = 0;
+  let peakOp = -1;
+  const count = stop < 0 ? t.count : stop;
+  for (let i = 0; i < count; i++) {
+    const b = t.id[i];
+    const size = t.size[i];
+    if (t.op[i] === mk.OP_FREE) {
+      if (ptr[b] !== 0) a.dealloc(ptr[b]);
+      ptr[b] = 0;
+      continue;
+    }
+    const p =
+      t.op[i] === mk.OP_ALLOC || ptr[b] === 0
+        ? a.alloc(size, t.align[i])
+        : a.realloc(ptr[b], size, 16);
+    if (p === 0) continue;
+    ptr[b] = p;
+    asked[b] = size;
+    if (p + size > peakEnd) {
+      peakEnd = p + size;
+      peakOp = i;
+    }
+  }
+  return { ptr, asked, peakOp };
+}
+
+/** The call that set the highest end of `t` replayed on an OffsetAllocator, and what lay below it. */
+function peakSetter(t) {
+  const { peakOp } = replayOffset(t, -1);
+  const { ptr, asked } = replayOffset(t, peakOp);
+  const b = t.id[peakOp];
+  const live = [];
+  for (let i = 0; i < t.idCount; i++)
+    if (ptr[i] !== 0 && i !== b) live.push([ptr[i], roundUp(asked[i])]);
+  live.sort((x, y) => x[0] - y[0]);
+  const { ptr: after } = replayOffset(t, peakOp + 1);
+  const start = after[b];
+  let at = FIRST;
+  let free = 0;
+  let largest = 0;
+  let largestAt = 0;
+  for (const [p, n] of live) {
+    if (p >= start) break;
+    if (p - at > largest) [largest, largestAt] = [p - at, at];
+    free += p - at;
+    at = p + n;
+  }
+  const above = live.filter(([p]) => p >= largestAt + largest && p < start);
+  const kb = (x) => `${(x / 1024).toFixed(0)} KiB`;
+  return (
+    `op ${peakOp} of ${t.count}, ${t.op[peakOp] === mk.OP_ALLOC ? "alloc" : "realloc"} of ` +
+    `${kb(t.size[peakOp])} at ${kb(start)}: ${kb(free)} free below it, the largest free block ` +
+    `${kb(largest)}; ${above.length} live blocks (${kb(above.reduce((s, [, n]) => s + n, 0))}) ` +
+    `above that free block and below the request`
+  );
+}
+
 const names = process.argv[2] ? process.argv[2].split(",") : TRACE_NAMES;
 console.log("footprint / peak live, offset-only\n");
 console.log("trace        OffsetAllocator  exact first fit  exact best fit");
@@ -159,4 +224,9 @@ for (const name of names) {
   const r = mk.replay(t, new mk.OffsetAllocator(new mk.OffsetMemory(0, 2 ** 32)));
   const cells = [r.footprintRatio, exactFootprint(t, false), exactFootprint(t, true)];
   console.log(`${name.padEnd(12)} ${cells.map((v) => v.toFixed(4).padStart(15)).join("  ")}`);
+}
+console.log("\nthe call that set the OffsetAllocator's highest end\n");
+for (const name of names) {
+  const text = gunzipSync(readFileSync(join(TRACE_DIR, `${name}.trace.gz`))).toString("latin1");
+  console.log(`${name.padEnd(12)} ${peakSetter(mk.parseTrace(text, name))}`);
 }
