@@ -38,6 +38,8 @@ export const BAD_LISTED = 7;
  * beyond, the window must hold no start and the claimed end must be one.
  */
 const WINDOW_G = 1024;
+/** Blocks below this many granules (512 bytes) are checked by `endsAt` (its limit). */
+const SMALL_G = 64;
 
 export abstract class TlsfBlocks extends TlsfKernel {
   // ---- freeing -----------------------------------------------------------------------------
@@ -53,36 +55,30 @@ export abstract class TlsfBlocks extends TlsfKernel {
   /**
    * Returns used block `b` (size word `word`, size `size`, already checked against the start
    * map) to the free lists, merging it with free neighbours. Every in-band word it relies on
-   * (the neighbours' size words, a footer, the links) is checked before the first write.
+   * (the neighbours' size words, a footer, the links) is checked once, before the first write.
    */
   protected freeBlock(b: number, word: number, size: number): void {
     const m = this.memU32;
-    const sw = this.sw;
     const next = b + size;
     const nextWord = m[next >>> 2];
-    if ((nextWord & PREV_FREE_BIT) !== 0) this.damaged(b, next, BAD_FOLLOWER);
-    const nextFree = (nextWord & FREE_BIT) !== 0;
-    const nextSize = sizeOf(nextWord);
-    if (nextFree) this.checkFree(next, nextSize, nextWord);
-    let prev = 0;
-    let prevWord = 0;
-    let prevSize = 0;
-    if ((word & PREV_FREE_BIT) !== 0) {
-      prev = this.freePredecessor(b);
-      prevWord = m[prev >>> 2];
-      prevSize = sizeOf(prevWord);
-    }
+    // A free follower is checked whole; a used one must not say its predecessor is free.
+    if ((nextWord & (FREE_BIT | PREV_FREE_BIT)) !== 0) this.checkFollower(b, next, nextWord);
+    const prev = (word & PREV_FREE_BIT) !== 0 ? this.freePredecessor(b) : 0;
     // Checked: now write.
+    const sw = this.sw;
     m[sw + USED_COUNT]--;
     m[sw + USED_BYTES] -= size;
-    let start = b;
     let total = size;
-    if (nextFree) {
+    if ((nextWord & FREE_BIT) !== 0) {
+      const nextSize = sizeOf(nextWord);
       this.removeFree(next, nextSize);
       this.wipeAbsorbed(next);
       total += nextSize;
     }
+    let start = b;
     if (prev !== 0) {
+      const prevWord = m[prev >>> 2];
+      const prevSize = sizeOf(prevWord);
       this.removeFree(prev, prevSize);
       start = prev;
       total += prevSize;
@@ -97,6 +93,12 @@ export abstract class TlsfBlocks extends TlsfKernel {
     m[(start + total - 4) >>> 2] = start;
     m[(start + total) >>> 2] |= PREV_FREE_BIT;
     this.insertFree(start, total);
+  }
+
+  /** freeBlock's check of block `next` after used block `b`: free and whole, or used with PF clear. */
+  private checkFollower(b: number, next: number, nextWord: number): void {
+    if ((nextWord & PREV_FREE_BIT) !== 0) this.damaged(b, next, BAD_FOLLOWER);
+    this.checkFree(next, sizeOf(nextWord), nextWord);
   }
 
   /**
@@ -149,7 +151,7 @@ export abstract class TlsfBlocks extends TlsfKernel {
 
   /**
    * The free block before `b` (whose PF bit is set), found through the footer before `b` and
-   * checked: a block start, free, ending exactly at `b`, its own words whole.
+   * checked: a block start, free, ending exactly at `b`, its links whole.
    */
   private freePredecessor(b: number): number {
     const m = this.memU32;
@@ -159,9 +161,12 @@ export abstract class TlsfBlocks extends TlsfKernel {
     }
     const prevWord = m[prev >>> 2];
     const prevSize = sizeOf(prevWord);
-    if ((prevWord & FREE_BIT) === 0 || prev + prevSize !== b)
+    // Free and ending at b: its size is then at least MIN_BLOCK, inside the heap, and its
+    // footer is the word just read; only its links are left to check.
+    if ((prevWord & FREE_BIT) === 0 || prev + prevSize !== b) {
       this.damaged(b, prev, BAD_PREDECESSOR);
-    this.checkFree(prev, prevSize, prevWord);
+    }
+    this.checkLinks(prev, prevSize);
     return prev;
   }
 
@@ -194,18 +199,50 @@ export abstract class TlsfBlocks extends TlsfKernel {
    * which no other block's words hold). Poisons the heap on a mismatch.
    */
   protected checkFree(f: number, size: number, word: number): void {
-    const m = this.memU32;
     const end = f + size;
+    const m = this.memU32;
+    if (size < MIN_BLOCK || end > m[this.sw + END] - BLOCK_OVERHEAD || m[(end - 4) >>> 2] !== f) {
+      this.damaged(f, word, BAD_FREE_WORDS);
+    }
+    this.checkLinks(f, size);
+  }
+
+  /** `checkFree`'s test of the links of free block `f` (size `size`): both lead back to it. */
+  protected checkLinks(f: number, size: number): void {
+    const m = this.memU32;
+    const i = f >>> 2;
+    const next = m[i + LINK_NEXT];
+    if (next !== 0 && m[(next >>> 2) + LINK_PREV] !== f) this.damaged(f, next, BAD_NEXT_LINK);
+    const prev = m[i + LINK_PREV];
+    if (prev === 0 ? m[this.heads + listOf(size)] !== f : m[(prev >>> 2) + LINK_NEXT] !== f) {
+      this.damaged(f, prev, BAD_PREV_LINK);
+    }
+  }
+
+  /**
+   * Checks free block `f` (size word `word`, size `size`) as `checkFree` does, then unlinks
+   * it: the links are read once for both. For a block nothing else is checked with.
+   */
+  protected unlinkFree(f: number, size: number, word: number): void {
+    const end = f + size;
+    const m = this.memU32;
     if (size < MIN_BLOCK || end > m[this.sw + END] - BLOCK_OVERHEAD || m[(end - 4) >>> 2] !== f) {
       this.damaged(f, word, BAD_FREE_WORDS);
     }
     const i = f >>> 2;
-    const prev = m[i + LINK_PREV];
     const next = m[i + LINK_NEXT];
+    const prev = m[i + LINK_PREV];
     if (next !== 0 && m[(next >>> 2) + LINK_PREV] !== f) this.damaged(f, next, BAD_NEXT_LINK);
-    if (prev === 0 ? m[this.heads + listOf(size)] !== f : m[(prev >>> 2) + LINK_NEXT] !== f) {
-      this.damaged(f, prev, BAD_PREV_LINK);
+    if (prev !== 0) {
+      if (m[(prev >>> 2) + LINK_NEXT] !== f) this.damaged(f, prev, BAD_PREV_LINK);
+      if (next !== 0) m[(next >>> 2) + LINK_PREV] = prev;
+      m[(prev >>> 2) + LINK_NEXT] = next;
+      return;
     }
+    const li = listOf(size);
+    if (m[this.heads + li] !== f) this.damaged(f, prev, BAD_PREV_LINK);
+    if (next !== 0) m[(next >>> 2) + LINK_PREV] = 0;
+    this.unhead(li, next);
   }
 
   /**
@@ -215,17 +252,29 @@ export abstract class TlsfBlocks extends TlsfKernel {
    * end). Poisons the heap otherwise.
    */
   protected usedSize(b: number): number {
-    const m = this.memU32;
-    const word = m[b >>> 2];
+    const word = this.memU32[b >>> 2];
+    const k = word >>> GRANULE_LOG2;
+    // A used block below 512 bytes: the start map's next start after it is its claimed end
+    // (which is then inside the heap: the sentinel's start bit ends every run).
+    if ((word & FREE_BIT) === 0 && k < SMALL_G && k >= MIN_BLOCK >>> GRANULE_LOG2) {
+      if (this.endsAt((b + BLOCK_OVERHEAD - this.dataStart) >>> GRANULE_LOG2, k)) return k << 3;
+    }
+    return this.usedSizeLarge(b, word);
+  }
+
+  /** `usedSize` for a block of 512 bytes or more, and for every word that failed the test. */
+  private usedSizeLarge(b: number, word: number): number {
     const s = sizeOf(word);
-    if ((word & FREE_BIT) !== 0 || s < MIN_BLOCK || b + s > m[this.sw + END] - BLOCK_OVERHEAD) {
+    if (
+      (word & FREE_BIT) !== 0 ||
+      s < SMALL_G << GRANULE_LOG2 ||
+      b + s > this.memU32[this.sw + END] - BLOCK_OVERHEAD
+    ) {
       this.badBlock(b, word);
     }
     const g = (b + BLOCK_OVERHEAD - this.dataStart) >>> GRANULE_LOG2;
     const k = s >>> GRANULE_LOG2;
-    if (k < 64) {
-      if (!this.endsAt(g, k)) this.badBlock(b, word);
-    } else if (k <= WINDOW_G) {
+    if (k <= WINDOW_G) {
       if (this.nextStart(g, g + k) !== g + k) this.badBlock(b, word);
     } else if (this.nextStart(g, g + WINDOW_G) !== -1 || !this.isStart(b + s)) {
       this.badBlock(b, word);

@@ -185,23 +185,27 @@ export abstract class TlsfKernel extends BaseAllocator {
 
   /** In use grew by `x` bytes: taken from the slack below the peak, raising the peak past it. */
   protected addInUse(x: number): void {
-    const m = this.memU32;
     const at = this.sw + SLACK;
-    const slack = m[at] - x;
-    if (slack >= 0) {
-      m[at] = slack;
-    } else {
-      m[at] = 0;
-      const peak = m[at + (PEAK - SLACK)] - slack;
-      m[at + (PEAK - SLACK)] = peak;
-      if (this.front && peak >>> FRONT_BUDGET_SHIFT > m[this.sw + BUDGET]) {
-        m[this.sw + BUDGET] = peak >>> FRONT_BUDGET_SHIFT;
-      }
+    const slack = this.memU32[at] - x;
+    if (slack >= 0) this.memU32[at] = slack;
+    else this.raisePeak(-slack);
+  }
+
+  /** The slack ran out by `over` bytes: the peak rises by that much (and the front's budget). */
+  private raisePeak(over: number): void {
+    const m = this.memU32;
+    const sw = this.sw;
+    m[sw + SLACK] = 0;
+    const peak = m[sw + PEAK] + over;
+    m[sw + PEAK] = peak;
+    if (this.front && peak >>> FRONT_BUDGET_SHIFT > m[sw + BUDGET]) {
+      m[sw + BUDGET] = peak >>> FRONT_BUDGET_SHIFT;
     }
   }
 
   // ---- free lists --------------------------------------------------------------------------
 
+  /** Links free block `b` (size `size`) at the head of its list and sets the bitmap bits. */
   protected insertFree(b: number, size: number): void {
     const m = this.memU32;
     const li = listOf(size);
@@ -223,11 +227,13 @@ export abstract class TlsfKernel extends BaseAllocator {
     const prev = m[i + LINK_PREV];
     const next = m[i + LINK_NEXT];
     if (next !== 0) m[(next >>> 2) + LINK_PREV] = prev;
-    if (prev !== 0) {
-      m[(prev >>> 2) + LINK_NEXT] = next;
-      return;
-    }
-    const li = listOf(size);
+    if (prev !== 0) m[(prev >>> 2) + LINK_NEXT] = next;
+    else this.unhead(listOf(size), next);
+  }
+
+  /** List `li`'s head is unlinked: `next` heads it now; its bitmap bits clear when empty. */
+  protected unhead(li: number, next: number): void {
+    const m = this.memU32;
     m[this.heads + li] = next;
     if (next === 0) {
       const fl = li >>> SL_LOG2;

@@ -52,30 +52,36 @@ export abstract class TlsfSearch extends TlsfBlocks {
   protected findFree(bsize: number): number {
     const m = this.memU32;
     const li = searchListOf(bsize);
-    if (li < LIST_COUNT) {
-      let fl = li >>> SL_LOG2;
-      let slBits = m[this.slMap + fl] & (-1 << (li & (SL_COUNT - 1)));
-      if (slBits === 0) {
-        const flBits = m[this.flMap] & (fl + 1 < 32 ? -1 << (fl + 1) : 0);
-        if (flBits !== 0) {
-          fl = 31 - Math.clz32(flBits & -flBits);
-          slBits = m[this.slMap + fl];
-        }
-      }
-      if (slBits !== 0) {
-        const b = m[this.heads + ((fl << SL_LOG2) | (31 - Math.clz32(slBits & -slBits)))];
-        const sw = this.sw;
-        if (
-          m[sw + CACHED] > m[sw + PEAK] >>> WILD_FLUSH_SHIFT &&
-          b + sizeOf(m[b >>> 2]) === m[sw + END] - BLOCK_OVERHEAD
-        ) {
-          this.flush();
-          return this.findFree(bsize);
-        }
-        return b;
-      }
+    if (li >= LIST_COUNT) return this.findFallback(bsize);
+    let fl = li >>> SL_LOG2;
+    let slBits = m[this.slMap + fl] & (-1 << (li & (SL_COUNT - 1)));
+    if (slBits === 0) {
+      // fl < FL_COUNT ≤ 31: the shift below keeps the levels above fl.
+      const flBits = m[this.flMap] & (-2 << fl);
+      if (flBits === 0) return this.findFallback(bsize);
+      fl = 31 - Math.clz32(flBits & -flBits);
+      slBits = m[this.slMap + fl];
     }
-    // Fallback: the exact list of bsize, scanned for at most FALLBACK_SCAN blocks.
+    const b = m[this.heads + ((fl << SL_LOG2) | (31 - Math.clz32(slBits & -slBits)))];
+    const sw = this.sw;
+    if (m[sw + CACHED] > m[sw + PEAK] >>> WILD_FLUSH_SHIFT) return this.beforeWild(b, bsize);
+    return b;
+  }
+
+  /**
+   * findFree found `b` while the front end holds more than PEAK >> WILD_FLUSH_SHIFT bytes:
+   * when `b` ends at the heap's end, gives the front end's blocks back and searches again.
+   */
+  private beforeWild(b: number, bsize: number): number {
+    const m = this.memU32;
+    if (b + sizeOf(m[b >>> 2]) !== m[this.sw + END] - BLOCK_OVERHEAD) return b;
+    this.flush();
+    return this.findFree(bsize);
+  }
+
+  /** findFree's fallback: the exact list of `bsize`, scanned for at most FALLBACK_SCAN blocks. */
+  private findFallback(bsize: number): number {
+    const m = this.memU32;
     let b = bsize <= MAX_BLOCK ? m[this.heads + listOf(bsize)] : 0;
     for (let i = 0; i < FALLBACK_SCAN && b !== 0; i++) {
       if (sizeOf(m[b >>> 2]) >= bsize) return b;
@@ -94,8 +100,7 @@ export abstract class TlsfSearch extends TlsfBlocks {
     const word = m[b >>> 2];
     const size = sizeOf(word);
     if ((word & FREE_BIT) === 0 || size < bsize) this.damaged(b, word, BAD_LISTED);
-    this.checkFree(b, size, word);
-    this.removeFree(b, size);
+    this.unlinkFree(b, size, word);
     const rest = size - bsize;
     let got = size;
     if (rest >= MIN_BLOCK) {

@@ -513,6 +513,66 @@ describe("TlsfAllocator: in-band words are checked before they are trusted", () 
     });
   }
 
+  for (const frontEnd of [false, true]) {
+    it(`a PREV_FREE bit set on the block after a freed one is caught (${frontEnd ? "with the front end" : "TLSF alone"})`, () => {
+      // The write past A sets only B's PF bit: freeing A would make it true, but a used
+      // block that says its predecessor is free while that one is used is damaged.
+      const a = tlsf(1 << 16, frontEnd);
+      const A = a.alloc(64);
+      const B = a.alloc(64);
+      a.alloc(8);
+      u32(a)[(B - 4) >>> 2] |= 2;
+      if (frontEnd) {
+        a.dealloc(A); // held as a used block: B's PF bit is read when A is given back
+        expectPoisons(a, () => a.check());
+      } else {
+        expectPoisons(a, () => a.dealloc(A));
+      }
+    });
+  }
+
+  it("a large block's damaged size word is caught by the start map (up to and past its window)", () => {
+    // 1,000 and 20,000 bytes: checked exactly, and past WINDOW_G granules (8 KiB).
+    for (const size of [1000, 20_000]) {
+      for (const delta of [8, -8, 4096]) {
+        const a = tlsf(1 << 17);
+        a.alloc(64);
+        const B = a.alloc(size);
+        a.alloc(size);
+        a.alloc(64);
+        u32(a)[(B - 4) >>> 2] += delta;
+        expectPoisons(a, () => a.usableSize(B));
+      }
+    }
+    // B claims its own bytes and its follower's, past the window: the claimed end is a block
+    // start, but the window holds the follower's.
+    const a = tlsf(1 << 17);
+    const B = a.alloc(1000);
+    const C = a.alloc(20_000);
+    a.alloc(64);
+    u32(a)[(B - 4) >>> 2] += blockSize(a, C);
+    expectPoisons(a, () => a.usableSize(B));
+  });
+
+  it("a free list's head whose size word and footer were both forged is caught when taken", () => {
+    // F (608 bytes, alone in its list) claims 1,216 bytes, with a footer forged to match: its
+    // links say it heads the list of 1,216, which it does not.
+    for (const frontEnd of [false, true]) {
+      const a = tlsf(1 << 16, frontEnd);
+      a.alloc(100);
+      const F = a.alloc(600);
+      const R = a.alloc(1000);
+      a.alloc(8);
+      a.dealloc(F);
+      const f = F - 4;
+      const w = u32(a);
+      w[f >>> 2] = 1216 | 1;
+      w[(f + 1216 - 4) >>> 2] = f; // inside R: user bytes
+      expect(f + 1216 - 4).toBeLessThan(R + 1000);
+      expectPoisons(a, () => a.alloc(600));
+    }
+  });
+
   it("a held block whose size word was overwritten is caught when given back, and by check()", () => {
     for (const how of ["flush", "check"]) {
       const a = tlsf(1 << 16, true);
