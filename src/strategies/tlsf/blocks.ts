@@ -323,12 +323,25 @@ export abstract class TlsfBlocks extends TlsfKernel {
   /** The block of the live block at `ptr`; throws (changing nothing) for anything else. */
   protected blockOf(ptr: number): number {
     if (!isUint32(ptr)) rejectPointer(ptr);
-    const end = this.memU32[this.sw + END];
+    const m = this.memU32;
+    const end = m[this.sw + END];
+    // This handle's view ends before the heap: another handle grew it (`stale`).
+    if (end >>> 2 > m.length) return this.stale(ptr);
     if (ptr >= this.first + BLOCK_OVERHEAD && ptr < end && (ptr & 7) === 0) {
       const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
       if ((this.live[(g >>> 5) << 1] & (1 << (g & 31))) !== 0) return ptr - BLOCK_OVERHEAD;
     }
     return this.notLive(ptr);
+  }
+
+  /**
+   * `blockOf` on a view that ends before the heap (another handle of this heap grew it): the
+   * views re-derived first (`onViews` waits for the memory to show the heap's end, or throws
+   * StaleViewError, nothing changed), then `blockOf` again.
+   */
+  private stale(ptr: number): number {
+    this.syncViews();
+    return this.blockOf(ptr);
   }
 
   /** Throws the error for `ptr`, which `blockOf` found not to be a live block. */

@@ -313,6 +313,21 @@ export abstract class TlsfKernel extends BaseAllocator {
     return Math.min(memEnd - (memEnd & 7), MAX_BLOCK);
   }
 
+  /**
+   * The entry guard of the methods off the hot path, and the views checked against the
+   * heap's end: another handle of this heap (`attach`) may have grown it past what this
+   * handle's views show.
+   */
+  protected override enter(): void {
+    super.enter();
+    if (this.viewBehind()) this.syncViews();
+  }
+
+  /** Whether this handle's view of the memory ends before the heap (another handle grew it). */
+  protected viewBehind(): boolean {
+    return this.memU32[this.sw + END] >>> 2 > this.memU32.length;
+  }
+
   protected override onViews(): void {
     this.memU32 = this.memory.u32;
     const live = this.live as Int32Array | undefined; // unset while the constructor runs

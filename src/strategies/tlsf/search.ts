@@ -130,6 +130,8 @@ export abstract class TlsfSearch extends TlsfBlocks {
    * memory if it must, or 0: alloc's path when the front end has no block of that size.
    */
   protected allocBlock(size: number, bsize: number, align: number): number {
+    // Views re-derived (or StaleViewError, nothing changed) before any block is read.
+    if (this.viewBehind()) this.syncViews();
     if (align !== 8) return this.allocAligned(size, align);
     const b = this.findFree(bsize);
     if (b === 0) return this.allocSlow(bsize, size);
@@ -138,6 +140,7 @@ export abstract class TlsfSearch extends TlsfBlocks {
 
   /** alloc with align > 8: find a block with room for the padding, split the gap off. */
   protected allocAligned(size: number, align: number): number {
+    if (this.viewBehind()) this.syncViews(); // as in allocBlock
     const bsize = blockSizeFor(size);
     // Fast path: the block found for the size rounded up to the alignment already starts
     // aligned. A heap that always asks for one alignment (≤ FIRST_ALIGN) keeps every block

@@ -750,6 +750,25 @@ describe("TlsfAllocator: a memory another handle grew", () => {
     b.check();
   });
 
+  it("a handle whose view ends before the heap catches up before it reads a block", () => {
+    // Another handle grew the heap; this one was not told (no refreshViews). Its calls must
+    // neither read past its view (undefined as a block) nor poison the heap.
+    for (const call of ["alloc", "allocAligned", "dealloc", "usableSize", "check"]) {
+      const { a, b } = lagging(10);
+      const keep = a.alloc(100);
+      const big = a.alloc(1 << 20); // grows the memory
+      a.dealloc(big);
+      if (call === "alloc") expect(b.alloc(1 << 19)).toBeGreaterThan(big - 8);
+      else if (call === "allocAligned") expect(b.alloc(1 << 19, 64) % 64).toBe(0);
+      else if (call === "dealloc") b.dealloc(keep);
+      else if (call === "usableSize") expect(b.usableSize(keep)).toBe(a.usableSize(keep));
+      else b.check();
+      expect(b.poisoned).toBe(false);
+      a.check();
+      b.check();
+    }
+  });
+
   it("gives up with StaleViewError (nothing changed) when the memory never shows it", () => {
     const { a, b } = lagging(Number.POSITIVE_INFINITY);
     a.alloc(1 << 20);
