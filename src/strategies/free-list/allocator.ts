@@ -11,8 +11,8 @@
  * 32-byte minimum block and never merges; this one spends 4 bytes per block and merges.
  *
  * The layout (size words, flags, footers, the treap of free blocks by address, the bitmap)
- * is drawn in layout.ts; the treap's operations are tree.ts, finding, splitting, merging and
- * growth kernel.ts, the invariant walker check.ts.
+ * is drawn in layout.ts; the treap's operations are tree.ts, finding a free block fit.ts,
+ * splitting, merging and growth kernel.ts, the invariant walker check.ts.
  *
  * ## Cost (n = free blocks; treap depth ≈ 2 ln n, expected)
  * | operation        | best       | worst        | notes                                   |
