@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ArgumentRangeError, ArgumentTypeError, InvalidPointerError } from "../src/core/errors.js";
+import {
+  ArgumentRangeError,
+  ArgumentTypeError,
+  InvalidPointerError,
+  StaleViewError,
+} from "../src/core/errors.js";
 import {
   Layout,
   layoutArray,
@@ -8,6 +13,8 @@ import {
   layoutForI64,
 } from "../src/core/layout.js";
 import { byteLengthUtf8, getDefaultHeap, Heap } from "../src/heap/index.js";
+import { FixedMemory, SharedMemory } from "../src/memory/memory.js";
+import { TLSF_HEADER } from "../src/strategies/tlsf/layout.js";
 import { instantiateGrowModule } from "./helpers/wasm.js";
 
 describe("Heap: the seeds' Global allocator examples", () => {
@@ -220,5 +227,128 @@ describe("Heap: minAlign, the alignment of the C names, strings and arrays", () 
       expect(() => new Heap({ minAlign: align as unknown as number })).toThrow(type);
     }
     expect(new Uint8Array(memory.buffer).every((b) => b === 0xa5)).toBe(true);
+  });
+});
+
+describe("Heap: the memory it makes for itself", () => {
+  it("starts at whole 64 KiB pages (64 KiB by default) and may grow to maxBytes (1 GiB by default)", () => {
+    const d = new Heap();
+    expect(d.memory.kind).toBe("wasm");
+    expect([d.memory.start, d.memory.end, d.memory.maxEnd]).toEqual([0, 65536, 2 ** 30]);
+    const h = new Heap({ initialBytes: 65537, maxBytes: 300_000 });
+    expect([h.memory.end, h.memory.maxEnd]).toEqual([131072, 262144]);
+    // Too small for TLSF's metadata and a block: one page all the same.
+    expect(new Heap({ initialBytes: 1 }).memory.end).toBe(65536);
+    // maxBytes under a page still lets the heap have its first page.
+    const tiny = new Heap({ initialBytes: 1, maxBytes: 65536 });
+    expect(tiny.memory.maxEnd).toBe(65536);
+    expect(tiny.malloc(70_000)).toBe(0);
+    expect(new Heap({ maxBytes: 2 ** 32 }).memory.maxEnd).toBe(2 ** 32);
+  });
+
+  it("refuses a maxBytes below initialBytes, past 4 GiB or not an integer", () => {
+    for (const max of [65535, 2 ** 32 + 65536, 100_000.5, Number.NaN]) {
+      let e: unknown;
+      try {
+        new Heap({ maxBytes: max });
+      } catch (x) {
+        e = x;
+      }
+      expect(e, String(max)).toBeInstanceOf(ArgumentRangeError);
+      expect((e as ArgumentRangeError).code).toBe("ERR_MEMORY");
+      expect((e as Error).message).toBe(`maxBytes must be an integer 65536 … 2^32, got ${max}`);
+    }
+    expect(() => new Heap({ initialBytes: 2 ** 32 })).toThrow(ArgumentRangeError);
+    for (const bad of [-1, 0.5, Number.NaN]) {
+      expect(() => new Heap({ initialBytes: bad }), String(bad)).toThrow(ArgumentRangeError);
+    }
+  });
+});
+
+/** The message of what `f` throws. */
+function messageOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("did not throw");
+}
+
+describe("Heap: argument errors name the argument", () => {
+  it("calloc, allocArray, arrayAt, minAlign and initialBytes say which argument was bad", () => {
+    const heap = new Heap();
+    expect(messageOf(() => heap.calloc(-1, 8))).toMatch(/^count /);
+    expect(messageOf(() => heap.calloc(8, 1.5))).toMatch(/^size /);
+    expect(messageOf(() => heap.allocArray(Float64Array, -1))).toMatch(/^length /);
+    const p = heap.malloc(16);
+    expect(messageOf(() => heap.arrayAt(Uint8Array, p, 0.5))).toMatch(/^length /);
+    expect(messageOf(() => heap.arrayAt(Float64Array, p, 100))).toBe(
+      `100 elements of 8 bytes exceed the block's ${heap.usableSize(p)}`,
+    );
+    expect(messageOf(() => new Heap({ minAlign: 4 }))).toBe("minAlign must be at least 8, got 4");
+    expect(messageOf(() => new Heap({ initialBytes: -1 }))).toMatch(/^initialBytes /);
+  });
+});
+
+describe("Heap: arrays at their limits", () => {
+  it("allocArray is null when out of memory; arrayAt takes exactly the block's usable bytes", () => {
+    const heap = new Heap({ maxBytes: 1 << 20 });
+    expect(heap.allocArray(Float64Array, 1 << 20)).toBeNull();
+    const p = heap.malloc(20);
+    const usable = heap.usableSize(p);
+    expect(heap.arrayAt(Uint8Array, p, usable).view.length).toBe(usable);
+    expect(() => heap.arrayAt(Uint8Array, p, usable + 1)).toThrow(RangeError);
+  });
+
+  it("maxBytes may equal initialBytes", () => {
+    const heap = new Heap({ initialBytes: 131072, maxBytes: 131072 });
+    expect([heap.memory.end, heap.memory.maxEnd]).toEqual([131072, 131072]);
+  });
+});
+
+describe("Heap: its views follow the memory", () => {
+  it("after a wasm module grew the memory, every view covers the new pages", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const heap = Heap.inWasmMemory(memory, 1024);
+    memory.grow(1);
+    const n = 2 * 65536;
+    expect([heap.u8.length, heap.i32.length, heap.u32.length, heap.f64.length]).toEqual([
+      n,
+      n / 4,
+      n / 4,
+      n / 8,
+    ]);
+    expect(heap.dataView.byteLength).toBe(n);
+    expect(heap.u8.buffer).toBe(memory.buffer);
+  });
+
+  it("after another agent grew a shared memory, the views cover it", () => {
+    const m = new SharedMemory(1 << 16, 1 << 20);
+    const heap = new Heap({ memory: m });
+    (m.buffer as SharedArrayBuffer).grow(1 << 17);
+    expect(heap.u8.length).toBe(1 << 17);
+    expect(heap.u32.length).toBe(1 << 15);
+  });
+
+  it("a detached buffer is a StaleViewError, not an empty view", () => {
+    const buf = new ArrayBuffer(1 << 16);
+    const heap = new Heap({ memory: new FixedMemory(buf) });
+    structuredClone(buf, { transfer: [buf] });
+    expect(() => heap.u8).toThrow(StaleViewError);
+  });
+});
+
+describe("Heap: the front end", () => {
+  it("a freed small block is kept for the next request of its size", () => {
+    const cached = (h: { memory: { u32: Uint32Array } }) =>
+      h.memory.u32[TLSF_HEADER.wordsAt / 4 + TLSF_HEADER.word.CACHED];
+    const heap = new Heap();
+    const p = heap.malloc(40);
+    heap.malloc(8);
+    heap.free(p);
+    expect(cached(heap)).toBeGreaterThan(0);
+    expect(heap.malloc(40)).toBe(p);
+    expect(cached(heap)).toBe(0);
   });
 });

@@ -325,9 +325,10 @@ function heapMemory(options: HeapOptions): Memory {
  * Growth replaces the buffer; the heap's own getters and `HeapArray` follow it.
  */
 function defaultMemory(options: HeapOptions): Memory {
-  const initial = Math.max(options.initialBytes ?? 65536, TlsfAllocator.metadataSize + 64);
+  const asked = options.initialBytes ?? 65536;
+  checkSize32(asked, "initialBytes");
+  const initial = Math.max(asked, TlsfAllocator.metadataSize + 64);
   const max = options.maxBytes ?? 2 ** 30;
-  checkSize32(initial, "initialBytes");
   if (!(Number.isSafeInteger(max) && max >= initial && max <= 2 ** 32)) {
     throw new ArgumentRangeError(
       `maxBytes must be an integer ${initial} … 2^32, got ${max}`,

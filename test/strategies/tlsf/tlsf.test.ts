@@ -891,3 +891,164 @@ describe("TlsfAllocator: a heap near 4 GiB", () => {
     a.check();
   });
 });
+
+describe("TlsfAllocator.attach: what a second handle checks before using a heap", () => {
+  /** A heap with a few blocks; `attachTo` attaches to a copy of its bytes, damaged by `damage`. */
+  function heapAndCopies(capacity = 1 << 16) {
+    const buf = new ArrayBuffer(capacity);
+    const a = new TlsfAllocator(new FixedMemory(buf));
+    a.alloc(100);
+    a.dealloc(a.alloc(300));
+    a.alloc(40);
+    const attachTo = (
+      damage: (u32: Uint32Array, f64: Float64Array) => void,
+      ...map: unknown[] // the live map to give (default: the heap's)
+    ) => {
+      const liveMap = map.length > 0 ? map[0] : a.liveMapBuffer;
+      const copy = buf.slice(0);
+      damage(new Uint32Array(copy), new Float64Array(copy));
+      const bytes = new Uint8Array(copy).slice();
+      let e: unknown;
+      let h: TlsfAllocator | undefined;
+      try {
+        h = TlsfAllocator.attach(new FixedMemory(copy), liveMap as ArrayBuffer);
+      } catch (x) {
+        e = x;
+      }
+      // Attaching only reads.
+      expect(new Uint8Array(copy)).toEqual(bytes);
+      return { e, h };
+    };
+    return { a, attachTo };
+  }
+
+  function refused(r: { e: unknown }, what: RegExp) {
+    expect(r.e).toBeInstanceOf(HeapIncompatibleError);
+    expect((r.e as Error).message).toMatch(/^TlsfAllocator: cannot attach: /);
+    expect((r.e as Error).message).toMatch(what);
+  }
+
+  it("an intact heap attaches, and the second handle sees its blocks", () => {
+    const { a, attachTo } = heapAndCopies();
+    const { e, h } = attachTo(() => {});
+    expect(e).toBeUndefined();
+    expect(h?.stats()).toEqual(a.stats());
+    h?.check();
+  });
+
+  it("refuses a configuration, metadata size or data start other than its own", () => {
+    const { attachTo } = heapAndCopies();
+    refused(
+      attachTo((_, f) => {
+        f[6] = 4;
+      }),
+      /config word/,
+    ); // H_CONFIG: SL_LOG2 is 5
+    refused(
+      attachTo((_, f) => {
+        f[4] += 8;
+      }),
+      /metadata size/,
+    ); // H_META_BYTES
+    refused(
+      attachTo((_, f) => {
+        f[5] += 8;
+      }),
+      /data start/,
+    ); // H_DATA_START
+  });
+
+  it("refuses a heap end that is unaligned, before room for a block, or past the memory", () => {
+    const { attachTo } = heapAndCopies();
+    const end = 1 << 16;
+    refused(
+      attachTo((u) => {
+        u[SW + W.END] = end - 4;
+      }),
+      /heap end 65532 does not fit memory \[0, 65536\)/,
+    );
+    refused(
+      attachTo((u) => {
+        u[SW + W.END] = end + 8;
+      }),
+      /heap end 65544/,
+    );
+    const minEnd = FIRST + MIN_BLOCK + BLOCK_OVERHEAD;
+    refused(
+      attachTo((u) => {
+        u[SW + W.END] = minEnd - 8;
+      }),
+      /heap end/,
+    );
+    // The smallest heap end that holds a block and the sentinel is a heap end.
+    const counters = (u: Uint32Array) => {
+      for (const w of [W.USED_COUNT, W.USED_BYTES, W.SLACK, W.PEAK, W.CLEAN_FROM]) u[SW + w] = 0;
+    };
+    expect(
+      attachTo((u) => {
+        counters(u);
+        u[SW + W.END] = minEnd;
+      }).e,
+    ).toBeUndefined();
+  });
+
+  it("refuses counters past the heap's end", () => {
+    const { attachTo } = heapAndCopies();
+    for (const w of [W.USED_COUNT, W.USED_BYTES, W.SLACK, W.PEAK, W.CLEAN_FROM]) {
+      refused(
+        attachTo((u) => {
+          u[SW + w] = (1 << 16) + 1;
+        }),
+        new RegExp(`state word ${w} holds 65537`),
+      );
+      // Up to the end is plausible.
+      expect(
+        attachTo((u) => {
+          u[SW + w] = 1 << 16;
+        }).e,
+      ).toBeUndefined();
+    }
+  });
+
+  it("refuses a heap with a front end's bytes or budget", () => {
+    const { attachTo } = heapAndCopies();
+    refused(
+      attachTo((u) => {
+        u[SW + W.CACHED] = 16;
+      }),
+      /has a front end/,
+    );
+    refused(
+      attachTo((u) => {
+        u[SW + W.BUDGET] = 16;
+      }),
+      /has a front end/,
+    );
+  });
+
+  it("needs a live map: a buffer, shared for a shared heap, large enough for the heap", () => {
+    const { a, attachTo } = heapAndCopies();
+    const none = () => {};
+    refused(attachTo(none, undefined), /no live map given/);
+    refused(
+      attachTo(none, new Uint8Array(a.liveMapBuffer.byteLength)),
+      /not an ArrayBuffer or SharedArrayBuffer/,
+    );
+    const need = a.liveMapBuffer.byteLength;
+    refused(
+      attachTo(none, new ArrayBuffer(need - 8)),
+      new RegExp(`the live map has ${need - 8} bytes, the heap needs ${need}`),
+    );
+    // A shared live map serves an unshared heap; a shared heap needs a shared map.
+    const sab = new SharedArrayBuffer(need);
+    new Uint8Array(sab).set(new Uint8Array(a.liveMapBuffer));
+    expect(attachTo(none, sab).e).toBeUndefined();
+    const m1 = new SharedMemory(1 << 16, 1 << 20);
+    const s = new TlsfAllocator(m1);
+    const m2 = new SharedMemory(m1.buffer as SharedArrayBuffer);
+    expect(() => TlsfAllocator.attach(m2, new ArrayBuffer(s.liveMapBuffer.byteLength))).toThrow(
+      /a shared heap's live map must be a SharedArrayBuffer/,
+    );
+    expect(TlsfAllocator.attach(m2, s.liveMapBuffer).stats()).toEqual(s.stats());
+  });
+});
