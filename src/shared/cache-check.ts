@@ -31,7 +31,7 @@ export interface CacheTally {
   pages: number;
   /** Pages whose owner closed or died, waiting to be adopted. */
   abandoned: number;
-  /** Empty pages parked by their owners, which any agent may take (cache.ts). */
+  /** Empty pages parked (sealed), which any agent may take (cache.ts). */
   parked: number;
   /** Live blocks in pages, and their bytes (class sizes). */
   liveBlocks: number;
@@ -82,8 +82,11 @@ export function tallyPages(
     t.pageBytes += src.usableSize(k[base + D_PAGE] * PAGE_BYTES);
     let live = 0;
     const words = CLASS_WORDS[cls];
-    for (let w = 0; w < words; w++) live += popcount(Atomics.load(k, base + D_BITMAP + w));
-    live -= popcount(CLASS_TAIL[cls]);
+    if ((tag & TAG_PARKED) === 0) {
+      // A parked page is sealed (every bit set) and holds no live block.
+      for (let w = 0; w < words; w++) live += popcount(Atomics.load(k, base + D_BITMAP + w));
+      live -= popcount(CLASS_TAIL[cls]);
+    }
     const free = CLASS_BLOCKS[cls] - live;
     t.liveBlocks += live;
     t.liveBytes += live * CLASS_SIZE[cls];
@@ -105,7 +108,6 @@ export function checkPages(
   descriptors: number,
   ptEntries: number,
   maxAgents: number,
-  agentId: number,
   src: PageSource,
   corrupt: (msg: string) => never,
 ): void {
@@ -148,12 +150,15 @@ export function checkPages(
     for (let w = words; w < BITMAP_WORDS; w++) {
       if (k[base + D_BITMAP + w] !== 0) corrupt(`cache descriptor ${d}: bitmap word ${w} set`);
     }
-    // A parked page has no live block. Only for this agent's own pages: another owner may
-    // take its page back and allocate from it lock-free while this check runs.
-    if ((tag & TAG_PARKED) !== 0 && owner === agentId) {
+    // A parked page is sealed: SEAL_BIT in every word until whoever takes it changes its TAG
+    // (then unseals). (A refused free clears a block bit of a seal for a moment, never
+    // SEAL_BIT.) Read TAG again after a word without it: its owner may have taken it back
+    // lock-free meanwhile.
+    if ((tag & TAG_PARKED) !== 0) {
       for (let w = 0; w < words; w++) {
-        const live = k[base + D_BITMAP + w] & ~(w === words - 1 ? CLASS_TAIL[cls] : 0);
-        if (live !== 0) corrupt(`cache descriptor ${d}: parked page with live blocks (word ${w})`);
+        if (Atomics.load(k, base + D_BITMAP + w) >= 0 && Atomics.load(k, base + D_TAG) === tag) {
+          corrupt(`cache descriptor ${d}: parked page not sealed (word ${w})`);
+        }
       }
     }
   }

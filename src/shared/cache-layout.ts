@@ -2,8 +2,11 @@ import { HeapIncompatibleError } from "../core/errors.js";
 import { classSize, searchClass } from "../core/size-classes.js";
 
 export const CACHE_MAGIC = 0x4d4b5043;
-/** Major 2: a TAG may carry TAG_PARKED (an empty page any agent may take), and the header bound. */
-export const CACHE_VERSION = 2 * 65536 + 0;
+/**
+ * Major 2: a TAG may carry TAG_PARKED (an empty page any agent may take), and the header
+ * bound. Major 3: 31 blocks per bitmap word, bit 31 the seal; a parked page is sealed.
+ */
+export const CACHE_VERSION = 3 * 65536 + 0;
 
 /**
  * 8 KiB pages: on W1 (8–512 bytes) each class keeps about one partly used page per agent,
@@ -35,6 +38,15 @@ export const CLASS_SIZE = Int32Array.from({ length: classFor(SMALL_MAX) + 1 }, (
   classSize(k + 1, GRANULE_LOG2, LINEAR_LOG2, MANTISSA_BITS),
 );
 export const CLASS_COUNT = CLASS_SIZE.length;
+/**
+ * Bitmap words hold BLOCKS_PER_WORD blocks each (bits 0–30). Bit 31 (SEAL_BIT) is never a
+ * block: it is clear in every word of a page in use and set in every word of a sealed
+ * (parked) page, so a free or an allocation that meets a seal knows it (cache.ts).
+ */
+export const BLOCKS_PER_WORD = 31;
+export const SEAL_BIT = 1 << 31;
+/** A word whose 31 blocks are all live. */
+export const FULL_WORD = ~SEAL_BIT;
 /** Blocks of each class in a page, bitmap words they need, and the last word's tail bits. */
 export const CLASS_BLOCKS = new Int32Array(CLASS_COUNT);
 export const CLASS_WORDS = new Int32Array(CLASS_COUNT);
@@ -45,8 +57,8 @@ let classSum = 0;
 for (let k = 0; k < CLASS_COUNT; k++) {
   const n = Math.floor(PAGE_USABLE / CLASS_SIZE[k]);
   CLASS_BLOCKS[k] = n;
-  CLASS_WORDS[k] = (n + 31) >>> 5;
-  CLASS_TAIL[k] = n % 32 === 0 ? 0 : ~((1 << (n % 32)) - 1);
+  CLASS_WORDS[k] = Math.ceil(n / BLOCKS_PER_WORD);
+  CLASS_TAIL[k] = n % BLOCKS_PER_WORD === 0 ? 0 : FULL_WORD & ~((1 << (n % BLOCKS_PER_WORD)) - 1);
   classSum = (classSum * 31 + CLASS_SIZE[k]) & 0xffff;
 }
 for (let i = 0; i < CLASS_OF16.length; i++) CLASS_OF16[i] = classFor(i * 16);
@@ -71,7 +83,7 @@ export const DESC_WORDS = 32;
 export const D_TAG = 0;
 export const D_PAGE = 1;
 export const D_REMOTE = 2;
-export const D_BITMAP = 16;
+export const D_BITMAP = 15;
 export const BITMAP_WORDS = DESC_WORDS - D_BITMAP;
 if (CLASS_WORDS[0] > BITMAP_WORDS) throw new Error("cache.ts: bitmap too small for class 0");
 

@@ -1,13 +1,15 @@
 /**
  * The owner's side of the page cache (cache.ts): one agent's bookkeeping over the cache
  * buffer and the paths that run without the lock: allocating from its own pages, freeing
- * any agent's block, parking and taking back its own empty pages. The methods that take,
- * give back, adopt, repair or check pages run under the lock: cache.ts.
+ * any agent's block (and noting a page it emptied), taking back its own parked pages. The
+ * methods that park, take, give back, adopt, repair or check pages run under the lock:
+ * cache.ts.
  */
 
 import { DoubleFreeError, InvalidPointerError, LayoutMismatchError } from "../core/errors.js";
 import { isUint32, rejectSize } from "../core/validate.js";
 import {
+  BLOCKS_PER_WORD,
   CLASS_BLOCKS,
   CLASS_COUNT,
   CLASS_SIZE,
@@ -26,6 +28,7 @@ import {
   OWNER_BITS,
   PAGE_BYTES,
   PAGE_LOG2,
+  SEAL_BIT,
   TAG_PARKED,
   tagOf,
 } from "./cache-layout.js";
@@ -63,6 +66,10 @@ export abstract class OwnerPages {
   stale = false;
   /** Set when this agent's park took the parked pages past the bound: `releaseParked` is due. */
   overBound = false;
+  /** A page this agent's free left with no live block (−1: none): to be parked (`settle`). */
+  emptied = -1;
+  /** `overBound` or `emptied`: the heap calls `settle` under the lock (its next blocking call at the latest). */
+  due = false;
 
   constructor(sab: SharedArrayBuffer, agentId: number) {
     const k = new Int32Array(sab);
@@ -84,24 +91,39 @@ export abstract class OwnerPages {
 
   // ---- lock-free paths -----------------------------------------------------------------------
 
-  /** A block of class `cls` from this agent's current page of the class, or 0. */
+  /**
+   * A block of class `cls` from this agent's current page of the class, or 0.
+   *
+   * The claim protocol (cache.ts, "Empty pages"): a lock holder may park this agent's page
+   * while it allocates here, so the TAG read before the bit is set can be stale. Only a
+   * sealed page is parked, and a parked page is unsealed only by whoever takes it, after its
+   * TAG changed: so the `Atomics.or` either finds the word sealed (SEAL_BIT), or the bit set
+   * (another agent's stale bit, about to be cleared), or the TAG read after it differs from
+   * this agent's (the page went on). Each time the bit is not this agent's block: 0 is
+   * returned, and in the last case the bit this OR set is cleared again. That is safe: while
+   * the bit is set the word cannot be sealed (a seal is a CAS from the empty word), so nobody
+   * re-initialises the word or hands the bit out meanwhile.
+   */
   alloc(cls: number): number {
     const d = this.cur[cls];
     if (d < 0) return 0;
     const k = this.k;
     const base = HEADER_WORDS + d * DESC_WORDS;
-    if (k[base + D_TAG] !== this.tags[cls]) {
-      this.stale = true;
-      return 0;
-    }
+    const tag = this.tags[cls];
+    if (k[base + D_TAG] !== tag) return this.lost(d, cls);
     const end = CLASS_WORDS[cls];
     for (let w = this.hint[d]; w < end; w++) {
       const word = k[base + D_BITMAP + w];
-      if (word !== -1) {
-        const bit = ~word & (word + 1); // lowest clear bit
-        Atomics.or(k, base + D_BITMAP + w, bit); // only the owner sets bits: it stays ours
+      if ((word | SEAL_BIT) !== -1) {
+        const bit = ~word & (word + 1); // lowest clear bit (not bit 31: a sealed word has it)
+        const old = Atomics.or(k, base + D_BITMAP + w, bit);
+        if ((old & (bit | SEAL_BIT)) !== 0 || Atomics.load(k, base + D_TAG) !== tag) {
+          if ((old & (bit | SEAL_BIT)) === 0) Atomics.and(k, base + D_BITMAP + w, ~bit);
+          return this.lost(d, cls);
+        }
         this.hint[d] = w;
-        return k[base + D_PAGE] * PAGE_BYTES + ((w << 5) + 31 - Math.clz32(bit)) * CLASS_SIZE[cls];
+        const i = w * BLOCKS_PER_WORD + 31 - Math.clz32(bit);
+        return k[base + D_PAGE] * PAGE_BYTES + i * CLASS_SIZE[cls];
       }
     }
     this.hint[d] = end;
@@ -109,10 +131,25 @@ export abstract class OwnerPages {
   }
 
   /**
+   * Page `d` of `cls` is not (or not now) this agent's to allocate from: parked (it stays in
+   * the ring: `scan` may take it back), being sealed by a lock holder (it stays current: the
+   * lock decides), or gone (the rings are rebuilt). Returns 0.
+   */
+  private lost(d: number, cls: number): number {
+    const t = Atomics.load(this.k, HEADER_WORDS + d * DESC_WORDS + D_TAG);
+    if (t === (this.tags[cls] | TAG_PARKED)) {
+      if (this.cur[cls] === d) this.cur[cls] = -1;
+    } else if (t !== this.tags[cls]) {
+      this.stale = true;
+    }
+    return 0;
+  }
+
+  /**
    * The current page of `cls` is full: look through this agent's pages of the class from
-   * the lowest (draining the remote frees of flagged ones, parking those found empty) and
-   * allocate from the first with room; failing that, take back one of its parked pages of
-   * the class. 0 when none has room (then the lock: another agent's parked page, or a new one).
+   * the lowest (draining the remote frees of flagged ones) and allocate from the first with
+   * room; failing that, take back one of its parked pages of the class. 0 when none has room
+   * (then the lock: another agent's parked page, or a new one).
    */
   allocNext(cls: number): number {
     const low = this.low[cls];
@@ -149,11 +186,6 @@ export abstract class OwnerPages {
       if (k[base + D_REMOTE] !== 0) {
         Atomics.store(k, base + D_REMOTE, 0);
         this.hint[d] = 0;
-        if (this.isEmpty(d, cls)) {
-          this.park(d, cls);
-          if (parked < 0) parked = d;
-          continue;
-        }
       }
       if (this.hint[d] < end) {
         this.cur[cls] = d;
@@ -178,8 +210,10 @@ export abstract class OwnerPages {
 
   /**
    * Frees `ptr` in page `d` (from `pageOf`). Validates first (block start, size), then one
-   * atomic AND: a block that was not live is reported and nothing changes. The owner's free
-   * that empties a bitmap word looks at the whole page and parks it when it is empty.
+   * atomic AND: a block that was not live is reported and nothing changes (a parked page has
+   * no live block: refused before the AND, whose bits are the seal's). A free that empties a
+   * bitmap word looks at the whole page; when it is empty, the page is `emptied`, to be parked
+   * under the lock (`settle`), whoever owns it.
    */
   free(d: number, ptr: number, size: number | undefined): void {
     const k = this.k;
@@ -192,19 +226,27 @@ export abstract class OwnerPages {
     const i = (off / bsize) | 0;
     if (i * bsize !== off || i >= CLASS_BLOCKS[cls] || tag === 0) this.badPointer(ptr, d);
     if (size !== undefined && !(isUint32(size) && size <= bsize)) this.badSize(ptr, size, bsize);
-    const w = i >>> 5;
-    const bit = 1 << (i & 31);
+    if ((tag & TAG_PARKED) !== 0) this.notLive(ptr);
+    const w = (i / BLOCKS_PER_WORD) | 0;
+    const bit = 1 << (i - w * BLOCKS_PER_WORD);
     const old = Atomics.and(k, base + D_BITMAP + w, ~bit);
-    if ((old & bit) === 0) {
-      throw new DoubleFreeError(`block ${ptr} is not live: it was freed already`);
+    if ((old & bit) === 0) this.notLive(ptr);
+    if (old < 0) {
+      // A sealed word (its page was parked after the TAG was read): the block was not live.
+      // Put the seal's bit back unless the page was taken (unsealed) meanwhile.
+      Atomics.compareExchange(k, base + D_BITMAP + w, old & ~bit, old);
+      this.notLive(ptr);
     }
     if ((tag & OWNER_BITS) === this.agentId) {
       if (w < this.hint[d]) this.hint[d] = w;
       if (slot < this.lowSlot[cls]) this.roomAt(d, cls, slot);
-      const rest = old ^ bit;
-      if ((rest === 0 || rest === CLASS_TAIL[cls]) && this.isEmpty(d, cls)) this.park(d, cls);
     } else if (k[base + D_REMOTE] === 0) {
       Atomics.store(k, base + D_REMOTE, 1);
+    }
+    const rest = old ^ bit;
+    if ((rest === 0 || rest === CLASS_TAIL[cls]) && this.isEmpty(d, cls)) {
+      this.emptied = d;
+      this.due = true;
     }
   }
 
@@ -218,10 +260,16 @@ export abstract class OwnerPages {
     const off = ptr - k[base + D_PAGE] * PAGE_BYTES;
     const i = (off / bsize) | 0;
     if (i * bsize !== off || i >= CLASS_BLOCKS[cls] || tag === 0) this.badPointer(ptr, d);
-    if ((Atomics.load(k, base + D_BITMAP + (i >>> 5)) & (1 << (i & 31))) === 0) {
-      throw new DoubleFreeError(`block ${ptr} is not live: it was freed already`);
+    const w = (i / BLOCKS_PER_WORD) | 0;
+    const word = Atomics.load(k, base + D_BITMAP + w);
+    if ((tag & TAG_PARKED) !== 0 || word < 0 || (word & (1 << (i - w * BLOCKS_PER_WORD))) === 0) {
+      this.notLive(ptr);
     }
     return bsize;
+  }
+
+  private notLive(ptr: number): never {
+    throw new DoubleFreeError(`block ${ptr} is not live: it was freed already`);
   }
 
   /** The class of the page `d`. */
@@ -238,18 +286,34 @@ export abstract class OwnerPages {
     return Atomics.load(k, base + last) === CLASS_TAIL[cls];
   }
 
-  /** Owner only: parks its empty page `d` of `cls` (stays in its ring, marked parked). */
-  protected park(d: number, cls: number): void {
+  /**
+   * Seals page `d` of `cls`: every bitmap word from its empty value to all bits set (SEAL_BIT
+   * among them), each with a CAS, so that an allocation racing it finds its bit taken and a
+   * free finds the seal. False (the words sealed so far restored) when a word is not empty: a
+   * live block, or a stale allocation's bit about to be cleared.
+   */
+  protected seal(d: number, cls: number): boolean {
     const k = this.k;
-    const t = this.tags[cls];
-    if (
-      Atomics.compareExchange(k, HEADER_WORDS + d * DESC_WORDS + D_TAG, t, t | TAG_PARKED) !== t
-    ) {
-      this.stale = true;
-      return;
+    const base = HEADER_WORDS + d * DESC_WORDS + D_BITMAP;
+    const last = CLASS_WORDS[cls] - 1;
+    for (let w = 0; w <= last; w++) {
+      const empty = w === last ? CLASS_TAIL[cls] : 0;
+      if (Atomics.compareExchange(k, base + w, empty, -1) !== empty) {
+        for (let v = 0; v < w; v++) Atomics.store(k, base + v, 0);
+        return false;
+      }
     }
-    if (this.cur[cls] === d) this.cur[cls] = -1;
-    if (Atomics.add(k, K_PARKED, 1) >= this.parkBound) this.overBound = true;
+    return true;
+  }
+
+  /** Unseals page `d` of `cls` (its TAG already names the agent taking it): every word empty. */
+  protected unseal(d: number, cls: number): void {
+    const k = this.k;
+    const base = HEADER_WORDS + d * DESC_WORDS + D_BITMAP;
+    const last = CLASS_WORDS[cls] - 1;
+    for (let w = 0; w < last; w++) Atomics.store(k, base + w, 0);
+    Atomics.store(k, base + last, CLASS_TAIL[cls]);
+    this.hint[d] = 0;
   }
 
   /** Owner only: takes back its parked page `d` of `cls`; false when another agent took it. */
@@ -264,7 +328,7 @@ export abstract class OwnerPages {
       return false;
     }
     Atomics.sub(k, K_PARKED, 1);
-    this.hint[d] = 0;
+    this.unseal(d, cls);
     return true;
   }
 

@@ -32,23 +32,42 @@
  * It allocates from its lowest page of the class with room, so its highest pages get no
  * new blocks while lower ones have room and empty out as their blocks are freed.
  *
- * ## Empty pages (the cache's bound)
- * A page whose last block is freed is *parked* by its owner (it notices on its own free or
- * when it drains the page's remote frees): TAG_PARKED is set in the TAG with one CAS and
- * no lock. A parked page belongs to the shared heap again in all but name: any agent that
- * needs a page takes a parked one (of its class as it is, of another class re-cut) under the
- * lock before asking the wrapped allocator, and the owner takes it back lock-free (a CAS to
- * its plain TAG) only when none of its other pages of the class has room. Once more than
+ * ## Empty pages (the cache's bound) and the claim protocol
+ * A page whose last block is freed, by its owner or by any other agent, is *parked* under the
+ * lock: the free notes it (`emptied`), and the freeing agent parks it before its call returns
+ * (a never-blocking call when the lock is free; else its next blocking call, or whoever next
+ * needs a page: `claimEmpty` parks pages flagged by remote frees that it finds empty). So a
+ * page emptied by other agents' frees goes back without its owner calling anything, idle or
+ * not. A parked page belongs to the shared heap again in all but name: any agent that needs a
+ * page takes a parked one (of its class as it is, of another class re-cut) under the lock
+ * before asking the wrapped allocator, and the owner takes it back lock-free (a CAS to its
+ * plain TAG) only when none of its other pages of the class has room. Once more than
  * K_PARK_BOUND pages are parked (all agents together), the agent whose park crossed the
- * bound takes the lock and gives parked pages back to the wrapped allocator until three
- * quarters of the bound stay (in batches: a burst of frees emptying many pages costs one
- * pass over the descriptors per quarter of a bound of pages, not one per page: in a CPU
- * profile of W1 the passes took about a tenth of the time with one per page). So an idle
- * agent holds no empty page it has seen empty. (A page emptied by remote frees is noticed
- * by its owner's next rescan of the class, its next page taken under the lock, `trim()` or
- * `close()`; until then only the owner may park it, because only it may be inside an
- * allocation from the page.)
+ * bound gives parked pages back to the wrapped allocator until three quarters of the bound
+ * stay (in batches: a burst of frees emptying many pages costs one pass over the descriptors
+ * per quarter of a bound of pages, not one per page: in a CPU profile of W1 the passes took
+ * about a tenth of the time with one per page).
  *
+ * Parking another agent's page is safe while that agent allocates from it lock-free (it read
+ * its TAG before the park and sets a bit after) because a parked page is *sealed*:
+ * - to park, the lock holder turns every bitmap word from its empty value to all bits set, each
+ *   with a CAS, and only then sets TAG_PARKED. An allocation's `Atomics.or` before a word's
+ *   seal makes that CAS fail (the park is abandoned, the words sealed so far restored); one
+ *   after it finds its bit set and gives up (OwnerPages.alloc).
+ * - a parked page stays sealed; whoever takes it (its owner's CAS back, a lock holder's claim)
+ *   changes the TAG first and unseals after, so an allocation that read the old TAG and sets a
+ *   bit after the unseal sees the new TAG when it looks again, and clears its bit.
+ * - a page goes back to the wrapped allocator, or is re-cut for another class, only sealed.
+ *   While a stale allocation's bit is set, no seal succeeds; so the bit it clears again was
+ *   never re-initialised or handed out in between. No block is handed out twice, and a
+ *   descriptor's reuse (another page, another class, another owner) changes nothing of this:
+ *   only agent X ever writes a TAG naming X, so X's TAG cannot come back while X is inside
+ *   an allocation.
+ * - a free into a parked page is refused (DoubleFreeError) before it touches the seal.
+ * An agent that dies in the middle of a seal (holding the lock) leaves the words it sealed
+ * looking full: those blocks are lost to the page, which therefore never empties; no block is
+ * handed out twice.
+
  * A *page table* (one Int32 per PAGE_BYTES slot of the memory's maximum size) maps a
  * pointer to its descriptor in O(1): 0 = not a cache page (the wrapped allocator's).
  *
@@ -61,7 +80,8 @@
  * | alloc, page of the class has room | 1 load + 1 atomic OR       | O(words) scan of the page       |
  * | alloc, current page full         | O(own pages of class from the lowest with room) | + lock, page from the pool or the allocator |
  * | free (own or remote)             | 1 table load + 1 atomic AND | + O(words) when a word empties (own) |
- * | park / take back own parked page | 1 CAS + 1 atomic add        | + lock when the bound is crossed |
+ * | park an emptied page             | lock + O(words) CAS (seal) + 1 atomic add | + the excess back when the bound is crossed |
+ * | take back own parked page        | 1 CAS + 1 atomic add + O(words) stores (unseal) | |
  * | page taken / released            | under the lock, O(1)        | O(DESCRIPTORS) to find a descriptor or a parked page |
  *
  * Fragmentation: internal only, below one class step (≤ 25%, 12.5% above 128 bytes), plus
@@ -73,11 +93,9 @@
  * TAG ≠ 0 ⇔ the page table entry of its PAGE names this descriptor; the class and owner are
  * in range, a parked page has an owner; the page is a live block of the wrapped allocator of
  * at least PAGE_USABLE bytes; the bitmap's tail bits are set and its unused words are 0.
- * A parked page has no live block, and nobody sets its bits until its TAG is plain again
- * (`check` looks into the checking agent's own parked pages: another owner may take its
- * page back and allocate from it while the check runs).
- * TAG and page table change only under the lock, except own ⇄ parked, which only the owner
- * does.
+ * A parked page is sealed (every word of its class all ones) and has no live block.
+ * TAG and page table change only under the lock, except parked → own, which only the owner
+ * does (lock-free).
  */
 
 import { HeapCorruptedError } from "../core/errors.js";
@@ -111,6 +129,7 @@ export {
   CLASS_TAIL,
   CLASS_WORDS,
   createCache,
+  D_BITMAP,
   D_TAG,
   DEFAULT_CACHE_PAGES,
   DEFAULT_PARKED_PAGES,
@@ -142,9 +161,50 @@ export class PageCache extends OwnerPages {
         if (k[base + D_TAG] !== tag || k[base + D_REMOTE] === 0) continue;
         Atomics.store(k, base + D_REMOTE, 0);
         this.hint[d] = 0;
-        if (this.isEmpty(d, cls)) this.park(d, cls);
+        if (this.isEmpty(d, cls)) this.park(d);
       }
     }
+  }
+
+  /**
+   * Parks page `d` (a plain page of any live owner) when it has no live block: seals it, then
+   * marks it parked (see "the claim protocol" above). Returns whether it did.
+   */
+  park(d: number): boolean {
+    const k = this.k;
+    const base = HEADER_WORDS + d * DESC_WORDS;
+    const tag = k[base + D_TAG];
+    if (tag === 0 || (tag & TAG_PARKED) !== 0 || (tag & OWNER_BITS) === 0) return false;
+    const cls = (tag >>> 16) & 0xff;
+    if (!this.seal(d, cls)) return false;
+    Atomics.store(k, base + D_TAG, tag | TAG_PARKED); // plain TAGs change only under the lock
+    Atomics.store(k, base + D_REMOTE, 0);
+    if (tag === this.tags[cls] && this.cur[cls] === d) this.cur[cls] = -1;
+    if (Atomics.add(k, K_PARKED, 1) >= this.parkBound) {
+      this.overBound = true;
+      this.due = true;
+    }
+    return true;
+  }
+
+  /**
+   * What a free left to do under the lock (`due`): the page it emptied is parked (or, an
+   * abandoned one, given back), then parked pages past the bound go back to the wrapped
+   * allocator. Every form of dealloc and alloc calls this, with the lock held.
+   */
+  settle(src: PageSource): void {
+    const d = this.emptied;
+    this.emptied = -1;
+    this.due = false;
+    if (d >= 0 && this.isEmpty(d)) {
+      const tag = this.k[HEADER_WORDS + d * DESC_WORDS + D_TAG];
+      if (tag !== 0 && (tag & (TAG_PARKED | OWNER_BITS)) === 0) {
+        if (this.release(d, src, false)) this.rebuild();
+      } else {
+        this.park(d);
+      }
+    }
+    if (this.overBound) this.releaseParked(src, this.parkBound - (this.parkBound >>> 2));
   }
 
   /** Adopts an abandoned page of `cls` (a dead or closed agent's) and allocates from it. */
@@ -166,16 +226,27 @@ export class PageCache extends OwnerPages {
 
   /**
    * Takes an empty page for `cls`, preferring one of its class: a parked page of any agent
-   * (CAS from the owner's parked TAG), or an empty abandoned one. Returns its descriptor,
-   * now this agent's page of its old class (not yet in a ring), or −1 when there is none.
+   * (CAS from the owner's parked TAG; another agent's page that remote frees emptied is
+   * parked first), or an empty abandoned one. Returns its descriptor, now this agent's page of
+   * its old class, sealed (not yet in a ring), or −1 when there is none.
    */
   claimEmpty(cls: number): number {
     const k = this.k;
     let other = -1;
     for (let d = 0; d < this.descriptors; d++) {
-      const tag = k[HEADER_WORDS + d * DESC_WORDS + D_TAG];
+      const base = HEADER_WORDS + d * DESC_WORDS;
+      let tag = k[base + D_TAG];
       if (tag === 0) continue;
-      if ((tag & TAG_PARKED) === 0 && ((tag & OWNER_BITS) !== 0 || !this.isEmpty(d))) continue;
+      if ((tag & TAG_PARKED) === 0) {
+        const owner = tag & OWNER_BITS;
+        if (owner === 0) {
+          if (!this.isEmpty(d)) continue;
+        } else if (owner !== this.agentId && k[base + D_REMOTE] !== 0 && this.park(d)) {
+          tag = k[base + D_TAG];
+        } else {
+          continue;
+        }
+      }
       if (((tag >>> 16) & 0xff) === cls) {
         if (this.claim(d, tag)) return d;
       } else if (other < 0) {
@@ -189,24 +260,30 @@ export class PageCache extends OwnerPages {
   }
 
   /**
-   * CAS page `d` from `tag` (parked, or abandoned and empty) to this agent's page of its
-   * class. The caller rebuilds its rings (`use`) or unpublishes the page.
+   * CAS page `d` from `tag` (parked, or abandoned and empty: sealed first) to this agent's
+   * page of its class, still sealed. The caller unseals it (`use`), unpublishes it or
+   * releases it; its rings are stale.
    */
   private claim(d: number, tag: number): boolean {
     const k = this.k;
-    if ((tag & TAG_PARKED) === 0 && (tag & OWNER_BITS) !== 0) return false;
-    const mine = this.tags[(tag >>> 16) & 0xff];
+    const parked = (tag & TAG_PARKED) !== 0;
+    if (!parked && (tag & OWNER_BITS) !== 0) return false;
+    const cls = (tag >>> 16) & 0xff;
+    if (!parked && !this.seal(d, cls)) return false;
+    const mine = this.tags[cls];
     if (Atomics.compareExchange(k, HEADER_WORDS + d * DESC_WORDS + D_TAG, tag, mine) !== tag) {
+      if (!parked) this.unseal(d, cls); // an abandoned page's TAG changes only under the lock
       return false;
     }
-    if ((tag & TAG_PARKED) !== 0) Atomics.sub(k, K_PARKED, 1);
+    if (parked) Atomics.sub(k, K_PARKED, 1);
     Atomics.store(k, HEADER_WORDS + d * DESC_WORDS + D_REMOTE, 0);
     this.stale = true;
     return true;
   }
 
-  /** A claimed page of class `cls` joins this agent's rings and serves a block. */
+  /** A claimed page of class `cls` is unsealed, joins this agent's rings and serves a block. */
   use(d: number, cls: number): number {
+    this.unseal(d, cls);
     this.rebuild();
     this.cur[cls] = d;
     return this.alloc(cls);
@@ -236,9 +313,11 @@ export class PageCache extends OwnerPages {
     const slot = page / PAGE_BYTES;
     k[base + D_PAGE] = slot;
     k[base + D_REMOTE] = 0;
+    // A free descriptor's bitmap was sealed when its page went (or never used): no stale
+    // allocation's bit is pending in it.
     const words = CLASS_WORDS[cls];
-    for (let w = 0; w < BITMAP_WORDS; w++) k[base + D_BITMAP + w] = 0;
-    k[base + D_BITMAP + words - 1] = CLASS_TAIL[cls];
+    for (let w = 0; w < BITMAP_WORDS; w++) Atomics.store(k, base + D_BITMAP + w, 0);
+    Atomics.store(k, base + D_BITMAP + words - 1, CLASS_TAIL[cls]);
     // Publish: TAG first, then the page table (recovery finishes or undoes the gap: repair).
     Atomics.store(k, base + D_TAG, this.tags[cls]);
     between?.();
@@ -250,9 +329,9 @@ export class PageCache extends OwnerPages {
   }
 
   /**
-   * Unpublishes this agent's page `d` (page table, then TAG) without giving its memory back,
-   * so that it can be installed again for another class; returns the page's address. The
-   * caller records the address in its intent first: a death in between gives it back.
+   * Unpublishes this agent's sealed page `d` (page table, then TAG) without giving its memory
+   * back, so that it can be installed again for another class; returns the page's address.
+   * The caller records the address in its intent first: a death in between gives it back.
    */
   unpublish(d: number): number {
     const k = this.k;
@@ -269,15 +348,21 @@ export class PageCache extends OwnerPages {
     return this.k[HEADER_WORDS + d * DESC_WORDS + D_PAGE] * PAGE_BYTES;
   }
 
-  /** Gives page `d` back to the wrapped allocator: page table entry, then the allocator, then the TAG (see repair). */
-  release(d: number, src: PageSource): void {
+  /**
+   * Gives empty page `d` back to the wrapped allocator: sealed first unless `sealed` says it
+   * is (false, nothing done, when it does not seal: a live block or a pending stale bit), then
+   * page table entry, the allocator, the TAG (see repair).
+   */
+  release(d: number, src: PageSource, sealed: boolean): boolean {
     const k = this.k;
     const base = HEADER_WORDS + d * DESC_WORDS;
+    if (!sealed && !this.seal(d, this.classOf(d))) return false;
     const slot = k[base + D_PAGE];
     Atomics.store(k, this.ptBase + slot, 0);
     src.dealloc(slot * PAGE_BYTES);
     Atomics.store(k, base + D_TAG, 0);
     this.stale = true;
+    return true;
   }
 
   /**
@@ -299,7 +384,7 @@ export class PageCache extends OwnerPages {
       if ((tag & TAG_PARKED) === 0) continue;
       parked--;
       if (!this.claim(d, tag)) continue; // its owner took it back meanwhile
-      this.release(d, src);
+      this.release(d, src, true);
       released++;
     }
     if (released > 0) this.rebuild();
@@ -319,9 +404,9 @@ export class PageCache extends OwnerPages {
       const base = HEADER_WORDS + d * DESC_WORDS;
       const tag = k[base + D_TAG];
       if (tag === 0 || (tag & OWNER_BITS) !== owner) continue;
-      if ((tag & TAG_PARKED) !== 0) Atomics.sub(k, K_PARKED, 1);
-      if ((tag & TAG_PARKED) !== 0 || this.isEmpty(d)) {
-        this.release(d, src);
+      const parked = (tag & TAG_PARKED) !== 0;
+      if ((parked || this.isEmpty(d)) && this.release(d, src, parked)) {
+        if (parked) Atomics.sub(k, K_PARKED, 1);
         released++;
       } else if (owner !== 0) {
         Atomics.store(k, base + D_TAG, tag & ~OWNER_BITS);
@@ -342,13 +427,13 @@ export class PageCache extends OwnerPages {
       const tag = k[HEADER_WORDS + d * DESC_WORDS + D_TAG];
       if (tag === 0) continue;
       const owner = tag & OWNER_BITS;
-      if ((tag & TAG_PARKED) !== 0) {
+      const parked = (tag & TAG_PARKED) !== 0;
+      if (parked) {
         if (!this.claim(d, tag)) continue;
       } else if (!((owner === this.agentId || owner === 0) && this.isEmpty(d))) {
         continue;
       }
-      this.release(d, src);
-      released++;
+      if (this.release(d, src, parked)) released++;
     }
     if (released > 0) this.rebuild();
     return released;
@@ -357,7 +442,10 @@ export class PageCache extends OwnerPages {
   /**
    * Recovery, first step: finishes what a dead agent left between the steps of `install`,
    * `unpublish` or `release` (TAG set, page table not naming it): the page goes back to the
-   * allocator. Then recounts the parked pages (a death between a park's two steps).
+   * allocator. Undoes a park it left half sealed (the words of a page in use that carry
+   * SEAL_BIT were empty when sealed: empty again, each by a CAS, since an owner taking its
+   * page back unseals it lock-free). Then recounts the parked pages (a death between a
+   * park's two steps).
    */
   repair(src: PageSource): void {
     const k = this.k;
@@ -368,7 +456,17 @@ export class PageCache extends OwnerPages {
       if (tag === 0) continue;
       const slot = k[base + D_PAGE];
       if (slot >= 0 && slot < this.ptEntries && k[this.ptBase + slot] === d + 1) {
-        if ((tag & TAG_PARKED) !== 0) parked++;
+        if ((tag & TAG_PARKED) !== 0) {
+          parked++;
+          continue;
+        }
+        const cls = (tag >>> 16) & 0xff;
+        const last = CLASS_WORDS[cls] - 1;
+        for (let w = 0; w <= last; w++) {
+          const v = Atomics.load(k, base + D_BITMAP + w);
+          if (v < 0)
+            Atomics.compareExchange(k, base + D_BITMAP + w, v, w === last ? CLASS_TAIL[cls] : 0);
+        }
         continue;
       }
       try {
@@ -408,7 +506,7 @@ export class PageCache extends OwnerPages {
    * throws) at the first inconsistency. Safe while other agents allocate and free.
    */
   check(src: PageSource, maxAgents: number, corrupt: (msg: string) => never): void {
-    checkPages(this.k, this.descriptors, this.ptEntries, maxAgents, this.agentId, src, corrupt);
+    checkPages(this.k, this.descriptors, this.ptEntries, maxAgents, src, corrupt);
   }
 }
 

@@ -55,7 +55,8 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     if (pc === null || !isUint32(ptr) || this.c[C_ATTN] !== 0) return false;
     const d = pc.pageOf(ptr);
     if (d >= 0) {
-      pc.free(d, ptr, size); // its bound is met by the next blocking call (never wait here)
+      pc.free(d, ptr, size);
+      if (pc.due) this.settle(pc, false); // never waits: if busy, the next call settles
       return true;
     }
     return ptr === 0;
@@ -79,10 +80,15 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     return r;
   }
 
-  /** Lock held, intent begun: `deallocInside`, then ends the call (aborts it on a throw). */
+  /**
+   * Lock held, intent begun: `deallocInside` and what its free left to do (`settle`), then
+   * ends the call (aborts it on a throw).
+   */
   protected deallocHeld(ptr: number, size: number | undefined): void {
     try {
       this.deallocInside(ptr, size);
+      const pc = this.pc;
+      if (pc?.due) pc.settle(this.inner);
     } catch (e) {
       this.abort();
       throw e;
@@ -107,7 +113,7 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     ) {
       const cls = CLASS_OF16[(size + 15) >>> 4];
       if (pc.stale) pc.rebuild();
-      if (pc.overBound) pc.releaseParked(this.inner, pc.parkBound - (pc.parkBound >>> 2));
+      if (pc.due) pc.settle(this.inner);
       let r = pc.alloc(cls);
       if (r === 0) r = pc.allocNext(cls);
       if (r === 0 && pc.stale) {
@@ -165,18 +171,21 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
   }
 
   /**
-   * After a park took the parked pages past the cache's bound: the excess goes back to the
-   * wrapped allocator under the lock. The free that triggered it has happened; a failure
-   * here (lock timeout, poison) is left for the next call to meet.
+   * After a lock-free free left something to do under the lock (`pc.due`: a page it emptied
+   * to park, parked pages past the bound to give back): takes the lock, waiting (`wait`) or
+   * not (a never-blocking form: when another agent holds it, `due` stays set and the next
+   * call meets it), and runs `pc.settle`, the one path every form of dealloc shares. The free
+   * has happened; a failure here (lock timeout, poison) is left for the next call to meet.
    */
-  protected releaseParked(pc: PageCache): void {
+  protected settle(pc: PageCache, wait: boolean): void {
     try {
-      this.begin(OP_NONE, 0, 0);
+      if (wait) this.begin(OP_NONE, 0, 0);
+      else if (!this.tryBegin(OP_NONE, 0, 0)) return;
     } catch {
       return;
     }
     try {
-      pc.releaseParked(this.inner, pc.parkBound - (pc.parkBound >>> 2));
+      pc.settle(this.inner);
     } catch {
       this.abort();
       return;

@@ -47,8 +47,10 @@
  *   are served from 8 KiB pages each agent takes from TLSF under the lock and then uses
  *   without it; any agent frees a cache block without the lock (one atomic AND on the
  *   page's live bitmap, which is also how a block freed by another agent returns to its
- *   owner). A page whose last block is freed is parked: any agent needing a page takes it
- *   before asking TLSF, and past `cacheEmptyPages` parked pages the rest go back to TLSF.
+ *   owner). A page whose last block is freed, by its owner or any other agent, is parked by
+ *   the agent that freed it (under the lock, whether or not its owner is idle: cache.ts's
+ *   claim protocol): any agent needing a page takes it before asking TLSF, and past
+ *   `cacheEmptyPages` parked pages the rest go back to TLSF.
  *   Pages of a dead agent are reclaimed by recovery (empty ones back to TLSF,
  *   the others ABANDONED and adopted by the next agent needing their class); `close()`
  *   does the same for its own. While a test pause point is armed (ATTN_HOOK), every call
@@ -384,7 +386,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
       const d = pc.pageOf(ptr);
       if (d >= 0) {
         pc.free(d, ptr, size);
-        if (pc.overBound) this.releaseParked(pc);
+        if (pc.due) this.settle(pc, true);
         return;
       }
       if (ptr === 0) return;

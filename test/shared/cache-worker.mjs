@@ -91,6 +91,51 @@ try {
       Atomics.notify(c, 2);
     }
     parentPort.postMessage({ done: true });
+  } else if (task === "fill") {
+    // Allocates `count` blocks of `size` (its own pages), reports them, then idles: it calls
+    // nothing until the parent asks for one more block.
+    const blocks = [];
+    for (let i = 0; i < workerData.count; i++) blocks.push(heap.alloc(workerData.size));
+    parentPort.on("message", () => {
+      const p = heap.alloc(workerData.size);
+      heap.dealloc(p);
+      heap.check();
+      parentPort.postMessage({ ptr: p });
+    });
+    parentPort.postMessage({ blocks });
+  } else if (task === "churn") {
+    // Shared slots: take a slot's block and free it (most often another worker's: a remote
+    // free), or put a new block into an empty one. Every block handed out is stamped in
+    // `own` (one word per 16 bytes) with a CAS: a stamp already there is a block handed out
+    // twice. Counts, not time, bound the run.
+    const s = new Int32Array(workerData.slots);
+    const own = new Int32Array(workerData.own);
+    const sizes = [1024, 1000, 700, 512, 300, 64, 16];
+    let x = workerData.seed >>> 0;
+    const rnd = () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x >>> 0;
+    };
+    let doubles = 0;
+    for (let i = 0; i < workerData.iterations; i++) {
+      const k = rnd() % s.length;
+      const p = Atomics.exchange(s, k, 0);
+      if (p !== 0) {
+        Atomics.store(own, p >>> 4, 0);
+        heap.dealloc(p);
+      } else {
+        const q = heap.alloc(sizes[rnd() % sizes.length]);
+        if (q === 0) throw new Error("out of memory");
+        if (Atomics.compareExchange(own, q >>> 4, 0, workerData.me) !== 0) doubles++;
+        if (Atomics.compareExchange(s, k, 0, q) !== 0) {
+          Atomics.store(own, q >>> 4, 0);
+          heap.dealloc(q);
+        }
+      }
+    }
+    parentPort.postMessage({ done: true, doubles });
   } else if (task === "alloc") {
     // One small allocation (the parent arms a pause point inside the page install).
     const p = heap.alloc(workerData.size);

@@ -18,9 +18,11 @@ import {
   CLASS_BLOCKS,
   CLASS_OF16,
   CLASS_SIZE,
+  D_BITMAP,
   D_TAG,
   DESC_WORDS,
   PAGE_BYTES,
+  TAG_PARKED,
 } from "../../src/shared/cache.js";
 import { SharedHeap, type SharedHeapDescriptor } from "../../src/shared/shared-heap.js";
 
@@ -149,9 +151,10 @@ describe("pages of agents that go away", () => {
     b.dealloc(b.alloc(700));
     b.close();
     expect(a.cacheStats()).toMatchObject({ pages: 2, abandoned: 2 });
-    a.dealloc(keep);
+    a.dealloc(keep); // its page's last block: the abandoned page goes back at once
+    expect(a.cacheStats()).toMatchObject({ pages: 1, abandoned: 1 });
     a.check();
-    expect(a.trim()).toBe(1);
+    expect(a.trim()).toBe(0); // the other one still holds a live block
     expect(() => b.alloc(8)).toThrow(/closed/);
   });
 });
@@ -250,13 +253,19 @@ describe("empty pages: parked, shared, bounded", () => {
     expect(() => SharedHeap.create({ cacheEmptyPages: -1 })).toThrow(TypeError);
   });
 
-  it("a page emptied by another agent's frees is parked when its owner next runs short", () => {
+  it("a page emptied by another agent's frees is parked by that agent, its owner calling nothing", () => {
     const [a, b] = pair();
     const n = CLASS_BLOCKS[cls16];
     const ps = Array.from({ length: n }, () => a.alloc(16)); // one full page
-    for (const p of ps) b.dealloc(p); // remote frees: one atomic AND each, no lock
-    expect(a.cacheStats()).toMatchObject({ pages: 1, parked: 0, liveBlocks: 0 });
-    const p = a.alloc(16); // the current page looks full: the rescan finds it empty
+    for (const p of ps.slice(1)) b.dealloc(p); // remote frees: one atomic AND each, no lock
+    expect(a.cacheStats()).toMatchObject({ pages: 1, parked: 0, liveBlocks: 1 });
+    b.dealloc(ps[0]); // the last one: b parks a's page (sealed) under the lock
+    expect(a.cacheStats()).toMatchObject({ pages: 1, parked: 1, liveBlocks: 0 });
+    a.check();
+    expect(() => b.dealloc(ps[0])).toThrow(DoubleFreeError); // refused, the seal untouched
+    expect(() => a.usableSize(ps[1])).toThrow(DoubleFreeError);
+    a.check();
+    const p = a.alloc(16); // a's current page is parked: it takes it back, unsealed
     expect(page(p)).toBe(page(ps[0]));
     expect(a.cacheStats()).toMatchObject({ pages: 1, parked: 0, liveBlocks: 1 });
     a.dealloc(p);
@@ -264,16 +273,60 @@ describe("empty pages: parked, shared, bounded", () => {
     a.check();
   });
 
-  it("check() finds a live block in this agent's parked page and poisons the heap", () => {
+  it("every form of dealloc parks what it empties and keeps the bound (one path)", async () => {
+    const sizes = [16, 32, 48, 64, 160, 320, 512, 1024];
+    const forms: [string, (h: SharedHeap, p: number) => unknown][] = [
+      ["dealloc", (h, p) => h.dealloc(p)],
+      ["tryDealloc", (h, p) => expect(h.tryDealloc(p)).toBe(true)],
+      ["deallocAsync", (h, p) => h.deallocAsync(p)],
+    ];
+    for (const [name, free] of forms) {
+      const a = SharedHeap.create({ initialBytes: 1 << 20, cacheEmptyPages: 2 });
+      const b = SharedHeap.attach(a.share());
+      const ps = sizes.map((n) => a.alloc(n));
+      for (const p of ps.slice(0, 4)) await free(a, p); // own pages
+      for (const p of ps.slice(4)) await free(b, p); // remote frees
+      const t = a.cacheStats();
+      expect({ name, parked: t.parked <= 2, pages: t.pages }).toEqual({
+        name,
+        parked: true,
+        pages: t.parked,
+      });
+      a.check();
+    }
+  });
+
+  it("an allocation that meets a seal gives up: no block of a page being parked", () => {
+    const [a, b, d] = pair();
+    const p = a.alloc(16);
+    a.dealloc(p); // a's page parked: sealed
+    const k = new Int32Array(d.cache as SharedArrayBuffer);
+    const tag = k[HEADER_WORDS + D_TAG];
+    expect(tag & TAG_PARKED).not.toBe(0);
+    // The moment a lock holder has sealed a's page and not yet marked it parked, with a
+    // refused free's hole in the seal: a's allocation reads the TAG as its own and a clear
+    // bit, and its OR meets the seal.
+    k[HEADER_WORDS + D_TAG] = tag & ~TAG_PARKED;
+    k[HEADER_WORDS + D_BITMAP] = -1 & ~1;
+    const r = a.alloc(16);
+    expect(page(r)).not.toBe(page(p)); // a new page, not block 0 of the sealed one
+    expect(k[HEADER_WORDS + D_BITMAP]).toBe(-1); // its OR filled the hole, nothing more
+    k[HEADER_WORDS + D_TAG] = tag; // the park completes
+    a.check();
+    a.dealloc(r);
+    expect(b.alloc(16)).toBeGreaterThan(0);
+    b.check();
+  });
+
+  it("check() finds a parked page that is not sealed and poisons the heap", () => {
     const [a, b, d] = pair();
     a.dealloc(a.alloc(16));
     expect(a.cacheStats().parked).toBe(1);
-    b.check(); // another agent's parked page: not looked into (its owner may take it back)
-    const k = new Int32Array(d.cache as SharedArrayBuffer);
-    k[HEADER_WORDS + 16] |= 1; // descriptor 0's first block marked live
     b.check();
-    expect(() => a.check()).toThrow(/parked page with live blocks/);
-    expect(() => b.alloc(16)).toThrow(HeapPoisonedError);
+    const k = new Int32Array(d.cache as SharedArrayBuffer);
+    k[HEADER_WORDS + D_BITMAP] = 0; // descriptor 0's first bitmap word: its seal gone
+    expect(() => b.check()).toThrow(/parked page not sealed/);
+    expect(() => a.alloc(16)).toThrow(HeapPoisonedError);
   });
 });
 
