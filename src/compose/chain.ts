@@ -58,6 +58,9 @@
  *   `largestFree` is the largest of the members'.
  * - `check()` checks every member, and that each nested member's region is still a live
  *   block of its parent (a parent reset under a live child is reported as corruption).
+ * - Corruption a member reports (`HeapCorruptedError`, from `check()` or any call) poisons
+ *   the chain: every later call throws `HeapPoisonedError`, even one another member could
+ *   serve (a child inside a corrupt parent's block cannot be trusted either).
  * - `reset()` resets every member in order. With nested members it throws ERR_UNSUPPORTED
  *   and changes nothing: resetting the parent would free the child's region under it;
  *   reset the members you mean, or drop the child first.
@@ -97,6 +100,7 @@ import {
   ArgumentTypeError,
   DoubleFreeError,
   HeapCorruptedError,
+  HeapPoisonedError,
   InvalidPointerError,
 } from "../core/errors.js";
 import { type Allocation, Layout } from "../core/layout.js";
@@ -110,6 +114,15 @@ import {
   rejectSize,
 } from "../core/validate.js";
 import { Memory } from "../memory/memory.js";
+import {
+  carvedFrom,
+  checkOneSpace,
+  containingMemory,
+  contains,
+  nameOf,
+  overlaps,
+  span,
+} from "./chain-members.js";
 import { carvingOf } from "./child.js";
 
 export interface ChainOptions {
@@ -139,34 +152,6 @@ export function isAllocator(x: unknown): x is Allocator {
   return isAnAllocator(x) && x.memory instanceof Memory;
 }
 
-function nameOf(a: Allocator): string {
-  const name = (a as { name?: unknown }).name;
-  return typeof name === "string" ? name : "allocator";
-}
-
-/** `[start, maxEnd)` of a memory: every address it holds now or after growing. */
-function span(memory: Memory): string {
-  return `[${memory.start}, ${memory.maxEnd})`;
-}
-
-function overlaps(a: Memory, b: Memory): boolean {
-  return a.start < b.maxEnd && b.start < a.maxEnd && a.start < a.maxEnd && b.start < b.maxEnd;
-}
-
-function contains(outer: Memory, inner: Memory): boolean {
-  return outer.start <= inner.start && inner.maxEnd <= outer.maxEnd;
-}
-
-/** Whether `child`'s region was carved, directly or through other carvings, from `parent`. */
-function carvedFrom(child: Allocator, parent: Allocator): boolean {
-  let c = carvingOf(child.memory);
-  for (let guard = 0; c !== undefined && guard < 1000; guard++) {
-    if (c.parent === parent) return true;
-    c = carvingOf(c.parent.memory);
-  }
-  return false;
-}
-
 export class ChainAllocator implements Allocator {
   /** `"ChainAllocator"`, as messages and `console.log` show it. */
   readonly name = "ChainAllocator";
@@ -179,6 +164,8 @@ export class ChainAllocator implements Allocator {
   private readonly anyNested: boolean;
   /** The first refusal of the last `allocIn` that returned ALL_REFUSED (thrown by callers). */
   private refusal: unknown = undefined;
+  /** The first corruption a member reported: the chain is poisoned when it is not "". */
+  private poison = "";
 
   constructor(members: readonly Allocator[], options: ChainOptions = {}) {
     if (!Array.isArray(members) || members.length === 0) {
@@ -279,7 +266,12 @@ export class ChainAllocator implements Allocator {
   dealloc(ptr: number, size?: number): void {
     if (ptr === 0) return;
     if (!isUint32(ptr)) rejectPointer(ptr);
-    this.ownerOf(ptr).dealloc(ptr, size);
+    const owner = this.ownerOf(ptr);
+    try {
+      owner.dealloc(ptr, size);
+    } catch (e) {
+      this.failed(e);
+    }
   }
 
   deallocate(ptr: number, layout?: Layout): void {
@@ -288,7 +280,12 @@ export class ChainAllocator implements Allocator {
 
   usableSize(ptr: number): number {
     if (!isUint32(ptr)) rejectPointer(ptr);
-    return this.ownerOf(ptr).usableSize(ptr);
+    const owner = this.ownerOf(ptr);
+    try {
+      return owner.usableSize(ptr);
+    } catch (e) {
+      return this.failed(e);
+    }
   }
 
   owns(ptr: number): boolean {
@@ -306,6 +303,7 @@ export class ChainAllocator implements Allocator {
 
   /** The owner of a pointer the caller validated as an integer; ERR_FOREIGN_POINTER if none. */
   private ownerOf(ptr: number): Allocator {
+    if (this.poison !== "") this.throwPoisoned();
     const ms = this.members;
     for (let i = 0; i < ms.length; i++) if (ms[i].owns(ptr)) return ms[i];
     throw new InvalidPointerError(
@@ -334,7 +332,7 @@ export class ChainAllocator implements Allocator {
     try {
       q = (owner.realloc as SizedRealloc).call(owner, ptr, newSize, align, oldSize);
     } catch (e) {
-      if (!isRefusal(e)) throw e;
+      if (!isRefusal(e)) this.failed(e);
       refused = e;
     }
     if (q !== 0 || !fits || this.members.length === 1) {
@@ -389,6 +387,7 @@ export class ChainAllocator implements Allocator {
 
   /** @returns the figures of the allocator now (see {@link AllocatorStats}) */
   stats(): AllocatorStats {
+    if (this.poison !== "") this.throwPoisoned();
     const ms = this.members;
     let inUse = 0;
     let free = 0;
@@ -396,7 +395,12 @@ export class ChainAllocator implements Allocator {
     let peakInUse = 0;
     let largestFree = 0;
     for (let i = 0; i < ms.length; i++) {
-      const s = ms[i].stats();
+      let s: AllocatorStats;
+      try {
+        s = ms[i].stats();
+      } catch (e) {
+        return this.failed(e);
+      }
       inUse += s.inUse;
       free += s.free;
       liveBlocks += s.liveBlocks;
@@ -424,10 +428,30 @@ export class ChainAllocator implements Allocator {
   }
 
   check(): void {
+    if (this.poison !== "") this.throwPoisoned();
     const ms = this.members;
-    // Regions first: a child whose block its parent freed has metadata nobody can trust.
-    for (let i = 0; i < ms.length; i++) if (this.nested[i] === 1) this.checkNested(i);
-    for (let i = 0; i < ms.length; i++) ms[i].check();
+    try {
+      // Regions first: a child whose block its parent freed has metadata nobody can trust.
+      for (let i = 0; i < ms.length; i++) if (this.nested[i] === 1) this.checkNested(i);
+      for (let i = 0; i < ms.length; i++) ms[i].check();
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  /** Whether a member reported corruption (every call now throws `HeapPoisonedError`). */
+  get poisoned(): boolean {
+    return this.poison !== "";
+  }
+
+  /** Rethrows `e`, poisoning the chain first when it reports corruption. */
+  private failed(e: unknown): never {
+    if (e instanceof HeapCorruptedError && this.poison === "") this.poison = e.message;
+    throw e;
+  }
+
+  private throwPoisoned(): never {
+    throw new HeapPoisonedError(`ChainAllocator: poisoned (${this.poison}); no call can succeed`);
   }
 
   /** The one-line summary `console.log` and `util.inspect` print (core/describe.ts). */
@@ -464,6 +488,7 @@ export class ChainAllocator implements Allocator {
    * every member asked refused (the first refusal is kept in `this.refusal`).
    */
   private allocIn(size: number, align: number, zeroed: boolean, skip: Allocator | null): number {
+    if (this.poison !== "") this.throwPoisoned();
     const ms = this.members;
     let asked = 0;
     let refusals = 0;
@@ -475,7 +500,7 @@ export class ChainAllocator implements Allocator {
       try {
         p = zeroed ? member.allocZeroed(size, align) : member.alloc(size, align);
       } catch (e) {
-        if (!isRefusal(e)) throw e;
+        if (!isRefusal(e)) this.failed(e);
         if (refusals++ === 0) this.refusal = e;
         continue;
       }
@@ -485,6 +510,7 @@ export class ChainAllocator implements Allocator {
   }
 
   private allocateIn(layout: Layout, zeroed: boolean): Allocation | null {
+    if (this.poison !== "") this.throwPoisoned();
     const ms = this.members;
     let first: unknown;
     let refusals = 0;
@@ -494,7 +520,7 @@ export class ChainAllocator implements Allocator {
       try {
         a = zeroed ? member.allocateZeroed(layout) : member.allocate(layout);
       } catch (e) {
-        if (!isRefusal(e)) throw e;
+        if (!isRefusal(e)) this.failed(e);
         if (refusals++ === 0) first = e;
         continue;
       }
@@ -537,45 +563,4 @@ export class ChainAllocator implements Allocator {
       );
     }
   }
-}
-
-/** All members in one pointer space: one buffer, or all offset-only (see the header). */
-function checkOneSpace(list: readonly Allocator[], memory: Memory | undefined): void {
-  const all =
-    memory === undefined
-      ? list.map((member) => member.memory)
-      : [memory, ...list.map((member) => member.memory)];
-  const first = all[0];
-  first.refresh();
-  for (let i = 1; i < all.length; i++) {
-    const other = all[i];
-    if (other.hasBytes !== first.hasBytes) {
-      throw new ArgumentTypeError(
-        "ChainAllocator: memories with bytes and offset-only memories cannot be chained " +
-          "(their pointers are not in one space)",
-        "ERR_MEMORY",
-      );
-    }
-    other.refresh();
-    if (other.hasBytes && other.buffer !== first.buffer) {
-      throw new ArgumentRangeError(
-        "ChainAllocator: every member must be over the same buffer (regions of one memory, " +
-          "or children carved from one parent), so that their pointers are comparable",
-        "ERR_MEMORY",
-      );
-    }
-  }
-}
-
-/** The memory of a member whose region contains every other member's (the last such). */
-function containingMemory(list: readonly Allocator[]): Memory {
-  for (let i = list.length - 1; i >= 0; i--) {
-    const outer = list[i].memory;
-    if (list.every((member) => contains(outer, member.memory))) return outer;
-  }
-  throw new ArgumentTypeError(
-    "ChainAllocator: no member's region contains all the others: pass { memory }, the " +
-      "memory the members' regions were taken from",
-    "ERR_MEMORY",
-  );
 }

@@ -174,6 +174,10 @@ export class HardenedAllocator implements Allocator {
   // ---- entering a call -------------------------------------------------------------------
 
   private enter(): void {
+    // Corruption the wrapped allocator found poisons the wrapper too.
+    if (this.poison === "" && (this.inner as { poisoned?: unknown }).poisoned === true) {
+      this.poison = "the wrapped allocator is poisoned";
+    }
     if (this.poison !== "") {
       throw new HeapPoisonedError(
         `${this.name}: heap is poisoned (${this.poison}); no call can succeed`,

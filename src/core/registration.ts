@@ -38,6 +38,17 @@ export interface Capabilities {
   /** Offers `reset()`. */
   readonly hasReset: boolean;
   /**
+   * What lies right after a live block's usable bytes, where a write past the block lands:
+   * `"words"`, in-band words the strategy trusts after every block (the next block's size
+   * word, a footer, a canary), so that `check()`, and freeing the block whose header was
+   * hit, throw `HeapCorruptedError` and poison the heap; `"headers"`, the same words only
+   * where another block follows (a header before each block, free space past the newest);
+   * `"some"`, such words after some blocks only (a free run's header, a page's header after
+   * its last block); `"none"`, nothing the strategy reads (its metadata is out of line), so
+   * the heap keeps working.
+   */
+  readonly afterBlock: "words" | "headers" | "some" | "none";
+  /**
    * How to resize a block where the contract's `realloc(ptr, newSize, align)` is not enough
    * (a block allocator must be told the old size).
    */
@@ -59,6 +70,7 @@ export const GENERAL_PURPOSE: Capabilities = Object.freeze({
   maxAlign: 4096,
   reclaimsAll: true,
   hasReset: true,
+  afterBlock: "words",
 });
 
 /** What a trace replay needs, for strategies sized up front. */

@@ -8,6 +8,7 @@ import {
   ArgumentTypeError,
   DoubleFreeError,
   HeapCorruptedError,
+  HeapPoisonedError,
   InvalidPointerError,
 } from "../../src/core/errors.js";
 import { Layout } from "../../src/core/layout.js";
@@ -396,5 +397,47 @@ describe("ChainAllocator as a parent", () => {
     small.drop();
     expect(tlsf.stats().liveBlocks).toBe(0);
     expect(bump.stats().liveBlocks).toBe(0);
+  });
+});
+
+describe("ChainAllocator: corruption a member finds poisons the chain", () => {
+  /** A pool child inside a TLSF parent; `tail` is a TLSF block right after the child's. */
+  function nested() {
+    const tlsf = new TlsfAllocator(new FixedMemory(new ArrayBuffer(1 << 16)));
+    const pool = childOf(tlsf, 4096, (m) => new PoolAllocator(64, undefined, { memory: m }));
+    const chain = new ChainAllocator([pool, tlsf]);
+    const tail = chain.alloc(1000);
+    expect(pool.owns(tail)).toBe(false);
+    return { chain, tlsf, tail };
+  }
+
+  for (const how of ["check", "dealloc"] as const) {
+    it(`found by ${how}(): every later call throws HeapPoisonedError, even a pool's alloc`, () => {
+      const { chain, tlsf, tail } = nested();
+      const p = chain.alloc(16); // a pool block
+      tlsf.memory.u32[(tail - 4) >>> 2] += 8; // the TLSF block's size word
+      expect(() => (how === "check" ? chain.check() : chain.dealloc(tail))).toThrow(
+        HeapCorruptedError,
+      );
+      expect(chain.poisoned).toBe(true);
+      for (const call of [
+        () => chain.alloc(16),
+        () => chain.dealloc(p),
+        () => chain.usableSize(p),
+        () => chain.stats(),
+        () => chain.check(),
+      ]) {
+        expect(call).toThrow(HeapPoisonedError);
+      }
+    });
+  }
+
+  it("a caller's mistake does not poison it", () => {
+    const { chain } = nested();
+    const p = chain.alloc(16);
+    chain.dealloc(p);
+    expect(() => chain.dealloc(p)).toThrow(DoubleFreeError);
+    expect(chain.poisoned).toBe(false);
+    chain.check();
   });
 });

@@ -231,3 +231,23 @@ describe("caller errors stay typed errors that change nothing", () => {
     }
   });
 });
+
+describe("HardenedAllocator: corruption the wrapped allocator found poisons the wrapper", () => {
+  for (const level of ["canary", "quarantine"] as const) {
+    it(`${level}: the inner heap poisoned, every call of the wrapper throws HeapPoisonedError`, () => {
+      const inner = new TlsfAllocator(makeMemory("fixed"));
+      const h = new HardenedAllocator(inner, { level });
+      const p = h.alloc(64);
+      h.alloc(64);
+      const u32 = inner.memory.u32;
+      // The inner size word of the next block, past the canary.
+      const next = p + inner.usableSize(p);
+      u32[next >>> 2] ^= 0x100;
+      expect(() => inner.check()).toThrow(HeapCorruptedError);
+      for (const call of [() => h.dealloc(p), () => h.alloc(8), () => h.stats(), () => h.check()]) {
+        expect(call).toThrow(HeapPoisonedError);
+      }
+      expect(h.poisoned).toBe(true);
+    });
+  }
+});

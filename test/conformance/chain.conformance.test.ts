@@ -32,6 +32,8 @@ runConformance({
   maxAlign: 4096,
   reclaimsAll: true,
   hasReset: true,
+  // The bump region keeps nothing after a block, the TLSF region its next size word.
+  afterBlock: "some",
 });
 
 /**
@@ -66,6 +68,8 @@ runConformance({
   maxAlign: 4096,
   reclaimsAll: true,
   hasReset: false,
+  // Pool blocks keep nothing after them; the TLSF's blocks their next size word.
+  afterBlock: "some",
 });
 
 /**
@@ -93,4 +97,5 @@ runConformance({
   maxAlign: 4096,
   reclaimsAll: true,
   hasReset: true,
+  afterBlock: "none",
 });

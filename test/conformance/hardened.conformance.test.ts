@@ -42,6 +42,8 @@ for (const [name, level, kind] of CASES) {
     detectsInteriorPointers: true,
     detectsDoubleFree: level !== "canary" || base.detectsDoubleFree,
     reclaimsAll: level === "canary" && base.reclaimsAll,
+    // A canary follows every block at every level (on a memory with bytes).
+    afterBlock: "words",
     runs: level === "check" ? 100 : 250,
   });
 }

@@ -12,7 +12,10 @@
  * - `stats()` agrees with the model (live blocks, bytes in use, conservation).
  * After every rejected command, every byte of the memory and of the metadata, and `stats()`,
  * are exactly as before. At the end everything is freed and the whole capacity is available
- * again, as on a fresh allocator. Where the strategy grows a memory kind at all, at least a
+ * again, as on a fresh allocator, except after a corruption: one program in eight ends with
+ * one (corruption.ts: a damaged header byte, or a write past a live block into the words the
+ * strategy's `afterBlock` capability declares), which must poison the heap or, where no
+ * in-band word was hit, leave it working. Where the strategy grows a memory kind at all, at least a
  * tenth of the programs must have grown it. Each property is bounded in time (BOUND_MS): a
  * loop that never ends fails its test, naming the program it was running.
  *
@@ -32,6 +35,7 @@ import {
   ReallocCmd,
   ResetCmd,
 } from "./commands.js";
+import { corruptionFor } from "./corruption.js";
 import {
   BAD_ALIGNS,
   BAD_DEALLOC_SIZES,
@@ -228,7 +232,9 @@ export function runConformance(subject: Subject): void {
     for (const kind of subject.kinds) {
       let running: Iterable<Cmd> = [];
       const runs = { all: 0, grown: 0 };
-      const property = fc.property(commandsFor(subject), (cmds) => {
+      const probe = new Real(subject, kind);
+      const corruption = corruptionFor(probe.bytes, probe.a);
+      const property = fc.property(commandsFor(subject), corruption, (cmds, last) => {
         running = cmds;
         const real = new Real(subject, kind);
         const end = real.mem.end;
@@ -237,6 +243,8 @@ export function runConformance(subject: Subject): void {
         fc.modelRun(() => ({ model, real }), cmds);
         runs.all++;
         if (real.mem.end !== end) runs.grown++;
+        // A corruption ends the program: poisoned, or (no in-band words hit) still working.
+        if (last?.check(model) && last.corrupt(model, real) === "poisoned") return;
         freeEverything(model, real);
       });
       const numRuns = Math.min(subject.runs ?? RUNS, RUNS);

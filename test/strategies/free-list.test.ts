@@ -623,6 +623,22 @@ describe("FreeListAllocator: in-band words are checked before they are trusted (
     expect(bytesOf()).toBe(before);
   }
 
+  it("a live block whose USED bit was cleared is corruption, not a double free", () => {
+    const { a, A, B } = setup();
+    // 4 bytes past A's 68 usable bytes: B's size word, USED cleared (72 | PREV_USED).
+    a.memory.u32[(B - 4) >>> 2] &= ~1;
+    expect(() => a.dealloc(B)).toThrow(HeapCorruptedError);
+    expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
+    void A;
+  });
+
+  it("a real double free stays a DoubleFreeError (its footer and the next PREV_USED agree)", () => {
+    const { a, B } = setup();
+    a.dealloc(B);
+    expect(() => a.dealloc(B)).toThrow(DoubleFreeError);
+    a.check();
+  });
+
   it("a write 6 bytes past a block grows the next block's size: freeing it poisons", () => {
     const { a, A, B, C } = setup();
     const blocks = () => Buffer.from(a.memory.u8.subarray(A - 4, C + 64)).toString("hex");

@@ -30,6 +30,8 @@ export const blockRegistration: Registration = {
     maxAlign: 4096,
     reclaimsAll: true,
     hasReset: true,
+    // A free run's header sits in its first block; a live neighbour has none.
+    afterBlock: "some",
     realloc,
   },
   // 8-byte blocks: wide (u32) run headers, alignment 8 from the blocks themselves.

@@ -29,7 +29,8 @@ export const buddyRegistration: Registration = {
   kind: StrategyKind.buddy,
   memories: ["fixed", "growable", "shared", "wasm", "offset"],
   general: true,
-  capabilities: GENERAL_PURPOSE,
+  // Every word it keeps is out of line: nothing follows a block.
+  capabilities: { ...GENERAL_PURPOSE, afterBlock: "none" },
   // maxCapacity: the whole region the memory can grow to, so the growable kinds grow.
   make: (memory) =>
     new BuddyAllocator(memory, { minBlockSize: 16, maxCapacity: memory.maxEnd - memory.start }),

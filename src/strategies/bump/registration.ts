@@ -22,6 +22,7 @@ export const bumpRegistration: Registration = {
     maxAlign: 4096,
     reclaimsAll: true,
     hasReset: true,
+    afterBlock: "none",
   },
   make: (memory) => new BumpAllocator(memory),
   forTrace: () => new BumpAllocator(growingMemory()),

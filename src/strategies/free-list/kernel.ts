@@ -414,10 +414,20 @@ export abstract class FreeListKernel extends FreeListFit {
       throw this.notALiveBlock(ptr);
     }
     if (!this.testBit(b)) throw this.notALiveBlock(ptr);
-    if ((this.u[b >>> 2] & USED) === 0) {
-      throw new DoubleFreeError(`pointer ${ptr}: the block is free (freed already)`);
-    }
+    if ((this.u[b >>> 2] & USED) === 0) throw this.freeBlockError(ptr, b);
     return b;
+  }
+
+  /** USED clear: a double free if `b` is a whole free block (footer, next PREV_USED), else corruption. */
+  protected freeBlockError(ptr: number, b: number): Error {
+    const u = this.u;
+    const w = u[b >>> 2];
+    const e = b + w - (w & FLAG_BITS);
+    const whole = e - b >= MIN_BLOCK && e <= this.slots[this.slot0 + AREA_END];
+    if (whole && u[(e >>> 2) - 1] === e - b && (u[e >>> 2] & PREV_USED) === 0) {
+      return new DoubleFreeError(`pointer ${ptr}: the block is free (freed already)`);
+    }
+    return this.corrupt(`block ${b} (size word ${w}) has USED clear but is not a free block`);
   }
 
   /** The error for a pointer that is not a live block's payload (the slow path). */

@@ -12,7 +12,8 @@ export const offsetRegistration: Registration = {
   kind: StrategyKind.offset,
   memories: ["fixed", "growable", "shared", "wasm", "offset"],
   general: true,
-  capabilities: GENERAL_PURPOSE,
+  // Every word it keeps is out of line: nothing follows a block.
+  capabilities: { ...GENERAL_PURPOSE, afterBlock: "none" },
   // Four nodes to start with: a kit program soon makes the node pool grow.
   make: (memory) => new OffsetAllocator(memory, { nodeCapacity: 4 }),
   forTrace: () => new OffsetAllocator(growingMemory()),

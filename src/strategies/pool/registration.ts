@@ -18,7 +18,13 @@ export const poolRegistration: Registration = {
   memories: ["fixed", "growable", "shared", "wasm", "offset"],
   general: false,
   // One block size: requests up to it, alignments up to the blocks' own.
-  capabilities: { ...GENERAL_PURPOSE, sizes: { min: 0, max: 48 }, maxAlign: 16 },
+  // The free stack and live bits are out of line: nothing follows a block.
+  capabilities: {
+    ...GENERAL_PURPOSE,
+    sizes: { min: 0, max: 48 },
+    maxAlign: 16,
+    afterBlock: "none",
+  },
   // 20 blocks of 48 bytes (16-aligned): a kit program of 40 commands runs the pool dry, so
   // the out-of-memory answers and the reuse of freed blocks are exercised.
   make: (memory) => new PoolAllocator(48, 20, { memory }),

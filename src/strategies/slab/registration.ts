@@ -20,6 +20,8 @@ export const slabRegistration: Registration = {
     sizes: { min: 0, max: 4096 },
     // One empty page per class stays cached, out of the parent, after everything is freed.
     reclaimsAll: false,
+    // Slots are out of line; a page's or large block's last bytes meet the parent's words.
+    afterBlock: "some",
   },
   // The kit's memories are 128 KiB, so 4 KiB pages and classes up to 1024 bytes, over a
   // parent that manages the whole memory: growable kinds are grown to their maximum first,

@@ -26,6 +26,8 @@ export const stackRegistration: Registration = {
     maxAlign: MAX_ALIGN,
     reclaimsAll: true,
     hasReset: true,
+    // The header of the block above; free space past the top.
+    afterBlock: "headers",
   },
   make: (memory) => new StackAllocator(memory),
   forTrace: () => new StackAllocator(growingMemory()),
