@@ -68,7 +68,7 @@
  * usable size → `LayoutMismatchError` (a smaller size is accepted: a block of one class
  * serves several request sizes). A page header whose tag is no page's, a free-list link
  * that leaves the carved blocks or names a live block, or broken list links →
- * `HeapCorruptedError`.
+ * `HeapCorruptedError`, as is corruption the parent's `check()` reports; either poisons the slab.
  *
  * ## Invariants (`check()`, check.ts)
  * Every page of a class on one of its lists (or full and on none), with a header, bitmap
@@ -77,6 +77,7 @@
  */
 
 import type { Allocator, AllocatorStats } from "../../core/allocator.js";
+import { HeapCorruptedError } from "../../core/errors.js";
 import {
   checkDeallocSize,
   DEFAULT_ALIGN,
@@ -469,7 +470,13 @@ export class SlabAllocator extends SlabLarge {
   }
 
   protected checkStrategy(): void {
-    this.parent.check();
+    try {
+      this.parent.check();
+    } catch (e) {
+      // The pages live in the parent's blocks: its corruption is the slab's too.
+      if (e instanceof HeapCorruptedError) this.corrupt(`its parent: ${e.message}`);
+      throw e;
+    }
     this.syncViews();
     checkSlab(
       {

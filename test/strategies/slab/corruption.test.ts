@@ -31,6 +31,19 @@ const P = 4096;
 const L_NEXT = 0;
 
 describe("damage is caught at the call and poisons the heap", () => {
+  it("corruption the parent's check() finds poisons the slab too", () => {
+    const memory = new FixedMemory(new ArrayBuffer(1 << 18), 0, 1 << 18, true);
+    const parent = new TlsfAllocator(memory);
+    const slab = new SlabAllocator(parent, { pageSize: P });
+    const a = slab.alloc(32);
+    // The parent's size word of the page's block, as an overflow below the page would write.
+    memory.u32[(pageOf(slab, a) - 4) >>> 2] += 8;
+    expect(() => slab.check()).toThrow(HeapCorruptedError);
+    // A block the page could serve is refused: the slab is poisoned, not only its parent.
+    expect(() => slab.alloc(32)).toThrow(HeapPoisonedError);
+    expect(() => slab.dealloc(a)).toThrow(HeapPoisonedError);
+  });
+
   it("an overwritten page header, on free and on alloc", () => {
     const { slab, memory } = makeSlab({ pageSize: P });
     const a = slab.alloc(32);
