@@ -61,20 +61,19 @@ export abstract class TlsfBlocks extends TlsfKernel {
     const m = this.memU32;
     const next = b + size;
     const nextWord = m[next >>> 2];
-    // A free follower is checked whole; a used one must not say its predecessor is free.
-    if ((nextWord & (FREE_BIT | PREV_FREE_BIT)) !== 0) this.checkFollower(b, next, nextWord);
+    if ((nextWord & PREV_FREE_BIT) !== 0) this.damaged(b, next, BAD_FOLLOWER);
     const prev = (word & PREV_FREE_BIT) !== 0 ? this.freePredecessor(b) : 0;
-    // Checked: now write.
-    const sw = this.sw;
-    m[sw + USED_COUNT]--;
-    m[sw + USED_BYTES] -= size;
     let total = size;
     if ((nextWord & FREE_BIT) !== 0) {
+      // The last check: the follower's words, then (whole) it leaves its list.
       const nextSize = sizeOf(nextWord);
-      this.removeFree(next, nextSize);
+      this.unlinkFree(next, nextSize, nextWord);
       this.wipeAbsorbed(next);
       total += nextSize;
     }
+    const sw = this.sw;
+    m[sw + USED_COUNT]--;
+    m[sw + USED_BYTES] -= size;
     let start = b;
     if (prev !== 0) {
       const prevWord = m[prev >>> 2];
@@ -93,12 +92,6 @@ export abstract class TlsfBlocks extends TlsfKernel {
     m[(start + total - 4) >>> 2] = start;
     m[(start + total) >>> 2] |= PREV_FREE_BIT;
     this.insertFree(start, total);
-  }
-
-  /** freeBlock's check of block `next` after used block `b`: free and whole, or used with PF clear. */
-  private checkFollower(b: number, next: number, nextWord: number): void {
-    if ((nextWord & PREV_FREE_BIT) !== 0) this.damaged(b, next, BAD_FOLLOWER);
-    this.checkFree(next, sizeOf(nextWord), nextWord);
   }
 
   /**
@@ -322,12 +315,17 @@ export abstract class TlsfBlocks extends TlsfKernel {
 
   /** The block of the live block at `ptr`; throws (changing nothing) for anything else. */
   protected blockOf(ptr: number): number {
-    if (!isUint32(ptr)) rejectPointer(ptr);
     const m = this.memU32;
     const end = m[this.sw + END];
-    // This handle's view ends before the heap: another handle grew it (`stale`).
-    if (end >>> 2 > m.length) return this.stale(ptr);
-    if (ptr >= this.first + BLOCK_OVERHEAD && ptr < end && (ptr & 7) === 0) {
+    // A uint32, 8-aligned, inside the heap and this handle's view, and live.
+    if (
+      typeof ptr === "number" &&
+      ptr >>> 0 === ptr &&
+      (ptr & 7) === 0 &&
+      ptr >= this.first + BLOCK_OVERHEAD &&
+      ptr < end &&
+      end >>> 2 <= m.length
+    ) {
       const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
       if ((this.live[(g >>> 5) << 1] & (1 << (g & 31))) !== 0) return ptr - BLOCK_OVERHEAD;
     }
@@ -335,17 +333,22 @@ export abstract class TlsfBlocks extends TlsfKernel {
   }
 
   /**
-   * `blockOf` on a view that ends before the heap (another handle of this heap grew it): the
-   * views re-derived first (`onViews` waits for the memory to show the heap's end, or throws
-   * StaleViewError, nothing changed), then `blockOf` again.
+   * `blockOf` for a pointer that failed its test: not a uint32, or a view that ends before
+   * the heap (another handle of this heap grew it: the views re-derived, then `blockOf`
+   * again; `onViews` throws StaleViewError, nothing changed, if the memory never shows the
+   * heap's end), or the error for a pointer that is not a live block.
    */
-  private stale(ptr: number): number {
-    this.syncViews();
-    return this.blockOf(ptr);
+  private notLive(ptr: number): number {
+    if (!isUint32(ptr)) rejectPointer(ptr);
+    if (this.viewBehind()) {
+      this.syncViews();
+      return this.blockOf(ptr);
+    }
+    return this.notLiveError(ptr);
   }
 
   /** Throws the error for `ptr`, which `blockOf` found not to be a live block. */
-  private notLive(ptr: number): never {
+  private notLiveError(ptr: number): never {
     const end = this.memU32[this.sw + END];
     if (ptr < this.first + BLOCK_OVERHEAD || ptr >= end || (ptr & 7) !== 0) {
       throw new InvalidPointerError(
