@@ -529,3 +529,16 @@ describe("a long random run", () => {
     expect(a.stats().largestFree).toBe(16 << 20);
   });
 });
+
+describe("BuddyAllocator: peakInUse", () => {
+  it("remembers the most in use after the blocks are freed", () => {
+    const a = new BuddyAllocator(64 * KIB);
+    const p = a.alloc(3000);
+    const q = a.alloc(100);
+    const most = a.stats().inUse;
+    a.dealloc(p);
+    a.dealloc(q);
+    a.alloc(8);
+    expect(a.stats().peakInUse).toBe(most);
+  });
+});

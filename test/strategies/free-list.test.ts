@@ -602,6 +602,27 @@ describe("FreeListAllocator: many holes in front", () => {
   });
 });
 
+describe("FreeListAllocator: peakInUse remembers the most in use", () => {
+  it("after an allocation is freed", () => {
+    const a = new FreeListAllocator(8192);
+    const p = a.alloc(1000);
+    const usable = a.usableSize(p);
+    a.dealloc(p);
+    a.alloc(8);
+    expect(a.stats().peakInUse).toBe(usable);
+  });
+
+  it("after a block grown in place is freed", () => {
+    const a = new FreeListAllocator(8192);
+    const p = a.alloc(100);
+    const q = a.realloc(p, 3000);
+    expect(q).toBe(p); // grown into the free space after it
+    const usable = a.usableSize(q);
+    a.dealloc(q);
+    expect(a.stats().peakInUse).toBe(usable);
+  });
+});
+
 describe("FreeListAllocator: in-band words are checked before they are trusted (issue 13)", () => {
   /** Three live 64-byte blocks (block size 72) and a free tail; `hit` damages B's header. */
   function setup() {

@@ -103,6 +103,15 @@ describe("check() finds corruption and poisons the heap", () => {
     expect(() => bytes.check()).toThrow(/sum to 48, INUSE says 47/);
   });
 
+  it("pop refuses a top header whose size no longer reaches TOP (smaller or larger)", () => {
+    for (const delta of [-8, -1, 8]) {
+      const { stack, c, u32 } = threeBlocks();
+      u32[(c - HDR) / 4 + SIZE_WORD] += delta;
+      expect(() => stack.pop()).toThrow(HeapCorruptedError);
+      expect(stack.poisoned).toBe(true);
+    }
+  });
+
   it("pop checks the top header before moving the top", () => {
     const { stack, c, u32 } = threeBlocks();
     u32[(c - HDR) / 4 + PREV_WORD] = c + 8; // a block below cannot lie above
