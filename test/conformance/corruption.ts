@@ -184,8 +184,8 @@ export class WritePastCmd implements CorruptCmd {
       s.afterBlock === "words" ? reaches : s.afterBlock === "headers" && stop === after?.ptr;
     // Every in-band word before the next live block was damaged: freeing it must notice.
     const victim = after !== undefined && stop === after.ptr ? after : undefined;
-    // Freeing the block whose header was hit must itself find the damage (a stack frees
-    // only its newest block).
+    // Freeing the block whose header was hit finds the damage (a stack frees only its newest
+    // block); where the words are the previous block's canary, check() does.
     const top = m.live[m.live.length - 1];
     if (
       this.next === "next block" &&
@@ -194,13 +194,18 @@ export class WritePastCmd implements CorruptCmd {
       (s.freeOrder === "any" || victim === top)
     ) {
       const d = thrown(() => r.a.dealloc(victim.ptr, s.deallocNeedsSize ? victim.size : undefined));
-      if (!(d instanceof HeapCorruptedError)) {
+      if (d instanceof HeapCorruptedError) {
+        expectPoisoned(m, r, what);
+        return "poisoned";
+      }
+      // A canary belongs to the block before it: freeing the next block need not read it,
+      // but check() below must.
+      if (d !== undefined) {
         throw new Error(
           `${what}, then dealloc(#${victim.id}): expected HeapCorruptedError, ${describeError(d)}`,
         );
       }
-      expectPoisoned(m, r, what);
-      return "poisoned";
+      m.live.splice(m.live.indexOf(victim), 1);
     }
     const e = thrown(() => r.a.check());
     if (e instanceof HeapCorruptedError && s.afterBlock !== "none") {
