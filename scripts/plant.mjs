@@ -348,8 +348,8 @@ function plant([id, file, find, replace, unit, kit], runs) {
   } finally {
     restore();
     restore = () => {};
-    if (readFileSync(path, "utf8") !== original) throw new Error(`${file} was not restored`);
   }
+  if (readFileSync(path, "utf8") !== original) throw new Error(`${file} was not restored`);
   return { id, result, seconds: Math.round((Date.now() - t0) / 1000) };
 }
 
