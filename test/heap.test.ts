@@ -323,6 +323,15 @@ describe("Heap: its views follow the memory", () => {
     expect(heap.u8.buffer).toBe(memory.buffer);
   });
 
+  it("after another agent grew a shared wasm memory (no view detached), every view covers it", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
+    const heap = Heap.inWasmMemory(memory, 1024);
+    expect(heap.u8.length).toBe(65536);
+    memory.grow(1);
+    expect(heap.u8.length).toBe(2 * 65536);
+    expect(heap.f64.length).toBe(2 * 8192);
+  });
+
   it("after another agent grew a shared memory, the views cover it", () => {
     const m = new SharedMemory(1 << 16, 1 << 20);
     const heap = new Heap({ memory: m });
