@@ -150,13 +150,35 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
       pc.unpublish(d);
       return this.installPage(pc, page, cls);
     }
-    const inner = this.inner;
-    let page = inner.alloc(PAGE_USABLE, CACHE_PAGE_BYTES);
-    if (page === 0 && pc.trim(inner) > 0) page = inner.alloc(PAGE_USABLE, CACHE_PAGE_BYTES);
+    let page = this.takePage();
+    if (page === 0 && pc.trim(this.inner) > 0) page = this.takePage();
     if (page === 0) return 0;
     // Recorded in the intent slot until installed: a death in between gives the page back.
     this.cu[this.slot + S_PAGE] = page;
     return this.installPage(pc, page, cls);
+  }
+
+  /**
+   * Lock held: a PAGE_BYTES-aligned block of PAGE_USABLE bytes from the wrapped allocator, or
+   * 0. An aligned request makes TLSF look for a free block of the size plus the alignment
+   * (it cannot know where in a block an aligned start falls), so the slot of a page given
+   * back, exactly a page, would never serve one: new pages would go ever higher while such
+   * holes stay empty. So when an aligned block is found, a plain request of the size is made
+   * too (pages tile the memory: a page's old slot starts aligned), and the lower of the two
+   * aligned blocks is kept, the other given back. When none is found, none is taken (the last
+   * free bytes of a full heap stay for the wrapped allocator's own blocks).
+   */
+  private takePage(): number {
+    const inner = this.inner;
+    const a = inner.alloc(PAGE_USABLE, CACHE_PAGE_BYTES);
+    if (a === 0) return 0;
+    const p = inner.alloc(PAGE_USABLE, ALIGN8);
+    if (p !== 0 && p % CACHE_PAGE_BYTES === 0 && p < a) {
+      inner.dealloc(a);
+      return p;
+    }
+    if (p !== 0) inner.dealloc(p);
+    return a;
   }
 
   /** Lock held, `page` in the intent slot: installs it for `cls` and allocates from it. */

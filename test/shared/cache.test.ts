@@ -318,6 +318,17 @@ describe("empty pages: parked, shared, bounded", () => {
     b.check();
   });
 
+  it("a page given back to TLSF leaves a slot the next new page fills, not a hole", () => {
+    const a = SharedHeap.create({ initialBytes: 1 << 20, cacheEmptyPages: 0 });
+    const [x, y, z] = [16, 32, 48].map((n) => a.alloc(n)); // three pages side by side
+    expect([page(y) - page(x), page(z) - page(y)]).toEqual([1, 1]);
+    a.dealloc(y); // its page goes back to TLSF at once: a one-page free block between two
+    expect(a.cacheStats().pages).toBe(2);
+    const w = a.alloc(64); // a new page: in that slot (an aligned request would go higher)
+    expect(page(w)).toBe(page(y));
+    a.check();
+  });
+
   it("check() finds a parked page that is not sealed and poisons the heap", () => {
     const [a, b, d] = pair();
     a.dealloc(a.alloc(16));
