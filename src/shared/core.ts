@@ -398,9 +398,10 @@ export abstract class SharedHeapCore {
     Atomics.or(c, C_ATTN, ATTN_HOOK); // every call takes the lock, where the points are
   }
 
-  /** Test only: the agent now paused at the armed point, or 0. */
+  /** Test only: the agent now paused at the armed point (its hook has run), or 0. */
   get pausedAgent(): number {
-    return Atomics.load(this.c, C_PAUSED);
+    const id = Atomics.load(this.c, C_PAUSED);
+    return id > 0 ? id : 0;
   }
 
   /** Test only: disarm and let a paused agent continue. */
@@ -422,9 +423,12 @@ export abstract class SharedHeapCore {
     if (Atomics.load(c, C_PAUSE_AT) !== code) return;
     const who = Atomics.load(c, C_PAUSE_AGENT);
     if (who !== 0 && who !== this.agentId) return;
-    if (Atomics.compareExchange(c, C_PAUSED, 0, this.agentId) !== 0) return;
+    // Claimed as −id while the hook runs, announced as id after it: the parent, which waits
+    // for id and then terminates this worker, never kills it before the hook has finished.
+    if (Atomics.compareExchange(c, C_PAUSED, 0, -this.agentId) !== 0) return;
     const name = (Object.keys(PAUSE_POINTS) as PausePoint[]).find((k) => PAUSE_POINTS[k] === code);
     if (name !== undefined) this.testHook?.(name);
+    Atomics.store(c, C_PAUSED, this.agentId);
     Atomics.notify(c, C_PAUSED);
     const deadline = performance.now() + 30_000;
     while (Atomics.load(c, C_PAUSE_GATE) === 0 && performance.now() < deadline) {

@@ -94,6 +94,9 @@ try {
     // pause hook first breaks the heap the way a half-done update would.
     if (workerData.tear) {
       heap.setTestHook(() => {
+        // A slow tear: the parent must not kill this worker before the hook has finished.
+        const until = performance.now() + 50;
+        while (performance.now() < until);
         new Uint32Array(heap.memory.buffer)[17] += 1; // TLSF's USED_COUNT, no block behind it
       });
     }
