@@ -77,6 +77,7 @@ export class ResetCmd implements Cmd {
   run(m: Model, r: Real): void {
     r.a.reset();
     m.live = [];
+    m.peak = 0; // the peak starts again from here
     verifyAll(m, r);
   }
   toString = () => "reset()";

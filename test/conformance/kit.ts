@@ -9,7 +9,9 @@
  * - `check()` passes, and the paint of every live block is intact (each block is filled with
  *   a pattern derived from the id of the command that made it);
  * - live blocks are aligned, inside the region and pairwise disjoint;
- * - `stats()` agrees with the model (live blocks, bytes in use, conservation).
+ * - `stats()` agrees with the model (live blocks, bytes in use, conservation), and
+ *   `peakInUse` is at least `inUse` and never lower than at the previous check, except
+ *   across a reset().
  * After every rejected command, every byte of the memory and of the metadata, and `stats()`,
  * are exactly as before. At the end everything is freed and the whole capacity is available
  * again, as on a fresh allocator, except after a corruption: one program in eight ends with
@@ -139,6 +141,7 @@ function freeEverything(m: Model, r: Real): void {
     for (const b of m.live) verifyPaint(r, b);
     r.a.reset();
     m.live = [];
+    m.peak = 0;
   } else {
     while (m.live.length > 0) {
       const b = m.live.pop()!;
@@ -238,7 +241,7 @@ export function runConformance(subject: Subject): void {
         running = cmds;
         const real = new Real(subject, kind);
         const end = real.mem.end;
-        const model: Model = { live: [], nextId: 1 };
+        const model: Model = { live: [], nextId: 1, peak: 0 };
         verifyAll(model, real);
         fc.modelRun(() => ({ model, real }), cmds);
         runs.all++;

@@ -13,6 +13,11 @@ export interface Block {
 export interface Model {
   live: Block[];
   nextId: number;
+  /**
+   * The allocator's peakInUse at the last check: it may not go down until a reset() (which
+   * sets this to 0).
+   */
+  peak: number;
 }
 
 export class Real {
@@ -174,6 +179,9 @@ export function verifyAll(m: Model, r: Real): void {
   claim(sum === s.capacity, "inUse + free + overhead = capacity", sum, s.capacity);
   claim(s.largestFree <= s.free, "largestFree ≤ free", s.largestFree, s.free);
   claim(s.peakInUse >= s.inUse, "peakInUse ≥ inUse", s.peakInUse, s.inUse);
+  // The contract: the highest inUse since creation or the last reset().
+  claim(s.peakInUse >= m.peak, "peakInUse ≥ its value at the last check", s.peakInUse, m.peak);
+  m.peak = s.peakInUse;
   const span = mem.end - mem.start;
   claim(s.capacity === span, "capacity = the memory's bytes", s.capacity, span);
 }

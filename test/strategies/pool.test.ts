@@ -16,6 +16,7 @@ import {
   InvalidPointerError,
   LayoutMismatchError,
 } from "../../src/core/errors.js";
+import { H_CONFIG } from "../../src/core/header.js";
 import { FixedMemory, GrowableMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
 import { BumpAllocator } from "../../src/strategies/bump/index.js";
 import {
@@ -28,7 +29,9 @@ import {
 /** Pool words and where the free stack and bitmap start (see the picture in pool.ts). */
 const NFREE = 0;
 const CARVED = 1;
-const POOL_WORDS = 4;
+const PEAK_CARVED = 3;
+const PEAK = 4;
+const POOL_WORDS = 5;
 
 /** Int32 indices of a pool's metadata, for an in-band pool whose header is at byte `at`. */
 function metaIndex(p: PoolAllocator, at = 0) {
@@ -139,10 +142,34 @@ describe("carving", () => {
     const first = pool.allocBlock();
     const ps = [first, pool.allocBlock(), pool.allocBlock()];
     for (const p of [ps[0], ps[2], ps[1]]) pool.dealloc(p);
-    expect(pool.stats().peakInUse).toBe(0);
+    expect(pool.stats().peakInUse).toBe(3 * 64); // the peak outlives the rewind
     expect(pool.allocBlock()).toBe(first); // not the last one freed: back at block 0
     // Blocks released by the rewind are not live: freeing one again is a double free.
     unchanged(pool, () => pool.dealloc(ps[2]), DoubleFreeError);
+  });
+
+  it("peakInUse is the most bytes live at once since creation or reset, across rewinds", () => {
+    const pool = new PoolAllocator(64, 8);
+    const peak = () => pool.stats().peakInUse;
+    const three = [pool.allocBlock(), pool.allocBlock(), pool.allocBlock()];
+    for (const p of three) pool.dealloc(p); // empties the pool: a rewind
+    expect(peak()).toBe(3 * 64);
+    const one = pool.allocBlock();
+    expect(peak()).toBe(3 * 64); // CARVED is 1, below the peak before the rewind
+    pool.dealloc(one);
+    expect(peak()).toBe(3 * 64); // a lower peak folded in keeps the higher one
+    const four = [1, 2, 3, 4].map(() => pool.allocBlock());
+    expect(peak()).toBe(4 * 64);
+    pool.dealloc(four[0]);
+    expect(peak()).toBe(4 * 64);
+    // A second handle reads the same peak from the pool's words.
+    const other = PoolAllocator.attach(pool.memory);
+    expect(other.stats().peakInUse).toBe(4 * 64);
+    pool.reset();
+    expect(peak()).toBe(0);
+    pool.allocBlock();
+    expect(peak()).toBe(64);
+    pool.check();
   });
 
   it("runs dry, answers 0 without changing anything, and serves a freed block again", () => {
@@ -373,6 +400,22 @@ describe("memories", () => {
     );
     expect(() => new PoolAllocator(64, 100, { memory, attach: true })).not.toThrow();
   });
+
+  it("attach refuses a pool whose CONFIG slot names another layout, reading only", () => {
+    const buf = new ArrayBuffer(16 * 1024);
+    PoolAllocator.fromBuffer(buf, 64, 100);
+    const slots = new Float64Array(buf);
+    slots[H_CONFIG] = 64; // what a pool laid out without PEAK holds there: its block size
+    const before = new Uint8Array(buf).slice();
+    const memory = new FixedMemory(buf);
+    const refused = expect.objectContaining({
+      code: "ERR_HEAP_CONFIG",
+      message: expect.stringContaining("header layout 64"),
+    });
+    expect(() => PoolAllocator.attach(memory)).toThrow(refused);
+    expect(() => new PoolAllocator(64, 100, { memory, attach: true })).toThrow(refused);
+    expect(Buffer.compare(new Uint8Array(buf), before)).toBe(0);
+  });
 });
 
 describe("check() finds corrupt metadata and poisons the heap", () => {
@@ -408,6 +451,14 @@ describe("check() finds corrupt metadata and poisons the heap", () => {
     const { pool, i32, at } = pool3();
     i32[at.words + CARVED] = 1; // below NFREE = 2
     expect(() => pool.check()).toThrow(/NFREE 2 <= CARVED 1/);
+  });
+
+  it("a peak above the peak since creation", () => {
+    const { pool, i32, at } = pool3();
+    pool.reset(); // PEAK_CARVED = 4, PEAK = 0
+    expect(i32[at.words + PEAK_CARVED]).toBe(4);
+    i32[at.words + PEAK] = 5;
+    expect(() => pool.check()).toThrow(/PEAK 5 <= PEAK_CARVED 4/);
   });
 
   it("a free-stack entry above the carved blocks", () => {

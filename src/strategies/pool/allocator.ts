@@ -22,12 +22,13 @@
  * |                        |      |       | (+ growth of a growable memory, amortised O(1))   |
  * | dealloc                | O(1) | O(1)  | bit test for double free, push on the free stack  |
  * | realloc                | O(1) | O(1)  | in place up to the block size, else 0             |
- * | reset                  | O(1) | O(1)  | CARVED = NFREE = 0; no bitmap clear (see above)   |
+ * | reset                  | O(1) | O(1)  | CARVED = NFREE = PEAK = 0; no bitmap clear        |
  * | numFree / numAllocated | O(1) | O(1)  |                                                  |
  * | check                  | O(N) | O(N)  |                                                  |
  *
- * When the last live block is freed the pool rewinds (CARVED = NFREE = 0): it is then exactly
- * a fresh pool again, and the next block handed out is block 0.
+ * When the last live block is freed the pool rewinds (CARVED = NFREE = 0): it then hands out
+ * blocks exactly as a fresh pool, block 0 next. Only the peak words remember the blocks
+ * carved before (PEAK_CARVED for `allocZeroed`, PEAK for `stats().peakInUse`).
  *
  * Fragmentation: none between blocks. Inside a block, S − size bytes are lost per request
  * (internal fragmentation); below BASE, up to A − 8 bytes of padding once.
@@ -39,7 +40,7 @@
  * and pays no per-block metadata; keeping it out of line costs those 4 bytes but gives one
  * code path for byte and offset-only memories, a free list that writes past a block's end or
  * after free cannot corrupt, and blocks whose bytes stay untouched until handed out. Per
- * pool: the 96-byte header, 16 bytes of pool words, up to 7 bytes to round the metadata to
+ * pool: the 96-byte header, 20 bytes of pool words, up to 7 bytes to round the metadata to
  * 8, and the pad to A.
  *
  * ## Invariants (`check()`, check.ts)
@@ -81,10 +82,10 @@ import { checkPoolAlign, checkPoolDeallocSize, liveBlockOf } from "./misuse.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
 // loaded from its module cell on every use.
-const { BITS_PER_WORD, POOL_HEADER, STACK, WORD_SHIFT } = layout;
+const { BITS_PER_WORD, POOL_HEADER, POOL_LAYOUT, STACK, WORD_SHIFT } = layout;
 
 const { BLOCK_SIZE, NUM_BLOCKS, BASE, BLOCK_ALIGN } = POOL_HEADER.slot;
-const { NFREE, CARVED, LIMIT, PEAK_CARVED } = POOL_HEADER.word;
+const { NFREE, CARVED, LIMIT, PEAK_CARVED, PEAK } = POOL_HEADER.word;
 
 // Module-local copies of the imported values the hot path uses. V8 reads an imported binding
 // from its module cell on every use, but folds a module-local const: on W2 the copies made
@@ -207,7 +208,15 @@ export class PoolAllocator extends BaseAllocator {
       );
     }
     const attach = options.attach === true;
-    super(memory, StrategyKind.pool, POOL_HEADER, extraMetaBytes(n), size, attach, "PoolAllocator");
+    super(
+      memory,
+      StrategyKind.pool,
+      POOL_HEADER,
+      extraMetaBytes(n),
+      POOL_LAYOUT,
+      attach,
+      "PoolAllocator",
+    );
     this.blockSize = size;
     this.blockAlign = poolBlockAlign(size);
     this.numBlocks = n;
@@ -238,6 +247,7 @@ export class PoolAllocator extends BaseAllocator {
     words[CARVED] = 0;
     words[LIMIT] = this.blocksInMemory();
     words[PEAK_CARVED] = 0;
+    words[PEAK] = 0;
   }
 
   /**
@@ -409,6 +419,7 @@ export class PoolAllocator extends BaseAllocator {
   reset(): void {
     this.enter();
     this.rewind();
+    this.words[PEAK] = 0; // peakInUse counts from here
   }
 
   /**
@@ -442,9 +453,9 @@ export class PoolAllocator extends BaseAllocator {
       free,
       overhead: capacity - inUse - free,
       liveBlocks: live,
-      // Blocks are carved only when none is free, so the most ever live at once since the
-      // last reset or rewind is CARVED.
-      peakInUse: words[CARVED] * size,
+      // Blocks are carved only when none is free, so the most live at once since the last
+      // rewind is CARVED; PEAK holds the most before it, back to the last reset.
+      peakInUse: Math.max(words[PEAK], words[CARVED]) * size,
       largestFree: freeBlocks > 0 ? size : 0,
     };
   }
@@ -480,10 +491,15 @@ export class PoolAllocator extends BaseAllocator {
     return room <= 0 ? 0 : Math.min(this.numBlocks, Math.floor(room / this.blockSize));
   }
 
-  /** Back to a fresh pool: nothing carved, nothing listed. Folds CARVED into PEAK_CARVED first. */
+  /**
+   * Back to a fresh pool: nothing carved, nothing listed. Folds CARVED into PEAK_CARVED and
+   * PEAK first (reset then zeroes PEAK).
+   */
   private rewind(): void {
     const words = this.words;
-    if (words[CARVED] > words[PEAK_CARVED]) words[PEAK_CARVED] = words[CARVED];
+    const carved = words[CARVED];
+    if (carved > words[PEAK_CARVED]) words[PEAK_CARVED] = carved;
+    if (carved > words[PEAK]) words[PEAK] = carved;
     words[CARVED] = 0;
     words[NFREE] = 0;
   }

@@ -15,7 +15,7 @@ import {
   validateHeader,
 } from "../../core/header.js";
 import type { Memory } from "../../core/memory.js";
-import { MAX_BLOCK_SIZE, MAX_BLOCKS, MAX_POOL_BYTES, POOL_HEADER } from "./layout.js";
+import { MAX_BLOCK_SIZE, MAX_BLOCKS, MAX_POOL_BYTES, POOL_HEADER, POOL_LAYOUT } from "./layout.js";
 
 const { BLOCK_SIZE, NUM_BLOCKS, BASE, BLOCK_ALIGN } = POOL_HEADER.slot;
 
@@ -38,6 +38,7 @@ export function readPoolShape(memory: Memory): PoolShape {
   const f = memory.f64;
   const slot0 = headerOffset(memory.start) / SLOT_BYTES;
   validateHeader(f, slot0, StrategyKind.pool, "PoolAllocator");
+  checkLayout(f, slot0);
   const size = f[slot0 + BLOCK_SIZE];
   const n = f[slot0 + NUM_BLOCKS];
   if (!(Number.isSafeInteger(size) && size >= 8 && size <= MAX_BLOCK_SIZE && size % 8 === 0)) {
@@ -65,10 +66,25 @@ export interface PoolHandleConfig {
   readonly dataStart: number;
 }
 
+/**
+ * The header's CONFIG slot must name this layout of the pool's slots and words: a pool laid
+ * out otherwise would be misread. Throws HeapIncompatibleError `ERR_HEAP_CONFIG`; reads only.
+ */
+function checkLayout(slots: Float64Array, slot0: number): void {
+  const layout = slots[slot0 + H_CONFIG];
+  if (layout !== POOL_LAYOUT) {
+    throw new HeapIncompatibleError(
+      `PoolAllocator: the pool here has header layout ${layout}, not ${POOL_LAYOUT} ` +
+        `(made by another version of memkit)`,
+      "ERR_HEAP_CONFIG",
+    );
+  }
+}
+
 /** On attach: the header at `slots[slot0 …]` must describe exactly the pool `c` computed. */
 export function checkAttachedConfig(slots: Float64Array, slot0: number, c: PoolHandleConfig): void {
+  checkLayout(slots, slot0);
   if (
-    slots[slot0 + H_CONFIG] !== c.blockSize ||
     slots[slot0 + BLOCK_SIZE] !== c.blockSize ||
     slots[slot0 + NUM_BLOCKS] !== c.numBlocks ||
     slots[slot0 + BASE] !== c.base ||

@@ -2,18 +2,25 @@
  * PoolAllocator's invariant walker (`check()`). O(N).
  *
  * ## Invariants (`check()`)
- * 0 ≤ NFREE ≤ CARVED ≤ LIMIT ≤ N; 0 ≤ PEAK_CARVED ≤ N; BASE is a multiple of A, at or above
+ * 0 ≤ NFREE ≤ CARVED ≤ LIMIT ≤ N; 0 ≤ PEAK ≤ PEAK_CARVED ≤ N; BASE is a multiple of A, at or above
  * dataStart, and BASE + LIMIT × S ≤ memory end; the free-stack entries
  * [0, NFREE) are distinct block numbers below CARVED whose live bit is clear; the live bits
  * of [0, CARVED) number CARVED − NFREE (so free + live = carved, and no block is both); the
- * configuration slots match the handle.
+ * configuration slots match the handle and CONFIG holds POOL_LAYOUT.
  */
 
 import { H_CONFIG } from "../../core/header.js";
-import { BITS_PER_WORD, bitmapWords, POOL_HEADER, STACK, WORD_SHIFT } from "./layout.js";
+import {
+  BITS_PER_WORD,
+  bitmapWords,
+  POOL_HEADER,
+  POOL_LAYOUT,
+  STACK,
+  WORD_SHIFT,
+} from "./layout.js";
 
 const { BLOCK_SIZE, NUM_BLOCKS, BASE, BLOCK_ALIGN } = POOL_HEADER.slot;
-const { NFREE, CARVED, LIMIT, PEAK_CARVED } = POOL_HEADER.word;
+const { NFREE, CARVED, LIMIT, PEAK_CARVED, PEAK } = POOL_HEADER.word;
 
 /** The parts of a pool the walker reads. */
 export interface PoolState {
@@ -37,7 +44,7 @@ export function checkPool(t: PoolState, corrupt: (what: string) => never): void 
   const n = t.numBlocks;
   if (
     slots[slot0 + BLOCK_SIZE] !== size ||
-    slots[slot0 + H_CONFIG] !== size ||
+    slots[slot0 + H_CONFIG] !== POOL_LAYOUT ||
     slots[slot0 + NUM_BLOCKS] !== n ||
     slots[slot0 + BASE] !== t.base ||
     slots[slot0 + BLOCK_ALIGN] !== t.blockAlign
@@ -45,7 +52,7 @@ export function checkPool(t: PoolState, corrupt: (what: string) => never): void 
     corrupt(
       `configuration slots (block size ${slots[slot0 + BLOCK_SIZE]}, config ${slots[slot0 + H_CONFIG]}, ` +
         `blocks ${slots[slot0 + NUM_BLOCKS]}, base ${slots[slot0 + BASE]}, align ${slots[slot0 + BLOCK_ALIGN]}) ` +
-        `differ from this handle's (${size}, ${size}, ${n}, ${t.base}, ${t.blockAlign})`,
+        `differ from this handle's (${size}, ${POOL_LAYOUT}, ${n}, ${t.base}, ${t.blockAlign})`,
     );
   }
   const words = t.words;
@@ -55,8 +62,11 @@ export function checkPool(t: PoolState, corrupt: (what: string) => never): void 
   if (!(0 <= nfree && nfree <= carved && carved <= limit && limit <= n)) {
     corrupt(`expected 0 <= NFREE ${nfree} <= CARVED ${carved} <= LIMIT ${limit} <= N ${n}`);
   }
-  if (!(words[PEAK_CARVED] >= 0 && words[PEAK_CARVED] <= n))
-    corrupt(`PEAK_CARVED ${words[PEAK_CARVED]} is not in 0 … N ${n}`);
+  const peakCarved = words[PEAK_CARVED];
+  const peak = words[PEAK];
+  if (!(0 <= peak && peak <= peakCarved && peakCarved <= n)) {
+    corrupt(`expected 0 <= PEAK ${peak} <= PEAK_CARVED ${peakCarved} <= N ${n}`);
+  }
   if (!(t.base >= t.dataStart && t.base % t.blockAlign === 0)) {
     corrupt(`BASE ${t.base} is below dataStart ${t.dataStart} or not A-aligned`);
   }

@@ -14,14 +14,14 @@
  *
  *     region.start (rounded up to 8)
  *     | header | pool words | free stack | live bitmap  | pad | pad | block 0 | … | block N−1 |
- *     | 96 B   | i32 × 4    | i32 × N    | i32 × ⌈N/32⌉ | →8  | →A  | S bytes |   | S bytes   |
+ *     | 96 B   | i32 × 5    | i32 × N    | i32 × ⌈N/32⌉ | →8  | →A  | S bytes |   | S bytes   |
  *     ^ metaAt                                                ^ dataStart
  *                                                                        ^ BASE (block 0)
  *
  * For an offset-only memory the header, pool words, free stack and bitmap live in a side
  * buffer, and BASE is the region start (at least 8, as 0 is null) rounded up to A.
  *
- *     header slots (float64; 0–7 are the common header, CONFIG = S): the configuration
+ *     header slots (float64; 0–7 are the common header, CONFIG = POOL_LAYOUT): configuration
  *     slot  8 BLOCK_SIZE  S, bytes per block (a multiple of 8)
  *     slot  9 NUM_BLOCKS  N (at most 2^29: 4 GiB of 8-byte blocks)
  *     slot 10 BASE        offset of block 0, a multiple of A
@@ -38,6 +38,14 @@
  *     word 3 PEAK_CARVED  the highest CARVED since creation (a block count), folded in at
  *                    each reset or rewind: blocks at or above max(PEAK_CARVED, CARVED) were
  *                    never handed out (zero on a fresh memory, so `allocZeroed` skips the fill)
+ *     word 4 PEAK    the highest CARVED since the last reset (a block count), folded in at
+ *                    each rewind and zeroed by reset: max(PEAK, CARVED) is the most blocks
+ *                    live at once since the last reset, as blocks are carved only when none
+ *                    is free (`stats().peakInUse` is that times S). PEAK ≤ PEAK_CARVED, as
+ *                    every fold into PEAK folds into PEAK_CARVED too
+ *
+ *     The header's CONFIG slot holds POOL_LAYOUT: attaching to bytes with another value (a
+ *     pool with another layout of these slots and words) fails with ERR_HEAP_CONFIG.
  *
  *     free stack (int32 per entry; the top entry is handed out next: LIFO, as in Vais):
  *     entry:  0        1              NFREE−1     NFREE  …  N−1
@@ -63,8 +71,14 @@ import { checkSize32, DEFAULT_ALIGN } from "../../core/validate.js";
 /** The configuration in float64 slots; the pool words, which every call changes, as int32. */
 export const POOL_HEADER = declareHeader(
   ["BLOCK_SIZE", "NUM_BLOCKS", "BASE", "BLOCK_ALIGN"],
-  ["NFREE", "CARVED", "LIMIT", "PEAK_CARVED"],
+  ["NFREE", "CARVED", "LIMIT", "PEAK_CARVED", "PEAK"],
 );
+
+/**
+ * The header's CONFIG slot: which layout of the slots and words above these bytes hold. Not
+ * a multiple of 8, so never a block size.
+ */
+export const POOL_LAYOUT = 2;
 const HEADER_BYTES = POOL_HEADER.bytes;
 
 // ---- out-of-line metadata (int32 words after the pool words) --------------------------------
