@@ -219,6 +219,36 @@ describe("TlsfAllocator: realloc", () => {
     a.check();
   });
 
+  it("shrinks beside, and grows into, a free minimal block", () => {
+    for (const grow of [false, true]) {
+      const a = tlsf();
+      const p = a.alloc(100); // a 104-byte block
+      const s = a.alloc(8); // a 16-byte block, freed below
+      a.alloc(8);
+      a.dealloc(s);
+      if (grow) {
+        expect(a.realloc(p, 112)).toBe(p); // 120 bytes: the whole free block
+        expect(a.usableSize(p)).toBe(116);
+        expect(a.alloc(8)).toBe(p + 136); // no free minimal block left: after the tail's
+      } else {
+        expect(a.realloc(p, 50)).toBe(p); // 56 bytes: the tail merges with the free block
+        expect(a.usableSize(p)).toBe(52);
+        expect(a.alloc(60)).toBe(p + 56); // the merged 64-byte block
+      }
+      a.check();
+    }
+  });
+
+  it("splits a tail of exactly a minimal block (shrinking by 16 bytes)", () => {
+    const a = tlsf();
+    const p = a.alloc(100); // a 104-byte block
+    a.alloc(8); // keeps the tail from merging with the end of the heap
+    expect(a.realloc(p, 84)).toBe(p); // an 88-byte block: the 16-byte tail is freed
+    expect(a.usableSize(p)).toBe(84);
+    expect(a.alloc(8)).toBe(p + 88); // a minimal block fits exactly in the tail
+    a.check();
+  });
+
   it("grows in place into a free right neighbour, keeping the bytes, and raises the peak", () => {
     const a = tlsf();
     const p = a.alloc(100);
@@ -418,6 +448,32 @@ describe("TlsfAllocator: misuse changes nothing", () => {
     a.check();
   });
 
+  it("a pointer into space never handed out is invalid, not a double free, after a merge took it in", () => {
+    const a = tlsf();
+    const p = a.alloc(64); // the rest of the heap: a free block after p's, never handed out
+    const rest = p + 72;
+    a.dealloc(p); // p's block takes the rest in
+    expectUnchanged(a, () => a.dealloc(rest), InvalidPointerError);
+    expectUnchanged(a, () => a.dealloc(p), DoubleFreeError);
+  });
+
+  it("the error says why a pointer is not live: outside the heap, misaligned, not a block, freed", () => {
+    const a = tlsf();
+    const p = a.alloc(100);
+    const q = a.alloc(100);
+    a.dealloc(q);
+    const outside = (x: number) =>
+      `invalid pointer ${x}: not an 8-aligned address inside this TlsfAllocator's heap [${FIRST + 4}, ${1 << 16})`;
+    for (const x of [FIRST - 4, 1 << 16, (1 << 16) + 8, p + 4]) {
+      expect(() => a.dealloc(x)).toThrow(outside(x));
+    }
+    expect(() => a.usableSize(p + 8)).toThrow(
+      `invalid pointer ${p + 8}: not the start of a live block of this TlsfAllocator`,
+    );
+    expect(() => a.dealloc(q)).toThrow(`block ${q} is not live: it was freed already`);
+    a.check();
+  });
+
   it("after reset every earlier pointer is a double free", () => {
     const a = tlsf();
     const p = a.alloc(100);
@@ -583,6 +639,166 @@ describe("TlsfAllocator: in-band words are checked before they are trusted", () 
       u32(a)[(B - 4) >>> 2] = 0x4141;
       // A request no free block fits makes the front end give its blocks back first.
       expectPoisons(a, () => (how === "flush" ? a.alloc(60_000) : a.check()));
+    }
+  });
+
+  it("each check's error names the block and the word or link that gave it away", () => {
+    /** `fn` poisons `a` with a HeapCorruptedError whose message contains `what`. */
+    const poisonsWith = (a: Tlsf, fn: () => unknown, what: string) => {
+      expect(fn).toThrow(what);
+      expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
+    };
+    // Used A and B (72-byte blocks), then C.
+    const pair = (frontEnd = false) => {
+      const a = tlsf(1 << 16, frontEnd);
+      const A = a.alloc(64);
+      const B = a.alloc(64);
+      a.alloc(8);
+      expect(blockSize(a, A)).toBe(72);
+      return { a, A, B, w: u32(a) };
+    };
+    {
+      const { a, A, B, w } = pair();
+      w[(B - 4) >>> 2] |= 2;
+      poisonsWith(
+        a,
+        () => a.dealloc(A),
+        `block ${B - 4} after used block ${A - 4} says its predecessor is free`,
+      );
+    }
+    // A footer that is not a block start: user bytes, a start before the first block, and a
+    // start closer to B than a minimal block.
+    for (const footer of [
+      (_A: number) => 0x11111111,
+      (A: number) => A - 12,
+      (A: number) => A + 60,
+    ]) {
+      const { a, A, B, w } = pair();
+      a.memory.u8.fill(0x11, A, A + 68);
+      w[(B - 8) >>> 2] = footer(A);
+      w[(B - 4) >>> 2] |= 2;
+      poisonsWith(
+        a,
+        () => a.dealloc(B),
+        `block ${B - 4}: the footer before it holds ${footer(A)}, not a block start`,
+      );
+    }
+    {
+      const { a, A, B, w } = pair();
+      w[(B - 8) >>> 2] = A - 4; // a footer naming A, which is used
+      w[(B - 4) >>> 2] |= 2;
+      poisonsWith(
+        a,
+        () => a.dealloc(B),
+        `block ${B - 4}: its free predecessor ${A - 4} has size word 72`,
+      );
+    }
+    {
+      const { a, B, w } = pair();
+      w[(B - 4) >>> 2] = 80;
+      poisonsWith(
+        a,
+        () => a.usableSize(B),
+        `used block ${B - 4}: size word 80 does not end where the next block starts`,
+      );
+    }
+    {
+      const { a, B, w } = pair(true);
+      a.dealloc(B); // held by the front end
+      w[(B - 4) >>> 2] = 0x4141;
+      poisonsWith(
+        a,
+        () => a.alloc(60_000),
+        `block ${B - 4} held by the front end for size 72 has size word ${0x4141}`,
+      );
+    }
+    // F and G: free 608-byte blocks of one list (G heads it, F after it) between used L, R
+    // and the tail, in a heap over the first 64 KiB of a 128 KiB buffer (the rest is someone
+    // else's bytes). Each damage to F is found by every call that reads it: freeing L (F
+    // unlinked to merge), realloc(L) growing into F or shrinking beside it (F checked, then
+    // absorbed), freeing R (F checked as R's free predecessor, through the footer before R
+    // and F's size word first). The last two damages forge a footer that points back: a size
+    // word of 0 whose "footer" is L's last word, and a size reaching 4 bytes past the heap,
+    // where the word after the heap holds F's address.
+    const END = 1 << 16;
+    const damages: ((w: Uint32Array, f: number, r: number) => [string, string])[] = [
+      (w, f, r) => {
+        w[f >>> 2] += 8;
+        return [
+          `free block ${f}: size word ${608 + 8 + 1} or its footer is damaged`,
+          `block ${r}: its free predecessor ${f} has size word ${608 + 8 + 1}`,
+        ];
+      },
+      (w, f, r) => {
+        w[(f + 608 - 4) >>> 2] = 12;
+        return [
+          `free block ${f}: size word ${608 + 1} or its footer is damaged`,
+          `block ${r}: the footer before it holds 12, not a block start`,
+        ];
+      },
+      (w, f) => {
+        w[(f + 8) >>> 2] = f + 64;
+        const what = `free block ${f}: next link ${f + 64} does not link back`;
+        return [what, what];
+      },
+      (w, f) => {
+        w[(f + 4) >>> 2] = 4;
+        const what = `free block ${f}: previous link 4 does not link back`;
+        return [what, what];
+      },
+      (w, f) => {
+        w[(f + 4) >>> 2] = 0; // says it heads its list, which G does
+        const what = `free block ${f}: previous link 0 does not link back`;
+        return [what, what];
+      },
+      (w, f, r) => {
+        w[f >>> 2] = 0 | 1;
+        w[(f - 4) >>> 2] = f;
+        return [
+          `free block ${f}: size word 1 or its footer is damaged`,
+          `block ${r}: its free predecessor ${f} has size word 1`,
+        ];
+      },
+      (w, f, r) => {
+        const word = (END + 4 - f) | 1;
+        w[f >>> 2] = word;
+        w[END >>> 2] = f;
+        return [
+          `free block ${f}: size word ${word} or its footer is damaged`,
+          `block ${r}: its free predecessor ${f} has size word ${word}`,
+        ];
+      },
+    ];
+    for (const damage of damages) {
+      for (const use of ["free left", "realloc left", "shrink left", "free right"]) {
+        const a = new TlsfAllocator(new FixedMemory(new ArrayBuffer(2 * END), 0, END));
+        const L = a.alloc(100);
+        const F = a.alloc(600);
+        const R = a.alloc(100);
+        const G = a.alloc(600);
+        a.alloc(8);
+        a.dealloc(F);
+        a.dealloc(G);
+        const [left, right] = damage(u32(a), F - 4, R - 4);
+        if (use === "free left") poisonsWith(a, () => a.dealloc(L), left);
+        else if (use === "realloc left") poisonsWith(a, () => a.realloc(L, 300), left);
+        else if (use === "shrink left") poisonsWith(a, () => a.realloc(L, 50), left);
+        else poisonsWith(a, () => a.dealloc(R), right);
+      }
+    }
+    // The head of a list whose size word says used, or too small for the list.
+    for (const word of [608, 560 | 1]) {
+      const a = tlsf();
+      a.alloc(100);
+      const F = a.alloc(600);
+      a.alloc(100);
+      a.dealloc(F);
+      u32(a)[(F - 4) >>> 2] = word;
+      poisonsWith(
+        a,
+        () => a.alloc(600),
+        `block ${F - 4} on a free list has size word ${word}, not a free block that fits`,
+      );
     }
   });
 });
