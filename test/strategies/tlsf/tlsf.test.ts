@@ -211,6 +211,21 @@ describe("TlsfAllocator: realloc", () => {
     a.check();
   });
 
+  it("a used block that ends at the sentinel is whole: usableSize, realloc and dealloc take it", () => {
+    const a = tlsf();
+    a.alloc(8);
+    const largest = a.stats().largestFree;
+    const last = a.alloc(largest); // the whole last block, up to the sentinel
+    expect(last).not.toBe(0);
+    expect(a.alloc(8)).toBe(0);
+    expect(a.usableSize(last)).toBe(largest);
+    expect(a.realloc(last, largest - 100)).toBe(last);
+    expect(a.realloc(last, largest)).toBe(last);
+    a.dealloc(last);
+    expect(a.stats().largestFree).toBe(largest);
+    a.check();
+  });
+
   it("keeps a tail too small to be a block (shrinking by less than 16 bytes)", () => {
     const a = tlsf();
     const p = a.alloc(100);
@@ -587,6 +602,38 @@ describe("TlsfAllocator: in-band words are checked before they are trusted", () 
     });
   }
 
+  it("a used block's size word with its free bit set is caught (small and large blocks)", () => {
+    for (const size of [64, 1000]) {
+      const a = tlsf();
+      a.alloc(8);
+      const B = a.alloc(size);
+      a.alloc(8);
+      u32(a)[(B - 4) >>> 2] |= 1;
+      expectPoisons(a, () => a.usableSize(B));
+    }
+  });
+
+  it("a damaged size word is caught wherever the block lies in the start map's words", () => {
+    // B starts at every granule offset modulo 32 (a start word's bits). It claims 256 bytes
+    // more than its 600, or 0 bytes of its 256: the start map shows neither end.
+    for (const [size, damage] of [
+      [596, (w: number) => w + 256],
+      [252, (_w: number) => 0],
+    ] as const) {
+      for (let pad = 2; pad < 34; pad++) {
+        const a = tlsf(1 << 17);
+        a.alloc(pad * 8 - 4); // a block of `pad` granules before B
+        const B = a.alloc(size);
+        a.alloc(600);
+        a.alloc(64);
+        expect(blockSize(a, B)).toBe(size + 4);
+        const w = u32(a);
+        w[(B - 4) >>> 2] = damage(w[(B - 4) >>> 2]);
+        expectPoisons(a, () => a.usableSize(B));
+      }
+    }
+  });
+
   it("a large block's damaged size word is caught by the start map (up to and past its window)", () => {
     // 1,000 and 20,000 bytes: checked exactly, and past WINDOW_G granules (8 KiB).
     for (const size of [1000, 20_000]) {
@@ -666,12 +713,13 @@ describe("TlsfAllocator: in-band words are checked before they are trusted", () 
         `block ${B - 4} after used block ${A - 4} says its predecessor is free`,
       );
     }
-    // A footer that is not a block start: user bytes, a start before the first block, and a
-    // start closer to B than a minimal block.
+    // A footer that is not a block start: user bytes, a start before the first block, a
+    // start closer to B than a minimal block, and an address that no block starts at.
     for (const footer of [
       (_A: number) => 0x11111111,
       (A: number) => A - 12,
       (A: number) => A + 60,
+      (A: number) => A, // inside the range, but not ≡ 4 mod 8
     ]) {
       const { a, A, B, w } = pair();
       a.memory.u8.fill(0x11, A, A + 68);
