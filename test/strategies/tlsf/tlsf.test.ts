@@ -21,6 +21,7 @@ import { Heap } from "../../../src/heap/index.js";
 import {
   FixedMemory,
   GrowableMemory,
+  OffsetMemory,
   SharedMemory,
   WasmMemory,
 } from "../../../src/memory/memory.js";
@@ -372,6 +373,28 @@ describe("TlsfAllocator: allocZeroed", () => {
   });
 });
 
+describe("TlsfAllocator: the memory it needs", () => {
+  it("needs a memory with bytes, and room for one minimal block and the sentinel", () => {
+    expect(() => new TlsfAllocator(new OffsetMemory(0, 1 << 16))).toThrow(
+      expect.objectContaining({ name: "ArgumentRangeError", code: "ERR_MEMORY" }),
+    );
+    expect(() => new TlsfAllocator(new OffsetMemory(0, 1 << 16))).toThrow(
+      "TlsfAllocator keeps a size word before every block, so it needs a memory with bytes",
+    );
+    // FIRST + 20: the first block (16 bytes) and the sentinel's word; one byte less is refused.
+    expect(() => tlsf(FIRST + 19)).toThrow(
+      expect.objectContaining({ name: "ArgumentRangeError", code: "ERR_MEMORY" }),
+    );
+    expect(() => tlsf(FIRST + 19)).toThrow(
+      `TlsfAllocator: region [0, ${FIRST + 19}) leaves no room for a block`,
+    );
+    const a = tlsf(FIRST + 20);
+    expect(a.alloc(12)).toBe(FIRST + 4);
+    expect(a.alloc(1)).toBe(0);
+    a.check();
+  });
+});
+
 describe("TlsfAllocator: growth", () => {
   it("grows a growable memory, merging the new space with a free last block", () => {
     const m = new GrowableMemory(8192, 1 << 20);
@@ -692,7 +715,7 @@ describe("TlsfAllocator: in-band words are checked before they are trusted", () 
   it("each check's error names the block and the word or link that gave it away", () => {
     /** `fn` poisons `a` with a HeapCorruptedError whose message contains `what`. */
     const poisonsWith = (a: Tlsf, fn: () => unknown, what: string) => {
-      expect(fn).toThrow(what);
+      expect(fn).toThrow(`TlsfAllocator: heap corrupted: ${what}`);
       expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
     };
     // Used A and B (72-byte blocks), then C.
