@@ -638,16 +638,19 @@ describe("TlsfAllocator: in-band words are checked before they are trusted", () 
 
   it("a damaged size word is caught wherever the block lies in the start map's words", () => {
     // B starts at every granule offset modulo 32 (a start word's bits). It claims 256 bytes
-    // more than its 600, or 0 bytes of its 256: the start map shows neither end.
-    for (const [size, damage] of [
-      [596, (w: number) => w + 256],
-      [252, (_w: number) => 0],
+    // more than its 600, or 0 bytes of its 256 (the start map shows neither end), or its own
+    // 200 bytes and its follower's 280: the claimed end is a block start, but the follower's
+    // start comes first, in the same start word or in an earlier one.
+    for (const [size, follower, damage] of [
+      [596, 600, (w: number) => w + 256],
+      [252, 600, (_w: number) => 0],
+      [196, 276, (w: number) => w + 280],
     ] as const) {
       for (let pad = 2; pad < 34; pad++) {
         const a = tlsf(1 << 17);
-        a.alloc(pad * 8 - 4); // a block of `pad` granules before B
+        a.alloc(pad * 8 - 4); // a block of \`pad\` granules before B
         const B = a.alloc(size);
-        a.alloc(600);
+        a.alloc(follower);
         a.alloc(64);
         expect(blockSize(a, B)).toBe(size + 4);
         const w = u32(a);
