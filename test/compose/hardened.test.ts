@@ -24,15 +24,7 @@ import { configurations, REGISTRY } from "../../src/registry.js";
 import { StackAllocator } from "../../src/strategies/stack/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
 import { makeMemory } from "../conformance/memories.js";
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
+import { thrown } from "../helpers/thrown.js";
 
 function expectCorrupted(fn: () => unknown, what: string): void {
   const e = thrown(fn);

@@ -19,6 +19,7 @@ import fc from "fast-check";
 import type { Allocator } from "../../src/core/allocator.js";
 import { HeapCorruptedError, HeapPoisonedError } from "../../src/core/errors.js";
 import { H_CONFIG, H_KIND, H_MAGIC, H_STATE, H_VERSION } from "../../src/core/header.js";
+import { thrown } from "../helpers/thrown.js";
 import type { Cmd } from "./commands.js";
 import { type Block, type Model, pick, type Real } from "./model.js";
 
@@ -37,15 +38,6 @@ function headerOf(a: Allocator): { slots: Float64Array; slot0: number } | undefi
   if (!(h.slots instanceof Float64Array) || typeof h.slot0 !== "number") return undefined;
   a.stats(); // the entry check re-derives views a growth made stale
   return { slots: h.slots as Float64Array, slot0: h.slot0 };
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
 }
 
 function describeError(e: unknown): string {

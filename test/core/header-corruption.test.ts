@@ -30,6 +30,7 @@ import {
 import type { Memory } from "../../src/core/memory.js";
 import { configurations, REGISTRY } from "../../src/registry.js";
 import { makeMemory } from "../conformance/memories.js";
+import { thrown } from "../helpers/thrown.js";
 
 /** The header slots of a BaseAllocator handle (protected fields, read for the test). */
 function header(a: Allocator): { slots: Float64Array; slot0: number } {
@@ -63,15 +64,6 @@ const DAMAGE: Damage[] = [
   ["CONFIG + 1", (s, o) => (s[o + H_CONFIG] += 1)],
   ["RESERVED 1", (s, o) => (s[o + H_RESERVED] = 1)],
 ];
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 /** The first detection: HeapCorruptedError itself, not its Poisoned subclass. */
 function expectFirstDetection(e: unknown, what: string): void {
