@@ -27,7 +27,6 @@ import {
   ArgumentRangeError,
   ArgumentTypeError,
   HeapCorruptedError,
-  HeapIncompatibleError,
   HeapPoisonedError,
   OutOfMemoryError,
 } from "./errors.js";
@@ -230,8 +229,14 @@ export abstract class BaseAllocator implements Allocator {
       this.metaAt = headerOffset(memory.start);
       this.dataStart = this.metaAt + this.metaBytes;
       if (attach && this.dataStart > memory.end) {
-        // Attaching only reads: a memory too small for the header holds no heap.
-        throw new HeapIncompatibleError(`${name}: memory too small to hold a heap header`);
+        // Attaching only reads and never grows: a memory too small for the header is a bad
+        // memory argument (ERR_MEMORY, as creating a heap in it would be), not bytes whose
+        // magic was read and found wrong.
+        throw new ArgumentRangeError(
+          `${name}: memory too small to hold a heap header: region [${memory.start}, ` +
+            `${memory.end}) holds no ${this.metaBytes} bytes of metadata to attach to`,
+          "ERR_MEMORY",
+        );
       }
       if (this.dataStart > memory.end && !memory.grow(this.dataStart)) {
         throw new ArgumentRangeError(

@@ -21,7 +21,7 @@
  * `ERR_NOT_TOP` (a stack block freed out of order), `ERR_DOUBLE_FREE`, `ERR_STALE_POINTER`,
  * `ERR_LAYOUT_MISMATCH` (a size that is not the block's), `ERR_DESTROYED` (a dropped
  * allocator), `ERR_LIVE_CHILDREN`, `ERR_UNSUPPORTED`, `ERR_MEMORY` (a bad memory
- * argument), `ERR_SAB_UNAVAILABLE` (no `SharedArrayBuffer` here), and the typed layer's codes
+ * argument, such as one too small for the heap's metadata, when creating or attaching), `ERR_SAB_UNAVAILABLE` (no `SharedArrayBuffer` here), and the typed layer's codes
  * below. Out of memory: `ERR_OUT_OF_MEMORY`, only from the throwing forms. Attaching to bytes
  * that are not a compatible heap: `ERR_HEAP_MAGIC`, `ERR_HEAP_VERSION`, `ERR_HEAP_CONFIG`.
  * Concurrency: `ERR_CONCURRENT_USE`, `ERR_LOCK_TIMEOUT`, `ERR_OWNER_DIED`. Views:

@@ -31,7 +31,7 @@
  */
 
 import { alignUp } from "./bits.js";
-import { HeapIncompatibleError, HeapPoisonedError } from "./errors.js";
+import { ArgumentRangeError, HeapIncompatibleError, HeapPoisonedError } from "./errors.js";
 
 /** The first header slot of every live memkit heap ("MEMK"), checked when a handle attaches. */
 export const MAGIC = 0x4d454d4b;
@@ -199,8 +199,9 @@ export function expectCounters(
 
 /**
  * Validates a header read-only before a handle attaches to it. Throws
- * `HeapIncompatibleError` with a code that says what differs, and `HeapPoisonedError` for a
- * memkit heap found corrupt earlier (no handle may use it again); never writes.
+ * `HeapIncompatibleError` with a code that says what differs, `HeapPoisonedError` for a
+ * memkit heap found corrupt earlier (no handle may use it again), and `ArgumentRangeError`
+ * (`ERR_MEMORY`) for a memory too small to hold a header; never writes.
  */
 export function validateHeader(
   slots: Float64Array,
@@ -209,7 +210,8 @@ export function validateHeader(
   name: string,
 ): void {
   if (slot0 + COMMON_SLOTS > slots.length) {
-    throw new HeapIncompatibleError(`${name}: memory too small to hold a heap header`);
+    // Nothing to read: a bad memory argument (as in the allocator base), not a bad magic.
+    throw new ArgumentRangeError(`${name}: memory too small to hold a heap header`, "ERR_MEMORY");
   }
   const magic = slots[slot0 + H_MAGIC];
   // A poisoned heap is still a memkit heap: the handle's first call reports the poison.

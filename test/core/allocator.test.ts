@@ -31,8 +31,11 @@ import {
 import { Layout } from "../../src/core/layout.js";
 import type { Memory } from "../../src/core/memory.js";
 import { FixedMemory, GrowableMemory, OffsetMemory, WasmMemory } from "../../src/memory/memory.js";
+import { BlockAllocator } from "../../src/strategies/block/index.js";
+import { PoolAllocator } from "../../src/strategies/pool/index.js";
 import { SlabAllocator } from "../../src/strategies/slab/index.js";
 import { TlsfAllocator } from "../../src/strategies/tlsf/index.js";
+import { thrown } from "../helpers/thrown.js";
 
 const PROBE_HEADER = declareHeader(["A"], ["W"]);
 
@@ -163,13 +166,47 @@ describe("where BaseAllocator puts its metadata", () => {
       PROBE_BYTES + 64,
     );
     const before = new Uint8Array(buf).slice();
+    // A bad memory argument, as creating a heap in it would be: nothing was read, so no magic
+    // was found wrong.
     throwsWith(
       () => new Probe(new FixedMemory(buf), { attach: true, extra: 72 }),
-      HeapIncompatibleError,
-      "ERR_HEAP_MAGIC",
-      /Probe: memory too small to hold a heap header/,
+      ArgumentRangeError,
+      "ERR_MEMORY",
+      new RegExp(
+        `^Probe: memory too small to hold a heap header: region \\[0, ${PROBE_BYTES + 64}\\) ` +
+          `holds no ${PROBE_BYTES + 72} bytes of metadata to attach to$`,
+      ),
     );
     expect(new Uint8Array(buf)).toEqual(before);
+  });
+
+  it("attaching never grows a memory too small for the header: ERR_MEMORY, nothing grown", () => {
+    const mem = new GrowableMemory(16, 1 << 20);
+    const end = mem.end;
+    throwsWith(
+      () => new Probe(mem, { attach: true }),
+      ArgumentRangeError,
+      "ERR_MEMORY",
+      /^Probe: memory too small to hold a heap header/,
+    );
+    expect(mem.end).toBe(end);
+  });
+
+  it("the strategies that read their header before attaching refuse a memory too small for it with ERR_MEMORY", () => {
+    for (const attach of [
+      (m: Memory) => BlockAllocator.attach(m),
+      (m: Memory) => PoolAllocator.attach(m),
+    ]) {
+      const buf = new ArrayBuffer(16);
+      const e = thrown(() => attach(new FixedMemory(buf)));
+      expect(e).toBeInstanceOf(ArgumentRangeError);
+      expect(e).not.toBeInstanceOf(HeapIncompatibleError);
+      expect((e as ArgumentRangeError).code).toBe("ERR_MEMORY");
+      expect((e as Error).message).toMatch(
+        /^(Block|Pool)Allocator: memory too small to hold a heap header$/,
+      );
+      expect(new Uint8Array(buf)).toEqual(new Uint8Array(16));
+    }
   });
 
   it("attaching to a memory without bytes is a type error", () => {
