@@ -362,7 +362,7 @@ export class TlsfAllocator extends TlsfSearch {
     const capacity = this.memory.end - this.memory.start;
     const end = m[sw + END];
     const inUse = m[sw + PEAK] - m[sw + SLACK];
-    const holes = holeBytes(this.memory.foreign); // someone else's pages: overhead
+    const holes = holeBytes(this.memory.foreign, end); // someone else's pages: overhead
     let cachedBlocks = 0;
     let cachedUsable = 0;
     let largestCached = 0;

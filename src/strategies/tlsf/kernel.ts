@@ -117,9 +117,10 @@ export abstract class TlsfKernel extends BaseAllocator {
       this.live = liveView(this.liveBuf);
       return;
     }
-    // Room for one minimal block and the sentinel, growing the memory if it must.
+    // Room for one minimal block and the sentinel, growing the memory if it must (minEnd is
+    // 8-aligned, FIRST being 4 past a multiple of 8, so a memory ending there is enough).
     const minEnd = this.first + MIN_BLOCK + BLOCK_OVERHEAD;
-    if (this.heapEndFor(memory.end) < minEnd && !(this.growable && memory.grow(minEnd + 8))) {
+    if (this.heapEndFor(memory.end) < minEnd && !(this.growable && memory.grow(minEnd))) {
       throw new ArgumentRangeError(
         `TlsfAllocator: region [${memory.start}, ${memory.end}) leaves no room for a block`,
         "ERR_MEMORY",

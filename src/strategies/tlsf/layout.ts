@@ -130,16 +130,6 @@ export function liveView(buf: ArrayBuffer | SharedArrayBuffer): Int32Array {
   return new Int32Array(buf, 0, buf.byteLength >>> 2);
 }
 
-/** The map word holding granule `g`'s live bit; its start bit is in the word after it. */
-export function liveWord(g: number): number {
-  return (g >>> 5) << 1;
-}
-
-/** The granule of block start `b` (its pointer b + 4) in a heap whose blocks start at `ds`. */
-export function granuleOf(b: number, ds: number): number {
-  return (b + 4 - ds) >>> GRANULE_LOG2;
-}
-
 // ---- the front end ---------------------------------------------------------------------------
 
 /**
@@ -183,9 +173,15 @@ export function holeBlock(from: number, to: number): { readonly b: number; reado
   return { b, size: to + ((8 - (to & 7)) & 7) + 4 - b };
 }
 
-/** Bytes of the blocks over `foreign`'s ranges (`holeBlock`). */
-export function holeBytes(foreign: readonly (readonly [number, number])[]): number {
+/**
+ * Bytes of the blocks over `foreign`'s ranges (`holeBlock`) in a heap ending at `end`: a
+ * range at or past the sentinel (in the region's last, unaligned bytes) has no block.
+ */
+export function holeBytes(foreign: readonly (readonly [number, number])[], end: number): number {
   let n = 0;
-  for (const [from, to] of foreign) n += holeBlock(from, to).size;
+  for (const [from, to] of foreign) {
+    const hole = holeBlock(from, to);
+    if (hole.b < end - 4) n += hole.size;
+  }
   return n;
 }

@@ -1,0 +1,142 @@
+/**
+ * TLSF's kernel (src/strategies/tlsf/kernel.ts): the room an empty heap needs and the growth
+ * that makes it, laying out an empty heap beside pages someone else added, and the front
+ * end's budget following the peak. The rest of TlsfAllocator's tests are in tlsf.test.ts.
+ */
+
+import { describe, expect, it } from "vitest";
+import { StaleViewError } from "../../../src/core/errors.js";
+import { FixedMemory, GrowableMemory, SharedMemory } from "../../../src/memory/memory.js";
+import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
+import {
+  FRONT_LIMIT,
+  FRONT_MIN_BUDGET,
+  TLSF_HEADER,
+  TLSF_METADATA_BYTES,
+} from "../../../src/strategies/tlsf/layout.js";
+import { MIN_BLOCK } from "../../../src/strategies/tlsf/mapping.js";
+import { thrown } from "../../helpers/thrown.js";
+
+/** First block start of a heap whose region starts at 0: its pointer is 16-aligned. */
+const FIRST = Math.ceil((TLSF_METADATA_BYTES + 8) / 16) * 16 - 4;
+/** The least heap end: the first block, minimal, and the sentinel's size word. */
+const MIN_END = FIRST + MIN_BLOCK + 4;
+
+describe("TlsfAllocator: a growable memory too small for a block", () => {
+  it("grows in the constructor to hold one, up to exactly its maximum", () => {
+    const m = new GrowableMemory(TLSF_METADATA_BYTES, 1 << 20);
+    const a = new TlsfAllocator(m);
+    expect(m.end).toBeGreaterThanOrEqual(MIN_END);
+    expect(a.alloc(1000)).toBe(FIRST + 4);
+    a.check();
+    // A maximum of exactly one minimal block and the sentinel is enough, as a fixed memory
+    // of that size is.
+    const exact = new GrowableMemory(TLSF_METADATA_BYTES, MIN_END);
+    const b = new TlsfAllocator(exact);
+    expect(exact.end).toBe(MIN_END);
+    expect(b.alloc(12)).toBe(FIRST + 4);
+    expect(b.alloc(1)).toBe(0);
+    b.check();
+  });
+
+  it("is refused, ungrown, when its maximum is one byte short or growth is turned off", () => {
+    const short = new GrowableMemory(TLSF_METADATA_BYTES, MIN_END - 1);
+    expect(() => new TlsfAllocator(short)).toThrow(
+      expect.objectContaining({ name: "ArgumentRangeError", code: "ERR_MEMORY" }),
+    );
+    expect(short.end).toBe(TLSF_METADATA_BYTES);
+    const off = new GrowableMemory(TLSF_METADATA_BYTES, 1 << 20);
+    expect(() => new TlsfAllocator(off, { grow: false })).toThrow(
+      `TlsfAllocator: region [0, ${TLSF_METADATA_BYTES}) leaves no room for a block`,
+    );
+    expect(off.end).toBe(TLSF_METADATA_BYTES);
+  });
+});
+
+describe("TlsfAllocator: pages someone else added", () => {
+  it("leaves foreign bytes in the region's unaligned tail, past the heap's end, alone", () => {
+    // Someone else resized the buffer by two bytes and a growth by one byte went past them
+    // (to a maximum 4 bytes past the region's end): [end0, end0 + 2) is foreign and lies
+    // past the heap's 8-aligned end, end0, where no block may start.
+    const end0 = 8192;
+    const m = new GrowableMemory(end0, end0 + 4);
+    (m.buffer as ArrayBuffer).resize(end0 + 2);
+    expect(m.growPast(1)).toBe(end0 + 2);
+    expect(m.foreign).toEqual([[end0, end0 + 2]]);
+    expect(m.end).toBe(end0 + 4);
+    const a = new TlsfAllocator(m);
+    a.check();
+    // One free block from the first block to the sentinel at end0 − 4, as in a fixed memory
+    // of end0 bytes; the region's 4 bytes past end0 are overhead.
+    const fixed = new TlsfAllocator(new FixedMemory(new ArrayBuffer(end0))).stats();
+    const fresh = a.stats();
+    expect(fresh).toEqual({ ...fixed, capacity: end0 + 4, overhead: fixed.overhead + 4 });
+    expect(fresh.largestFree).toBe(end0 - 4 - FIRST - 4);
+    const p = a.alloc(fresh.largestFree);
+    expect(p).toBe(FIRST + 4);
+    a.check();
+    a.dealloc(p);
+    a.reset();
+    a.check();
+    expect(a.stats()).toEqual(fresh);
+    expect(a.alloc(fresh.largestFree)).toBe(FIRST + 4);
+  });
+});
+
+describe("TlsfAllocator: the front end's budget", () => {
+  const SW = TLSF_HEADER.wordsAt / 4;
+  const W = TLSF_HEADER.word;
+
+  /** Allocates 600 blocks of 16 sizes below FRONT_LIMIT between used ones, then frees them. */
+  function churn(a: TlsfAllocator): void {
+    const ps: number[] = [];
+    for (let i = 0; i < 600; i++) {
+      ps.push(a.alloc(FRONT_LIMIT - 12 - (i % 16) * 8));
+      a.alloc(8); // a used neighbour: every freed block may be held
+    }
+    for (const p of ps) a.dealloc(p);
+  }
+
+  /** The bytes of freed blocks the front end holds (the CACHED state word). */
+  function held(a: TlsfAllocator): number {
+    a.memory.refresh();
+    return a.memory.u32[SW + W.CACHED];
+  }
+
+  it("holds FRONT_MIN_BUDGET bytes while a sixteenth of the peak is less", () => {
+    const a = new TlsfAllocator(new FixedMemory(new ArrayBuffer(1 << 20)), { frontEnd: true });
+    churn(a); // ~280 KB freed, the peak as high: a sixteenth of it is below the floor
+    expect(a.stats().peakInUse >>> 4).toBeLessThan(FRONT_MIN_BUDGET);
+    expect(held(a)).toBeLessThanOrEqual(FRONT_MIN_BUDGET);
+    expect(held(a)).toBeGreaterThan(FRONT_MIN_BUDGET - FRONT_LIMIT);
+    a.check();
+  });
+
+  it("holds up to a sixteenth of the peak once that passes the floor", () => {
+    const a = new TlsfAllocator(new FixedMemory(new ArrayBuffer(1 << 22)), { frontEnd: true });
+    a.dealloc(a.alloc(2 << 20)); // the peak passes 16 × FRONT_MIN_BUDGET
+    const budget = a.stats().peakInUse >>> 4;
+    expect(budget).toBeGreaterThan(FRONT_MIN_BUDGET);
+    churn(a);
+    expect(held(a)).toBeLessThanOrEqual(budget);
+    expect(held(a)).toBeGreaterThan(budget - FRONT_LIMIT);
+    a.check();
+  });
+});
+
+describe("TlsfAllocator: a memory that never shows another handle's growth", () => {
+  it("gives up with a StaleViewError naming the heap's end and the view's", () => {
+    const m1 = new SharedMemory(1 << 16, 1 << 22);
+    const a = new TlsfAllocator(m1);
+    const m2 = new SharedMemory(m1.buffer as SharedArrayBuffer);
+    const b = TlsfAllocator.attach(m2, a.liveMapBuffer);
+    (m2 as { refresh: () => boolean }).refresh = () => false; // the growth never shows
+    a.alloc(1 << 20);
+    const err = thrown(() => b.refreshViews());
+    expect(err).toBeInstanceOf(StaleViewError);
+    expect((err as Error).message).toBe(
+      `TlsfAllocator: the heap ends at ${m1.end}, but this agent's view of the memory ` +
+        `still ends at ${1 << 16}`,
+    );
+  });
+});
