@@ -134,7 +134,8 @@ export function liveView(buf: ArrayBuffer | SharedArrayBuffer): Int32Array {
 
 /**
  * Block sizes below this are cached: TLSF's exact lists, one per 8 bytes (size-classes.ts's
- * scheme (3, 8, 5) maps sizes below 512 to list size / 8), so a class is a list index.
+ * scheme (3, 8, 5) maps sizes below 512 to list size / 8), so a class is a list index
+ * (test/strategies/tlsf/layout.test.ts checks it).
  */
 export const FRONT_LIMIT = 512;
 export const FRONT_CLASSES = FRONT_LIMIT >>> GRANULE_LOG2;
@@ -154,9 +155,6 @@ export const NO_FRONT = new Uint32Array(FRONT_CLASSES << FRONT_SHIFT);
 
 /** u32 words of the front end's stacks. */
 export const FRONT_WORDS = FRONT_CLASSES << FRONT_SHIFT;
-
-/** Whether `LIST_COUNT` lists cover every front-end class (they do: classes are lists). */
-if (FRONT_CLASSES > LIST_COUNT) throw new Error("tlsf: front-end classes exceed the lists");
 
 // ---- pages someone else grew -----------------------------------------------------------------
 
