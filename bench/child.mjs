@@ -15,12 +15,9 @@
 
 import { mk } from "./lib.mjs";
 import { dist } from "./paths.mjs";
-import { rowsFor } from "./rows.mjs";
+import { rowsFor, traceRowAllocator } from "./rows.mjs";
 import { loadTraceBinary } from "./traces.mjs";
 import { compile, draws, WORKLOADS } from "./workloads.mjs";
-
-/** The memory a trace row's allocator gets when it takes a fixed size. */
-const TRACE_HEAP = 128 * 1024 * 1024;
 
 /** What the allocator's memory holds now (growable memories grow; others report null). */
 function reservedBytes(a) {
@@ -48,7 +45,7 @@ async function traceRun(mk, id, row, file) {
   const trace = loadTraceBinary(file, id);
   const { timedReplay } = await import(dist("cli/timed-replay.js"));
   const { replayGc } = await import("./peers/gc.mjs");
-  const a = row.kind === "gc" ? null : await row.make(mk, TRACE_HEAP, id);
+  const a = await traceRowAllocator(mk, row, trace);
   return async (deadline) => {
     if (row.kind === "gc") {
       const r = replayGc(trace, deadline);

@@ -138,12 +138,12 @@ const TRACE_METHOD =
   "src/trace/replay.ts from dist, not verifying (no painting), on one allocator per row " +
   "process; each replay ends by freeing the blocks the trace leaves live (inside the clock, " +
   "one op each, for every row, C included), so the next run starts from an empty heap. The " +
-  "footprint is the first replay's, on the fresh allocator. Memory: fixed 128 MiB for the " +
-  "strategies on a fixed buffer, the Heap growing from 64 KiB (as `memkit replay` builds it), " +
-  "peers over 128 MiB (AssemblyScript grows its own). `memkit replay` gives the other " +
-  "strategies a memory that grows, as a program whose peak is unknown would: their times " +
-  "there include the growable memory's cost. Every allocation asks for the alignment the " +
-  "trace gives. " +
+  "footprint is the first replay's, on the fresh allocator. memkit's allocators are built as " +
+  "`memkit replay` builds them (src/cli/allocators.ts's traceAllocator): the Heap growing " +
+  "from 64 KiB, the other strategies on a fixed memory of 8× the trace's peak live bytes, at " +
+  "least 128 MiB (128 MiB for these three traces), the buddy's metadata sized to 4× the peak; " +
+  "peers over 128 MiB (AssemblyScript grows its own). Every allocation asks for the " +
+  "alignment the trace gives. " +
   "Baseline: the same replay loop against a fake allocator. The garbage collector replays in " +
   "its own loop (bench/peers/gc.mjs) with the same semantics.";
 

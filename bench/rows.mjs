@@ -9,14 +9,16 @@
 //   group   memkit | peer | reference | baseline
 //   kind    alloc (alloc/dealloc) | reset (W3: reset() releases a round) | gc | baseline
 //   make    called once per row process, before anything is timed; `mk` is dist/index.js
+//           (a trace row: traceRowAllocator below)
 //   passSize  dealloc(p, size) instead of dealloc(p)
 //
 // memkit's rows come from the strategy registry (src/registry.ts): one row per registered
-// configuration, built for the workloads as BENCH below says (MEMKIT_ROWS).
+// configuration, built for the workloads as BENCH below says (MEMKIT_ROWS), and for the traces
+// as `memkit replay` builds it (traceRowAllocator), so both report the same footprint.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { configurations } from "./lib.mjs";
+import { configurations, traceAllocator } from "./lib.mjs";
 import { ROOT } from "./paths.mjs";
 import { asTlsf, codemixMalloc, thingMalloc } from "./peers/adapters.mjs";
 import { MinimalBump, MinimalPool } from "./reference.mjs";
@@ -45,9 +47,10 @@ const ALL = ["W1", "W2", "W3", "W4", "trace"];
  * How the bench builds a registered strategy (src/registry.ts) for the workloads, by its
  * registry name: on which workloads it runs (`on`; "trace": every trace replay, "growth": the
  * growth trace), with what `kind` of loop, and `make(mk, heapBytes, id)` on the workload's
- * memory (WORKLOADS.md: a fixed 64 MiB for W1-W3, 256 MiB for W4, 128 MiB for the traces;
- * or growing where the allocator only grows). `first`: listed before the general allocators
- * (the specialists their workload is about).
+ * memory (WORKLOADS.md: a fixed 64 MiB for W1-W3, 256 MiB for W4; or growing where the
+ * allocator only grows). On the traces `make` is not used: traceRowAllocator builds memkit's
+ * rows as `memkit replay` does. `first`: listed before the general allocators (the
+ * specialists their workload is about).
  */
 const BENCH = {
   heap: {
@@ -140,7 +143,12 @@ export const MEMKIT_ROWS = configurations()
       make: () => c.forTrace(),
     };
     const passSize = c.capabilities?.deallocNeedsSize === true;
-    return { key: c.name, ...b, ...(passSize ? { passSize } : {}) };
+    return {
+      key: c.name,
+      ...b,
+      traceLabel: `memkit ${c.label}`,
+      ...(passSize ? { passSize } : {}),
+    };
   })
   .sort((a, b) => (b.first === true) - (a.first === true));
 
@@ -253,10 +261,13 @@ const EXTRA = {
 export function rowsFor(id) {
   const trace = !id.startsWith("W");
   const on = id === "growth" ? "growth" : trace ? "trace" : id;
-  const memkit = MEMKIT_ROWS.filter((r) => r.on.includes(on)).map(({ on: _, first: __, ...r }) => ({
-    group: "memkit",
-    ...r,
-  }));
+  const memkit = MEMKIT_ROWS.filter((r) => r.on.includes(on)).map(
+    ({ on: _, first: __, traceLabel, ...r }) => ({
+      group: "memkit",
+      ...r,
+      ...(on === "trace" ? { label: traceLabel, asReplay: true } : {}),
+    }),
+  );
   const rows = [
     BASELINE,
     ...(EXTRA[id] ?? []),
@@ -264,4 +275,20 @@ export function rowsFor(id) {
     ...(on === "growth" ? [] : peerRows(trace).map((r) => ({ group: "peer", ...r }))),
   ];
   return rows.map((r) => ({ kind: "alloc", ...r }));
+}
+
+/** The memory a trace row's peer gets when it takes a fixed size. */
+export const TRACE_HEAP = 128 * 1024 * 1024;
+
+/**
+ * The allocator of trace row `row` for `trace` (null for the garbage collector's row):
+ * memkit's rows of the three traces (`asReplay`) as `memkit replay` builds them
+ * (src/cli/allocators.ts's `traceAllocator`: the registry's trace configuration, sized to the
+ * trace); the growth trace's Heap, the peers and the baseline by their `make`, the fixed ones
+ * over TRACE_HEAP.
+ */
+export async function traceRowAllocator(mk, row, trace) {
+  if (row.kind === "gc") return null;
+  if (row.asReplay === true) return traceAllocator(row.key, trace);
+  return await row.make(mk, TRACE_HEAP, trace.name);
 }

@@ -11,6 +11,7 @@ import { MEMKIT_ROWS, NOT_BENCHED } from "../bench/rows.mjs";
 import { ALLOCATOR_NAMES, allocatorChoice, GENERAL_NAMES } from "../src/cli/allocators.js";
 import type { BaseAllocator } from "../src/core/allocator.js";
 import { H_KIND } from "../src/core/header.js";
+import { TRACE_MEMORY_MIN, traceMemoryBytes } from "../src/memory/trace-memory.js";
 import { configurations, REGISTRY } from "../src/registry.js";
 import { makeMemory } from "./conformance/memories.js";
 import { REGISTRY_PARTS, registeredPart, registeredSubjects } from "./conformance/subject.js";
@@ -19,6 +20,7 @@ import { REGISTRY_PARTS, registeredPart, registeredSubjects } from "./conformanc
 vi.mock("../bench/lib.mjs", async () => ({
   mk: await import("../src/index.js"),
   configurations: (await import("../src/registry.js")).configurations,
+  traceAllocator: (await import("../src/cli/allocators.js")).traceAllocator,
 }));
 
 const names = configurations().map((c) => c.name);
@@ -75,17 +77,34 @@ describe("the registry", () => {
     }
   });
 
-  it("builds every entry for a trace, as a heap of its own kind that grows", () => {
+  it("builds every entry for a trace, as a heap of its own kind: the Heap and the specialists growing, the other general strategies on a fixed memory sized to the trace", () => {
+    const sizing = { peakLiveBytes: 20 * 2 ** 20 };
     for (const r of REGISTRY) {
       for (const c of [r, ...(r.variants ?? [])]) {
-        const a = c.forTrace();
+        const a = c.forTrace(sizing);
         const p = a.alloc(64);
         expect(p, c.name).not.toBe(0);
-        expect(a.memory.maxEnd, c.name).toBeGreaterThan(a.memory.end);
+        if (r.general && r.name !== "heap") {
+          expect(a.memory.kind, c.name).toBe("fixed");
+          expect(a.memory.end - a.memory.start, c.name).toBe(256 * 2 ** 20);
+        } else {
+          expect(a.memory.maxEnd, c.name).toBeGreaterThan(a.memory.end);
+        }
         const header = new Float64Array((a as BaseAllocator).metadataBytes().slice(0, 64).buffer);
         expect(header[H_KIND], c.name).toBe(r.kind);
         a.dealloc(p, 64);
       }
     }
+  });
+
+  it("sizes a trace memory at 8× the peak, a power of two, 128 MiB … 4 GiB", () => {
+    const MiB = 2 ** 20;
+    expect(TRACE_MEMORY_MIN).toBe(128 * MiB);
+    expect(traceMemoryBytes()).toBe(128 * MiB);
+    expect(traceMemoryBytes({ peakLiveBytes: 0 })).toBe(128 * MiB);
+    expect(traceMemoryBytes({ peakLiveBytes: 16 * MiB })).toBe(128 * MiB);
+    expect(traceMemoryBytes({ peakLiveBytes: 16 * MiB + 1 })).toBe(256 * MiB);
+    expect(traceMemoryBytes({ peakLiveBytes: 100 * MiB })).toBe(1024 * MiB);
+    expect(traceMemoryBytes({ peakLiveBytes: 3 * 2 ** 30 })).toBe(4 * 2 ** 30);
   });
 });

@@ -12,7 +12,7 @@ import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Trace } from "../trace/trace.js";
 import { advise } from "./advice.js";
-import { ALLOCATORS, GENERAL_NAMES } from "./allocators.js";
+import { ALLOCATORS, GENERAL_NAMES, traceAllocator } from "./allocators.js";
 import { CliError, helpText, type Invocation, parseArgs, UsageError, usageText } from "./args.js";
 import { fmtBytes, fmtInt, type ReplayRow, replayTable, traceSummaryLine, wrap } from "./format.js";
 import { snapshotAtPeak, type TraceStats, traceStats } from "./heapmap.js";
@@ -195,7 +195,9 @@ function traceReplay(trace: Trace, stats: TraceStats, rows: readonly ReplayRow[]
     stats,
     comments: trace.comments,
     rows,
-    maps: general.map((c) => snapshotAtPeak(trace, () => c.make(), c.name, c.label, stats)),
+    maps: general.map((c) =>
+      snapshotAtPeak(trace, () => traceAllocator(c.name, trace), c.name, c.label, stats),
+    ),
   };
 }
 

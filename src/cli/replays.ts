@@ -2,9 +2,10 @@
 /**
  * `memkit replay`'s measurement: each allocator replays the trace in a process of its own
  * (replay-child.ts), so its call sites see one allocator class and no other allocator's
- * compiled code or garbage, as the benchmark's rows do. In the process: one allocator, sized
- * to the trace (allocators.ts), replays the whole trace `warmupsFor(ops)` times untimed (the
- * footprint is taken in the first, on the fresh allocator), then `runsFor(ops)` times, each timed by CPU time
+ * compiled code or garbage, as the benchmark's rows do. In the process: one allocator, built
+ * for the trace as the benchmark's trace rows build it (allocators.ts's `traceAllocator`),
+ * replays the whole trace `warmupsFor(ops)` times untimed (the footprint is taken in the
+ * first, on the fresh allocator), then `runsFor(ops)` times, each timed by CPU time
  * (timed-replay.ts) and each ending with the allocator empty. With `verify` there is one run,
  * which paints and checks every block: its time is not the allocator's and is not reported.
  *
@@ -18,9 +19,8 @@ import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { ReplayResult } from "../trace/replay.js";
 import type { Trace } from "../trace/trace.js";
-import { allocatorChoice, type Sizing } from "./allocators.js";
+import { allocatorChoice, traceAllocator } from "./allocators.js";
 import type { ReplayRow } from "./format.js";
-import { traceStats } from "./heapmap.js";
 import { median, spread } from "./stats.js";
 import { type TimedRun, timedReplay } from "./timed-replay.js";
 
@@ -62,11 +62,10 @@ export type ReplayProgress = (run: number, runs: number, done: number, total: nu
 export function measureAllocator(
   trace: Trace,
   name: string,
-  sizing: Sizing,
   verify: boolean,
   onProgress?: ReplayProgress,
 ): Measured {
-  const a = allocatorChoice(name).make(sizing);
+  const a = traceAllocator(name, trace);
   const runs = verify ? 0 : runsFor(trace.count, false);
   const at = (run: number) => (done: number, total: number) => onProgress?.(run, runs, done, total);
   const progressEvery = Math.max(10_000, Math.floor(trace.count / 100));
@@ -124,7 +123,6 @@ type ChildMessage =
 function inChild(
   path: string,
   name: string,
-  sizing: Sizing,
   verify: boolean,
   onProgress: ReplayProgress,
 ): Promise<Measured> {
@@ -152,7 +150,7 @@ function inChild(
         reject(new Error(`its process exited (${signal ?? code})${why ? `: ${why}` : ""}`));
       }
     });
-    cp.send({ path, name, sizing, verify });
+    cp.send({ path, name, verify });
   });
 }
 
@@ -178,7 +176,6 @@ export async function runReplays(
   options: ReplayOptions = {},
 ): Promise<ReplayRow[]> {
   const verify = options.verify === true;
-  const sizing: Sizing = { peakLiveBytes: traceStats(trace).peakLiveBytes };
   const separate = options.inProcess !== true && options.path !== undefined && existsSync(CHILD);
   const rows: ReplayRow[] = [];
   for (const name of names) {
@@ -187,8 +184,8 @@ export async function runReplays(
     const load0 = loadavg()[0];
     try {
       const m = separate
-        ? await inChild(options.path as string, name, sizing, verify, progress)
-        : measureAllocator(trace, name, sizing, verify, progress);
+        ? await inChild(options.path as string, name, verify, progress)
+        : measureAllocator(trace, name, verify, progress);
       rows.push({ ...rowOf(trace, name, m, [load0, loadavg()[0]]), ownProcess: separate });
     } catch (e) {
       rows.push({

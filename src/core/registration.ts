@@ -90,9 +90,11 @@ export interface Configuration {
   /** A fresh allocator managing `memory` (the conformance kit's memories, about 128 KiB). */
   make(memory: Memory): Allocator;
   /**
-   * A fresh allocator for a trace replay: on a memory that starts small and grows. A strategy
-   * whose metadata is sized up front for its largest capacity sizes it from `sizing` (as a
-   * program that knows its peak would), and for the most any trace needs without it.
+   * A fresh allocator for a trace replay (`memkit replay` and the benchmark's trace rows): the
+   * general strategies on a fixed memory sized to the trace (memory/trace-memory.ts), the
+   * Heap and the specialists on a memory that grows. A strategy whose metadata is sized up
+   * front for its largest capacity sizes it from `sizing` (as a program that knows its peak
+   * would), and for the most any trace needs without it.
    */
   forTrace(sizing?: Sizing): Allocator;
 }

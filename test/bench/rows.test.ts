@@ -10,6 +10,7 @@ import { configurations } from "../../src/registry.js";
 vi.mock("../../bench/lib.mjs", async () => ({
   mk: await import("../../src/index.js"),
   configurations: (await import("../../src/registry.js")).configurations,
+  traceAllocator: (await import("../../src/cli/allocators.js")).traceAllocator,
 }));
 
 interface Row {

@@ -60,7 +60,7 @@ describe("memkit (in-process)", () => {
     const r = await run(["replay", small, "--allocator", "tlsf", "--verify"]);
     expect(r.status).toBe(0);
     expect(r.out).toMatch(/^small: 3,000 ops/);
-    expect(r.out).toMatch(/\ntlsf +TlsfAllocator \(grows from 1 MiB\) +— +— +[\d,]+ /); // no time
+    expect(r.out).toMatch(/\ntlsf +TlsfAllocator \(fixed, 8× the peak\) +— +— +[\d,]+ /); // no time
     expect(r.out).toContain("no advice on speed");
     expect(r.out).toMatch(/--verify: every block painted and checked.*: passed\.\n$/s);
   });

@@ -2,7 +2,8 @@
 
 import { StrategyKind } from "../../core/header.js";
 import { GENERAL_PURPOSE, type Registration, type Sizing } from "../../core/registration.js";
-import { growingMemory, MAX_MEMORY_BYTES } from "../../memory/memory.js";
+import { MAX_MEMORY_BYTES } from "../../memory/memory.js";
+import { traceMemory } from "../../memory/trace-memory.js";
 import { BuddyAllocator } from "./allocator.js";
 
 const MiB = 2 ** 20;
@@ -35,5 +36,8 @@ export const buddyRegistration: Registration = {
   make: (memory) =>
     new BuddyAllocator(memory, { minBlockSize: 16, maxCapacity: memory.maxEnd - memory.start }),
   forTrace: (sizing) =>
-    new BuddyAllocator(growingMemory(), { minBlockSize: 16, maxCapacity: buddyCapacity(sizing) }),
+    new BuddyAllocator(traceMemory(sizing), {
+      minBlockSize: 16,
+      maxCapacity: buddyCapacity(sizing),
+    }),
 };

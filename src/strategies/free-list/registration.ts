@@ -2,7 +2,7 @@
 
 import { StrategyKind } from "../../core/header.js";
 import { GENERAL_PURPOSE, type Registration } from "../../core/registration.js";
-import { growingMemory } from "../../memory/memory.js";
+import { traceMemory } from "../../memory/trace-memory.js";
 import { FreeListAllocator } from "./allocator.js";
 
 export const freeListRegistration: Registration = {
@@ -14,21 +14,21 @@ export const freeListRegistration: Registration = {
   general: true,
   capabilities: GENERAL_PURPOSE,
   make: (memory) => new FreeListAllocator(memory),
-  forTrace: () => new FreeListAllocator(growingMemory(), { fit: "first" }),
+  forTrace: (sizing) => new FreeListAllocator(traceMemory(sizing), { fit: "first" }),
   variants: [
     {
       name: "freelist-best",
       label: "FreeListAllocator, best fit",
       general: true,
       make: (memory) => new FreeListAllocator(memory, { fit: "best" }),
-      forTrace: () => new FreeListAllocator(growingMemory(), { fit: "best" }),
+      forTrace: (sizing) => new FreeListAllocator(traceMemory(sizing), { fit: "best" }),
     },
     {
       name: "freelist-next",
       label: "FreeListAllocator, next fit",
       general: false,
       make: (memory) => new FreeListAllocator(memory, { fit: "next" }),
-      forTrace: () => new FreeListAllocator(growingMemory(), { fit: "next" }),
+      forTrace: (sizing) => new FreeListAllocator(traceMemory(sizing), { fit: "next" }),
     },
   ],
 };

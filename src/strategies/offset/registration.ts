@@ -2,7 +2,7 @@
 
 import { StrategyKind } from "../../core/header.js";
 import { GENERAL_PURPOSE, type Registration } from "../../core/registration.js";
-import { growingMemory } from "../../memory/memory.js";
+import { traceMemory } from "../../memory/trace-memory.js";
 import { OffsetAllocator } from "./offset-allocator.js";
 
 export const offsetRegistration: Registration = {
@@ -16,5 +16,5 @@ export const offsetRegistration: Registration = {
   capabilities: { ...GENERAL_PURPOSE, afterBlock: "none" },
   // Four nodes to start with: a kit program soon makes the node pool grow.
   make: (memory) => new OffsetAllocator(memory, { nodeCapacity: 4 }),
-  forTrace: () => new OffsetAllocator(growingMemory()),
+  forTrace: (sizing) => new OffsetAllocator(traceMemory(sizing)),
 };

@@ -2,7 +2,7 @@
 
 import { StrategyKind } from "../../core/header.js";
 import { GENERAL_PURPOSE, type Registration } from "../../core/registration.js";
-import { growingMemory } from "../../memory/memory.js";
+import { traceMemory } from "../../memory/trace-memory.js";
 import { BlockAllocator } from "../block/index.js";
 import { TlsfAllocator } from "../tlsf/index.js";
 import { SlabAllocator } from "./allocator.js";
@@ -30,5 +30,5 @@ export const slabRegistration: Registration = {
     memory.grow(memory.maxEnd);
     return new SlabAllocator(new BlockAllocator(memory, 64), { pageSize: 4096, maxSmall: 1024 });
   },
-  forTrace: () => new SlabAllocator(new TlsfAllocator(growingMemory())),
+  forTrace: (sizing) => new SlabAllocator(new TlsfAllocator(traceMemory(sizing))),
 };

@@ -2,17 +2,17 @@
 
 import { StrategyKind } from "../../core/header.js";
 import { GENERAL_PURPOSE, type Registration } from "../../core/registration.js";
-import { growingMemory } from "../../memory/memory.js";
+import { traceMemory } from "../../memory/trace-memory.js";
 import { TlsfAllocator } from "./allocator.js";
 
 export const tlsfRegistration: Registration = {
   name: "tlsf",
-  label: "TlsfAllocator (grows from 1 MiB)",
+  label: "TlsfAllocator (fixed, 8× the peak)",
   strategy: "TlsfAllocator",
   kind: StrategyKind.tlsf,
   memories: ["fixed", "growable", "shared", "wasm"],
   general: true,
   capabilities: GENERAL_PURPOSE,
   make: (memory) => new TlsfAllocator(memory),
-  forTrace: () => new TlsfAllocator(growingMemory()),
+  forTrace: (sizing) => new TlsfAllocator(traceMemory(sizing)),
 };
