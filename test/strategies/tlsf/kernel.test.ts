@@ -22,6 +22,18 @@ const FIRST = Math.ceil((TLSF_METADATA_BYTES + 8) / 16) * 16 - 4;
 /** The least heap end: the first block, minimal, and the sentinel's size word. */
 const MIN_END = FIRST + MIN_BLOCK + 4;
 
+describe("TlsfAllocator: a memory too small for its metadata", () => {
+  it("is refused with a message naming TlsfAllocator, creating or attaching", () => {
+    const m = new FixedMemory(new ArrayBuffer(1024));
+    expect(() => new TlsfAllocator(m)).toThrow(
+      `TlsfAllocator: memory region [0, 1024) is too small for its ${TLSF_METADATA_BYTES} bytes of metadata`,
+    );
+    expect(() => TlsfAllocator.attach(m, new ArrayBuffer(64))).toThrow(
+      /^TlsfAllocator: memory too small to hold a heap header/,
+    );
+  });
+});
+
 describe("TlsfAllocator: a growable memory too small for a block", () => {
   it("grows in the constructor to hold one, up to exactly its maximum", () => {
     const m = new GrowableMemory(TLSF_METADATA_BYTES, 1 << 20);
