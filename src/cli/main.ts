@@ -255,10 +255,12 @@ async function cmdReplay(inv: Extract<Invocation, { command: "replay" }>, io: Io
   printReplay(io, trace, stats, rows, inv.verify);
   const failed = rows.filter((r) => r.result === null);
   if (inv.verify && failed.length === 0) {
+    const passed = rows.length === 1 ? "passed" : `all ${rows.length} passed`;
     io.stdout.write(
-      `\n--verify: every block painted and checked before it was freed or resized, zero fills ` +
-        `checked, check() every 50,000 ops, and the heap empty after freeing the rest: ` +
-        `${rows.length === 1 ? "passed" : `all ${rows.length} passed`}.\n`,
+      `\n${wrap(
+        "--verify: every block painted and checked before it was freed or resized, zero fills " +
+          `checked, check() every 50,000 ops, and the heap empty after freeing the rest: ${passed}.`,
+      )}\n`,
     );
   }
   for (const r of failed) io.stderr.write(`memkit: ${r.name}: ${r.error}\n`);

@@ -65,12 +65,38 @@ describe("memkit (in-process)", () => {
     expect(r.out).toMatch(/--verify: every block painted and checked.*: passed\.\n$/s);
   });
 
-  it("replay of an empty trace is an error", async () => {
+  it("replay --verify of several allocators makes no speed claim anywhere", async () => {
+    const r = await run(["replay", small, "--allocator", "tlsf,freelist,offset", "--verify"]);
+    expect(r.status).toBe(0);
+    expect(r.out).toContain("no advice on speed");
+    expect(r.out).toMatch(/\nTightest[,:] /);
+    // no figure of time, no ranking by it, no choice on it
+    expect(r.out).not.toMatch(/\d ns\/op|faster|fastest|slower|× the time|Choose|within noise/);
+    for (const name of ["tlsf", "freelist", "offset"]) {
+      expect(r.out).toMatch(new RegExp(`\\n${name} +.*? +— +— +[\\d,]+ `));
+    }
+    expect(r.out).toMatch(/all 3 passed\.\n$/);
+    for (const line of r.out.split("\n")) expect(line.length).toBeLessThanOrEqual(100);
+  });
+
+  it("replay and report of an empty trace are an error, and write nothing", async () => {
     const empty = join(dir, "empty.trace");
     writeFileSync(empty, "# trace empty\n");
     const r = await run(["replay", empty]);
     expect(r.status).toBe(1);
+    expect(r.out).toBe("");
     expect(r.err).toBe(`memkit: ${empty}: the trace has no operations\n`);
+    // gzip-compressed, and only a header: the same
+    const gz = join(dir, "empty.trace.gz");
+    writeFileSync(gz, gzipSync("# trace empty\n# nothing recorded\n"));
+    const z = await run(["replay", gz, "--allocator", "all", "--verify"]);
+    expect(z.status).toBe(1);
+    expect(z.err).toBe(`memkit: ${gz}: the trace has no operations\n`);
+    const out = join(dir, "empty-report.html");
+    const report = await run(["report", "--trace", empty, "--out", out]);
+    expect(report.status).toBe(1);
+    expect(report.err).toBe(`memkit: ${empty}: the trace has no operations\n`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it("a progress bar on a terminal, for long replays only", async () => {
