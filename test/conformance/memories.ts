@@ -2,7 +2,10 @@
  * The memories the conformance kit runs every strategy on, one per kind, each made to catch
  * a different mistake: the fixed region starts at an odd offset of a caller's buffer full of
  * 0xAA (not zero, not aligned); the growable kinds start small so allocators must grow them;
- * the wasm memory starts at a heap base of 1024 as a module's would.
+ * the wasm memory's heap base leaves the first page's last 6 KiB, as a module's would, and the
+ * memory may grow to every page its WasmMemory is told it may (a strategy that grows it to
+ * `maxEnd` first, as the slab's block parent does, then gets the whole region). `shared`
+ * makes the wasm memory a shared one (for a SharedHeap, registration.ts's `sharedMemory`).
  */
 
 import {
@@ -21,7 +24,7 @@ const FIXED_OFFSET = 36;
 /** Bytes a growable kind starts with. */
 const START_BYTES = 6 * 1024;
 
-export function makeMemory(kind: KitMemoryKind, bytes = KIT_BYTES): Memory {
+export function makeMemory(kind: KitMemoryKind, bytes = KIT_BYTES, shared = false): Memory {
   switch (kind) {
     case "fixed": {
       const buf = new ArrayBuffer(bytes + FIXED_OFFSET + 64);
@@ -37,8 +40,9 @@ export function makeMemory(kind: KitMemoryKind, bytes = KIT_BYTES): Memory {
     case "wasm": {
       // The heap base leaves START_BYTES of the first page, as a module with a large data
       // section would.
+      // The region spans START_BYTES of the first page and `pages` more.
       const pages = Math.ceil(bytes / 65536);
-      const memory = new WebAssembly.Memory({ initial: 1, maximum: pages });
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: pages + 1, shared });
       return new WasmMemory(memory, 65536 - START_BYTES, pages + 1);
     }
     case "offset":
