@@ -1,7 +1,8 @@
 // The bad-input probe: every row of bad input (sizes, alignments, argument types; foreign,
 // interior, misaligned, freed, header and region-end pointers; double frees; realloc of a
 // freed pointer to a huge size; bad sizes given to dealloc and realloc) against every
-// registered allocator on every memory kind it runs on. Around each call every byte of the
+// registered allocator (src/registry.ts: REGISTRY's and SHARED_REGISTRY's, so SharedHeap
+// too) on every memory kind it runs on. Around each call every byte of the
 // memory (the whole buffer, not only the region), the metadata (`metadataBytes()`) and
 // `stats()` are compared: a probe passes when the call threw a typed error (memkit's
 // AllocatorError, ArgumentRangeError or ArgumentTypeError, with an ERR_ code) or, for a size no heap can hold, answered 0, changed
@@ -21,10 +22,10 @@ const START_BYTES = 6 * 1024;
 const FIXED_OFFSET = 36;
 
 /**
- * The memory kinds, made as the conformance kit makes them (test/conformance/memories.ts),
- * except that the wasm memory can grow to the pages its WasmMemory is told it may.
+ * The memory kinds, made as the conformance kit makes them (test/conformance/memories.ts);
+ * `shared`: the wasm memory is a shared one (a registration's `sharedMemory`).
  */
-function makeMemory(lib, kind) {
+function makeMemory(lib, kind, shared) {
   switch (kind) {
     case "fixed": {
       const buf = new ArrayBuffer(KIT_BYTES + FIXED_OFFSET + 64);
@@ -37,7 +38,7 @@ function makeMemory(lib, kind) {
       return new lib.SharedMemory(START_BYTES, KIT_BYTES);
     case "wasm": {
       const pages = Math.ceil(KIT_BYTES / 65536);
-      const memory = new WebAssembly.Memory({ initial: 1, maximum: pages + 1 });
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: pages + 1, shared });
       return new lib.WasmMemory(memory, 65536 - START_BYTES, pages + 1);
     }
     case "offset":
@@ -50,9 +51,10 @@ function makeMemory(lib, kind) {
  * A fresh allocator with live blocks A (64 bytes), B (100) and C (24), and, where blocks are
  * freed in any order, D (40) freed between live blocks.
  */
-function setUp(lib, config, caps, kind) {
-  const memory = makeMemory(lib, kind);
-  const a = config.make(memory);
+function setUp(lib, config, caps, kind, shared) {
+  const a = config.make(makeMemory(lib, kind, shared === true));
+  // The allocator's own view of the region (a SharedHeap makes one over the same buffer).
+  const memory = a.memory;
   const size = (n) => Math.min(n, caps.sizes.max);
   const A = a.alloc(size(64));
   const B = a.alloc(size(100));
@@ -302,7 +304,7 @@ export function probe(lib, configurations, registry, only) {
     const r = registry.find((x) => x === config || x.variants?.includes(config));
     for (const kind of r.memories) {
       for (const row of all) {
-        const s = setUp(lib, config, r.capabilities, kind);
+        const s = setUp(lib, config, r.capabilities, kind, r.sharedMemory);
         if (s === null) {
           if (!unprobed.includes(`${config.name} on ${kind}`))
             unprobed.push(`${config.name} on ${kind}`);
@@ -324,8 +326,9 @@ async function main() {
     options: { only: { type: "string" }, json: { type: "boolean" } },
   });
   const lib = await import("../dist/index.js");
-  const { configurations, REGISTRY } = await import("../dist/registry.js");
-  const result = probe(lib, configurations(), REGISTRY, values.only);
+  const { checkedConfigurations, REGISTRY, SHARED_REGISTRY } = await import("../dist/registry.js");
+  const configurations = checkedConfigurations();
+  const result = probe(lib, configurations, [...REGISTRY, ...SHARED_REGISTRY], values.only);
   if (values.json) {
     console.log(JSON.stringify(result, null, 2));
   } else {
@@ -334,7 +337,7 @@ async function main() {
     }
     for (const u of result.unprobed) console.log(`NOT PROBED ${u}: the blocks did not fit`);
     console.log(
-      `${result.rows} rows × ${configurations().length} allocators × their memory kinds: ` +
+      `${result.rows} rows × ${configurations.length} allocators × their memory kinds: ` +
         `${result.passed} passed, ${result.failed} failed, ${result.skipped} not applicable`,
     );
   }

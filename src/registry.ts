@@ -12,6 +12,7 @@
 
 import type { Configuration, Registration } from "./core/registration.js";
 import { heapRegistration } from "./heap/registration.js";
+import { sharedHeapRegistration } from "./shared/registration.js";
 import { blockRegistration } from "./strategies/block/registration.js";
 import { buddyRegistration } from "./strategies/buddy/registration.js";
 import { bumpRegistration } from "./strategies/bump/registration.js";
@@ -40,4 +41,16 @@ export const REGISTRY: readonly Registration[] = [
 /** Every configuration: each registration, then its variants, in registry order. */
 export function configurations(): Configuration[] {
   return REGISTRY.flatMap((r) => [r, ...(r.variants ?? [])]);
+}
+
+/**
+ * Strategies that the conformance kit and the bad-input probe (scripts/probe.mjs) run like
+ * REGISTRY's, but that the CLI and the bench do not offer: SharedHeap, used by one agent
+ * (its bench, with workers, is bench/shared.mjs).
+ */
+export const SHARED_REGISTRY: readonly Registration[] = [sharedHeapRegistration];
+
+/** Every configuration the kit and the probe check: `configurations()`, then SHARED_REGISTRY's. */
+export function checkedConfigurations(): Configuration[] {
+  return [...REGISTRY, ...SHARED_REGISTRY].flatMap((r) => [r, ...(r.variants ?? [])]);
 }

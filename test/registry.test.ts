@@ -48,7 +48,7 @@ describe("the registry", () => {
     }
     for (const s of registeredSubjects()) {
       for (const kind of s.kinds) {
-        const a = s.make(makeMemory(kind));
+        const a = s.make(makeMemory(kind, undefined, s.sharedMemory));
         const p = a.alloc(16);
         expect(p, `${s.name} on ${kind}`).not.toBe(0);
         a.dealloc(p, 16);

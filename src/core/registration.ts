@@ -107,6 +107,11 @@ export interface Registration extends Configuration {
   readonly kind: number;
   /** The memory kinds it runs on. */
   readonly memories: readonly MemoryKind[];
+  /**
+   * Its memory must be shared between agents: the kit and the probe make their `wasm`
+   * memory a shared `WebAssembly.Memory` for it (their `shared` one always is).
+   */
+  readonly sharedMemory?: boolean;
   readonly capabilities: Capabilities;
   /**
    * Further configurations that differ only in a policy (the free list's fits): the CLI

@@ -10,6 +10,7 @@ import {
   AllocatorError,
   ArgumentTypeError,
   ConcurrentUseError,
+  HeapCorruptedError,
   HeapPoisonedError,
 } from "../core/errors.js";
 import type { Memory } from "../core/memory.js";
@@ -161,6 +162,37 @@ export abstract class SharedHeapCore {
     }
   }
 
+  /**
+   * A copy of the heap's state outside the memory's bytes, to compare a heap before and
+   * after a call (a rejected call leaves it unchanged; for tests, as strategies'
+   * `metadataBytes`): the wrapped allocator's header and metadata, the cache buffer, then
+   * the control words, each agent's record of its last call (ARG0, ARG1, RESULT, SEQ: every
+   * call rewrites them, rejected or not) zeroed. Exact when no other agent is inside a call.
+   */
+  metadataBytes(): Uint8Array {
+    this.begin(OP_NONE, 0, 0);
+    let inner: Uint8Array;
+    let cache: Uint8Array;
+    try {
+      const f = (this.inner as { metadataBytes?: () => Uint8Array }).metadataBytes;
+      inner = typeof f === "function" ? f.call(this.inner) : new Uint8Array(0);
+      cache = this.cacheBuf === null ? new Uint8Array(0) : new Uint8Array(this.cacheBuf).slice();
+    } catch (e) {
+      this.abort(e);
+      throw e;
+    }
+    this.end(0);
+    const control = new Int32Array(this.control).slice();
+    for (let id = 1; id <= this.maxAgents; id++) {
+      for (const field of [S_ARG0, S_ARG1, S_RESULT, S_SEQ]) control[slotWord(id, field)] = 0;
+    }
+    const out = new Uint8Array(inner.length + cache.length + control.byteLength);
+    out.set(inner, 0);
+    out.set(cache, inner.length);
+    out.set(new Uint8Array(control.buffer), inner.length + cache.length);
+    return out;
+  }
+
   /** Lock held: the wrapped heap's check, then the cache's. */
   protected checkAll(): void {
     this.inner.check();
@@ -250,9 +282,15 @@ export abstract class SharedHeapCore {
     release(c, C_LOCK);
   }
 
-  /** The operation threw (a caller error: nothing changed): clear the intent and release. */
-  protected abort(): void {
+  /**
+   * The operation threw `e`: clear the intent and release. A caller's error changed nothing;
+   * corruption the wrapped allocator or the cache found (`HeapCorruptedError`, or the
+   * wrapped allocator's `HeapPoisonedError` for corruption it found before) poisons the
+   * heap for every agent first, the lock-free cache paths included.
+   */
+  protected abort(e: unknown): void {
     const c = this.c;
+    if (e instanceof HeapCorruptedError) Atomics.or(c, C_ATTN, ATTN_POISONED);
     c[this.slot + S_OP] = OP_NONE;
     c[this.slot + S_PHASE] = 0;
     if (this.memory.end !== this.seenEnd) this.publishGrowth();

@@ -73,7 +73,7 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     try {
       r = this.allocInside(size, align, zeroed);
     } catch (e) {
-      this.abort();
+      this.abort(e);
       throw e;
     }
     this.end(r);
@@ -90,7 +90,7 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
       const pc = this.pc;
       if (pc?.due) pc.settle(this.inner);
     } catch (e) {
-      this.abort();
+      this.abort(e);
       throw e;
     }
     this.end(0);
@@ -99,7 +99,8 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
   /**
    * Lock held: a small request from this agent's pages (its current ones, then an
    * abandoned page of the class, then a new page from TLSF), else from TLSF; when TLSF is
-   * out of memory, empty cache pages go back to it and it is asked again.
+   * out of memory for a size the memory could hold, empty cache pages go back to it and it
+   * is asked again.
    */
   protected allocInside(size: number, align: number, zeroed: boolean): number {
     const pc = this.pc;
@@ -128,7 +129,9 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
       }
     }
     let r = zeroed ? this.inner.allocZeroed(size, align) : this.inner.alloc(size, align);
-    if (r === 0 && pc !== null && pc.trim(this.inner) > 0) {
+    // A size the memory cannot hold even at its largest fails without giving pages back: a
+    // failed allocation changes nothing it need not.
+    if (r === 0 && pc !== null && size <= this.memory.maxEnd && pc.trim(this.inner) > 0) {
       r = zeroed ? this.inner.allocZeroed(size, align) : this.inner.alloc(size, align);
     }
     return r;
@@ -208,8 +211,8 @@ export abstract class SharedHeapKernel extends SharedHeapCore {
     }
     try {
       pc.settle(this.inner);
-    } catch {
-      this.abort();
+    } catch (e) {
+      this.abort(e);
       return;
     }
     this.end(0);

@@ -313,7 +313,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
         try {
           pc.releaseOrAbandon(this.agentId, this.inner);
         } catch (e) {
-          this.abort();
+          this.abort(e);
           throw e;
         }
         this.end(0);
@@ -406,7 +406,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
     try {
       r = this.inner.realloc(ptr, newSize, align);
     } catch (e) {
-      this.abort();
+      this.abort(e);
       throw e;
     }
     this.end(r);
@@ -427,7 +427,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
     try {
       r = this.inner.usableSize(ptr);
     } catch (e) {
-      this.abort();
+      this.abort(e);
       throw e;
     }
     this.end(0);
@@ -450,7 +450,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
       this.inner.reset();
       this.pc?.clear();
     } catch (e) {
-      this.abort();
+      this.abort(e);
       throw e;
     }
     this.end(0);
@@ -481,7 +481,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
         };
       }
     } catch (e) {
-      this.abort();
+      this.abort(e);
       throw e;
     }
     this.end(0);
@@ -522,7 +522,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
             }
           : pc.tally(this.inner);
     } catch (e) {
-      this.abort();
+      this.abort(e);
       throw e;
     }
     this.end(0);
@@ -531,17 +531,14 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
 
   /**
    * Checks the wrapped heap and the cache (descriptors ↔ page table ↔ TLSF blocks); a
-   * failure poisons the heap. Safe while other agents use it.
+   * failure (`HeapCorruptedError`) poisons the heap. Safe while other agents use it.
    */
   check(): void {
     this.begin(OP_NONE, 0, 0);
     try {
       this.checkAll();
     } catch (e) {
-      this.abort();
-      if (e instanceof AllocatorError && e.code === "ERR_HEAP_CORRUPTED") {
-        this.poison(`check() found: ${e.message}`);
-      }
+      this.abort(e);
       throw e;
     }
     this.end(0);
@@ -558,7 +555,7 @@ export class SharedHeap extends SharedHeapKernel implements Allocator {
     try {
       n = this.pc?.trim(this.inner) ?? 0;
     } catch (e) {
-      this.abort();
+      this.abort(e);
       throw e;
     }
     this.end(0);

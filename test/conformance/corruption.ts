@@ -3,7 +3,9 @@
  * damaged under the allocator, which no rejected call can do. Each ends its program:
  * - a damaged byte of the common header (magic, version, kind, state, config): the next call
  *   (if the magic was hit) or `check()` throws `HeapCorruptedError`, and the heap stays
- *   poisoned: every later call throws `HeapPoisonedError`;
+ *   poisoned: every later call throws `HeapPoisonedError`. A wrapper (the hardening
+ *   ladder, a chain, a SharedHeap) has no header of its own: the byte is in the header of
+ *   one of the heaps it wraps, `check()` must find it, and the wrapper is then poisoned;
  * - a write past a live block's usable bytes (up to MAX_WRITE bytes, never into another live
  *   block): where the strategy keeps in-band words after every block (`afterBlock:
  *   "words"`), `check()` throws `HeapCorruptedError` once the write reaches them (8 bytes, or
@@ -32,12 +34,37 @@ export interface CorruptCmd extends Cmd {
   corrupt(m: Model, r: Real): Outcome;
 }
 
-/** The header slots of a BaseAllocator (protected fields), or undefined for a wrapper. */
-function headerOf(a: Allocator): { slots: Float64Array; slot0: number } | undefined {
-  const h = a as unknown as { slots?: unknown; slot0?: unknown };
-  if (!(h.slots instanceof Float64Array) || typeof h.slot0 !== "number") return undefined;
-  a.stats(); // the entry check re-derives views a growth made stale
-  return { slots: h.slots as Float64Array, slot0: h.slot0 };
+/** A heap's common header: the slots of a BaseAllocator (protected fields). */
+interface Header {
+  slots: Float64Array;
+  slot0: number;
+}
+
+/**
+ * The common headers `a` calls through: its own (a strategy), or, for a wrapper, those of
+ * the allocators it wraps (`inner`: the hardening ladder's, a recorder's, a SharedHeap's
+ * TLSF; `members`: a chain's), at any depth.
+ */
+function headersOf(a: Allocator): Header[] {
+  const h = a as unknown as {
+    slots?: unknown;
+    slot0?: unknown;
+    inner?: unknown;
+    members?: unknown;
+  };
+  if (h.slots instanceof Float64Array && typeof h.slot0 === "number") {
+    a.stats(); // the entry check re-derives views a growth made stale
+    return [{ slots: h.slots as Float64Array, slot0: h.slot0 }];
+  }
+  const wrapped = [h.inner, ...(Array.isArray(h.members) ? h.members : [])];
+  return wrapped.flatMap((w) =>
+    typeof w === "object" && w !== null ? headersOf(w as Allocator) : [],
+  );
+}
+
+/** Whether `a` is a strategy itself (every call reads its header), not a wrapper. */
+function isStrategy(a: Allocator): boolean {
+  return (a as unknown as { slots?: unknown }).slots instanceof Float64Array;
 }
 
 function describeError(e: unknown): string {
@@ -74,7 +101,12 @@ const SLOTS = [
 
 type NextCall = "check" | "alloc" | "stats" | "dealloc" | "realloc" | "usableSize";
 
-/** A byte of a common header slot XORed with a mask, then one call. */
+/**
+ * A byte of a common header slot XORed with a mask, then one call. Through a wrapper, the
+ * byte is in one of the headers of the heaps it wraps (`which`), and only `check()` must
+ * find it at once: a call the wrapper serves without that heap (a chain's other member, a
+ * SharedHeap's lock-free small-block cache, a quarantine) need not read the header.
+ */
 export class CorruptHeaderCmd implements CorruptCmd {
   constructor(
     readonly slot: number,
@@ -82,16 +114,17 @@ export class CorruptHeaderCmd implements CorruptCmd {
     readonly mask: number,
     readonly next: NextCall,
     readonly index: number,
+    readonly which = 0,
   ) {}
   check = () => true;
   run(m: Model, r: Real): void {
     this.corrupt(m, r);
   }
   corrupt(m: Model, r: Real): Outcome {
-    const h = headerOf(r.a);
-    if (h === undefined) return "working"; // not generated for wrappers (see corruptionFor)
+    const headers = headersOf(r.a);
+    if (headers.length === 0) return "working"; // not generated then (see corruptionFor)
     const [name, at] = SLOTS[this.slot];
-    const { slots, slot0 } = h;
+    const { slots, slot0 } = headers[this.which % headers.length];
     const bytes = new Uint8Array(slots.buffer, slots.byteOffset + (slot0 + at) * 8, 8);
     bytes[this.byte] ^= this.mask;
     const what = `${this}`;
@@ -114,7 +147,7 @@ export class CorruptHeaderCmd implements CorruptCmd {
     const e = thrown(call);
     // The entry guard reads the magic on every call; the other slots are compared by check()
     // (and whenever a call takes the slow path).
-    const mustThrow = at === H_MAGIC || this.next === "check";
+    const mustThrow = (at === H_MAGIC && isStrategy(r.a)) || this.next === "check";
     const sizeRefused = this.next === "usableSize" && !r.subject.knowsSizes;
     if (!(e instanceof HeapCorruptedError) && (e !== undefined || mustThrow) && !sizeRefused) {
       throw new Error(`${what} (${name}): expected HeapCorruptedError, ${describeError(e)}`);
@@ -131,7 +164,7 @@ export class CorruptHeaderCmd implements CorruptCmd {
     return "poisoned";
   }
   toString = () =>
-    `corruptHeader(${SLOTS[this.slot][0]} byte ${this.byte} ^ ${this.mask}, then ${this.next} #${this.index})`;
+    `corruptHeader(${this.which > 0 ? `header ${this.which}, ` : ""}${SLOTS[this.slot][0]} byte ${this.byte} ^ ${this.mask}, then ${this.next} #${this.index})`;
 }
 
 /** The live block starting first at or after `at`, if any. */
@@ -179,10 +212,12 @@ export class WritePastCmd implements CorruptCmd {
     // Freeing the block whose header was hit finds the damage (a stack frees only its newest
     // block); where the words are the previous block's canary, check() does.
     const top = m.live[m.live.length - 1];
+    // Where only some blocks are followed by in-band words, freeing the next block may find
+    // the damage or not; where it does, the heap must be poisoned as anywhere else.
     if (
       this.next === "next block" &&
       victim !== undefined &&
-      required &&
+      (required || s.afterBlock === "some") &&
       (s.freeOrder === "any" || victim === top)
     ) {
       const d = thrown(() => r.a.dealloc(victim.ptr, s.deallocNeedsSize ? victim.size : undefined));
@@ -225,7 +260,8 @@ export function corruptionFor(
   const index = fc.nat({ max: 1000 });
   const mask = fc.integer({ min: 1, max: 255 });
   const kinds: fc.Arbitrary<CorruptCmd>[] = [];
-  if (headerOf(probe) !== undefined) {
+  const headers = headersOf(probe).length;
+  if (headers > 0) {
     kinds.push(
       fc
         .tuple(
@@ -234,8 +270,9 @@ export function corruptionFor(
           mask,
           fc.constantFrom<NextCall>("check", "alloc", "stats", "dealloc", "realloc", "usableSize"),
           index,
+          fc.nat({ max: headers - 1 }),
         )
-        .map(([slot, byte, m, next, i]) => new CorruptHeaderCmd(slot, byte, m, next, i)),
+        .map(([slot, byte, m, next, i, w]) => new CorruptHeaderCmd(slot, byte, m, next, i, w)),
     );
   }
   if (hasBytes) {

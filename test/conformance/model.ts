@@ -28,8 +28,10 @@ export class Real {
     readonly subject: Subject,
     readonly kind: KitMemoryKind,
   ) {
-    this.mem = makeMemory(kind);
-    this.a = subject.make(this.mem);
+    this.a = subject.make(makeMemory(kind, undefined, subject.sharedMemory));
+    // The allocator's own view of the region, whose end follows its growth (a SharedHeap
+    // makes one over the buffer of the memory it is given).
+    this.mem = this.a.memory;
     this.fresh = this.a.stats();
   }
   get bytes(): boolean {

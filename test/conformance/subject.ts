@@ -13,6 +13,7 @@ import {
   type Configuration,
   REGISTRY,
   type Registration,
+  SHARED_REGISTRY,
 } from "../../src/registry.js";
 
 /** The memory kinds the kit can make (see memories.ts). */
@@ -27,6 +28,8 @@ export interface Subject extends Capabilities {
   make(memory: Memory): Allocator;
   /** Runs per property, for slow subjects (default, and the most: MEMKIT_RUNS or 1,000). */
   readonly runs?: number;
+  /** Needs a shared memory: the kit's `wasm` memory is made shared (memories.ts). */
+  readonly sharedMemory?: boolean;
 }
 
 /**
@@ -40,12 +43,16 @@ export function subjectOf(r: Registration, variant?: Configuration): Subject {
     name: `${r.strategy} [${c.name}]`,
     kinds: variant === undefined ? r.memories : r.memories.slice(0, 2),
     make: (memory) => c.make(memory),
+    sharedMemory: r.sharedMemory,
   };
 }
 
-/** Every registered strategy and variant, as the kit runs them. */
+/** Every registered strategy and variant (REGISTRY's, then SHARED_REGISTRY's), as the kit runs them. */
 export function registeredSubjects(): Subject[] {
-  return REGISTRY.flatMap((r) => [subjectOf(r), ...(r.variants ?? []).map((v) => subjectOf(r, v))]);
+  return [...REGISTRY, ...SHARED_REGISTRY].flatMap((r) => [
+    subjectOf(r),
+    ...(r.variants ?? []).map((v) => subjectOf(r, v)),
+  ]);
 }
 
 /** The registry's subjects run in REGISTRY_PARTS files, registry-1 … registry-N.conformance.test.ts. */
