@@ -1,7 +1,7 @@
 /**
  * TLSF's kernel (src/strategies/tlsf/kernel.ts): the room an empty heap needs and the growth
  * that makes it, laying out an empty heap beside pages someone else added, and the front
- * end's budget following the peak. The rest of TlsfAllocator's tests are in tlsf.test.ts.
+ * end's budget following the peak. The rest of TlsfAllocator's tests are beside it in this folder.
  */
 
 import { describe, expect, it } from "vitest";
