@@ -201,11 +201,13 @@ export abstract class TlsfSearch extends TlsfBlocks {
     const m = this.memU32;
     const sw = this.sw;
     const end = m[sw + END];
-    // The new space joins the last block if it is free, so ask only for what is missing.
+    // The new space joins the last block if it is free, so ask only for what is missing (at
+    // least a minimal block: the old sentinel starts a free block of its own before merging).
+    // Sizes and ends are multiples of 8, so the heap's new end is at least `want` (below 4 GiB).
     const lastFree = (m[(end - BLOCK_OVERHEAD) >>> 2] & PREV_FREE_BIT) !== 0;
     const have = lastFree ? m[(end - BLOCK_OVERHEAD - 4) >>> 2] : 0;
     const haveSize = lastFree ? end - BLOCK_OVERHEAD - have : 0;
-    const want = end + Math.max(bsize - haveSize, MIN_BLOCK) + GRANULE * 2;
+    const want = end + Math.max(bsize - haveSize, MIN_BLOCK);
     if (!(want <= this.memory.maxEnd) || !this.memory.grow(want)) {
       return this.growPastForeign(bsize, end);
     }

@@ -6,10 +6,10 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { FixedMemory } from "../../../src/memory/memory.js";
+import { FixedMemory, GROW_DOUBLING_LIMIT, GrowableMemory } from "../../../src/memory/memory.js";
 import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
 import { TLSF_HEADER } from "../../../src/strategies/tlsf/layout.js";
-import { MIN_BLOCK } from "../../../src/strategies/tlsf/mapping.js";
+import { blockSizeFor, MIN_BLOCK } from "../../../src/strategies/tlsf/mapping.js";
 import { FALLBACK_SCAN } from "../../../src/strategies/tlsf/search.js";
 
 /** u32 index of the state words in an owned heap (region at 0). */
@@ -24,6 +24,14 @@ function tlsf(capacity: number, frontEnd = false): TlsfAllocator {
 function cached(a: TlsfAllocator): number {
   a.memory.refresh();
   return a.memory.u32[SW + W.CACHED];
+}
+
+/** How many bytes differ between two arrays of the same length (a whole-array toEqual is slow). */
+function differing(x: Uint8Array, y: Uint8Array): number {
+  expect(x.length).toBe(y.length);
+  let n = 0;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) n++;
+  return n;
 }
 
 /**
@@ -122,7 +130,7 @@ describe("TLSF search: the fallback over the exact list", () => {
     const stats = a.stats();
     expect(a.alloc(516)).toBe(0); // every list, the exact one too, is empty
     expect(a.stats()).toEqual(stats);
-    expect(whole.u8.slice(0, 4096)).toEqual(before);
+    expect(differing(whole.u8.subarray(0, 4096), before)).toBe(0);
     a.check();
   });
 });
@@ -171,6 +179,145 @@ describe("TLSF search: the front end and the heap's end", () => {
     expect(cached(a)).toBe(48);
     expect(a.alloc(40)).toBe(h);
     a.dealloc(big);
+    a.check();
+  });
+});
+
+describe("TLSF allocAligned: where an aligned block starts", () => {
+  it("at the lowest aligned pointer that leaves no gap or a gap of at least 16 bytes", () => {
+    // The gap before a 32-aligned pointer, for each start of the free block (mod 32) of its
+    // pointer: 0 and 16 are kept, 24 is split off, 8 is too small for a block: 8 + 32.
+    const gapFor = new Map([
+      [0, 0],
+      [8, 24],
+      [16, 16],
+      [24, 40],
+    ]);
+    const seen = new Set<number>();
+    for (const prefix of [8, 16, 24, 32]) {
+      const a = tlsf(1 << 16);
+      const p = a.alloc(prefix);
+      const free = p + a.usableSize(p) + 4; // the pointer of the free block after p
+      const q = a.alloc(8, 32);
+      seen.add(free & 31);
+      expect(q - free).toBe(gapFor.get(free & 31));
+      // The block is as small as without alignment: the gap is not part of it.
+      expect(a.usableSize(q)).toBe(blockSizeFor(8) - 4);
+      a.dealloc(q);
+      a.dealloc(p);
+      a.check();
+    }
+    expect(seen.size).toBe(4);
+  });
+
+  it("gives the front end's blocks back when nothing else fits, on a memory that cannot grow", () => {
+    const a = tlsf(1 << 16, true);
+    const h1 = a.alloc(40);
+    const y = a.alloc(2000);
+    const h2 = a.alloc(40);
+    a.alloc(8);
+    expect(a.alloc(a.stats().largestFree)).not.toBe(0); // the rest of the heap
+    a.dealloc(h1);
+    a.dealloc(h2);
+    a.dealloc(y);
+    expect(cached(a)).toBe(96);
+    // 2,000 bytes aligned to 64 fit only h1 + y + h2 (2,104 bytes) once merged.
+    const q = a.alloc(2000, 64);
+    expect(q).not.toBe(0);
+    expect(q % 64).toBe(0);
+    expect(q).toBeGreaterThanOrEqual(h1);
+    expect(q + 2000).toBeLessThanOrEqual(h2 + 44);
+    expect(cached(a)).toBe(0);
+    a.check();
+  });
+});
+
+describe("TLSF allocSlow and growth", () => {
+  it("a request no heap can hold answers 0 at once: the front end keeps its blocks", () => {
+    const a = tlsf(1 << 16, true);
+    const [h] = separated(a, [40]);
+    a.dealloc(h);
+    for (const n of [2 ** 32 - 1, 2 ** 32 - 8]) {
+      expect(a.alloc(n)).toBe(0);
+      expect(cached(a)).toBe(48);
+    }
+    expect(a.alloc(40)).toBe(h);
+    a.check();
+  });
+
+  it("grows when the front end's blocks, given back, still leave nothing large enough", () => {
+    const m = new GrowableMemory(1 << 16, 1 << 20);
+    const a = new TlsfAllocator(m, { frontEnd: true });
+    const [h] = separated(a, [40]);
+    a.dealloc(h);
+    const q = a.alloc(100_000);
+    expect(q).not.toBe(0);
+    expect(m.end).toBeGreaterThan(1 << 16);
+    expect(cached(a)).toBe(0);
+    a.check();
+  });
+
+  it("asks the memory only for what is missing: the free last block counts, and no more", () => {
+    // The free last block's size after a 1,000-byte block, on a heap of 8 KiB.
+    const probe = new TlsfAllocator(new GrowableMemory(8192, 8192));
+    const p0 = probe.alloc(1000);
+    const last = probe.stats().largestFree + 4;
+    // A block 1,000 bytes larger than the free last block needs the memory to end 1,000
+    // bytes further: a memory that may grow exactly that far serves it.
+    const m = new GrowableMemory(8192, 8192 + 1000);
+    const a = new TlsfAllocator(m);
+    const p = a.alloc(1000);
+    expect(p).toBe(p0);
+    const q = a.alloc(last + 1000 - 4);
+    expect(q).toBe(p + a.usableSize(p) + 4);
+    expect(m.end).toBe(8192 + 1000);
+    a.check();
+    // One granule short: 0, and the memory as it was.
+    const short = new GrowableMemory(8192, 8192 + 1000 - 8);
+    const b = new TlsfAllocator(short);
+    b.alloc(1000);
+    const stats = b.stats();
+    expect(b.alloc(last + 1000 - 4)).toBe(0);
+    expect(short.end).toBe(8192);
+    expect(b.stats()).toEqual(stats);
+    b.check();
+  });
+
+  it("grows whatever a used last block holds in its last bytes", () => {
+    const m = new GrowableMemory(8192, 1 << 20);
+    const a = new TlsfAllocator(m);
+    const p = a.alloc(a.stats().largestFree); // the last block, used
+    m.u8.fill(0xff, p, p + a.usableSize(p));
+    const q = a.alloc(1000);
+    expect(q).toBe(p + a.usableSize(p) + 4);
+    a.check();
+  });
+
+  it("doubles the live map when it grows, so that its copies cost O(1) amortised", () => {
+    // Past GROW_DOUBLING_LIMIT the memory grows by an eighth at a time; the map still doubles.
+    const m = new GrowableMemory(GROW_DOUBLING_LIMIT, 2 * GROW_DOUBLING_LIMIT);
+    const a = new TlsfAllocator(m);
+    const before = a.liveMapBuffer.byteLength;
+    expect(a.alloc(a.stats().largestFree + 8)).not.toBe(0); // just past the free end: it grows
+    expect(m.end).toBeGreaterThan(GROW_DOUBLING_LIMIT);
+    expect(m.end).toBeLessThan(2 * GROW_DOUBLING_LIMIT);
+    expect(a.liveMapBuffer.byteLength).toBeGreaterThanOrEqual(2 * before);
+    a.check();
+  });
+
+  it("past pages someone else grew: when the memory cannot grow past them, 0 and nothing changed", () => {
+    const m = new GrowableMemory(8192, 16384);
+    const a = new TlsfAllocator(m);
+    const p = a.alloc(1000);
+    (m.buffer as ArrayBuffer).resize(16384); // someone else's pages, up to the maximum
+    new Uint8Array(m.buffer).fill(7, 8192);
+    const bytes = new Uint8Array(m.buffer).slice();
+    const stats = a.stats();
+    expect(a.alloc(10_000)).toBe(0);
+    expect(differing(new Uint8Array(m.buffer), bytes)).toBe(0);
+    expect(a.stats()).toEqual(stats);
+    expect(m.end).toBe(8192);
+    a.dealloc(p);
     a.check();
   });
 });
