@@ -65,6 +65,7 @@ import * as layout from "./layout.js";
 import {
   FIRST_ALIGN,
   FRONT_CLASSES,
+  holeBlock,
   holeBytes,
   LINK_NEXT,
   sizeOf,
@@ -375,16 +376,29 @@ export class TlsfAllocator extends TlsfSearch {
     const liveBlocks = m[sw + USED_COUNT] - cachedBlocks;
     if (liveBlocks === 0 && cachedBlocks !== 0) {
       // Every block is free or held by the front end, which gives them all back before
-      // the heap would grow: the heap serves what a fresh one of this size does.
-      const whole = end - 2 * BLOCK_OVERHEAD - this.first - holes;
+      // the heap would grow: the heap serves what a fresh one of this size does, one free
+      // block between each two blocks over someone else's pages (as `initialise` lays out).
+      let free = 0;
+      let largest = 0;
+      let b = this.first;
+      for (const [from, to] of this.memory.foreign) {
+        const hole = holeBlock(from, to);
+        if (hole.b >= end - BLOCK_OVERHEAD) break;
+        const s = hole.b - b - BLOCK_OVERHEAD;
+        free += s;
+        largest = Math.max(largest, s);
+        b = hole.b + hole.size;
+      }
+      const last = end - 2 * BLOCK_OVERHEAD - b;
+      free += last;
       return {
         capacity,
         inUse: 0,
-        free: whole,
-        overhead: capacity - whole,
+        free,
+        overhead: capacity - free,
         liveBlocks: 0,
         peakInUse: m[sw + PEAK],
-        largestFree: whole,
+        largestFree: Math.max(largest, last),
       };
     }
     // Every byte between the first block and the sentinel is in a used or a free block; the

@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from "vitest";
 import { HeapCorruptedError, HeapPoisonedError } from "../../../src/core/errors.js";
-import { FixedMemory } from "../../../src/memory/memory.js";
+import { FixedMemory, GrowableMemory } from "../../../src/memory/memory.js";
 import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
 import { blockSizeFor } from "../../../src/strategies/tlsf/mapping.js";
 
@@ -55,6 +55,9 @@ function expectStatsHold(a: TlsfAllocator, live: number[], peak: number): void {
     taken += c.usableSize(p);
   }
   expect(taken).toBe(s.free);
+  // Nothing left: no free block at all.
+  expect(c.stats()).toMatchObject({ free: 0, largestFree: 0 });
+  expect(c.alloc(0)).toBe(0);
   c.check();
 }
 
@@ -112,6 +115,43 @@ describe("TlsfAllocator: stats", () => {
     expect(a.alloc(4168 - 4)).toBe(0);
     for (let k = 0; k < 10; k++) live.push(ps[k] + 4096 + 8 * k);
     expectStatsHold(a, live, st.peakInUse);
+  });
+});
+
+describe("TlsfAllocator: stats of an empty heap with someone else's pages inside it", () => {
+  it("report what the heap serves without growing: a free block on each side of the pages", () => {
+    // The larger free block after someone else's page, then before it (the growth past the
+    // page capped by the memory's maximum).
+    const cases = [
+      { initial: 8192, max: 1 << 20, before: 0, after: 20_000 },
+      { initial: 65536, max: 65536 + 4096 + 12288, before: 60_000, after: 10_000 },
+    ];
+    for (const [frontEnd, c] of [true, false].flatMap((f) => cases.map((c) => [f, c] as const))) {
+      const m = new GrowableMemory(c.initial, c.max);
+      const a = new TlsfAllocator(m, { frontEnd });
+      const ps: number[] = c.before > 0 ? [a.alloc(c.before)] : [];
+      const small: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        small.push(a.alloc(40));
+        ps.push(a.alloc(8));
+      }
+      (m.buffer as ArrayBuffer).resize(c.initial + 4096); // someone else's page
+      ps.push(a.alloc(c.after)); // the heap grows past it
+      expect(m.foreign).toEqual([[c.initial, c.initial + 4096]]);
+      // With the front end the small blocks, freed between used ones, are held.
+      for (const p of [...small, ...ps]) a.dealloc(p);
+      const empty = a.stats();
+      expect(empty.liveBlocks).toBe(0);
+      const end = m.end;
+      const p = a.alloc(empty.largestFree, 1);
+      expect(p).not.toBe(0);
+      expect(m.end).toBe(end); // served without growing
+      a.dealloc(p);
+      a.check();
+      // A heap laid out afresh around the same pages reports the same.
+      a.reset();
+      expect(a.stats()).toEqual({ ...empty, peakInUse: 0 });
+    }
   });
 });
 
@@ -184,6 +224,16 @@ describe("TlsfAllocator: realloc with an alignment", () => {
     a.check();
   });
 
+  it("resizing with alignment 16 keeps block sizes multiples of 16, so the rest serves 16-aligned blocks", () => {
+    const a = tlsf();
+    const p = a.alloc(100, 16); // a 112-byte block
+    a.alloc(8, 16); // keeps the rest from merging with the end of the heap
+    expect(a.realloc(p, 30, 16)).toBe(p); // 34 bytes: a 48-byte block, not 40
+    expect(a.usableSize(p)).toBe(44);
+    expect(a.alloc(60, 16)).toBe(p + 48); // the 64-byte rest, 16-aligned, fits it exactly
+    a.check();
+  });
+
   it("a block on the alignment asked that already fits stays where it is", () => {
     const a = tlsf();
     a.alloc(8);
@@ -201,6 +251,30 @@ describe("TlsfAllocator: realloc with an alignment", () => {
 });
 
 describe("TlsfAllocator: realloc in place and allocZeroed", () => {
+  it("growing in place into the free end of the heap leaves a heap another handle attaches to", () => {
+    const a = tlsf();
+    const p = a.alloc(100);
+    expect(a.realloc(p, 3000)).toBe(p); // the rest of the end goes back
+    const b = copyOf(a);
+    expect(b.stats()).toEqual(a.stats());
+    b.check();
+  });
+
+  it("growing in place below bytes handed out earlier leaves them to be zeroed by allocZeroed", () => {
+    const a = new TlsfAllocator(1 << 16);
+    const p = a.alloc(8);
+    const q = a.alloc(8);
+    const r = a.alloc(2000);
+    a.memory.u8.fill(0xff, r, r + 2000);
+    a.dealloc(r);
+    a.dealloc(q); // one free block from q to the end of the heap
+    expect(a.realloc(p, 100)).toBe(p); // grows into it, far below where r ended
+    const z = a.allocZeroed(1500);
+    expect(z).toBe(p + blockSizeFor(100));
+    expect(zeroes(a, z, 1500)).toBe(true);
+    a.check();
+  });
+
   it("bytes a block grew into in place and then gave back are zeroed by allocZeroed", () => {
     // The owned memory starts zeroed, so allocZeroed skips the fill where no block was ever
     // handed out: growing in place hands out fresh bytes, which it must then count as used.
