@@ -8,6 +8,10 @@ import { defineConfig } from "vitest/config";
  * `MEMKIT_MUTATE_TESTS=allocator` adds the tests of what `src/core/allocator.ts` serves
  * beyond the default path (carved children, memories without bytes, the slab's metadata
  * placed in its parent); the score of a run names the set it used.
+ *
+ * `MEMKIT_MUTATE_TESTS=tlsf` runs only TLSF's own tests (test/strategies/tlsf/): a quicker
+ * run on a loaded machine for the files they test on their own (check.ts's walker), whose
+ * kills are a subset of the default set's.
  */
 const DEFAULT_PATH = [
   "test/core/**/*.test.ts",
@@ -21,6 +25,7 @@ const DEFAULT_PATH = [
 
 const SETS: Record<string, string[]> = {
   default: DEFAULT_PATH,
+  tlsf: ["test/strategies/tlsf/**/*.test.ts"],
   allocator: [
     ...DEFAULT_PATH,
     "test/compose/child.test.ts",
