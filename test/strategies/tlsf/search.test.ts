@@ -8,22 +8,13 @@
 import { describe, expect, it } from "vitest";
 import { FixedMemory, GROW_DOUBLING_LIMIT, GrowableMemory } from "../../../src/memory/memory.js";
 import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
-import { TLSF_HEADER } from "../../../src/strategies/tlsf/layout.js";
 import { blockSizeFor, MIN_BLOCK } from "../../../src/strategies/tlsf/mapping.js";
 import { FALLBACK_SCAN } from "../../../src/strategies/tlsf/search.js";
-
-/** u32 index of the state words in an owned heap (region at 0). */
-const SW = TLSF_HEADER.wordsAt / 4;
-const W = TLSF_HEADER.word;
-
-function tlsf(capacity: number, frontEnd = false): TlsfAllocator {
-  return new TlsfAllocator(new FixedMemory(new ArrayBuffer(capacity)), { frontEnd });
-}
+import { SW, tlsf, u32, W } from "./helpers.js";
 
 /** Bytes the front end holds (state word CACHED). */
 function cached(a: TlsfAllocator): number {
-  a.memory.refresh();
-  return a.memory.u32[SW + W.CACHED];
+  return u32(a)[SW + W.CACHED];
 }
 
 /** How many bytes differ between two arrays of the same length (a whole-array toEqual is slow). */
@@ -32,6 +23,25 @@ function differing(x: Uint8Array, y: Uint8Array): number {
   let n = 0;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) n++;
   return n;
+}
+
+/**
+ * On a heap with the front end: h1 | y (2,008 bytes, too large to be held) | h2 | separator,
+ * with `fill` run before they are freed: h1 and h2 are held (their neighbours are used), y is
+ * listed alone (its neighbours are held, so used). The three merge into 2,104 bytes only
+ * when the front end gives h1 and h2 back.
+ */
+function heldAroundFree(a: TlsfAllocator, fill: () => void = () => {}): { h1: number; h2: number } {
+  const h1 = a.alloc(40);
+  const y = a.alloc(2000);
+  const h2 = a.alloc(40);
+  a.alloc(8);
+  fill();
+  a.dealloc(h1);
+  a.dealloc(h2);
+  a.dealloc(y);
+  expect(cached(a)).toBe(96);
+  return { h1, h2 };
 }
 
 /**
@@ -154,15 +164,7 @@ describe("TLSF take: the rest of a block", () => {
 describe("TLSF search: the front end and the heap's end", () => {
   it("gives the front end's blocks back before cutting the heap's end when they hold more than PEAK / 32", () => {
     const a = tlsf(1 << 16, true);
-    // h1 | y (2,008 bytes, too large to be held) | h2 | separator | the free end
-    const h1 = a.alloc(40);
-    const y = a.alloc(2000);
-    const h2 = a.alloc(40);
-    a.alloc(8);
-    a.dealloc(h1); // held: both neighbours used
-    a.dealloc(h2); // held
-    a.dealloc(y); // listed alone: its neighbours are held, so used
-    expect(cached(a)).toBe(96); // more than the peak (2,104) / 32 = 65
+    const { h1 } = heldAroundFree(a); // 96 bytes held: more than the peak (2,104) / 32 = 65
     // A 2,048-byte block fits only the free end, or h1 + y + h2 (2,104) once they merge.
     expect(a.alloc(2044)).toBe(h1);
     expect(cached(a)).toBe(0);
@@ -212,15 +214,9 @@ describe("TLSF allocAligned: where an aligned block starts", () => {
 
   it("gives the front end's blocks back when nothing else fits, on a memory that cannot grow", () => {
     const a = tlsf(1 << 16, true);
-    const h1 = a.alloc(40);
-    const y = a.alloc(2000);
-    const h2 = a.alloc(40);
-    a.alloc(8);
-    expect(a.alloc(a.stats().largestFree)).not.toBe(0); // the rest of the heap
-    a.dealloc(h1);
-    a.dealloc(h2);
-    a.dealloc(y);
-    expect(cached(a)).toBe(96);
+    const { h1, h2 } = heldAroundFree(a, () => {
+      expect(a.alloc(a.stats().largestFree)).not.toBe(0); // the rest of the heap
+    });
     // 2,000 bytes aligned to 64 fit only h1 + y + h2 (2,104 bytes) once merged.
     const q = a.alloc(2000, 64);
     expect(q).not.toBe(0);
