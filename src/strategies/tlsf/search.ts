@@ -241,7 +241,10 @@ export abstract class TlsfSearch extends TlsfBlocks {
     const memory = this.memory;
     memory.refresh();
     if (memory.buffer.byteLength <= memory.end) return false;
-    const at = memory.growPast(bsize + MIN_BLOCK + GRANULE * 4);
+    // The new bytes start at `at`: the block after the hole starts at most 7 + 4 bytes past
+    // it, and the heap's end (8-aligned) at most 7 bytes before the memory's, so a free block
+    // of `bsize` between them (and the 4-byte sentinel) needs `bsize + 15` bytes, no more.
+    const at = memory.growPast(bsize + GRANULE * 2 - 1);
     if (at < 0) return false;
     this.syncViews(); // a wasm memory's growth replaced the buffer: views re-read below
     const newEnd = this.heapEndFor(memory.end);

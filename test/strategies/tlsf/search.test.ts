@@ -10,7 +10,7 @@ import { FixedMemory, GROW_DOUBLING_LIMIT, GrowableMemory } from "../../../src/m
 import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
 import { blockSizeFor, MIN_BLOCK } from "../../../src/strategies/tlsf/mapping.js";
 import { FALLBACK_SCAN } from "../../../src/strategies/tlsf/search.js";
-import { SW, tlsf, u32, W } from "./helpers.js";
+import { expectPoisons, SW, tlsf, u32, W } from "./helpers.js";
 
 /** Bytes the front end holds (state word CACHED). */
 function cached(a: TlsfAllocator): number {
@@ -31,7 +31,10 @@ function differing(x: Uint8Array, y: Uint8Array): number {
  * listed alone (its neighbours are held, so used). The three merge into 2,104 bytes only
  * when the front end gives h1 and h2 back.
  */
-function heldAroundFree(a: TlsfAllocator, fill: () => void = () => {}): { h1: number; h2: number } {
+function heldAroundFree(
+  a: TlsfAllocator,
+  fill: () => void = () => {},
+): { h1: number; y: number; h2: number } {
   const h1 = a.alloc(40);
   const y = a.alloc(2000);
   const h2 = a.alloc(40);
@@ -41,7 +44,7 @@ function heldAroundFree(a: TlsfAllocator, fill: () => void = () => {}): { h1: nu
   a.dealloc(h2);
   a.dealloc(y);
   expect(cached(a)).toBe(96);
-  return { h1, h2 };
+  return { h1, y, h2 };
 }
 
 /**
@@ -179,8 +182,19 @@ describe("TLSF search: the front end and the heap's end", () => {
     const p = a.alloc(100); // cut from the heap's end
     expect(p).toBeGreaterThan(h);
     expect(cached(a)).toBe(48);
+    // An aligned request cut from the end keeps them too.
+    expect(a.alloc(100, 64)).not.toBe(0);
+    expect(cached(a)).toBe(48);
     expect(a.alloc(40)).toBe(h);
     a.dealloc(big);
+    a.check();
+  });
+
+  it("keeps the front end's blocks, however many, when the block found is not at the heap's end", () => {
+    const a = tlsf(1 << 16, true);
+    const { y } = heldAroundFree(a); // 96 bytes held, over the peak / 32; y is free
+    expect(a.alloc(1000)).toBe(y); // from y (2,008 bytes), not the end
+    expect(cached(a)).toBe(96);
     a.check();
   });
 });
@@ -290,14 +304,21 @@ describe("TLSF allocSlow and growth", () => {
   });
 
   it("doubles the live map when it grows, so that its copies cost O(1) amortised", () => {
-    // Past GROW_DOUBLING_LIMIT the memory grows by an eighth at a time; the map still doubles.
-    const m = new GrowableMemory(GROW_DOUBLING_LIMIT, 2 * GROW_DOUBLING_LIMIT);
+    // Past GROW_DOUBLING_LIMIT the memory grows by an eighth at a time; the map doubles, and
+    // the next growth fits in it. The map follows the heap, not the memory's maximum.
+    const m = new GrowableMemory(GROW_DOUBLING_LIMIT, 8 * GROW_DOUBLING_LIMIT);
     const a = new TlsfAllocator(m);
     const before = a.liveMapBuffer.byteLength;
     expect(a.alloc(a.stats().largestFree + 8)).not.toBe(0); // just past the free end: it grows
     expect(m.end).toBeGreaterThan(GROW_DOUBLING_LIMIT);
     expect(m.end).toBeLessThan(2 * GROW_DOUBLING_LIMIT);
-    expect(a.liveMapBuffer.byteLength).toBeGreaterThanOrEqual(2 * before);
+    const doubled = a.liveMapBuffer.byteLength;
+    expect(doubled).toBeGreaterThanOrEqual(2 * before);
+    expect(doubled).toBeLessThan(4 * before);
+    const end = m.end;
+    expect(a.alloc(a.stats().largestFree + 8)).not.toBe(0);
+    expect(m.end).toBeGreaterThan(end);
+    expect(a.liveMapBuffer.byteLength).toBe(doubled);
     a.check();
   });
 
@@ -315,5 +336,69 @@ describe("TLSF allocSlow and growth", () => {
     expect(m.end).toBe(8192);
     a.dealloc(p);
     a.check();
+  });
+});
+
+describe("TLSF growth past pages someone else grew", () => {
+  /**
+   * A heap of 8 KiB, full, in a memory someone else resized to 12 KiB; the memory may grow
+   * to `max`. A request for a block of `bsize` needs memkit's own bytes after 12 KiB.
+   */
+  function pastForeign(max: number): { a: TlsfAllocator; m: GrowableMemory } {
+    const m = new GrowableMemory(8192, max);
+    const a = new TlsfAllocator(m);
+    expect(a.alloc(a.stats().largestFree)).not.toBe(0);
+    (m.buffer as ArrayBuffer).resize(12288);
+    new Uint8Array(m.buffer).fill(7, 8192);
+    return { a, m };
+  }
+
+  it("asks for exactly what the block needs after them: its size, the sentinel, alignment", () => {
+    const bsize = blockSizeFor(1000);
+    const { a, m } = pastForeign(12288 + bsize + 15);
+    const q = a.alloc(1000);
+    expect(q).toBe(12288 + 8); // the hole ends at 12,292: the block's pointer 4 past it
+    expect(a.usableSize(q)).toBe(bsize - 4);
+    expect(m.end).toBe(12288 + bsize + 15);
+    expect(new Uint8Array(m.buffer)[12287]).toBe(7); // someone else's bytes, untouched
+    a.check();
+  });
+
+  it("one granule short: 0, and the memory and the heap as they were", () => {
+    const bsize = blockSizeFor(1000);
+    const { a, m } = pastForeign(12288 + bsize + 7);
+    const stats = a.stats();
+    expect(a.alloc(1000)).toBe(0);
+    expect(m.buffer.byteLength).toBe(12288);
+    expect(m.end).toBe(8192);
+    expect(a.stats()).toEqual(stats);
+    a.check();
+  });
+});
+
+describe("TLSF allocAligned: the block found is checked before it is split", () => {
+  /** A heap whose free 608-byte block F is what an aligned 100-byte request finds. */
+  function freeF(): { a: TlsfAllocator; f: number } {
+    const a = tlsf(1 << 16);
+    const [F] = separated(a, [600]);
+    a.dealloc(F);
+    return { a, f: F - 4 };
+  }
+
+  it("a listed block whose free bit was cleared (a write past the block before it) poisons", () => {
+    const { a, f } = freeF();
+    u32(a)[f >>> 2] = 608;
+    expectPoisons(a, () => a.alloc(100, 64));
+  });
+
+  it("a listed block whose size word and footer claim less than its list holds poisons, and says so", () => {
+    const { a, f } = freeF();
+    const w = u32(a);
+    w[f >>> 2] = 176 | 1; // under the 184 bytes an aligned 100-byte block may need
+    w[(f + 176 - 4) >>> 2] = f;
+    expect(() => a.alloc(100, 64)).toThrow(
+      /on a free list has size word 177, not a free block that fits/,
+    );
+    expect(a.poisoned).toBe(true);
   });
 });
