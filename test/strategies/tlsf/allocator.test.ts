@@ -6,10 +6,16 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { HeapCorruptedError, HeapPoisonedError } from "../../../src/core/errors.js";
+import {
+  HeapCorruptedError,
+  HeapPoisonedError,
+  InvalidPointerError,
+} from "../../../src/core/errors.js";
 import { FixedMemory, GrowableMemory } from "../../../src/memory/memory.js";
 import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
 import { blockSizeFor } from "../../../src/strategies/tlsf/mapping.js";
+import { metadataState } from "../../helpers/rejected.js";
+import { thrown } from "../../helpers/thrown.js";
 
 function tlsf(capacity = 1 << 16, frontEnd = false): TlsfAllocator {
   return new TlsfAllocator(new FixedMemory(new ArrayBuffer(capacity)), { frontEnd });
@@ -167,7 +173,11 @@ describe("TlsfAllocator: stats on a damaged heap", () => {
       a.dealloc(p); // the list of 104-byte blocks: p, then q
       const b = (at === "head" ? p : q) - 4;
       a.memory.u32[(b >>> 2) + 2] = b; // LINK_NEXT: itself
-      expect(() => a.stats()).toThrow(HeapCorruptedError);
+      const e = thrown(() => a.stats());
+      expect(e).toBeInstanceOf(HeapCorruptedError);
+      expect((e as Error).message).toMatch(
+        /the free lists hold more blocks than the heap can \(a cycle\?\)/,
+      );
       expect(a.poisoned).toBe(true);
       expect(() => a.stats()).toThrow(HeapPoisonedError);
     }
@@ -288,5 +298,118 @@ describe("TlsfAllocator: realloc in place and allocZeroed", () => {
     expect(z).toBe(b + blockSizeFor(8)); // where the tail was
     expect(zeroes(a, z, 900)).toBe(true);
     a.check();
+  });
+});
+
+describe("TlsfAllocator: alloc and dealloc, fast and general paths", () => {
+  it("sizes 0 … 4 at an alignment below 8 get a minimal block, as at 8", () => {
+    const a = tlsf();
+    for (const [size, align] of [
+      [0, 1],
+      [3, 4],
+      [4, 2],
+    ]) {
+      const p = a.alloc(size, align);
+      expect(a.usableSize(p)).toBe(12);
+    }
+    a.check();
+  });
+
+  it("a held block is served to any alignment up to 16 its pointer meets, and to no other", () => {
+    const a = tlsf(1 << 16, true);
+    a.alloc(7996); // an 8,000-byte block: a peak high enough that taking the free end flushes nothing
+    a.alloc(8);
+    const p = a.alloc(40); // 16-aligned pointer
+    a.alloc(16); // a 24-byte block
+    const q = a.alloc(40); // 8 past a multiple of 16
+    a.alloc(8);
+    expect(p % 16).toBe(0);
+    expect(q % 16).toBe(8);
+    a.dealloc(p);
+    expect(a.alloc(40, 4)).toBe(p); // the general path takes the stack too
+    a.dealloc(q);
+    const r = a.alloc(40, 16); // q is on top of the stack, but not 16-aligned
+    expect(r % 16).toBe(0);
+    expect(r).not.toBe(q);
+    expect(a.alloc(40, 8)).toBe(q);
+    a.check();
+  });
+
+  it("dealloc with the block's size holds a block as dealloc without one does", () => {
+    for (const sized of [false, true]) {
+      const a = tlsf(1 << 16, true);
+      const ps = [a.alloc(7996), a.alloc(40), a.alloc(8), a.alloc(40), a.alloc(8)];
+      const free = (p: number, n: number) => (sized ? a.dealloc(p, n) : a.dealloc(p));
+      free(ps[1], 40); // held: both neighbours used
+      free(ps[2], 8); // held too: a held neighbour counts as used
+      a.check();
+      // Neither merged: no 64-byte block where they lie.
+      expect(a.alloc(60)).toBeGreaterThan(ps[4]);
+      expect(a.alloc(40)).toBe(ps[1]);
+      a.check();
+    }
+  });
+
+  it("dealloc with the block's size merges a block whose left neighbour is free", () => {
+    const a = tlsf(1 << 16, true);
+    const ps = [a.alloc(7996), a.alloc(600), a.alloc(40), a.alloc(8)];
+    a.dealloc(ps[1]); // too large for the front end: a free block
+    a.dealloc(ps[2], 40); // its left neighbour is free: merged, not held
+    a.check();
+    expect(a.alloc(600 + 48 - 4)).toBe(ps[1]);
+    a.check();
+  });
+
+  it("with the front end, a fractional or interior pointer is refused even over a forged size word", () => {
+    const a = tlsf(1 << 16, true);
+    a.alloc(8);
+    const p = a.alloc(8); // a 16-byte block
+    a.alloc(8);
+    // The payload's words look like a 16-byte block's size word.
+    a.memory.u32[p >>> 2] = 16;
+    a.memory.u32[(p + 4) >>> 2] = 16;
+    const before = metadataState(a, true);
+    expect(() => a.dealloc(p + 0.5)).toThrow(); // not a block start, whatever the word
+    expect(() => a.dealloc(p + 4)).toThrow(InvalidPointerError);
+    expect(metadataState(a, true)).toBe(before);
+    a.dealloc(p); // its own size word, not the payload's, decides
+    expect(a.alloc(8)).toBe(p);
+    a.check();
+  });
+});
+
+describe("TlsfAllocator: an owned buffer", () => {
+  it("new TlsfAllocator(capacity) has room for one block of capacity bytes", () => {
+    for (const capacity of [64, 1000, 1 << 16]) {
+      const a = new TlsfAllocator(capacity);
+      expect(a.stats().largestFree).toBeGreaterThanOrEqual(capacity - 4);
+      expect(a.alloc(capacity - 4)).not.toBe(0);
+    }
+  });
+});
+
+describe("TlsfAllocator: allocZeroed on fresh memory", () => {
+  it("zeroes the words the allocator wrote into a block never handed out: its links and footer", () => {
+    // Two free blocks in one list (33,008 and about 33,100 bytes): the one never handed
+    // out links to the other, and its last word is its footer.
+    const a = new TlsfAllocator(1 << 17);
+    const p = a.alloc(33_000);
+    a.alloc(8);
+    a.alloc(a.stats().largestFree - 33_200, 1);
+    const rest = a.stats().largestFree;
+    a.dealloc(p);
+    const z = a.allocZeroed(rest); // the whole free end: p's block is too small
+    expect(z).not.toBe(0);
+    expect(z).not.toBe(p);
+    expect(zeroes(a, z, rest)).toBe(true);
+    a.check();
+  });
+
+  it("a failed allocZeroed returns 0 and changes nothing", () => {
+    const a = tlsf();
+    a.alloc(100);
+    const before = metadataState(a, true);
+    expect(a.allocZeroed(1 << 20)).toBe(0);
+    expect(metadataState(a, true)).toBe(before);
   });
 });
