@@ -339,11 +339,7 @@ export abstract class BaseAllocator implements Allocator {
       );
     }
     this.syncViews();
-    const slots = this.slots;
-    if (
-      slots[this.slot0 + H_STATE] === STATE_POISONED ||
-      slots[this.slot0 + H_MAGIC] === POISONED_MAGIC
-    ) {
+    if (this.poisonedHeader()) {
       throw new HeapPoisonedError(
         `${this.name}: heap is poisoned (corruption was detected earlier); no call can succeed`,
       );
@@ -424,6 +420,11 @@ export abstract class BaseAllocator implements Allocator {
   get poisoned(): boolean {
     if (this.dropped) return false;
     if (this.blocked()) this.syncViews();
+    return this.poisonedHeader();
+  }
+
+  /** Whether the header, as the current views show it, says the heap is poisoned. */
+  protected poisonedHeader(): boolean {
     const slots = this.slots;
     return (
       slots[this.slot0 + H_STATE] === STATE_POISONED ||

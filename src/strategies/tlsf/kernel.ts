@@ -337,8 +337,16 @@ export abstract class TlsfKernel extends BaseAllocator {
     // length for a while: the engine updates other agents' buffers when they next check for
     // interrupts (measured in Node 20: 19 of 107 growths seen through an atomic were not yet
     // visible, for up to ~3,800 polls). The heap's END, in the metadata every view covers,
-    // says how far the memory must reach: poll until it does.
+    // says how far the memory must reach: poll until it does. Only a shared memory can lag:
+    // any other memory shows its growth at once, so an END past its end is a damaged END.
+    // A poisoned heap is not waited for: its caller throws HeapPoisonedError next.
     for (let polls = 0; this.memU32[this.sw + END] > this.memory.end; polls++) {
+      if (this.poisonedHeader()) return;
+      if (!this.memory.shared) {
+        this.corrupt(
+          `END ${this.memU32[this.sw + END]} is past the memory's end ${this.memory.end}`,
+        );
+      }
       if (polls === MAX_VIEW_POLLS) {
         throw new StaleViewError(
           `TlsfAllocator: the heap ends at ${this.memU32[this.sw + END]}, but this agent's ` +

@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { StaleViewError } from "../../../src/core/errors.js";
+import { HeapCorruptedError, HeapPoisonedError, StaleViewError } from "../../../src/core/errors.js";
 import { FixedMemory, GrowableMemory, SharedMemory } from "../../../src/memory/memory.js";
 import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
 import {
@@ -150,5 +150,22 @@ describe("TlsfAllocator: a memory that never shows another handle's growth", () 
       `TlsfAllocator: the heap ends at ${m1.end}, but this agent's view of the memory ` +
         `still ends at ${1 << 16}`,
     );
+  });
+});
+
+describe("TlsfAllocator: an END past the end of a memory only this agent grows", () => {
+  it("is corruption at the call that reads it, and the heap stays poisoned", () => {
+    // A fixed memory shows its whole length at once: there is no growth to wait for.
+    const a = new TlsfAllocator(new FixedMemory(new ArrayBuffer(1 << 16)));
+    const u32 = a.memory.u32;
+    u32[TLSF_HEADER.wordsAt / 4 + TLSF_HEADER.word.END] = 1 << 20;
+    const err = thrown(() => a.alloc(600));
+    expect(err).toBeInstanceOf(HeapCorruptedError);
+    expect((err as Error).message).toBe(
+      `TlsfAllocator: heap corrupted: END ${1 << 20} is past the memory's end ${1 << 16}`,
+    );
+    expect(a.poisoned).toBe(true);
+    expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
+    expect(() => a.stats()).toThrow(HeapPoisonedError);
   });
 });
