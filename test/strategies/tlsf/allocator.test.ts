@@ -413,3 +413,19 @@ describe("TlsfAllocator: allocZeroed on fresh memory", () => {
     expect(metadataState(a, true)).toBe(before);
   });
 });
+
+describe("TlsfAllocator: the general dealloc path holds blocks on top of each other", () => {
+  it("two blocks of one size freed with their size are served back last first", () => {
+    const a = tlsf(1 << 16, true);
+    const blocks: number[] = [];
+    const guards: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      blocks.push(a.alloc(40));
+      guards.push(a.alloc(8)); // keeps each block's right neighbour in use
+    }
+    for (const p of blocks) a.dealloc(p, 40); // with a size: the general path
+    a.check();
+    expect([a.alloc(40), a.alloc(40), a.alloc(40)]).toEqual([...blocks].reverse());
+    a.check();
+  });
+});
