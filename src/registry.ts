@@ -40,7 +40,12 @@ export const REGISTRY: readonly Registration[] = [
 
 /** Every configuration: each registration, then its variants, in registry order. */
 export function configurations(): Configuration[] {
-  return REGISTRY.flatMap((r) => [r, ...(r.variants ?? [])]);
+  return withVariants(REGISTRY);
+}
+
+/** Each registration of `list`, followed by its variants. */
+function withVariants(list: readonly Registration[]): Configuration[] {
+  return list.flatMap((r) => [r, ...(r.variants ?? [])]);
 }
 
 /**
@@ -52,5 +57,5 @@ export const SHARED_REGISTRY: readonly Registration[] = [sharedHeapRegistration]
 
 /** Every configuration the kit and the probe check: `configurations()`, then SHARED_REGISTRY's. */
 export function checkedConfigurations(): Configuration[] {
-  return [...REGISTRY, ...SHARED_REGISTRY].flatMap((r) => [r, ...(r.variants ?? [])]);
+  return withVariants([...REGISTRY, ...SHARED_REGISTRY]);
 }

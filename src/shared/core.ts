@@ -284,8 +284,7 @@ export abstract class SharedHeapCore {
 
   /**
    * The operation threw `e`: clear the intent and release. A caller's error changed nothing;
-   * corruption the wrapped allocator or the cache found (`HeapCorruptedError`, or the
-   * wrapped allocator's `HeapPoisonedError` for corruption it found before) poisons the
+   * corruption the wrapped allocator or the cache found (`HeapCorruptedError`) poisons the
    * heap for every agent first, the lock-free cache paths included.
    */
   protected abort(e: unknown): void {

@@ -65,7 +65,7 @@ import * as layout from "./layout.js";
 import {
   FIRST_ALIGN,
   FRONT_CLASSES,
-  holeBlock,
+  freshFreeBlocks,
   holeBytes,
   LINK_NEXT,
   sizeOf,
@@ -380,17 +380,10 @@ export class TlsfAllocator extends TlsfSearch {
       // block between each two blocks over someone else's pages (as `initialise` lays out).
       let free = 0;
       let largest = 0;
-      let b = this.first;
-      for (const [from, to] of this.memory.foreign) {
-        const hole = holeBlock(from, to);
-        if (hole.b >= end - BLOCK_OVERHEAD) break;
-        const s = hole.b - b - BLOCK_OVERHEAD;
-        free += s;
-        largest = Math.max(largest, s);
-        b = hole.b + hole.size;
+      for (const [, size] of freshFreeBlocks(this.first, end, this.memory.foreign)) {
+        free += size - BLOCK_OVERHEAD;
+        largest = Math.max(largest, size - BLOCK_OVERHEAD);
       }
-      const last = end - 2 * BLOCK_OVERHEAD - b;
-      free += last;
       return {
         capacity,
         inUse: 0,
@@ -398,7 +391,7 @@ export class TlsfAllocator extends TlsfSearch {
         overhead: capacity - free,
         liveBlocks: 0,
         peakInUse: m[sw + PEAK],
-        largestFree: Math.max(largest, last),
+        largestFree: largest,
       };
     }
     // Every byte between the first block and the sentinel is in a used or a free block; the

@@ -21,7 +21,7 @@ import {
   FRONT_MIN_BUDGET,
   FRONT_SHIFT,
   FRONT_WORDS,
-  holeBlock,
+  freshFreeBlocks,
   liveMapBytes,
   liveView,
   META_U32,
@@ -161,16 +161,17 @@ export abstract class TlsfKernel extends BaseAllocator {
     m[sw + END] = end;
     m.fill(0, this.dataStart >>> 2, this.first >>> 2); // the pad before the first block
     this.setSentinel(end, PREV_FREE_BIT);
-    let b = this.first;
-    for (const [from, to] of this.memory.foreign) {
-      const hole = holeBlock(from, to);
-      if (hole.b >= end - BLOCK_OVERHEAD) break;
-      this.layFree(b, hole.b - b);
-      m[hole.b >>> 2] = hole.size | PREV_FREE_BIT;
-      this.setStart(hole.b);
-      b = hole.b + hole.size;
+    const blocks = freshFreeBlocks(this.first, end, this.memory.foreign);
+    for (let i = 0; i < blocks.length; i++) {
+      const [b, size] = blocks[i];
+      this.layFree(b, size);
+      if (i + 1 < blocks.length) {
+        // Someone else's pages follow: a used block over them, up to the next free block.
+        const h = b + size;
+        m[h >>> 2] = (blocks[i + 1][0] - h) | PREV_FREE_BIT;
+        this.setStart(h);
+      }
     }
-    this.layFree(b, end - BLOCK_OVERHEAD - b);
   }
 
   /** Writes free block `[b, b + size)` (size word, footer, start bit) into its list. */

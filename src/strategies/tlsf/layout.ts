@@ -81,7 +81,7 @@
  */
 
 import { declareHeader } from "../../core/header.js";
-import { FL_COUNT, GRANULE, GRANULE_LOG2, LIST_COUNT } from "./mapping.js";
+import { BLOCK_OVERHEAD, FL_COUNT, GRANULE, GRANULE_LOG2, LIST_COUNT } from "./mapping.js";
 
 export const TLSF_HEADER = declareHeader(
   [],
@@ -169,6 +169,30 @@ export const FRONT_WORDS = FRONT_CLASSES << FRONT_SHIFT;
 export function holeBlock(from: number, to: number): { readonly b: number; readonly size: number } {
   const b = from - (from & 7) - 4;
   return { b, size: to + ((8 - (to & 7)) & 7) + 4 - b };
+}
+
+/**
+ * The free blocks of an empty heap from `first` to `end` laid out afresh, as `[start, size]`:
+ * one before each block over someone else's pages (`holeBlock`) that starts below the
+ * sentinel, and one after the last. `initialise` lays them out; `stats()` of a heap whose
+ * blocks are all free or held counts them (the front end gives its blocks back before the
+ * heap would grow).
+ */
+export function freshFreeBlocks(
+  first: number,
+  end: number,
+  foreign: readonly (readonly [number, number])[],
+): [start: number, size: number][] {
+  const blocks: [number, number][] = [];
+  let b = first;
+  for (const [from, to] of foreign) {
+    const hole = holeBlock(from, to);
+    if (hole.b >= end - BLOCK_OVERHEAD) break;
+    blocks.push([b, hole.b - b]);
+    b = hole.b + hole.size;
+  }
+  blocks.push([b, end - BLOCK_OVERHEAD - b]);
+  return blocks;
 }
 
 /**
