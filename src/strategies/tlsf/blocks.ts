@@ -12,7 +12,7 @@ import { TlsfKernel } from "./kernel.js";
 import * as layout from "./layout.js";
 import { sizeOf, TLSF_HEADER, tombstone } from "./layout.js";
 import * as mapping from "./mapping.js";
-import { listOf } from "./mapping.js";
+import { listOf, sameList } from "./mapping.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
 // loaded from its module cell on every use.
@@ -56,13 +56,48 @@ export abstract class TlsfBlocks extends TlsfKernel {
    * Returns used block `b` (size word `word`, size `size`, already checked against the start
    * map) to the free lists, merging it with free neighbours. Every in-band word it relies on
    * (the neighbours' size words, a footer, the links) is checked once, before the first write.
+   * A merged block whose size maps to the list of the free neighbour it grew from takes that
+   * neighbour's place there, the bitmaps unchanged (`replaceFree`, `toHead`).
    */
   protected freeBlock(b: number, word: number, size: number): void {
     const m = this.memU32;
     const next = b + size;
     const nextWord = m[next >>> 2];
     if ((nextWord & PREV_FREE_BIT) !== 0) this.damaged(b, next, BAD_FOLLOWER);
-    const prev = (word & PREV_FREE_BIT) !== 0 ? this.freePredecessor(b) : 0;
+    if ((word & PREV_FREE_BIT) !== 0) {
+      this.freeIntoPrevious(b, size, next, nextWord);
+      return;
+    }
+    const sw = this.sw;
+    let total = size;
+    let listed = false;
+    if ((nextWord & FREE_BIT) !== 0) {
+      // The last check: the follower's words, then (whole) it leaves its list, or b takes
+      // its place there when the merged block stays in the follower's list.
+      const nextSize = sizeOf(nextWord);
+      total += nextSize;
+      listed = sameList(total, nextSize);
+      if (listed) this.replaceFree(next, nextSize, nextWord, b);
+      else this.unlinkFree(next, nextSize, nextWord);
+      this.wipeAbsorbed(next);
+    }
+    m[sw + USED_COUNT]--;
+    m[sw + USED_BYTES] -= size;
+    m[b >>> 2] = total | FREE_BIT;
+    m[(b + total - 4) >>> 2] = b;
+    m[(b + total) >>> 2] |= PREV_FREE_BIT;
+    if (!listed) this.insertFree(b, total);
+  }
+
+  /**
+   * `freeBlock` for block `b` (size `size`) whose predecessor is free; `next` and `nextWord`
+   * are its follower and the follower's size word, already checked for a stray PREV_FREE
+   * bit. The predecessor absorbs `b`, and the follower too when that is free. The predecessor
+   * stays in its list (moved to the head, `toHead`) when its new size maps there.
+   */
+  private freeIntoPrevious(b: number, size: number, next: number, nextWord: number): void {
+    const m = this.memU32;
+    const prev = this.freePredecessor(b);
     let total = size;
     if ((nextWord & FREE_BIT) !== 0) {
       // The last check: the follower's words, then (whole) it leaves its list.
@@ -74,24 +109,20 @@ export abstract class TlsfBlocks extends TlsfKernel {
     const sw = this.sw;
     m[sw + USED_COUNT]--;
     m[sw + USED_BYTES] -= size;
-    let start = b;
-    if (prev !== 0) {
-      const prevWord = m[prev >>> 2];
-      const prevSize = sizeOf(prevWord);
-      this.removeFree(prev, prevSize);
-      start = prev;
-      total += prevSize;
-      m[prev >>> 2] = total | FREE_BIT | (prevWord & PREV_FREE_BIT);
-      // b's size word stays behind in the merged payload as a tombstone: freeing b again
-      // is then recognised as a double free.
-      m[b >>> 2] = tombstone(b);
-      this.clearStart(b);
-    } else {
-      m[b >>> 2] = total | FREE_BIT;
-    }
-    m[(start + total - 4) >>> 2] = start;
-    m[(start + total) >>> 2] |= PREV_FREE_BIT;
-    this.insertFree(start, total);
+    const prevWord = m[prev >>> 2];
+    const prevSize = sizeOf(prevWord);
+    total += prevSize;
+    const listed = sameList(total, prevSize);
+    if (listed) this.toHead(prev, listOf(prevSize));
+    else this.removeFree(prev, prevSize);
+    m[prev >>> 2] = total | FREE_BIT | (prevWord & PREV_FREE_BIT);
+    // b's size word stays behind in the merged payload as a tombstone: freeing b again
+    // is then recognised as a double free.
+    m[b >>> 2] = tombstone(b);
+    this.clearStart(b);
+    m[(prev + total - 4) >>> 2] = prev;
+    m[(prev + total) >>> 2] |= PREV_FREE_BIT;
+    if (!listed) this.insertFree(prev, total);
   }
 
   /**
@@ -236,6 +267,40 @@ export abstract class TlsfBlocks extends TlsfKernel {
     if (m[this.heads + li] !== f) this.damaged(f, prev, BAD_PREV_LINK);
     if (next !== 0) m[(next >>> 2) + LINK_PREV] = 0;
     this.unhead(li, next);
+  }
+
+  /**
+   * Checks free block `f` (size word `word`, size `size`) as `unlinkFree` does, then puts
+   * block `t`, whose size the caller has found to map to the same list (`sameList`), in its
+   * place: `t` heads the list after, with `f`'s links, as unlinking `f` and inserting `t`
+   * would leave it, but the list is never empty on the way, so the bitmaps are left alone.
+   * For a split or a merge that keeps a free block's list. Writes links and the list's head
+   * only: `t`'s size word and footer are the caller's to write.
+   */
+  protected replaceFree(f: number, size: number, word: number, t: number): void {
+    const end = f + size;
+    const m = this.memU32;
+    if (size < MIN_BLOCK || end > m[this.sw + END] - BLOCK_OVERHEAD || m[(end - 4) >>> 2] !== f) {
+      this.damaged(f, word, BAD_FREE_WORDS);
+    }
+    const i = f >>> 2;
+    const next = m[i + LINK_NEXT];
+    const prev = m[i + LINK_PREV];
+    if (next !== 0 && m[(next >>> 2) + LINK_PREV] !== f) this.damaged(f, next, BAD_NEXT_LINK);
+    const li = listOf(size);
+    if (prev !== 0) {
+      if (m[(prev >>> 2) + LINK_NEXT] !== f) this.damaged(f, prev, BAD_PREV_LINK);
+      if (next !== 0) m[(next >>> 2) + LINK_PREV] = prev;
+      m[(prev >>> 2) + LINK_NEXT] = next;
+      this.pushFree(t, li);
+      return;
+    }
+    if (m[this.heads + li] !== f) this.damaged(f, prev, BAD_PREV_LINK);
+    const j = t >>> 2;
+    m[j + LINK_PREV] = 0;
+    m[j + LINK_NEXT] = next;
+    if (next !== 0) m[(next >>> 2) + LINK_PREV] = t;
+    m[this.heads + li] = t;
   }
 
   /**

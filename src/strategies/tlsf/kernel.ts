@@ -222,6 +222,37 @@ export abstract class TlsfKernel extends BaseAllocator {
     m[this.slMap + fl] |= 1 << (li & (SL_COUNT - 1));
   }
 
+  /**
+   * Links free block `t` at the head of list `li`, which is not empty: its bitmap bits are
+   * set already and stay. For a block that replaces another in the same list.
+   */
+  protected pushFree(t: number, li: number): void {
+    const m = this.memU32;
+    const h = this.heads + li;
+    const head = m[h];
+    const i = t >>> 2;
+    m[i + LINK_PREV] = 0;
+    m[i + LINK_NEXT] = head;
+    if (head !== 0) m[(head >>> 2) + LINK_PREV] = t;
+    m[h] = t;
+  }
+
+  /**
+   * Moves listed free block `f` (links checked) to the head of its list `li`, as removing
+   * and inserting it would, but with the bitmaps left alone: for a block that grows (a
+   * merge) and stays in its list.
+   */
+  protected toHead(f: number, li: number): void {
+    const m = this.memU32;
+    const i = f >>> 2;
+    const prev = m[i + LINK_PREV];
+    if (prev === 0) return; // it heads the list already
+    const next = m[i + LINK_NEXT];
+    if (next !== 0) m[(next >>> 2) + LINK_PREV] = prev;
+    m[(prev >>> 2) + LINK_NEXT] = next;
+    this.pushFree(f, li);
+  }
+
   /** Unlinks free block `b`, whose words `checkFree` has checked. */
   protected removeFree(b: number, size: number): void {
     const m = this.memU32;

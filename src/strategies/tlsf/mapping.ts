@@ -48,6 +48,18 @@ export function listOf(size: number): number {
 }
 
 /**
+ * Whether free blocks of `larger` and `smaller` bytes (multiples of 8, larger > smaller) go
+ * in the same list: both at least SMALL_LIMIT, with the same most significant bit and the
+ * same SL_LOG2 bits after it. Cheaper than comparing two `listOf`s: a split or a merge that
+ * keeps its block in its list moves the list node instead of unlinking and inserting.
+ */
+export function sameList(larger: number, smaller: number): boolean {
+  // Below SMALL_LIMIT every list is one granule wide, so two different sizes differ in it
+  // (and a smaller size below SMALL_LIMIT differs from a larger one in the msb's bit).
+  return larger >= SMALL_LIMIT && (larger ^ smaller) >>> (31 - SL_LOG2 - Math.clz32(larger)) === 0;
+}
+
+/**
  * The first list whose every block can hold `size`: `size` rounded up to the next slice
  * boundary, then mapped. LIST_COUNT when no list can (size too close to 4 GiB).
  */

@@ -28,6 +28,7 @@ import {
   MAX_BLOCK,
   SL_COUNT,
   SL_LOG2,
+  sameList,
   searchListOf,
 } from "./mapping.js";
 
@@ -92,7 +93,8 @@ export abstract class TlsfSearch extends TlsfBlocks {
 
   /**
    * Takes free block `b` (found by the search, so listed for at least `bsize`) for a block of
-   * `bsize` bytes, its words checked first; splits off the rest; returns the pointer.
+   * `bsize` bytes, its words checked first; splits off the rest, which takes `b`'s place in
+   * its list when its size maps there (`replaceFree`); returns the pointer.
    */
   protected take(b: number, bsize: number): number {
     const m = this.memU32;
@@ -100,18 +102,23 @@ export abstract class TlsfSearch extends TlsfBlocks {
     const word = m[b >>> 2];
     const size = sizeOf(word);
     if ((word & FREE_BIT) === 0 || size < bsize) this.damaged(b, word, BAD_LISTED);
-    this.unlinkFree(b, size, word);
     const rest = size - bsize;
     let got = size;
     if (rest >= MIN_BLOCK) {
       const r = b + bsize;
+      if (sameList(size, rest)) {
+        this.replaceFree(b, size, word, r);
+      } else {
+        this.unlinkFree(b, size, word);
+        this.insertFree(r, rest);
+      }
       m[r >>> 2] = rest | FREE_BIT; // its predecessor (b) is used: PF clear
       m[(r + rest - 4) >>> 2] = r;
       this.setStart(r);
-      this.insertFree(r, rest);
       m[b >>> 2] = bsize | (word & PREV_FREE_BIT);
       got = bsize;
     } else {
+      this.unlinkFree(b, size, word);
       m[b >>> 2] = size | (word & PREV_FREE_BIT);
       m[(b + size) >>> 2] &= ~PREV_FREE_BIT;
     }

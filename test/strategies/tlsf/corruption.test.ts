@@ -51,34 +51,42 @@ describe("TlsfAllocator: in-band words are checked before they are trusted", () 
     });
 
     it(`a damaged free block's size word, footer or links are caught when it is used (${which})`, () => {
-      // F is a free 608-byte block (too large for the front end) between used L and R.
-      const cases: ((w: Uint32Array, f: number) => void)[] = [
-        (w, f) => {
-          w[f >>> 2] += 8;
-        }, // size word
-        (w, f) => {
-          w[(f + 608 - 4) >>> 2] = 12;
-        }, // footer
-        (w, f) => {
-          w[(f + 8) >>> 2] = f + 64;
-        }, // next link: not a block start
-        (w, f) => {
-          w[(f + 4) >>> 2] = 4;
-        }, // previous link: outside the heap
-      ];
-      for (const damage of cases) {
-        for (const use of ["alloc", "free left", "free right"]) {
-          const a = tlsf(1 << 16, frontEnd);
-          const L = a.alloc(100);
-          const F = a.alloc(600);
-          const R = a.alloc(100);
-          a.alloc(8);
-          a.dealloc(F);
-          expect(u32(a)[(F - 4) >>> 2] & 1).toBe(1);
-          damage(u32(a), F - 4);
-          expectPoisons(a, () =>
-            use === "alloc" ? a.alloc(600) : a.dealloc(use === "free left" ? L : R),
-          );
+      // F is a free block (too large for the front end) between used L and R: of 608 bytes,
+      // which every use takes out of its list; or of 8,296 bytes, which stays in its list
+      // when 48 bytes are cut from it or 104 bytes merged into it (take's rest or the merged
+      // block takes its place there).
+      for (const [request, size, take] of [
+        [600, 608, 600],
+        [8292, 8296, 40],
+      ]) {
+        const cases: ((w: Uint32Array, f: number) => void)[] = [
+          (w, f) => {
+            w[f >>> 2] += 8;
+          }, // size word
+          (w, f) => {
+            w[(f + size - 4) >>> 2] = 12;
+          }, // footer
+          (w, f) => {
+            w[(f + 8) >>> 2] = f + 64;
+          }, // next link: not a block start
+          (w, f) => {
+            w[(f + 4) >>> 2] = 4;
+          }, // previous link: outside the heap
+        ];
+        for (const damage of cases) {
+          for (const use of ["alloc", "free left", "free right"]) {
+            const a = tlsf(1 << 16, frontEnd);
+            const L = a.alloc(100);
+            const F = a.alloc(request);
+            const R = a.alloc(100);
+            a.alloc(8);
+            a.dealloc(F);
+            expect(u32(a)[(F - 4) >>> 2]).toBe(size | 1);
+            damage(u32(a), F - 4);
+            expectPoisons(a, () =>
+              use === "alloc" ? a.alloc(take) : a.dealloc(use === "free left" ? L : R),
+            );
+          }
         }
       }
     });
@@ -273,78 +281,86 @@ describe("TlsfAllocator: in-band words are checked before they are trusted", () 
         `block ${B - 4} held by the front end for size 72 has size word ${0x4141}`,
       );
     }
-    // F and G: free 608-byte blocks of one list (G heads it, F after it) between used L, R
-    // and the tail, in a heap over the first 64 KiB of a 128 KiB buffer (the rest is someone
-    // else's bytes). Each damage to F is found by every call that reads it: freeing L (F
-    // unlinked to merge), realloc(L) growing into F or shrinking beside it (F checked, then
-    // absorbed), freeing R (F checked as R's free predecessor, through the footer before R
-    // and F's size word first). The last two damages forge a footer that points back: a size
-    // word of 0 whose "footer" is L's last word, and a size reaching 4 bytes past the heap,
-    // where the word after the heap holds F's address.
+    // F and G: free blocks of one list (G heads it, F after it) between used L, R and the
+    // tail, in a heap over the first 64 KiB of a 128 KiB buffer (the rest is someone else's
+    // bytes): of 608 bytes, or of 8,296, which stays in its list when L's or R's 104 bytes
+    // merge into it (L's block then takes F's place in the list). Each damage to F is found
+    // by every call that reads it: freeing L (F unlinked or replaced to merge), realloc(L)
+    // growing into F or shrinking beside it (F checked, then absorbed), freeing R (F checked
+    // as R's free predecessor, through the footer before R and F's size word first). The
+    // last two damages forge a footer that points back: a size word of 0 whose "footer" is
+    // L's last word, and a size reaching 4 bytes past the heap, where the word after the
+    // heap holds F's address.
     const END = 1 << 16;
-    const damages: ((w: Uint32Array, f: number, r: number) => [string, string])[] = [
-      (w, f, r) => {
-        w[f >>> 2] += 8;
-        return [
-          `free block ${f}: size word ${608 + 8 + 1} or its footer is damaged`,
-          `block ${r}: its free predecessor ${f} has size word ${608 + 8 + 1}`,
-        ];
-      },
-      (w, f, r) => {
-        w[(f + 608 - 4) >>> 2] = 12;
-        return [
-          `free block ${f}: size word ${608 + 1} or its footer is damaged`,
-          `block ${r}: the footer before it holds 12, not a block start`,
-        ];
-      },
-      (w, f) => {
-        w[(f + 8) >>> 2] = f + 64;
-        const what = `free block ${f}: next link ${f + 64} does not link back`;
-        return [what, what];
-      },
-      (w, f) => {
-        w[(f + 4) >>> 2] = 4;
-        const what = `free block ${f}: previous link 4 does not link back`;
-        return [what, what];
-      },
-      (w, f) => {
-        w[(f + 4) >>> 2] = 0; // says it heads its list, which G does
-        const what = `free block ${f}: previous link 0 does not link back`;
-        return [what, what];
-      },
-      (w, f, r) => {
-        w[f >>> 2] = 0 | 1;
-        w[(f - 4) >>> 2] = f;
-        return [
-          `free block ${f}: size word 1 or its footer is damaged`,
-          `block ${r}: its free predecessor ${f} has size word 1`,
-        ];
-      },
-      (w, f, r) => {
-        const word = (END + 4 - f) | 1;
-        w[f >>> 2] = word;
-        w[END >>> 2] = f;
-        return [
-          `free block ${f}: size word ${word} or its footer is damaged`,
-          `block ${r}: its free predecessor ${f} has size word ${word}`,
-        ];
-      },
-    ];
-    for (const damage of damages) {
-      for (const use of ["free left", "realloc left", "shrink left", "free right"]) {
-        const a = new TlsfAllocator(new FixedMemory(new ArrayBuffer(2 * END), 0, END));
-        const L = a.alloc(100);
-        const F = a.alloc(600);
-        const R = a.alloc(100);
-        const G = a.alloc(600);
-        a.alloc(8);
-        a.dealloc(F);
-        a.dealloc(G);
-        const [left, right] = damage(u32(a), F - 4, R - 4);
-        if (use === "free left") poisonsWith(a, () => a.dealloc(L), left);
-        else if (use === "realloc left") poisonsWith(a, () => a.realloc(L, 300), left);
-        else if (use === "shrink left") poisonsWith(a, () => a.realloc(L, 50), left);
-        else poisonsWith(a, () => a.dealloc(R), right);
+    for (const [request, size] of [
+      [600, 608],
+      [8292, 8296],
+    ]) {
+      const damages: ((w: Uint32Array, f: number, r: number) => [string, string])[] = [
+        (w, f, r) => {
+          w[f >>> 2] += 8;
+          return [
+            `free block ${f}: size word ${size + 8 + 1} or its footer is damaged`,
+            `block ${r}: its free predecessor ${f} has size word ${size + 8 + 1}`,
+          ];
+        },
+        (w, f, r) => {
+          w[(f + size - 4) >>> 2] = 12;
+          return [
+            `free block ${f}: size word ${size + 1} or its footer is damaged`,
+            `block ${r}: the footer before it holds 12, not a block start`,
+          ];
+        },
+        (w, f) => {
+          w[(f + 8) >>> 2] = f + 64;
+          const what = `free block ${f}: next link ${f + 64} does not link back`;
+          return [what, what];
+        },
+        (w, f) => {
+          w[(f + 4) >>> 2] = 4;
+          const what = `free block ${f}: previous link 4 does not link back`;
+          return [what, what];
+        },
+        (w, f) => {
+          w[(f + 4) >>> 2] = 0; // says it heads its list, which G does
+          const what = `free block ${f}: previous link 0 does not link back`;
+          return [what, what];
+        },
+        (w, f, r) => {
+          w[f >>> 2] = 0 | 1;
+          w[(f - 4) >>> 2] = f;
+          return [
+            `free block ${f}: size word 1 or its footer is damaged`,
+            `block ${r}: its free predecessor ${f} has size word 1`,
+          ];
+        },
+        (w, f, r) => {
+          const word = (END + 4 - f) | 1;
+          w[f >>> 2] = word;
+          w[END >>> 2] = f;
+          return [
+            `free block ${f}: size word ${word} or its footer is damaged`,
+            `block ${r}: its free predecessor ${f} has size word ${word}`,
+          ];
+        },
+      ];
+      for (const damage of damages) {
+        for (const use of ["free left", "realloc left", "shrink left", "free right"]) {
+          const a = new TlsfAllocator(new FixedMemory(new ArrayBuffer(2 * END), 0, END));
+          const L = a.alloc(100);
+          const F = a.alloc(request);
+          const R = a.alloc(100);
+          const G = a.alloc(request);
+          a.alloc(8);
+          a.dealloc(F);
+          a.dealloc(G);
+          expect(u32(a)[(F - 4) >>> 2]).toBe(size | 1);
+          const [left, right] = damage(u32(a), F - 4, R - 4);
+          if (use === "free left") poisonsWith(a, () => a.dealloc(L), left);
+          else if (use === "realloc left") poisonsWith(a, () => a.realloc(L, 300), left);
+          else if (use === "shrink left") poisonsWith(a, () => a.realloc(L, 50), left);
+          else poisonsWith(a, () => a.dealloc(R), right);
+        }
       }
     }
     // The head of a list whose size word says used, or too small for the list.

@@ -15,6 +15,7 @@ import {
   MIN_BLOCK,
   SL_COUNT,
   SMALL_LIMIT,
+  sameList,
   searchListOf,
 } from "../../../src/strategies/tlsf/mapping.js";
 
@@ -91,6 +92,26 @@ describe("TLSF size classes", () => {
           if (!(s > listMinSize(LIST_COUNT - 1))) fail(`searchListOf(${s}) = LIST_COUNT`);
         } else if (listMinSize(li) < s || (li > 0 && listMinSize(li - 1) >= s)) {
           fail(`searchListOf(${s}) = ${li}`);
+        }
+      }
+    });
+    expect(bad).toEqual([]);
+  });
+
+  it("sameList says whether two sizes map to one list, as comparing their listOf does", () => {
+    const bad = failures((fail) => {
+      for (const s of sizes()) {
+        if (s < MIN_BLOCK + GRANULE) continue;
+        const li = listOf(s);
+        // Smaller sizes near s, near its list's boundaries, and far below it.
+        const others = new Set<number>([MIN_BLOCK, Math.floor(s / 16) * 8]);
+        for (let d = GRANULE; d <= 256; d += GRANULE) others.add(s - d);
+        for (const edge of [listMinSize(li), li > 0 ? listMinSize(li - 1) : 0]) {
+          for (let d = -2 * GRANULE; d <= 2 * GRANULE; d += GRANULE) others.add(edge + d);
+        }
+        for (const t of others) {
+          if (t < MIN_BLOCK || t >= s) continue;
+          if (sameList(s, t) !== (listOf(t) === li)) fail(`sameList(${s}, ${t})`);
         }
       }
     });
