@@ -7,8 +7,12 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(HERE, "..");
 
-/** A module of the built library (run `npm run build` first), as an import() URL. */
-export const dist = (p) => pathToFileURL(join(ROOT, "dist", p)).href;
+/**
+ * A module of the built library (run `npm run build` first), as an import() URL; from the
+ * build in MEMKIT_DIST when it is set (bench/instructions.mjs --dist: another build).
+ */
+export const dist = (p) =>
+  pathToFileURL(join(process.env.MEMKIT_DIST ?? join(ROOT, "dist"), p)).href;
 
 /** The three allocation traces of real programs. */
 export const TRACE_DIR = join(ROOT, "traces");

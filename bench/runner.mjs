@@ -20,10 +20,14 @@ const CHILD = join(HERE, "child.mjs");
  * A forked row process and a promise-based request/reply over its IPC channel. `execArgv`
  * adds Node options (the profiler's).
  */
-export function spawnRow(setup, execArgv = []) {
+export function spawnRow(setup, execArgv = [], wrap = {}) {
+  // `wrap` runs node under another program (bench/instructions.mjs: valgrind): its path, the
+  // arguments before node's own, and more environment.
   const cp = fork(CHILD, [], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
-    execArgv: ["--max-old-space-size=4096", ...execArgv],
+    execPath: wrap.execPath ?? process.execPath,
+    execArgv: [...(wrap.prefix ?? []), "--max-old-space-size=4096", ...execArgv],
+    env: { ...process.env, ...wrap.env },
   });
   let pending = null;
   cp.on("message", (m) => {

@@ -1,0 +1,137 @@
+// Instructions and cache misses per operation of a few rows, counted by valgrind's cachegrind:
+// a measure of speed that the machine's load does not move (on the shared 2-core machines the
+// same row's ns/op varies by ±20% from one process to the next; its instruction count by ~1%).
+// It does not replace the timed benchmark (instructions are not time: a miss to memory costs
+// far more than an add), but it shows whether a change to a hot path did less work.
+//
+//   npm run build && node bench/instructions.mjs                 Heap, TLSF, pool, minimal pool on W1, W2
+//   node bench/instructions.mjs --only W1,python-json --rows heap,tlsf
+//   node bench/instructions.mjs --dist /some/other/dist          another build (an A/B of two builds)
+//
+// How: each row runs twice in a row process (bench/child.mjs, as `npm run bench` runs it)
+// under `valgrind --tool=cachegrind --cache-sim=yes` (32 KiB L1 caches and an 8 MiB last
+// level, simulated alike on every machine) and `node --single-threaded` (no
+// concurrent compiler or GC threads, whose work would be counted too): once with a warm-up and
+// 1 timed run, once with the same warm-up and 3. The difference of the two totals is the work
+// of 2 timed runs, start-up and warm-up cancelled; divided by their operations it gives
+// instructions (I), first-level data-cache misses (D1) and last-level misses (LL) per op, the
+// loop's own work included (the `baseline` row counts the empty loop). Needs valgrind (Debian's
+// `valgrind` package); a row takes about a minute.
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { TRACE_NAMES } from "./paths.mjs";
+
+/**
+ * The totals of a cachegrind output file: { I, D1, LL } (instructions, D1 misses, LL misses),
+ * from its `summary:` line and the `events:` line that names its columns.
+ */
+export function cachegrindTotals(text) {
+  const events = /^events:\s*(.+)$/m.exec(text)?.[1].trim().split(/\s+/);
+  const summary = /^summary:\s*(.+)$/m.exec(text)?.[1].trim().split(/\s+/).map(Number);
+  if (!events || !summary || events.length !== summary.length) {
+    throw new Error("not a cachegrind output file (no events: and summary: lines that agree)");
+  }
+  const at = (name) => {
+    const i = events.indexOf(name);
+    return i < 0 ? 0 : summary[i];
+  };
+  return {
+    I: at("Ir"),
+    D1: at("D1mr") + at("D1mw"),
+    LL: at("DLmr") + at("DLmw"),
+  };
+}
+
+/** Per-op figures from two runs' totals: `few` (1 timed run) and `many` (3), `ops` per run. */
+export function perOp(few, many, opsPerRun, extraRuns = 2) {
+  const ops = opsPerRun * extraRuns;
+  return {
+    I: (many.I - few.I) / ops,
+    D1: (many.D1 - few.D1) / ops,
+    LL: (many.LL - few.LL) / ops,
+  };
+}
+
+/** One row process under cachegrind: warm-up + `runs` timed runs; its totals and ops per run. */
+async function counted(id, key, runs, setup, distDir) {
+  // Loaded here, not at the top: they load the build, which the tests of this file need not.
+  const { spawnRow } = await import("./runner.mjs");
+  const dir = mkdtempSync(join(tmpdir(), "memkit-cg-"));
+  const out = join(dir, "cachegrind.out");
+  try {
+    const env = distDir ? { MEMKIT_DIST: distDir } : {};
+    const proc = spawnRow({ id, key, ...setup }, ["--single-threaded"], {
+      execPath: "valgrind",
+      prefix: [
+        "--tool=cachegrind",
+        "--cache-sim=yes",
+        // The same simulated caches on every machine (32 KiB L1s, an 8 MiB last level), so
+        // that counts from two machines compare and valgrind does not warn about odd L3s.
+        "--I1=32768,8,64",
+        "--D1=32768,8,64",
+        "--LL=8388608,16,64",
+        `--cachegrind-out-file=${out}`,
+        `--log-file=${join(dir, "valgrind.log")}`, // its notes on the simulated caches
+        process.execPath,
+      ],
+      env,
+    });
+    const ready = await proc.ready;
+    if (ready.type !== "ready") throw new Error(ready.error);
+    let ops = 0;
+    for (let i = 0; i <= runs; i++) {
+      const m = await proc.ask({ type: "run", deadline: Date.now() + 600_000 });
+      if (m.type !== "result") throw new Error(m.error);
+      ops = m.result.ops;
+    }
+    await proc.close();
+    return { totals: cachegrindTotals(readFileSync(out, "utf8")), ops };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Instructions and misses per op of row `key` on workload or trace `id`. */
+export async function countRow(id, key, distDir) {
+  const { traceBinary } = await import("./traces.mjs");
+  const setup = TRACE_NAMES.includes(id) ? { file: await traceBinary(id) } : {};
+  const few = await counted(id, key, 1, setup, distDir);
+  const many = await counted(id, key, 3, setup, distDir);
+  if (few.ops !== many.ops) throw new Error(`${id}/${key}: runs of ${few.ops} and ${many.ops} ops`);
+  return { id, key, ops: few.ops, ...perOp(few.totals, many.totals, few.ops) };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      only: { type: "string", default: "W1,W2" },
+      rows: { type: "string", default: "baseline,heap,tlsf,pool,minpool" },
+      dist: { type: "string" },
+    },
+  });
+  try {
+    execFileSync("valgrind", ["--version"], { stdio: "ignore" });
+  } catch {
+    console.error("bench/instructions.mjs needs valgrind (Debian: apt-get install valgrind)");
+    process.exit(1);
+  }
+  const { rowsFor } = await import("./rows.mjs");
+  console.log("workload      row          I/op   D1 miss/op   LL miss/op");
+  for (const id of values.only.split(",")) {
+    const keys = new Set(rowsFor(id).map((r) => r.key));
+    for (const key of values.rows.split(",")) {
+      if (!keys.has(key)) continue;
+      const r = await countRow(id, key, values.dist);
+      console.log(
+        `${id.padEnd(13)} ${key.padEnd(10)} ${r.I.toFixed(0).padStart(6)} ` +
+          `${r.D1.toFixed(2).padStart(12)} ${r.LL.toFixed(3).padStart(12)}`,
+      );
+    }
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
