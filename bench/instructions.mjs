@@ -7,6 +7,10 @@
 //   npm run build && node bench/instructions.mjs                 Heap, TLSF, pool, minimal pool on W1, W2
 //   node bench/instructions.mjs --only W1,python-json --rows heap,tlsf
 //   node bench/instructions.mjs --dist /some/other/dist          another build (an A/B of two builds)
+//   node bench/instructions.mjs --publish                        also bench/results/instructions.*
+//
+// Results: bench/out/instructions.{md,json}; with --publish also bench/results/ (committed),
+// which the full benchmark's notes cite beside the Heap's speed targets (notes.mjs).
 //
 // How: each row runs twice in a row process (bench/child.mjs, as `npm run bench` runs it)
 // under `valgrind --tool=cachegrind --cache-sim=yes` (32 KiB L1 caches and an 8 MiB last
@@ -19,11 +23,11 @@
 // `valgrind` package); a row takes about a minute.
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { TRACE_NAMES } from "./paths.mjs";
+import { HERE, ROOT, TRACE_NAMES } from "./paths.mjs";
 
 /**
  * The totals of a cachegrind output file: { I, D1, LL } (instructions, D1 misses, LL misses),
@@ -105,32 +109,81 @@ export async function countRow(id, key, distDir) {
   return { id, key, ops: few.ops, ...perOp(few.totals, many.totals, few.ops) };
 }
 
+/** The results as a Markdown table, with how and on what they were counted. */
+export function instructionsMarkdown(r) {
+  const lines = [
+    "# Instructions per operation",
+    "",
+    `Counted by \`node bench/instructions.mjs\` (valgrind ${r.valgrind}, Node ${r.node}, commit ${r.commit}, ${r.date}): ` +
+      "instructions and simulated cache misses (32 KiB L1, 8 MiB last level) per alloc or free, " +
+      "the workload's loop included (the baseline row is the empty loop). The machine's load " +
+      "does not enter these counts; they are work, not time (a miss to memory costs more than many instructions).",
+    "",
+    "| workload | row | instructions / op | D1 misses / op | LL misses / op |",
+    "| --- | --- | ---: | ---: | ---: |",
+    ...r.rows.map(
+      (x) =>
+        `| ${x.id} | ${x.label} | ${x.I.toFixed(0)} | ${x.D1.toFixed(2)} | ${x.LL.toFixed(3)} |`,
+    ),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
       only: { type: "string", default: "W1,W2" },
       rows: { type: "string", default: "baseline,heap,tlsf,pool,minpool" },
       dist: { type: "string" },
+      publish: { type: "boolean", default: false },
     },
   });
+  let valgrind;
   try {
-    execFileSync("valgrind", ["--version"], { stdio: "ignore" });
+    valgrind = execFileSync("valgrind", ["--version"], { encoding: "utf8" }).trim();
   } catch {
     console.error("bench/instructions.mjs needs valgrind (Debian: apt-get install valgrind)");
     process.exit(1);
   }
   const { rowsFor } = await import("./rows.mjs");
+  const rows = [];
   console.log("workload      row          I/op   D1 miss/op   LL miss/op");
   for (const id of values.only.split(",")) {
-    const keys = new Set(rowsFor(id).map((r) => r.key));
+    const byKey = new Map(rowsFor(id).map((r) => [r.key, r]));
     for (const key of values.rows.split(",")) {
-      if (!keys.has(key)) continue;
+      if (!byKey.has(key)) continue;
       const r = await countRow(id, key, values.dist);
+      rows.push({ ...r, label: byKey.get(key).label });
       console.log(
         `${id.padEnd(13)} ${key.padEnd(10)} ${r.I.toFixed(0).padStart(6)} ` +
           `${r.D1.toFixed(2).padStart(12)} ${r.LL.toFixed(3).padStart(12)}`,
       );
     }
+  }
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    }).trim();
+  } catch {}
+  const result = {
+    date: new Date().toISOString(),
+    node: process.versions.node,
+    valgrind: valgrind.replace(/^valgrind-/, ""),
+    commit: values.dist ? `${commit} (dist: ${values.dist})` : commit,
+    rows,
+  };
+  const out = join(HERE, "out");
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "instructions.json"), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(out, "instructions.md"), instructionsMarkdown(result));
+  console.log("Results: bench/out/instructions.md, bench/out/instructions.json");
+  if (values.publish) {
+    for (const f of ["instructions.json", "instructions.md"]) {
+      copyFileSync(join(out, f), join(HERE, "results", f));
+    }
+    console.log("Published: bench/results/instructions.md, bench/results/instructions.json");
   }
 }
 

@@ -1,6 +1,9 @@
 // What the results file says beside the tables: the peers, how to read the footprints, and for
 // every target missed or within noise, what stands in the way, with this run's figures.
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { HERE } from "./paths.mjs";
 import { versionOf } from "./rows.mjs";
 
 export const PEER_NOTES = [
@@ -58,6 +61,32 @@ function profileClause(profile) {
 }
 
 /**
+ * The published instruction counts (bench/results/instructions.json, `node
+ * bench/instructions.mjs --publish`) of workload `w` as a clause: the Heap's against
+ * AssemblyScript's TLSF and the empty loop; "" when there are none for `w`.
+ */
+export function countedClause(w, counts = readCounts()) {
+  const row = (key) => counts?.rows?.find((r) => r.id === w && r.key === key);
+  const heap = row("heap");
+  if (!heap) return "";
+  const other = (key, what) =>
+    row(key) ? `, ${what} ${row(key).I.toFixed(0)} and ${row(key).D1.toFixed(1)}` : "";
+  return (
+    ` Counted under valgrind (bench/results/instructions.md, commit ${counts.commit}): on ${w} the ` +
+    `Heap executes ${heap.I.toFixed(0)} instructions and takes ${heap.D1.toFixed(1)} L1 data ` +
+    `misses per op${other("as", "AssemblyScript's TLSF")}${other("baseline", "the empty loop")}.`
+  );
+}
+
+function readCounts() {
+  try {
+    return JSON.parse(readFileSync(join(HERE, "results", "instructions.json"), "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Why target `t` is missed or within noise, with this run's figures. `results`: the rows;
  * `meta`: the run's meta (its profile summary).
  */
@@ -74,14 +103,16 @@ export function obstacle(t, results, meta) {
         `the contract's checks (size, alignment, foreign pointer, double free) and the start-map ` +
         "checks of every in-band word it trusts. Its own cache (a stack per size under 512 " +
         "bytes) takes only blocks whose neighbours are in use and holds at most a sixteenth of " +
-        `the peak, so the other frees and allocations take TLSF's general path. ${profileClause(meta.profile)}`
+        `the peak, so the other frees and allocations take TLSF's general path. ${profileClause(meta.profile)}` +
+        countedClause(w)
       );
     case "heap-as":
       return (
         `on ${w} AssemblyScript's TLSF in wasm takes ${ns(net("as"))} net per op against the ` +
         `Heap's ${ns(net("heap"))}. Per call the JS Heap also does what the wasm build does not: ` +
         "the contract's checks and bounds-checked typed-array accesses. " +
-        profileClause(meta.profile)
+        profileClause(meta.profile) +
+        countedClause(w)
       );
     case "heap-footprint":
     case "offset": {

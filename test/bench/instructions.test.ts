@@ -1,6 +1,16 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 // @ts-expect-error: a plain .mjs module of the benchmark, without types
 import { cachegrindTotals, perOp } from "../../bench/instructions.mjs";
+// @ts-expect-error: a plain .mjs module of the benchmark, without types
+import { countedClause } from "../../bench/notes.mjs";
+
+// bench/notes.mjs loads the bench's rows, which load the library from the build (dist/); here,
+// from the sources.
+vi.mock("../../bench/lib.mjs", async () => ({
+  mk: await import("../../src/index.js"),
+  configurations: (await import("../../src/registry.js")).configurations,
+  traceAllocator: (await import("../../src/cli/allocators.js")).traceAllocator,
+}));
 
 const OUT = `desc: I1 cache:         32768 B, 64 B, 8-way associative
 cmd: node child.mjs
@@ -25,5 +35,33 @@ describe("bench/instructions.mjs", () => {
     const few = { I: 5_000, D1: 100, LL: 10 };
     const many = { I: 9_000, D1: 300, LL: 14 };
     expect(perOp(few, many, 100)).toEqual({ I: 20, D1: 1, LL: 0.02 });
+  });
+});
+
+describe("bench/notes.mjs: the counts beside the Heap's speed targets", () => {
+  const counts = {
+    commit: "abc1234",
+    rows: [
+      { id: "W1", key: "heap", I: 499.4, D1: 3.22 },
+      { id: "W1", key: "as", I: 301, D1: 2.5 },
+      { id: "W1", key: "baseline", I: 82, D1: 1.89 },
+      { id: "W2", key: "heap", I: 361, D1: 0.36 },
+    ],
+  };
+
+  it("names the Heap's figures and, where counted, AssemblyScript's and the empty loop's", () => {
+    expect(countedClause("W1", counts)).toBe(
+      " Counted under valgrind (bench/results/instructions.md, commit abc1234): on W1 the Heap " +
+        "executes 499 instructions and takes 3.2 L1 data misses per op, AssemblyScript's TLSF " +
+        "301 and 2.5, the empty loop 82 and 1.9.",
+    );
+    expect(countedClause("W2", counts)).toMatch(
+      /on W2 the Heap executes 361 instructions and takes 0.4 L1 data misses per op\.$/,
+    );
+  });
+
+  it("says nothing for a workload without a count of the Heap", () => {
+    expect(countedClause("W3", counts)).toBe("");
+    expect(countedClause("W1", null)).toBe("");
   });
 });
