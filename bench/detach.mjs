@@ -8,9 +8,11 @@
 //   npm run build && node bench/detach.mjs        W1 and W4 on a TlsfAllocator over a fixed buffer
 //
 // Each case runs in processes of its own, with and without one unrelated 8-byte ArrayBuffer
-// detached (structuredClone with transfer) before the allocator is made: CPU time per op
-// (median of 5 processes, each the median of 3 runs after a warm-up) and, when valgrind is
-// installed, instructions per op (cachegrind, the difference of 3 and 7 runs in one process).
+// detached (structuredClone with transfer) before the allocator is made: CPU time per loop
+// iteration (an alloc or a free; each run's closing frees add under 0.3%), the median of 5
+// processes with their range, each process the median of 3 runs after a warm-up; and, when
+// valgrind is installed, instructions per iteration (cachegrind, the difference of 3 and 7
+// runs in one process).
 
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -61,7 +63,7 @@ function timed(id, detach) {
   return median(JSON.parse(out).slice(1));
 }
 
-/** Instructions per op under cachegrind: the difference of a process with 7 runs and one with 3. */
+/** Instructions per iteration under cachegrind: the difference of a process with 7 runs and one with 3. */
 function counted(id, detach) {
   const refs = (runs) => {
     // valgrind writes its summary to stderr; the child's own output is not needed here.
@@ -98,15 +100,17 @@ async function main() {
       t.clean.push(timed(id, false));
       t.detached.push(timed(id, true));
     }
+    const range = (xs) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
     const line = [
-      `${id} TlsfAllocator: ${median(t.clean).toFixed(1)} ns/op, with a detached buffer ` +
-        `${median(t.detached).toFixed(1)} ns/op (${(median(t.detached) / median(t.clean)).toFixed(2)}×)`,
+      `${id} TlsfAllocator: ${median(t.clean).toFixed(1)} ns per iteration (${range(t.clean)}), ` +
+        `with a detached buffer ${median(t.detached).toFixed(1)} (${range(t.detached)}), ` +
+        `${(median(t.detached) / median(t.clean)).toFixed(2)}×`,
     ];
     if (valgrind) {
       const c = counted(id, false);
       const d = counted(id, true);
       line.push(
-        `; instructions per op ${c.toFixed(0)} and ${d.toFixed(0)} (${(d / c).toFixed(2)}×)`,
+        `; instructions per iteration ${c.toFixed(0)} and ${d.toFixed(0)} (${(d / c).toFixed(2)}×)`,
       );
     }
     console.log(line.join(""));
