@@ -302,10 +302,18 @@ export abstract class TlsfKernel extends BaseAllocator {
     const live = this.live;
     let x = g + 1;
     let w = live[((x >>> 5) << 1) + 1] >>> (x & 31);
-    while (w === 0) {
-      x = (x | 31) + 1;
-      if (x > limit) return -1;
-      w = live[((x >>> 5) << 1) + 1] >>> 0;
+    if (w === 0) {
+      // Whole start words after x's, up to the one holding `limit` (and the map's end): the
+      // loop tests one word per step, the start words being every second one.
+      let wi = ((x >>> 5) << 1) + 3;
+      const last = Math.min(((limit >>> 5) << 1) + 1, live.length - 1);
+      while (wi + 6 <= last && (live[wi] | live[wi + 2] | live[wi + 4] | live[wi + 6]) === 0) {
+        wi += 8;
+      }
+      while (wi <= last && live[wi] === 0) wi += 2;
+      if (wi > last) return -1;
+      w = live[wi];
+      x = (wi - 1) << 4; // the word's first granule: (wi − 1) / 2 × 32
     }
     x += 31 - Math.clz32(w & -w);
     return x <= limit ? x : -1;

@@ -4,6 +4,7 @@
  * end's budget following the peak. The rest of TlsfAllocator's tests are beside it in this folder.
  */
 
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { HeapCorruptedError, HeapPoisonedError, StaleViewError } from "../../../src/core/errors.js";
 import { FixedMemory, GrowableMemory, SharedMemory } from "../../../src/memory/memory.js";
@@ -167,5 +168,69 @@ describe("TlsfAllocator: an END past the end of a memory only this agent grows",
     expect(a.poisoned).toBe(true);
     expect(() => a.alloc(8)).toThrow(HeapPoisonedError);
     expect(() => a.stats()).toThrow(HeapPoisonedError);
+  });
+});
+
+/** A TLSF whose start map the test sets, to probe `nextStart` against a bit-by-bit scan. */
+class StartProbe extends TlsfAllocator {
+  constructor() {
+    super(new FixedMemory(new ArrayBuffer(1 << 16)));
+  }
+  /** Replaces the live and start maps (word 2i: live bits, 2i + 1: start bits). */
+  setMaps(words: Int32Array): void {
+    this.live = words;
+  }
+  next(g: number, limit: number): number {
+    return this.nextStart(g, limit);
+  }
+}
+
+/** The first granule after `g` whose start bit is set, scanning bit by bit; −1 past `limit`. */
+function nextStartBitByBit(words: Int32Array, g: number, limit: number): number {
+  for (let x = g + 1; x <= limit; x++) {
+    const i = ((x >>> 5) << 1) + 1;
+    if (i < words.length && (words[i] & (1 << (x & 31))) !== 0) return x;
+  }
+  return -1;
+}
+
+describe("TlsfAllocator: nextStart, the start map's scan", () => {
+  it("finds the first start after a granule up to a limit, as a bit-by-bit scan does", () => {
+    fc.assert(
+      fc.property(
+        // 1 … 40 word pairs; start words mostly empty (large blocks), live words anything.
+        fc.array(
+          fc.tuple(
+            fc.integer(),
+            fc.oneof(fc.constant(0), fc.constant(0), fc.integer(), fc.constant(-(2 ** 31))),
+          ),
+          { minLength: 1, maxLength: 40 },
+        ),
+        fc.nat(1400),
+        fc.nat(1400),
+        (pairs, g, span) => {
+          const words = new Int32Array(pairs.flat());
+          const probe = new StartProbe();
+          probe.setMaps(words);
+          // The limit may reach past the map's end (a damaged size word claims any size).
+          expect(probe.next(g, g + span)).toBe(nextStartBitByBit(words, g, g + span));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("sees a start in the last granule of a word, in the word holding the limit, and none past it", () => {
+    const words = new Int32Array(20); // granules 0 … 319
+    const probe = new StartProbe();
+    probe.setMaps(words);
+    words[2 * 7 + 1] = 1 << 31; // granule 255
+    expect(probe.next(0, 255)).toBe(255);
+    expect(probe.next(0, 254)).toBe(-1);
+    expect(probe.next(255, 319)).toBe(-1);
+    words[2 * 9 + 1] = 1; // granule 288, in the last word
+    expect(probe.next(255, 319)).toBe(288);
+    expect(probe.next(255, 287)).toBe(-1);
+    expect(probe.next(255, 5000)).toBe(288);
   });
 });
