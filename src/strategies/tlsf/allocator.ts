@@ -68,6 +68,7 @@ import {
   freshFreeBlocks,
   holeBytes,
   LINK_NEXT,
+  NO_FRONT,
   sizeOf,
   TLSF_HEADER,
   TLSF_METADATA_BYTES,
@@ -80,7 +81,7 @@ export type { TlsfOptions } from "./kernel.js";
 
 // Module-local constants: the engine folds them into the code, while an imported binding is
 // loaded from its module cell on every use.
-const { FREE_BIT, PREV_FREE_BIT, FRONT_LIMIT, FRONT_SHIFT } = layout;
+const { FREE_BIT, PREV_FREE_BIT, FRONT_CAPACITY, FRONT_LIMIT, FRONT_SHIFT } = layout;
 const { BLOCK_OVERHEAD, GRANULE_LOG2, MIN_BLOCK } = mapping;
 const { END, USED_COUNT, USED_BYTES, SLACK, PEAK, CLEAN_FROM, CACHED, BUDGET } = TLSF_HEADER.word;
 const ALIGN8 = 8;
@@ -224,20 +225,24 @@ export class TlsfAllocator extends TlsfSearch {
   dealloc(ptr: number, size?: number): void {
     // The fast path, kept small so that callers inline it: a live block the front end
     // caches (small, both neighbours used), its in-band size word checked against the start
-    // map, room on its stack and in the budget. Everything else, and every failed check,
-    // goes the general way, which checks again and throws the right error.
-    if (this.front && !this.blocked() && size === undefined && typeof ptr === "number") {
-      const g = (ptr - this.dataStart) >>> GRANULE_LOG2;
+    // map, room on its stack (every class of a front end has FRONT_CAPACITY) and in the
+    // budget. Everything else, and every failed check, goes the general way, which checks
+    // again and throws the right error.
+    const fc = this.fc;
+    if (fc !== NO_FRONT && size === undefined && typeof ptr === "number" && !this.blocked()) {
+      // The pointer as a uint32 once, and int arithmetic from here on (a pointer read from a
+      // Float64Array arrives as a double): everything below only uses its low 32 bits.
+      const p = ptr >>> 0;
+      const g = (p - this.dataStart) >>> GRANULE_LOG2;
       const live = this.live;
       const lw = (g >>> 5) << 1;
       const bits = live[lw];
       const mask = 1 << (g & 31);
-      if ((bits & mask) !== 0 && ptr >>> 0 === ptr && (ptr & 7) === 0) {
-        const b = ptr - BLOCK_OVERHEAD;
+      if ((bits & mask) !== 0 && p === ptr && (p & 7) === 0) {
+        const b = p - BLOCK_OVERHEAD;
         const m = this.memU32;
         const word = m[b >>> 2];
         const s = word & FRONT_SIZE_BITS;
-        const fc = this.fc;
         const i = s << (FRONT_SHIFT - GRANULE_LOG2);
         const n = fc[i];
         const sw = this.sw;
@@ -246,7 +251,7 @@ export class TlsfAllocator extends TlsfSearch {
           (word & ~FRONT_SIZE_BITS) === 0 &&
           s >= MIN_BLOCK &&
           (m[(b + s) >>> 2] & FREE_BIT) === 0 &&
-          n < fc[i + 1] &&
+          n < FRONT_CAPACITY &&
           cached <= m[sw + BUDGET] &&
           this.endsAt(g, s >>> GRANULE_LOG2)
         ) {
