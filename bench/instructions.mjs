@@ -16,8 +16,10 @@
 // under `valgrind --tool=cachegrind --cache-sim=yes` (32 KiB L1 caches and an 8 MiB last
 // level, simulated alike on every machine) and `node --single-threaded` (no
 // concurrent compiler or GC threads, whose work would be counted too): once with a warm-up and
-// 1 timed run, once with the same warm-up and 3. The difference of the two totals is the work
-// of 2 timed runs, start-up and warm-up cancelled; divided by their operations it gives
+// 1 timed run, once with the same warm-up and 1 + k (k = 2, or more for a workload whose runs
+// are short: enough that the k runs make at least MIN_COUNTED_OPS operations, so W4's 40,000
+// operations per run get k = 25). The difference of the two totals is the work of k timed
+// runs, start-up and warm-up cancelled; divided by their operations it gives
 // instructions (I), first-level data-cache misses (D1) and last-level misses (LL) per op, the
 // loop's own work included (the `baseline` row counts the empty loop). Needs valgrind (Debian's
 // `valgrind` package); a row takes about a minute.
@@ -50,7 +52,19 @@ export function cachegrindTotals(text) {
   };
 }
 
-/** Per-op figures from two runs' totals: `few` (1 timed run) and `many` (3), `ops` per run. */
+/**
+ * The operations the difference of two counts covers at least: fewer leave per-run costs (the
+ * run's own set-up, the clock reads) a visible share of a short run's count (W4, 40,000 ops a
+ * run: 555 instructions per op for the empty loop counted over 2 runs, 198 over 8).
+ */
+export const MIN_COUNTED_OPS = 1_000_000;
+
+/** How many runs more the second count makes: 2, or enough for MIN_COUNTED_OPS operations. */
+export function extraRunsFor(opsPerRun) {
+  return Math.max(2, Math.ceil(MIN_COUNTED_OPS / opsPerRun));
+}
+
+/** Per-op figures from two counts' totals: `few` (1 timed run) and `many` (1 + extraRuns). */
 export function perOp(few, many, opsPerRun, extraRuns = 2) {
   const ops = opsPerRun * extraRuns;
   return {
@@ -104,9 +118,16 @@ export async function countRow(id, key, distDir) {
   const { traceBinary } = await import("./traces.mjs");
   const setup = TRACE_NAMES.includes(id) ? { file: await traceBinary(id) } : {};
   const few = await counted(id, key, 1, setup, distDir);
-  const many = await counted(id, key, 3, setup, distDir);
+  const extra = extraRunsFor(few.ops);
+  const many = await counted(id, key, 1 + extra, setup, distDir);
   if (few.ops !== many.ops) throw new Error(`${id}/${key}: runs of ${few.ops} and ${many.ops} ops`);
-  return { id, key, ops: few.ops, ...perOp(few.totals, many.totals, few.ops) };
+  return {
+    id,
+    key,
+    ops: few.ops,
+    extraRuns: extra,
+    ...perOp(few.totals, many.totals, few.ops, extra),
+  };
 }
 
 /** The results as a Markdown table, with how and on what they were counted. */
@@ -116,14 +137,15 @@ export function instructionsMarkdown(r) {
     "",
     `Counted by \`node bench/instructions.mjs\` (valgrind ${r.valgrind}, Node ${r.node}, commit ${r.commit}, ${r.date}): ` +
       "instructions and simulated cache misses (32 KiB L1, 8 MiB last level) per alloc or free, " +
-      "the workload's loop included (the baseline row is the empty loop). The machine's load " +
+      "the workload's loop included (the baseline row is the empty loop), over the timed runs " +
+      "in the last column (a count with 1 timed run taken from one with that many more). The machine's load " +
       "does not enter these counts; they are work, not time (a miss to memory costs more than many instructions).",
     "",
-    "| workload | row | instructions / op | D1 misses / op | LL misses / op |",
-    "| --- | --- | ---: | ---: | ---: |",
+    "| workload | row | instructions / op | D1 misses / op | LL misses / op | runs counted |",
+    "| --- | --- | ---: | ---: | ---: | ---: |",
     ...r.rows.map(
       (x) =>
-        `| ${x.id} | ${x.label} | ${x.I.toFixed(0)} | ${x.D1.toFixed(2)} | ${x.LL.toFixed(3)} |`,
+        `| ${x.id} | ${x.label} | ${x.I.toFixed(0)} | ${x.D1.toFixed(2)} | ${x.LL.toFixed(3)} | ${x.extraRuns ?? 2} |`,
     ),
   ];
   return `${lines.join("\n")}\n`;

@@ -1,6 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
 // @ts-expect-error: a plain .mjs module of the benchmark, without types
-import { cachegrindTotals, perOp } from "../../bench/instructions.mjs";
+import {
+  cachegrindTotals,
+  extraRunsFor,
+  MIN_COUNTED_OPS,
+  perOp,
+} from "../../bench/instructions.mjs";
 // @ts-expect-error: a plain .mjs module of the benchmark, without types
 import { countedClause } from "../../bench/notes.mjs";
 
@@ -35,6 +40,15 @@ describe("bench/instructions.mjs", () => {
     const few = { I: 5_000, D1: 100, LL: 10 };
     const many = { I: 9_000, D1: 300, LL: 14 };
     expect(perOp(few, many, 100)).toEqual({ I: 20, D1: 1, LL: 0.02 });
+    expect(perOp(few, many, 100, 4)).toEqual({ I: 10, D1: 0.5, LL: 0.01 });
+  });
+
+  it("counts at least a million operations: 2 runs more, or more for short runs", () => {
+    expect(extraRunsFor(2_000_000)).toBe(2); // W1, W2
+    expect(extraRunsFor(976_402)).toBe(2); // a trace just under a million: 2 runs are enough
+    expect(extraRunsFor(400_000)).toBe(3);
+    expect(extraRunsFor(40_000)).toBe(25); // W4
+    expect(extraRunsFor(40_000) * 40_000).toBeGreaterThanOrEqual(MIN_COUNTED_OPS);
   });
 });
 
