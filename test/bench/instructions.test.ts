@@ -1,13 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
 // @ts-expect-error: a plain .mjs module of the benchmark, without types
-import {
-  cachegrindTotals,
-  extraRunsFor,
-  MIN_COUNTED_OPS,
-  perOp,
-} from "../../bench/instructions.mjs";
+import * as instructions from "../../bench/instructions.mjs";
 // @ts-expect-error: a plain .mjs module of the benchmark, without types
 import { countedClause } from "../../bench/notes.mjs";
+
+const { cachegrindTotals, extraRunsFor, MIN_COUNTED_OPS, perOp } = instructions;
 
 // bench/notes.mjs loads the bench's rows, which load the library from the build (dist/); here,
 // from the sources.
