@@ -303,8 +303,8 @@ export abstract class TlsfKernel extends BaseAllocator {
     let x = g + 1;
     let w = live[((x >>> 5) << 1) + 1] >>> (x & 31);
     if (w === 0) {
-      // Whole start words after x's, up to the one holding `limit` (and the map's end): the
-      // loop tests one word per step, the start words being every second one.
+      // Whole start words after x's (every second word of the map), up to the one holding
+      // `limit` and the map's end: four at a time with one OR, then one at a time.
       let wi = ((x >>> 5) << 1) + 3;
       const last = Math.min(((limit >>> 5) << 1) + 1, live.length - 1);
       while (wi + 6 <= last && (live[wi] | live[wi + 2] | live[wi + 4] | live[wi + 6]) === 0) {
