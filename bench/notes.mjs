@@ -87,6 +87,31 @@ function readCounts() {
 }
 
 /**
+ * What is over a footprint target, split into the layout's share (the floor: the least any
+ * placement can reach with these blocks, src/trace/floor.ts) and the placement's. `bare`:
+ * the allocator's blocks have no header (the offset-only allocator); else a size word.
+ */
+export function floorClause(t, floors, bare, who) {
+  const floor = bare ? floors.bare : floors.sizeWord;
+  const layout = bare
+    ? "no header, each rounded up to its alignment"
+    : "a 4-byte size word each, rounded up to its alignment";
+  const fx = (x) => x.toFixed(3);
+  const head =
+    `${who} blocks (${layout}) cannot end below ${fx(floor)}× the peak live bytes on this ` +
+    "trace, whatever the placement";
+  const placement = `${fx(t.value - floor)} of the ${fx(t.value)} is placement (fragmentation)`;
+  if (floor > t.goalValue) {
+    return (
+      `${head}: the goal is under that floor, out of reach for this block layout, and ` +
+      `${placement}. Blocks with no header (small objects by size class, their metadata out ` +
+      `of line) have a floor of ${fx(floors.bare)} here. `
+    );
+  }
+  return `${head}, so ${fx(t.goalValue - floor)} of the goal is left to the placement; ${placement}. `;
+}
+
+/**
  * Why target `t` is missed or within noise, with this run's figures. `results`: the rows;
  * `meta`: the run's meta (its profile summary).
  */
@@ -118,12 +143,19 @@ export function obstacle(t, results, meta) {
     case "offset": {
       const rows = results.filter((r) => r.workload === w && r.footprintRatio != null && !r.error);
       const best = rows.sort((a, b) => a.footprintRatio - b.footprintRatio)[0];
-      const who = t.family === "offset" ? "the offset-only allocator's" : "the Heap's";
-      return (
-        `what is over is ${who} own fragmentation on ${w} (every block at the alignment the ` +
-        `trace asks for). The tightest row here is ${best?.short ?? "—"} at ` +
-        `${best?.footprintRatio?.toFixed(3) ?? "—"}.`
-      );
+      const offset = t.family === "offset";
+      const who = offset ? "the offset-only allocator's" : "the Heap's";
+      const tightest =
+        `The tightest row here is ${best?.short ?? "—"} at ` +
+        `${best?.footprintRatio?.toFixed(3) ?? "—"}.`;
+      const floors = meta.floors?.[w.replace(/^trace /, "")];
+      if (floors === undefined) {
+        return (
+          `what is over is ${who} own fragmentation on ${w} (every block at the alignment the ` +
+          `trace asks for). ${tightest}`
+        );
+      }
+      return floorClause(t, floors, offset, who) + tightest;
     }
     case "growth": {
       const r = results.find((x) => x.suite === "growth" && x.key === "heap");

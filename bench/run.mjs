@@ -53,7 +53,7 @@ import { nativeResult, recordsResults, rowResults, sharedResults } from "./resul
 import { NOT_BENCHED, versionOf } from "./rows.mjs";
 import { measure } from "./runner.mjs";
 import { computeTargets } from "./targets.mjs";
-import { loadTraceBinary, traceBinary } from "./traces.mjs";
+import { loadTraceBinary, traceBinary, traceFloors } from "./traces.mjs";
 import { expected } from "./workloads.mjs";
 
 const OUT_DIR = join(HERE, "out");
@@ -182,11 +182,13 @@ async function main() {
     }
   }
 
+  const floors = {};
   for (const name of traceIds) {
     progress.next(`trace ${name}`);
     progress.step("reading the trace");
     const file = await traceBinary(name);
     const t = loadTraceBinary(file, name);
+    floors[name] = await traceFloors(t);
     const exp = { ops: t.count + t.liveAtEnd, peakLive: t.peakLive };
     const wl = `trace ${name}`;
     const { rows, rounds: r } = await measure(name, measuring(TRACE_RUNS, progress, { file }));
@@ -282,6 +284,7 @@ async function main() {
     profile: profiled?.error ? null : profiled && { file: profiled.file, top: profiled.top },
     sections: { growth: GROWTH_NOTE, shared: SHARED_NOTE, records: RECORDS_NOTE },
     rounds,
+    floors,
     notes,
     warnings,
   };
@@ -340,12 +343,19 @@ function save(meta, results, stem) {
 }
 
 /** `--render [FILE.json]`: rewrites the Markdown of saved results (targets recomputed). */
-function renderSaved() {
+async function renderSaved() {
   const file = positionals[0] ?? join(OUT_DIR, "latest.json");
   const { meta, results } = JSON.parse(readFileSync(file, "utf8"));
   const traceIds = [
     ...new Set(results.filter((r) => r.suite === "trace").map((r) => r.workload)),
   ].map((w) => w.replace(/^trace /, ""));
+  // Results saved before the floors were recorded: the traces give them (they are exact).
+  meta.floors ??= {};
+  for (const name of traceIds) {
+    if (meta.floors[name] === undefined && existsSync(join(TRACE_DIR, `${name}.trace.gz`))) {
+      meta.floors[name] = await traceFloors(loadTraceBinary(await traceBinary(name), name));
+    }
+  }
   meta.targets = computeTargets(results, traceIds, {
     growth: results.some((r) => r.suite === "growth"),
   });
@@ -371,6 +381,6 @@ async function profileOnly() {
 if (opt.publish && (only || keys || quick)) {
   process.stderr.write("--publish writes the committed results: only a full run publishes.\n");
   process.exitCode = 2;
-} else if (opt.render) renderSaved();
+} else if (opt.render) await renderSaved();
 else if (opt.profile !== undefined) await profileOnly();
 else await main();

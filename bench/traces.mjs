@@ -93,3 +93,17 @@ export function traceStats(t) {
   for (let b = 0; b < t.idCount; b++) liveAtEnd += live[b];
   return { peakLive: peak, liveAtEnd };
 }
+
+/**
+ * The footprint floors of trace `t` (src/trace/floor.ts) as ratios to its peak live bytes:
+ * `sizeWord` for the Heap's blocks (TlsfAllocator.blockLayout), `bare` for blocks with no
+ * header. The notes beside a missed footprint target split what is over into the layout's
+ * share and the placement's.
+ */
+export async function traceFloors(t) {
+  const { footprintFloor, NO_HEADER_LAYOUT, TlsfAllocator } = await import(dist("index.js"));
+  return {
+    sizeWord: footprintFloor(t, TlsfAllocator.blockLayout).ratio,
+    bare: footprintFloor(t, NO_HEADER_LAYOUT).ratio,
+  };
+}

@@ -101,6 +101,13 @@ export { SlabAllocator, type SlabClassStats, type SlabOptions } from "./strategi
 export { StackAllocator, type StackOptions } from "./strategies/stack/index.js";
 export { TlsfAllocator, type TlsfOptions } from "./strategies/tlsf/index.js";
 export {
+  type BlockLayout,
+  blockSpan,
+  type FootprintFloor,
+  footprintFloor,
+  NO_HEADER_LAYOUT,
+} from "./trace/floor.js";
+export {
   type ReplayBlocks,
   type ReplayOptions,
   type ReplayResult,

@@ -3,6 +3,7 @@
  * table of a replay against several allocators. Pure functions.
  */
 
+import type { FootprintFloor } from "../trace/floor.js";
 import type { ReplayResult } from "../trace/replay.js";
 import type { TraceStats } from "./heapmap.js";
 import type { Spread } from "./stats.js";
@@ -74,6 +75,20 @@ export function traceSummaryLine(name: string, s: TraceStats): string {
     `${name}: ${fmtInt(s.ops)} ops (${fmtInt(s.allocs)} allocs, ${fmtInt(s.frees)} frees, ` +
     `${fmtInt(s.reallocs)} reallocs); peak ${fmtInt(s.peakLiveBytes)} live bytes ` +
     `(${fmtBytes(s.peakLiveBytes)}) in ${fmtInt(s.peakLiveBlocks)} blocks`
+  );
+}
+
+/**
+ * The least footprint two block layouts allow on the trace, whatever the placement
+ * (trace/floor.ts): `sized` for a 4-byte size word per block (TLSF, the Heap), `bare` for
+ * blocks with no header.
+ */
+export function floorLine(sized: FootprintFloor, bare: FootprintFloor): string {
+  return (
+    `Footprint floor, whatever the placement: ${fmtInt(sized.floorBytes)} bytes ` +
+    `(${sized.ratio.toFixed(3)}× the peak live bytes) for blocks with a 4-byte size word ` +
+    `(TLSF, the Heap), ${fmtInt(bare.floorBytes)} (${bare.ratio.toFixed(3)}×) for blocks with ` +
+    "no header; each block rounded up to the alignment asked."
   );
 }
 

@@ -10,11 +10,21 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { TlsfAllocator } from "../strategies/tlsf/index.js";
+import { footprintFloor, NO_HEADER_LAYOUT } from "../trace/floor.js";
 import type { Trace } from "../trace/trace.js";
 import { advise } from "./advice.js";
 import { ALLOCATORS, GENERAL_NAMES, traceAllocator } from "./allocators.js";
 import { CliError, helpText, type Invocation, parseArgs, UsageError, usageText } from "./args.js";
-import { fmtBytes, fmtInt, type ReplayRow, replayTable, traceSummaryLine, wrap } from "./format.js";
+import {
+  floorLine,
+  fmtBytes,
+  fmtInt,
+  type ReplayRow,
+  replayTable,
+  traceSummaryLine,
+  wrap,
+} from "./format.js";
 import { snapshotAtPeak, type TraceStats, traceStats } from "./heapmap.js";
 import { runReplays, runsFor, warmupsFor } from "./replays.js";
 import { type BenchFile, renderReport, type TraceReplay } from "./report.js";
@@ -132,7 +142,13 @@ function printReplay(
 ): void {
   const runs = rows.find((r) => r.runs !== undefined)?.runs ?? 0;
   const warm = warmupsFor(trace.count);
-  io.stdout.write(`${wrap(traceSummaryLine(trace.name, stats))}\n\n${replayTable(rows)}\n`);
+  const floors = floorLine(
+    footprintFloor(trace, TlsfAllocator.blockLayout),
+    footprintFloor(trace, NO_HEADER_LAYOUT),
+  );
+  io.stdout.write(
+    `${wrap(traceSummaryLine(trace.name, stats))}\n${wrap(floors)}\n\n${replayTable(rows)}\n`,
+  );
   const loads = rows.flatMap((r) => r.load ?? []);
   const load =
     loads.length > 0

@@ -186,3 +186,17 @@ export const layoutExtend = (
   /** The byte offset of `b` in it. */
   offset: number;
 } => a.extend(b);
+
+/**
+ * What an allocator's block costs beyond its request (`TlsfAllocator.blockLayout`): the
+ * bytes before the pointer and the rounding of its size. `footprintFloor` takes one to give
+ * the least footprint such blocks allow on a trace.
+ */
+export interface BlockLayout {
+  /** Bytes kept in the block before the pointer (a size word: 4 for TLSF; 0 for none). */
+  readonly header: number;
+  /** Every block size is a multiple of this (a power of two; of the alignment when larger). */
+  readonly granule: number;
+  /** The smallest block (a free block's links need room). */
+  readonly minBlock: number;
+}

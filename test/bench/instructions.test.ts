@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 // @ts-expect-error: a plain .mjs module of the benchmark, without types
 import * as instructions from "../../bench/instructions.mjs";
 // @ts-expect-error: a plain .mjs module of the benchmark, without types
-import { countedClause } from "../../bench/notes.mjs";
+import { countedClause, floorClause } from "../../bench/notes.mjs";
 
 const { cachegrindTotals, extraRunsFor, MIN_COUNTED_OPS, perOp } = instructions;
 
@@ -74,5 +74,35 @@ describe("bench/notes.mjs: the counts beside the Heap's speed targets", () => {
   it("says nothing for a workload without a count of the Heap", () => {
     expect(countedClause("W3", counts)).toBe("");
     expect(countedClause("W1", null)).toBe("");
+  });
+});
+
+describe("bench/notes.mjs: the floor beside a missed footprint target", () => {
+  const floors = { sizeWord: 1.137, bare: 1.063 };
+
+  it("says when the goal is under the floor of the allocator's block layout", () => {
+    const t = { value: 1.271, goalValue: 1.1 };
+    const text = floorClause(t, floors, false, "the Heap's");
+    expect(text).toMatch(
+      /^the Heap's blocks \(a 4-byte size word each, rounded up to its alignment\)/,
+    );
+    expect(text).toContain("cannot end below 1.137× the peak live bytes");
+    expect(text).toContain(
+      "out of reach for this block layout, and 0.134 of the 1.271 is placement",
+    );
+    expect(text).toContain("have a floor of 1.063 here");
+  });
+
+  it("otherwise splits the goal's room between the layout and the placement", () => {
+    const t = { value: 1.125, goalValue: 1.1 };
+    const text = floorClause(
+      t,
+      { sizeWord: 1.017, bare: 1.008 },
+      true,
+      "the offset-only allocator's",
+    );
+    expect(text).toContain("(no header, each rounded up to its alignment) cannot end below 1.008×");
+    expect(text).toContain("so 0.092 of the goal is left to the placement; 0.117 of the 1.125");
+    expect(text).not.toContain("out of reach");
   });
 });

@@ -48,6 +48,11 @@ describe("memkit (in-process)", () => {
       /\nheap +Heap \(TLSF, grows from 64 KiB\) +[\d.]+ +[\d.]+–[\d.]+ +[\d,]+ +[\d.]+ +0\n/,
     );
     expect(r.out).toMatch(/\nfreelist +FreeListAllocator, first fit +[\d.]+ /);
+    // the floors of the bundled trace (trace/floor.ts), before the table
+    expect(r.out.replace(/\n/g, " ")).toContain(
+      "Footprint floor, whatever the placement: 213,424 bytes (1.016× the peak live bytes) for " +
+        "blocks with a 4-byte size word (TLSF, the Heap), 211,296 (1.006×) for blocks with no header",
+    );
     // the advice names one, or says they are within noise; the free list is the tighter
     expect(r.out).toMatch(/\n(Choose (heap|freelist) |No winner between heap, freelist: )/);
     expect(r.out).toMatch(/CPU time, the median of 9 timed runs/);

@@ -48,6 +48,7 @@
 
 import type { AllocatorStats } from "../../core/allocator.js";
 import { alignUp } from "../../core/bits.js";
+import type { BlockLayout } from "../../core/layout.js";
 import type { Memory } from "../../core/memory.js";
 import {
   checkAlign,
@@ -118,6 +119,16 @@ export class TlsfAllocator extends TlsfSearch {
   readonly name: string = "TlsfAllocator";
   /** Bytes of metadata at the start of the region. */
   static readonly metadataSize: number = TLSF_METADATA_BYTES;
+  /**
+   * What a block costs beyond its request: a 4-byte size word before the pointer, sizes in
+   * multiples of 8 (of the alignment asked, when larger), 16 bytes at least. Pass it to
+   * `footprintFloor` for the least footprint this layout allows on a trace.
+   */
+  static readonly blockLayout: BlockLayout = Object.freeze({
+    header: BLOCK_OVERHEAD,
+    granule: GRANULE,
+    minBlock: MIN_BLOCK,
+  });
 
   /**
    * `new TlsfAllocator(capacity)` owns a fresh, zeroed buffer with room for blocks of
