@@ -26,7 +26,7 @@
  * | operation   | best     | worst    | notes                                                |
  * | ----------- | -------- | -------- | ---------------------------------------------------- |
  * | alloc       | O(1)     | O(1)     | the front end's stack, else two bitmap scans (`Math.clz32`) and one split |
- * | dealloc     | O(1)     | O(1)     | onto the front end's stack, else merge with both neighbours; the size word checked against the start map (at most WINDOW_G granules) |
+ * | dealloc     | O(1)     | O(1)     | onto the front end's stack, else merge with both neighbours; the size word checked against the start map (at most WINDOW_G granules; with the front end, through the map's summary: at most four words) |
  * | realloc     | O(1)     | O(n)     | in place when shrinking or the next block is free; else copy |
  * | reset       | O(L + H) | O(L + H) | clears the L = 800 list heads and the maps (H = heap bytes / 128 words) |
  * | growth      | O(1)     | O(1)     | new memory becomes a free block merged with the last one; the maps are copied when they must grow (doubling: O(1) amortised) |
@@ -43,7 +43,8 @@
  * starts, the live map exactly the live blocks; the front end's stacks hold distinct used,
  * non-live blocks of their class's size, within the capacities and the budget; the lists
  * and bitmaps hold exactly the free blocks, each in the list of its size; the state words
- * match the walk.
+ * match the walk; with the front end, the start map's summary marks exactly its non-zero
+ * start words.
  */
 
 import type { AllocatorStats } from "../../core/allocator.js";
@@ -482,6 +483,7 @@ export class TlsfAllocator extends TlsfSearch {
         sw: this.sw,
         live: this.live,
         fc: this.front ? this.fc : null,
+        sum: this.front ? this.sum : null,
         first: this.first,
         dataStart: this.dataStart,
         memoryEnd: this.memory.end,

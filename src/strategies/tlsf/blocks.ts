@@ -35,7 +35,8 @@ export const BAD_LISTED = 7;
 /**
  * The size check's window: a size read from a block is checked against the start map
  * exactly up to this many granules (no block start between the block and its claimed end);
- * beyond, the window must hold no start and the claimed end must be one.
+ * beyond, the window must hold no start (`startWithin`: through the start map's summary
+ * when the handle keeps one) and the claimed end must be one.
  */
 const WINDOW_G = 1024;
 /** Blocks below this many granules (512 bytes) are checked by `endsAt` (its limit). */
@@ -337,7 +338,7 @@ export abstract class TlsfBlocks extends TlsfKernel {
     const k = s >>> GRANULE_LOG2;
     if (k <= WINDOW_G) {
       if (this.nextStart(g, g + k) !== g + k) this.badBlock(b, word);
-    } else if (this.nextStart(g, g + WINDOW_G) !== -1 || !this.isStart(b + s)) {
+    } else if (this.startWithin(g, g + WINDOW_G) || !this.isStart(b + s)) {
       this.badBlock(b, word);
     }
     return s;

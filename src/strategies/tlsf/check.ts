@@ -13,7 +13,8 @@
  * over someone else's pages (`holeBlock`: in neither, nor counted); USED_COUNT,
  * USED_BYTES and PEAK − SLACK (bytes in use) match the walk. Lists: a list's bitmap bits
  * are set iff it is non-empty; every listed block is free, in the list its size maps to,
- * with symmetric links; lists hold exactly the free blocks of the walk.
+ * with symmetric links; lists hold exactly the free blocks of the walk. The start map's
+ * summary, when kept, has a bit set exactly for the start words that are not 0.
  */
 
 import { popcount } from "../../core/bits.js";
@@ -51,6 +52,8 @@ export interface TlsfState {
   readonly live: Int32Array;
   /** The front end's stacks, or null without a front end. */
   readonly fc: Uint32Array | null;
+  /** The start map's summary (layout.ts `summaryWords`), or null when none is kept. */
+  readonly sum: Int32Array | null;
   readonly first: number;
   readonly dataStart: number;
   readonly memoryEnd: number;
@@ -147,6 +150,7 @@ export function checkTlsf(t: TlsfState, corrupt: (what: string) => never): void 
     liveBits += popcount(t.live[i]);
     startBits += popcount(t.live[i + 1]);
   }
+  if (t.sum !== null) checkSummary(t.live, t.sum, corrupt);
   if (liveBits !== liveBlocks) {
     corrupt(`live map has ${liveBits} bits set for ${liveBlocks} live blocks`);
   }
@@ -263,4 +267,19 @@ function isHole(foreign: readonly (readonly [number, number])[], b: number, size
     if (h.b === b && h.size === size) return true;
   }
   return false;
+}
+
+/** The summary's bit k is set exactly when start word k is not 0, and no bit is set beyond. */
+function checkSummary(live: Int32Array, sum: Int32Array, corrupt: (what: string) => never): void {
+  const words = live.length >>> 1;
+  if (sum.length * 32 < words) corrupt(`start-map summary of ${sum.length} words for ${words}`);
+  for (let k = 0; k < sum.length * 32; k++) {
+    const marked = (sum[k >>> 5] & (1 << (k & 31))) !== 0;
+    const nonzero = k < words && live[(k << 1) + 1] !== 0;
+    if (marked !== nonzero) {
+      corrupt(
+        `start-map summary bit ${k} is ${marked ? "set" : "clear"} for start word ${k} = ${nonzero ? live[(k << 1) + 1] : 0}`,
+      );
+    }
+  }
 }

@@ -26,6 +26,7 @@ import {
   liveView,
   META_U32,
   NO_FRONT,
+  summaryWords,
   TLSF_HEADER,
 } from "./layout.js";
 import * as mapping from "./mapping.js";
@@ -38,6 +39,9 @@ const { BLOCK_OVERHEAD, GRANULE_LOG2, MIN_BLOCK } = mapping;
 const { END, USED_COUNT, USED_BYTES, SLACK, PEAK, CLEAN_FROM, CACHED, BUDGET } = TLSF_HEADER.word;
 const LINK_PREV = 1;
 const LINK_NEXT = 2;
+
+/** The summary of a handle that keeps none. */
+const NO_SUMMARY = new Int32Array(0);
 
 /** How often `onViews` asks for a shared memory's new length before it gives up. */
 const MAX_VIEW_POLLS = 10_000_000;
@@ -78,6 +82,11 @@ export abstract class TlsfKernel extends BaseAllocator {
   protected readonly front: boolean;
   /** The front end's stacks; NO_FRONT (capacity 0 everywhere) without a front end. */
   protected readonly fc: Uint32Array;
+  /**
+   * The start map's summary (layout.ts `summaryWords`), kept when `front` (this handle owns
+   * the heap alone); NO_SUMMARY otherwise.
+   */
+  protected sum: Int32Array = NO_SUMMARY;
 
   protected constructor(memory: Memory, options: TlsfOptions) {
     if (!memory.hasBytes) {
@@ -137,6 +146,7 @@ export abstract class TlsfKernel extends BaseAllocator {
         })
       : new ArrayBuffer(liveMapBytes(this.dataStart, end));
     this.live = liveView(this.liveBuf);
+    if (this.front) this.sum = new Int32Array(summaryWords(this.liveBuf.byteLength));
     this.memU32[this.sw + CLEAN_FROM] = this.dataStart;
     this.initialise(end);
   }
@@ -151,6 +161,7 @@ export abstract class TlsfKernel extends BaseAllocator {
     const sw = this.sw;
     m.fill(0, this.flMap, this.heads + LIST_COUNT);
     this.live.fill(0);
+    this.sum.fill(0);
     if (this.front) for (let i = 0; i < FRONT_WORDS; i += 1 << FRONT_SHIFT) this.fc[i] = 0;
     m[sw + USED_COUNT] = 0;
     m[sw + USED_BYTES] = 0;
@@ -289,12 +300,54 @@ export abstract class TlsfKernel extends BaseAllocator {
 
   protected setStart(b: number): void {
     const g = (b + BLOCK_OVERHEAD - this.dataStart) >>> GRANULE_LOG2;
-    this.live[((g >>> 5) << 1) + 1] |= 1 << (g & 31);
+    const k = g >>> 5;
+    this.live[(k << 1) + 1] |= 1 << (g & 31);
+    if (this.front) this.sum[k >>> 5] |= 1 << (k & 31);
   }
 
   protected clearStart(b: number): void {
     const g = (b + BLOCK_OVERHEAD - this.dataStart) >>> GRANULE_LOG2;
-    this.live[((g >>> 5) << 1) + 1] &= ~(1 << (g & 31));
+    const k = g >>> 5;
+    const w = this.live[(k << 1) + 1] & ~(1 << (g & 31));
+    this.live[(k << 1) + 1] = w;
+    if (w === 0 && this.front) this.sum[k >>> 5] &= ~(1 << (k & 31));
+  }
+
+  /**
+   * Whether a start bit is set in granules (g, limit], `limit` inside the map: as
+   * `nextStart(g, limit) !== -1`, but with the summary (when kept) standing for the whole
+   * start words between the first and the last, so a window of 1,024 granules reads two start
+   * words and one or two summary words instead of 33 start words.
+   */
+  protected startWithin(g: number, limit: number): boolean {
+    if (!this.front) return this.nextStart(g, limit) !== -1;
+    const live = this.live;
+    const sum = this.sum;
+    const x = g + 1;
+    const k0 = x >>> 5;
+    const k1 = limit >>> 5;
+    const low = -1 << (x & 31); // the bits of word k0 from x up
+    const high = ~(-2 << (limit & 31)); // the bits of word k1 up to limit
+    if (k0 === k1) return (live[(k0 << 1) + 1] & low & high) !== 0;
+    if ((live[(k0 << 1) + 1] & low) !== 0) return true;
+    // The whole words k0 + 1 … k1 − 1: their summary bits.
+    const a = k0 + 1;
+    const z = k1 - 1;
+    if (a <= z) {
+      const s0 = a >>> 5;
+      const s1 = z >>> 5;
+      const from = -1 << (a & 31);
+      const to = ~(-2 << (z & 31));
+      if (s0 === s1) {
+        if ((sum[s0] & from & to) !== 0) return true;
+      } else {
+        if ((sum[s0] & from) !== 0 || (sum[s1] & to) !== 0) return true;
+        for (let s = s0 + 1; s < s1; s++) if (sum[s] !== 0) return true;
+      }
+    }
+    // The last word, read only when the summary says it holds a start.
+    if ((sum[k1 >>> 5] & (1 << (k1 & 31))) === 0) return false;
+    return (live[(k1 << 1) + 1] & high) !== 0;
   }
 
   /** The first granule after `g` whose start bit is set, if it is at most `limit`; else −1. */

@@ -60,6 +60,13 @@
  * size s at pointer p is whole only if the next start bit after p's is p + s's. A write past
  * a block that changed its neighbour's size word is caught there, at the call that reads it.
  *
+ * A handle that owns its heap alone (the front end's condition) also keeps a summary of the
+ * start map, in JS memory: one bit per start word, set exactly when that word is not 0
+ * (`summaryWords`). The size check of a block of more than WINDOW_G granules asks whether
+ * any start lies in the window after its pointer (blocks.ts); through the summary it reads
+ * the window's first and last start words and one or two summary words, instead of 33 start
+ * words over four or five cache lines of a map that a large heap keeps out of cache.
+ *
  * ## The front end (a side buffer)
  *
  * With `frontEnd` (the Heap's default), a freed block smaller than FRONT_LIMIT whose
@@ -123,6 +130,17 @@ export function tombstone(b: number): number {
 export function liveMapBytes(dataStart: number, end: number): number {
   const granules = Math.floor(Math.max(0, end - dataStart) / GRANULE) + 1;
   return Math.ceil(granules / 32) * 8 + 8;
+}
+
+/**
+ * Words of the start map's summary for a map of `mapBytes` bytes: one bit per start word
+ * (bit k & 31 of word k >>> 5 is set exactly when start word k is not 0), so a size check
+ * reads one summary word where it would read 32 start words spread over four cache lines.
+ * Kept only by a handle that owns its heap alone (the front end's condition: not shared,
+ * not attached), since another handle's splits and merges would not update it.
+ */
+export function summaryWords(mapBytes: number): number {
+  return Math.ceil(mapBytes / 8 / 32);
 }
 
 /** A fixed-length view of both maps (a length-tracking view reloads its length). */

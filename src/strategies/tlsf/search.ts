@@ -17,6 +17,7 @@ import {
   liveMapBytes,
   liveView,
   sizeOf,
+  summaryWords,
   TLSF_HEADER,
 } from "./layout.js";
 import * as mapping from "./mapping.js";
@@ -282,6 +283,11 @@ export abstract class TlsfSearch extends TlsfBlocks {
         new Int32Array(bigger).set(this.live);
         this.liveBuf = bigger;
         this.live = new Int32Array(bigger);
+        if (this.front) {
+          const sum = new Int32Array(summaryWords(need));
+          sum.set(this.sum);
+          this.sum = sum;
+        }
       }
     }
   }

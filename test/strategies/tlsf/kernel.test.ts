@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { HeapCorruptedError, HeapPoisonedError, StaleViewError } from "../../../src/core/errors.js";
+import { Heap } from "../../../src/heap/index.js";
 import { FixedMemory, GrowableMemory, SharedMemory } from "../../../src/memory/memory.js";
 import { TlsfAllocator } from "../../../src/strategies/tlsf/index.js";
 import {
@@ -232,5 +233,89 @@ describe("TlsfAllocator: nextStart, the start map's scan", () => {
     expect(probe.next(255, 319)).toBe(288);
     expect(probe.next(255, 287)).toBe(-1);
     expect(probe.next(255, 5000)).toBe(288);
+  });
+});
+
+/** A Heap-like TLSF (front end on: it keeps the summary) whose maps the test sets. */
+class SummaryProbe extends TlsfAllocator {
+  constructor() {
+    super(new FixedMemory(new ArrayBuffer(1 << 16)), { frontEnd: true });
+  }
+  /** Replaces the maps and derives the summary from them, as setStart and clearStart keep it. */
+  setMaps(words: Int32Array): void {
+    this.live = words;
+    const sum = new Int32Array(Math.ceil(words.length / 64));
+    for (let k = 0; k < words.length >>> 1; k++) {
+      if (words[(k << 1) + 1] !== 0) sum[k >>> 5] |= 1 << (k & 31);
+    }
+    this.sum = sum;
+  }
+  within(g: number, limit: number): boolean {
+    return this.startWithin(g, limit);
+  }
+}
+
+describe("TlsfAllocator: startWithin, the size check's window through the summary", () => {
+  it("says whether a start lies in (g, limit] exactly as a bit-by-bit scan does", () => {
+    fc.assert(
+      fc.property(
+        // up to 100 word pairs (3,200 granules: windows cross two summary words); start words
+        // mostly empty, live words anything.
+        fc.array(
+          fc.tuple(
+            fc.integer(),
+            fc.oneof(
+              { arbitrary: fc.constant(0), weight: 30 },
+              { arbitrary: fc.integer(), weight: 1 },
+              { arbitrary: fc.constant(-(2 ** 31)), weight: 1 },
+            ),
+          ),
+          { minLength: 1, maxLength: 100 },
+        ),
+        fc.nat(3200),
+        fc.nat(1100),
+        (pairs, g0, span) => {
+          const words = new Int32Array(pairs.flat());
+          const granules = (words.length >>> 1) * 32;
+          const g = g0 % granules;
+          const limit = Math.min(g + 1 + span, granules - 1); // inside the map, past g
+          fc.pre(limit > g);
+          const probe = new SummaryProbe();
+          probe.setMaps(words);
+          expect(probe.within(g, limit)).toBe(nextStartBitByBit(words, g, limit) !== -1);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("finds a lone start in any whole word of the window, and in its first and last words", () => {
+    const probe = new SummaryProbe();
+    for (const k of [2, 3, 31, 32, 33, 34, 35]) {
+      const words = new Int32Array(2 * 70);
+      words[(k << 1) + 1] = 1 << 5; // granule 32k + 5
+      probe.setMaps(words);
+      const at = k * 32 + 5;
+      expect(probe.within(70, 70 + 1024)).toBe(at > 70 && at <= 70 + 1024);
+      expect(probe.within(at - 1, at)).toBe(true);
+      expect(probe.within(at, at + 1024)).toBe(false);
+      expect(probe.within(Math.max(0, at - 1025), at - 1)).toBe(false);
+    }
+  });
+
+  it("a Heap keeps the summary through splits, merges and growth, and check() holds it to the map", () => {
+    const heap = new Heap({ maxBytes: 64 << 20 });
+    const ptrs: number[] = [];
+    for (let i = 0; i < 300; i++) ptrs.push(heap.alloc(1000 + ((i * 7919) % 60_000)));
+    for (let i = 0; i < ptrs.length; i += 2) heap.dealloc(ptrs[i]);
+    heap.check();
+    const sum = (heap as unknown as { sum: Int32Array }).sum;
+    expect(sum.length).toBeGreaterThan(1); // the heap grew past 32 start words × 32
+    // A bit set for an empty start word (or cleared for a marked one) is caught.
+    let k = 0;
+    const live = (heap as unknown as { live: Int32Array }).live;
+    while (live[(k << 1) + 1] !== 0) k++;
+    sum[k >>> 5] ^= 1 << (k & 31);
+    expect(() => heap.check()).toThrow(/start-map summary bit/);
   });
 });
