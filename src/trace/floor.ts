@@ -14,6 +14,8 @@
  * trace that mixes alignments can, in principle, fit some blocks into the padding of others.
  */
 
+import { isPowerOfTwo } from "../core/bits.js";
+import { ArgumentRangeError } from "../core/errors.js";
 import type { BlockLayout } from "../core/layout.js";
 import { OP_ALLOC, OP_FREE, type Trace } from "./trace.js";
 
@@ -32,18 +34,46 @@ export interface FootprintFloor {
   readonly ratio: number;
 }
 
-/** The span of a block of `size` bytes aligned to `align` under `layout`. */
+/**
+ * The span of a block of `size` bytes aligned to `align` under `layout`.
+ *
+ * @throws {@link ArgumentRangeError} `ERR_LAYOUT` for a layout whose header or smallest block
+ *   is not a non-negative integer, or whose granule is not a power of two
+ */
 export function blockSpan(size: number, align: number, layout: BlockLayout): number {
+  checkBlockLayout(layout);
+  return spanOf(size, align, layout);
+}
+
+function spanOf(size: number, align: number, layout: BlockLayout): number {
   const a = Math.max(align, layout.granule);
   const span = Math.ceil((size + layout.header) / a) * a;
   return Math.max(span, layout.minBlock);
 }
 
+function checkBlockLayout(layout: BlockLayout): void {
+  const { header, granule, minBlock } = layout;
+  if (
+    !(Number.isSafeInteger(header) && header >= 0) ||
+    !(Number.isSafeInteger(minBlock) && minBlock >= 0) ||
+    !(Number.isSafeInteger(granule) && isPowerOfTwo(granule))
+  ) {
+    throw new ArgumentRangeError(
+      `block layout: header ${header} and smallest block ${minBlock} must be integers ≥ 0, ` +
+        `granule ${granule} a power of two`,
+      "ERR_LAYOUT",
+    );
+  }
+}
+
 /**
  * The footprint floor of `trace` under `layout`. A resize keeps the block's alignment and
  * changes its span to the new size's. O(ops), one pass, no allocator.
+ *
+ * @throws {@link ArgumentRangeError} `ERR_LAYOUT` for a bad layout (as `blockSpan`)
  */
 export function footprintFloor(trace: Trace, layout: BlockLayout): FootprintFloor {
+  checkBlockLayout(layout);
   const { op, id, size, align, count } = trace;
   const sizes = new Float64Array(trace.idCount);
   const spans = new Float64Array(trace.idCount);
@@ -63,7 +93,7 @@ export function footprintFloor(trace: Trace, layout: BlockLayout): FootprintFloo
       continue;
     }
     if (k === OP_ALLOC) aligns[b] = align[i];
-    const span = blockSpan(size[i], aligns[b], layout);
+    const span = spanOf(size[i], aligns[b], layout);
     live += size[i] - sizes[b];
     used += span - spans[b];
     sizes[b] = size[i];

@@ -104,6 +104,22 @@ describe("footprintFloor", () => {
     );
   });
 
+  it("refuses a layout it cannot round to, with ERR_LAYOUT", () => {
+    const t = build([[OP_ALLOC, 0, 10, 8]]);
+    for (const bad of [
+      { header: -4, granule: 8, minBlock: 16 },
+      { header: 4, granule: 12, minBlock: 16 },
+      { header: 4, granule: 0, minBlock: 16 },
+      { header: 4, granule: 8, minBlock: 1.5 },
+      { header: Number.NaN, granule: 8, minBlock: 16 },
+    ]) {
+      expect(() => footprintFloor(t, bad)).toThrow(
+        expect.objectContaining({ name: "ArgumentRangeError", code: "ERR_LAYOUT" }),
+      );
+      expect(() => blockSpan(10, 8, bad)).toThrow(expect.objectContaining({ code: "ERR_LAYOUT" }));
+    }
+  });
+
   it("python-json: the size word and 16-byte rounding alone cost more than a tenth", () => {
     // The Heap's footprint target on this trace is 1.10: no allocator that keeps a 4-byte
     // size word in each 16-aligned block can reach it, whatever its placement; blocks with
